@@ -1,0 +1,350 @@
+"""Domain types: priorities, goals, plans, tasks with their status machine, reviews, learnings, events."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+
+from marketing_team.errors import IllegalTransitionError, InputError
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Priority(StrEnum):
+    """P0 critical … P3 low."""
+
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+    @property
+    def rank(self) -> int:
+        """0 for P0 … 3 for P3."""
+        return int(self.value[1])
+
+    @property
+    def broker_priority(self) -> int:
+        """Redis transport priority: lower numbers are consumed first."""
+        return self.rank * 3
+
+
+class Category(StrEnum):
+    """What kind of goal this is; drives routing and templates."""
+
+    STRATEGIC = "strategic"
+    CONTENT = "content"
+    OPTIMIZATION = "optimization"
+    RETENTION = "retention"
+    COMPETITIVE = "competitive"
+    MEASUREMENT = "measurement"
+
+
+class GoalStatus(StrEnum):
+    """Lifecycle of a goal."""
+
+    PLANNED = "planned"
+    RUNNING = "running"
+    WAITING_BUDGET = "waiting_budget"
+    WAITING_HUMAN = "waiting_human"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        """True for statuses that end a goal for good (resume cannot reopen them)."""
+        return self in (GoalStatus.COMPLETED, GoalStatus.CANCELLED)
+
+    @property
+    def is_settled(self) -> bool:
+        """True when nothing will happen without a person: the CLI stops watching."""
+        return self not in (GoalStatus.PLANNED, GoalStatus.RUNNING, GoalStatus.WAITING_BUDGET)
+
+
+class TaskStatus(StrEnum):
+    """Lifecycle of one skill run."""
+
+    PENDING = "pending"
+    DEFERRED = "deferred"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    REVISION = "revision"
+    BLOCKED = "blocked"
+    APPROVED = "approved"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """approved, failed and cancelled never change again."""
+        return self in (TaskStatus.APPROVED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+_T = TaskStatus
+_TASK_MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
+    _T.PENDING: frozenset({_T.IN_PROGRESS, _T.DEFERRED}),
+    _T.DEFERRED: frozenset({_T.PENDING}),
+    _T.IN_PROGRESS: frozenset({_T.COMPLETED}),
+    _T.COMPLETED: frozenset({_T.APPROVED, _T.REVISION, _T.FAILED, _T.BLOCKED}),
+    _T.REVISION: frozenset({_T.IN_PROGRESS}),
+    # A blocked task waits for a person: approve, ask for a revision, or reject.
+    _T.BLOCKED: frozenset({_T.APPROVED, _T.REVISION}),
+}
+
+
+def check_task_move(current: TaskStatus, new: TaskStatus) -> None:
+    """Raise IllegalTransitionError unless the status machine allows current → new."""
+    if current.is_terminal:
+        raise IllegalTransitionError(f"task status {current} is terminal; cannot move to {new}")
+    if new in (_T.FAILED, _T.CANCELLED) or new in _TASK_MOVES.get(current, frozenset()):
+        return
+    raise IllegalTransitionError(f"task status cannot move from {current} to {new}")
+
+
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}-\d{8}-[0-9a-f]{6}$")
+
+
+def new_id(prefix: str, now: datetime | None = None) -> str:
+    """An id of the form `<prefix>-YYYYMMDD-<6 hex>`."""
+    stamp = (now or utcnow()).strftime("%Y%m%d")
+    return f"{prefix}-{stamp}-{secrets.token_hex(3)}"
+
+
+def check_id(value: str, kind: str = "id") -> str:
+    """Return value if it is a well-formed id (so it is safe as a path part), else raise InputError."""
+    if not _ID_RE.fullmatch(value):
+        raise InputError(f"malformed {kind}: {value!r}")
+    return value
+
+
+class Frozen(BaseModel):
+    """Base for immutable value objects."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PhaseSpec(Frozen):
+    """One phase of a plan: skills run in order, or all at once."""
+
+    name: str = Field(min_length=1, max_length=80)
+    skills: tuple[str, ...] = Field(min_length=1)
+    parallel: bool = False
+
+
+class Plan(Frozen):
+    """Ordered phases chosen for a goal, with where they came from."""
+
+    phases: tuple[PhaseSpec, ...] = Field(min_length=1)
+    source: Literal["llm", "template", "routing", "pipeline"]
+    template: str | None = None
+    rationale: str = ""
+    learnings_used: tuple[str, ...] = ()
+
+    @property
+    def task_count(self) -> int:
+        """How many skill runs the plan schedules (before revisions)."""
+        return sum(len(p.skills) for p in self.phases)
+
+
+class Severity(StrEnum):
+    """How much a review finding matters."""
+
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+    SUGGESTION = "suggestion"
+
+
+class Verdict(StrEnum):
+    """The reviewer's decision."""
+
+    APPROVE = "APPROVE"
+    REVISE = "REVISE"
+    REJECT = "REJECT"
+
+
+class Finding(Frozen):
+    """One problem a reviewer found."""
+
+    severity: Severity
+    description: str
+    section: str | None = None
+
+
+SCORE_DIMENSIONS = (
+    "completeness",
+    "clarity",
+    "actionability",
+    "brand_alignment",
+    "data_driven",
+    "technical_accuracy",
+    "creativity",
+)
+
+
+class Review(Frozen):
+    """A verdict on a deliverable, with findings, requests and quality scores (0–10)."""
+
+    verdict: Verdict
+    findings: tuple[Finding, ...] = ()
+    revision_requests: tuple[str, ...] = ()
+    scores: dict[str, float] = Field(default_factory=dict)
+    overall: float | None = None
+    reviewer: Literal["structural", "llm", "human"] = "structural"
+    note: str = ""
+
+    @property
+    def feedback(self) -> str:
+        """The findings and requests as text for a revision prompt."""
+        lines = [f"- [{f.severity}] {f.section + ': ' if f.section else ''}{f.description}" for f in self.findings]
+        lines += [f"- Request: {r}" for r in self.revision_requests]
+        return "\n".join(lines)
+
+
+class TaskRecord(BaseModel):
+    """One skill run inside a goal; mutated only through `move`."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    id: str
+    goal_id: str
+    phase_index: int = Field(ge=0)
+    skill: str
+    priority: Priority
+    requirements: str = ""
+    inputs: list[str] = Field(default_factory=list)
+    revision: int = Field(0, ge=0)
+    fresh_attempts: int = Field(0, ge=0)
+    output_path: str | None = None
+    status: TaskStatus = TaskStatus.PENDING
+    feedback: str | None = None
+    last_review: Review | None = None
+    cost_usd: Decimal = Decimal("0")
+    tokens_in: int = 0
+    tokens_out: int = 0
+    model: str | None = None
+    error: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    def move(self, new: TaskStatus) -> None:
+        """Change status if the machine allows it, else raise IllegalTransitionError."""
+        check_task_move(self.status, new)
+        self.status = new
+        self.updated_at = utcnow()
+
+
+class Goal(BaseModel):
+    """A goal with its plan, its tasks and where it stands."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    id: str
+    description: str = Field(min_length=1, max_length=2000)
+    category: Category
+    priority: Priority
+    status: GoalStatus = GoalStatus.PLANNED
+    status_reason: str = ""
+    plan: Plan
+    pipeline: str | None = None
+    source: str = "cli"
+    tasks: list[TaskRecord] = Field(default_factory=list)
+    current_phase: int = 0
+    consecutive_failures: int = 0
+    cost_usd: Decimal = Decimal("0")
+    provider: str = "offline"
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+    @field_validator("description")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("goal text is empty")
+        return value.strip()
+
+    def task(self, task_id: str) -> TaskRecord:
+        """The task with this id, or NotFoundError."""
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        from marketing_team.errors import NotFoundError
+
+        raise NotFoundError(f"no task {task_id} in goal {self.id}")
+
+    def phase_tasks(self, index: int) -> list[TaskRecord]:
+        """The latest task of each skill slot in a phase (revisions reuse the slot's record)."""
+        return [t for t in self.tasks if t.phase_index == index]
+
+
+class Outcome(StrEnum):
+    """How a task or goal went, for learnings."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    PARTIAL = "partial"
+
+
+class Learning(Frozen):
+    """A lesson recorded after a task or goal, read back by the skill and the Director."""
+
+    timestamp: datetime = Field(default_factory=utcnow)
+    skill: str
+    goal_id: str | None = None
+    category: Category | None = None
+    outcome: Outcome
+    lesson: str = Field(min_length=1)
+    action: str = ""
+    tags: tuple[str, ...] = ()
+    confidence: float = Field(0.5, ge=0, le=1)
+
+
+class EventType(StrEnum):
+    """Every event the bus knows."""
+
+    TRAFFIC_DROP = "traffic_drop"
+    CONVERSION_DROP = "conversion_drop"
+    COMPETITOR_LAUNCH = "competitor_launch"
+    EMAIL_BOUNCE_SPIKE = "email_bounce_spike"
+    AB_TEST_SIGNIFICANT = "ab_test_significant"
+    NEW_FEATURE_SHIPPED = "new_feature_shipped"
+    NEW_BLOG_POST = "new_blog_post"
+    BUDGET_WARNING = "budget_warning"
+    BUDGET_CRITICAL = "budget_critical"
+    AGENT_FAILURE = "agent_failure"
+    PIPELINE_BLOCKED = "pipeline_blocked"
+    MANUAL_GOAL = "manual_goal"
+
+
+class Event(Frozen):
+    """Something that happened outside (webhook) or inside (budget, failures)."""
+
+    id: str = Field(default_factory=lambda: new_id("evt"), min_length=1, max_length=128)
+    type: EventType
+    timestamp: datetime = Field(default_factory=utcnow)
+    source: str = Field("internal", max_length=200)
+    data: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class ScheduleEntry(Frozen):
+    """A recurring job: a goal text or a pipeline template on a cron expression."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    cron: str
+    kind: Literal["goal", "pipeline"]
+    target: str = Field(min_length=1)
+    priority: Priority = Priority.P2
+    category: Category | None = None
+    enabled: bool = True
+    description: str = ""

@@ -1,0 +1,102 @@
+"""The one exception tree: control flow, misuse and run failures, translated only at the edges."""
+
+from __future__ import annotations
+
+
+class MarketingTeamError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code = 1
+
+
+# --- misuse: the user or the configuration is wrong --------------------------------------------
+class ConfigurationError(MarketingTeamError):
+    """A setting, catalog entry or price table is wrong; fix the configuration and retry."""
+
+    exit_code = 2
+
+
+class InputError(MarketingTeamError):
+    """A command or request carried bad input (empty goal text, unknown template, bad JSON)."""
+
+    exit_code = 2
+
+
+class NotFoundError(InputError):
+    """A goal, review item, skill or template id that does not exist."""
+
+
+class CorruptFileError(MarketingTeamError):
+    """A workspace file exists but cannot be parsed; the message names the file."""
+
+
+class IllegalTransitionError(MarketingTeamError):
+    """A task or goal status change that the state machine forbids."""
+
+
+# --- infrastructure ---------------------------------------------------------------------------
+class BrokerUnavailableError(MarketingTeamError):
+    """Redis cannot be reached; the message names the (masked) URL."""
+
+    exit_code = 3
+
+
+class LockTimeoutError(MarketingTeamError):
+    """A per-goal lock could not be taken in time."""
+
+
+# --- run failures -------------------------------------------------------------------------------
+class LLMError(MarketingTeamError):
+    """A model call failed after the SDK's own bounded retries."""
+
+    transient = False
+
+
+class LLMTransientError(LLMError):
+    """Rate limit, overload, connection or timeout: worth a whole-task retry."""
+
+    transient = True
+
+
+class LLMTimeoutError(LLMTransientError):
+    """The model did not answer within the per-call timeout."""
+
+
+class StructuredOutputError(LLMError):
+    """The model's reply failed schema validation after the bounded re-prompts."""
+
+
+class BudgetError(MarketingTeamError):
+    """Spending is not allowed now; the task is deferred or the goal stops."""
+
+
+class BudgetDeferred(BudgetError):
+    """The budget level does not allow this priority now; retry later."""
+
+
+class BudgetExhausted(BudgetError):
+    """The monthly or per-goal budget is spent."""
+
+
+class SkillFailedError(MarketingTeamError):
+    """A skill run failed for a permanent reason."""
+
+
+__all__ = [
+    "BrokerUnavailableError",
+    "BudgetDeferred",
+    "BudgetError",
+    "BudgetExhausted",
+    "ConfigurationError",
+    "CorruptFileError",
+    "IllegalTransitionError",
+    "InputError",
+    "LLMError",
+    "LLMTimeoutError",
+    "LLMTransientError",
+    "LockTimeoutError",
+    "MarketingTeamError",
+    "NotFoundError",
+    "SkillFailedError",
+    "StructuredOutputError",
+]

@@ -1,0 +1,56 @@
+"""Markdown with YAML front matter, parsed with a real YAML parser so hostile bodies round-trip."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from marketing_team.errors import CorruptFileError
+
+_DELIM = "---"
+
+
+def dump(meta: Mapping[str, Any], body: str) -> str:
+    """Render front matter and body; the body is stored verbatim."""
+    text = yaml.safe_dump(dict(meta), sort_keys=False, allow_unicode=True, default_flow_style=False)
+    if any(line.strip() == _DELIM for line in text.splitlines()):
+        # A value whose YAML rendering has a bare `---` line would end the block early; JSON is
+        # valid YAML and escapes newlines, so it cannot.
+        text = json.dumps(dict(meta), ensure_ascii=False, indent=1) + "\n"
+    return f"{_DELIM}\n{text}{_DELIM}\n{body}"
+
+
+def parse(text: str, source: Path | str = "<text>") -> tuple[dict[str, Any], str]:
+    """Split text into (front matter, body); a file without front matter has an empty one."""
+    if not text.startswith(_DELIM + "\n") and not text.startswith(_DELIM + "\r\n"):
+        return {}, text
+    lines = text.splitlines(keepends=True)
+    for index in range(1, len(lines)):
+        if lines[index].rstrip("\r\n") == _DELIM:
+            header = "".join(lines[1:index])
+            body = "".join(lines[index + 1 :])
+            break
+    else:
+        raise CorruptFileError(f"{source}: front matter is not closed by a '---' line")
+    try:
+        meta = yaml.safe_load(header) if header.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 2}" if mark is not None else ""
+        raise CorruptFileError(f"{source}{where}: invalid YAML front matter") from None
+    if not isinstance(meta, dict):
+        raise CorruptFileError(f"{source}: front matter must be a mapping")
+    return meta, body
+
+
+def read(path: Path) -> tuple[dict[str, Any], str]:
+    """Read and parse a markdown file with front matter."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CorruptFileError(f"{path}: not UTF-8 text") from None
+    return parse(text, path)

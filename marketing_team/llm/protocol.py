@@ -1,0 +1,80 @@
+"""The one LLM protocol every provider implements, and the value types it speaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+Tier = Literal["opus", "sonnet", "haiku"]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class SystemBlock:
+    """A system prompt block; cacheable ones are marked for prompt caching."""
+
+    text: str
+    cache: bool = True
+
+
+@dataclass(frozen=True)
+class Message:
+    """One conversation turn."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class Usage(BaseModel):
+    """Token counts the server reported for one reply (summed over continuations)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+        )
+
+
+class Reply(BaseModel):
+    """What a completion returns: text, why it stopped, usage and its exact cost."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    text: str
+    stop_reason: str
+    usage: Usage = Usage()
+    cost_usd: Decimal = Decimal("0")
+    model: str
+    duration_s: float = 0.0
+    truncated: bool = False
+    # With a schema: the validated pydantic object (its class is the schema passed in).
+    parsed: BaseModel | None = None
+
+
+class LLM(Protocol):
+    """Anything that completes a prompt: the real providers, the offline one and test fakes."""
+
+    name: str
+
+    def complete(
+        self,
+        system_blocks: list[SystemBlock],
+        messages: list[Message],
+        model: str,
+        max_tokens: int,
+        schema: type[BaseModel] | None = None,
+    ) -> Reply:
+        """Complete the conversation; with a schema, `Reply.parsed` holds a validated instance."""
+        ...
