@@ -235,6 +235,7 @@ class TaskRecord(BaseModel):
     tokens_out: int = 0
     model: str | None = None
     error: str | None = None
+    billed: list[str] = Field(default_factory=list)  # reply-cache keys whose cost is counted
     updated_at: datetime = Field(default_factory=utcnow)
 
     def move(self, new: TaskStatus) -> None:

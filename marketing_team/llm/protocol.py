@@ -78,3 +78,12 @@ class LLM(Protocol):
     ) -> Reply:
         """Complete the conversation; with a schema, `Reply.parsed` holds a validated instance."""
         ...
+
+
+def parsed_as(reply: Reply, schema: type[M]) -> M:
+    """The reply's validated object as `schema`; re-validates when a cache dropped the object."""
+    if isinstance(reply.parsed, schema):
+        return reply.parsed
+    from marketing_team.llm.jsontext import extract_json
+
+    return schema.model_validate(extract_json(reply.text))

@@ -1,0 +1,1 @@
+"""The team catalog: skills, pipelines, routing, schedules and event mappings as data files."""

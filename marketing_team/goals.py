@@ -1,0 +1,99 @@
+"""Goal state persisted in the workspace: goal.md front matter holds it, a per-goal lock guards it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from marketing_team import frontmatter
+from marketing_team.domain import Goal, Plan, Priority, TaskRecord, new_id, utcnow
+from marketing_team.errors import CorruptFileError, NotFoundError
+from marketing_team.workspace import Workspace, atomic_write
+
+R = TypeVar("R")
+
+
+def build_tasks(goal_id: str, plan: Plan, priority: Priority, description: str) -> list[TaskRecord]:
+    """One pending task per skill slot of the plan, in order."""
+    tasks = []
+    for index, phase in enumerate(plan.phases):
+        for slug in phase.skills:
+            requirements = (f"Goal: {description}\nPhase {index + 1} of {len(plan.phases)}: "
+                            f"{phase.name}\nYour part: produce the {slug} deliverable for this goal.")
+            tasks.append(TaskRecord(id=new_id(slug), goal_id=goal_id, phase_index=index,
+                                    skill=slug, priority=priority, requirements=requirements))
+    return tasks
+
+
+def deliverable_name(task: TaskRecord) -> str:
+    """File name of a task's deliverable for its current revision."""
+    suffix = "" if task.revision == 0 else f".rev{task.revision}"
+    return f"{task.phase_index + 1:02d}-{task.skill}{suffix}.md"
+
+
+class GoalStore:
+    """Load, save and update goals; every change runs under the goal's cross-process lock."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    def path(self, goal_id: str) -> Path:
+        """The goal.md of a goal."""
+        return self.workspace.goal_dir(goal_id) / "goal.md"
+
+    def exists(self, goal_id: str) -> bool:
+        """True when the goal has a folder with goal.md."""
+        return self.path(goal_id).is_file()
+
+    def load(self, goal_id: str) -> Goal:
+        """Read a goal; NotFoundError when unknown, CorruptFileError naming the file when broken."""
+        path = self.path(goal_id)
+        if not path.is_file():
+            raise NotFoundError(f"unknown goal {goal_id}")
+        meta, _ = frontmatter.read(path)
+        try:
+            return Goal.model_validate(meta)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first.get("loc", ()))
+            raise CorruptFileError(f"{path}: {loc}: {first.get('msg')}") from None
+
+    def save(self, goal: Goal) -> None:
+        """Write goal.md atomically (callers hold the lock when they read-modify-write)."""
+        from marketing_team.reports import goal_body
+
+        goal.updated_at = utcnow()
+        meta = goal.model_dump(mode="json")
+        atomic_write(self.path(goal.id), frontmatter.dump(meta, goal_body(goal)))
+
+    def create(self, goal: Goal) -> None:
+        """Write a new goal's folder: goal.md and plan.md."""
+        from marketing_team.reports import plan_markdown
+
+        self.workspace.goal_dir(goal.id).mkdir(parents=True, exist_ok=False)
+        self.save(goal)
+        atomic_write(self.workspace.goal_dir(goal.id) / "plan.md", plan_markdown(goal))
+
+    def update(self, goal_id: str, change: Callable[[Goal], R]) -> tuple[Goal, R]:
+        """Apply change to the goal under its lock and save; returns the goal and change's result."""
+        with self.workspace.goal_lock(goal_id):
+            goal = self.load(goal_id)
+            result = change(goal)
+            self.save(goal)
+            return goal, result
+
+    def ids(self) -> list[str]:
+        """Goal ids, newest first."""
+        root = self.workspace.goals_dir
+        if not root.is_dir():
+            return []
+        found = [p.name for p in root.iterdir() if (p / "goal.md").is_file()]
+        return sorted(found, key=lambda name: (name.split("-")[-2], name), reverse=True)
+
+    def all(self) -> Iterator[Goal]:
+        """Every goal, newest first."""
+        for goal_id in self.ids():
+            yield self.load(goal_id)

@@ -1,0 +1,62 @@
+"""Human-readable markdown for a goal: its status page, its plan and its final summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from marketing_team.domain import Goal, TaskStatus
+
+
+def _task_table(goal: Goal) -> list[str]:
+    rows = ["| Phase | Skill | Status | Revision | Cost (USD) | Deliverable |",
+            "|---|---|---|---|---|---|"]
+    for task in goal.tasks:
+        link = f"[{Path(task.output_path).name}]({Path(task.output_path).name})" if task.output_path else "—"
+        rows.append(f"| {task.phase_index + 1} | {task.skill} | {task.status} | {task.revision} "
+                    f"| {task.cost_usd:.4f} | {link} |")
+    return rows
+
+
+def goal_body(goal: Goal) -> str:
+    """The body of goal.md: what the goal is and where it stands."""
+    lines = [f"# {goal.description}", "",
+             f"- Goal id: `{goal.id}`", f"- Category: {goal.category}", f"- Priority: {goal.priority}",
+             f"- Status: **{goal.status}**" + (f" — {goal.status_reason}" if goal.status_reason else ""),
+             f"- Phase: {min(goal.current_phase + 1, len(goal.plan.phases))} of {len(goal.plan.phases)}",
+             f"- Cost so far: ${goal.cost_usd:.4f}", f"- Provider: {goal.provider}", ""]
+    return "\n".join(lines + _task_table(goal)) + "\n"
+
+
+def plan_markdown(goal: Goal) -> str:
+    """plan.md: the phases, where the plan came from and which learnings informed it."""
+    lines = [f"# Plan for {goal.id}", "", f"Goal: {goal.description}", "",
+             f"Source: {goal.plan.source}" + (f" ({goal.plan.template})" if goal.plan.template else ""),
+             "", goal.plan.rationale, ""]
+    for index, phase in enumerate(goal.plan.phases, start=1):
+        mode = "in parallel" if phase.parallel else "in order"
+        lines.append(f"## Phase {index}: {phase.name}")
+        lines.append(f"Runs {mode}: " + ", ".join(phase.skills))
+        lines.append("")
+    if goal.plan.learnings_used:
+        lines += ["## Learnings used", *[f"- {item}" for item in goal.plan.learnings_used], ""]
+    return "\n".join(lines)
+
+
+def summary_markdown(goal: Goal, offline: bool) -> str:
+    """summary.md: outcome, per-task results and links to every deliverable."""
+    done = sum(1 for t in goal.tasks if t.status is TaskStatus.APPROVED)
+    failed = sum(1 for t in goal.tasks if t.status is TaskStatus.FAILED)
+    head = ["> Written by the offline provider: no model wrote this summary or its deliverables.", ""] if offline else []
+    duration = ""
+    if goal.finished_at is not None:
+        duration = f"- Duration: {(goal.finished_at - goal.created_at).total_seconds():.1f} s"
+    lines = head + [
+        f"# Summary: {goal.description}", "",
+        f"- Goal id: `{goal.id}`", f"- Status: **{goal.status}**"
+        + (f" — {goal.status_reason}" if goal.status_reason else ""),
+        f"- Tasks approved: {done} of {len(goal.tasks)}; failed: {failed}",
+        f"- Cost: ${goal.cost_usd:.4f}", duration, "", "## Deliverables", "",
+    ]
+    lines += _task_table(goal)
+    lines += ["", "See [plan.md](plan.md) for the plan and `reviews/` for every review.", ""]
+    return "\n".join(lines)
