@@ -1,0 +1,151 @@
+"""The anthropic provider on the official SDK: cacheable system blocks, SDK retries, typed errors."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, NoReturn
+
+import anthropic
+from anthropic.types import MessageParam, TextBlockParam
+
+from marketing_team.errors import ConfigurationError, LLMError, LLMTimeoutError, LLMTransientError
+from marketing_team.llm.base import BaseProvider, redact, schema_instruction
+from marketing_team.llm.pricing import PriceTable
+from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
+from marketing_team.settings import Settings
+
+# The API accepts at most four cache breakpoints per request; the later ones matter most
+# because a breakpoint caches the whole prefix before it.
+MAX_CACHE_BREAKPOINTS = 4
+_TRANSIENT_TYPES = {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"}
+
+
+class AnthropicProvider(BaseProvider):
+    """Claude via the Messages API; the SDK's own bounded retry is the only HTTP retry layer."""
+
+    name = "anthropic"
+
+    def __init__(self, settings: Settings, prices: PriceTable | None = None) -> None:
+        super().__init__(prices or PriceTable.from_settings(settings))
+        if settings.anthropic_api_key is None:
+            raise ConfigurationError("the anthropic provider needs ANTHROPIC_API_KEY")
+        self._secret = settings.anthropic_api_key.get_secret_value()
+        self._timeout_s = settings.llm_timeout_s
+        self._max_retries = settings.llm_max_retries
+        self._client = anthropic.Anthropic(
+            api_key=self._secret,
+            base_url=settings.anthropic_base_url,
+            timeout=settings.llm_timeout_s,
+            max_retries=settings.llm_max_retries,
+        )
+
+    def _call(
+        self,
+        system_blocks: list[SystemBlock],
+        messages: list[Message],
+        model: str,
+        max_tokens: int,
+        json_schema: dict[str, Any] | None,
+    ) -> Reply:
+        """One Messages API request (the SDK may retry it); SDK errors become ours here."""
+        started = time.monotonic()
+        try:
+            message = self._client.messages.create(
+                model=model,
+                max_tokens=max_tokens,
+                system=system_param(system_blocks),
+                messages=messages_param(messages, json_schema),
+            )
+        except anthropic.AnthropicError as exc:
+            self._raise_translated(exc, model)
+        text = "".join(block.text for block in message.content if block.type == "text")
+        raw = message.usage
+        usage = Usage(
+            input_tokens=raw.input_tokens,
+            output_tokens=raw.output_tokens,
+            cache_write_tokens=raw.cache_creation_input_tokens or 0,
+            cache_read_tokens=raw.cache_read_input_tokens or 0,
+        )
+        return Reply(
+            text=text,
+            stop_reason=str(message.stop_reason or "end_turn"),
+            usage=usage,
+            cost_usd=self.prices.cost(model, usage),
+            model=model,
+            duration_s=time.monotonic() - started,
+        )
+
+    def _raise_translated(self, exc: anthropic.AnthropicError, model: str) -> NoReturn:
+        """Raise the one typed error for an SDK failure, its text stripped of secrets."""
+        retries = f"after {self._max_retries} SDK retries"
+        # `from None`: the SDK exception carries the request, whose headers hold the key.
+        if isinstance(exc, anthropic.APITimeoutError):
+            raise LLMTimeoutError(
+                f"anthropic {model}: no answer within {self._timeout_s:g} s ({retries})"
+            ) from None
+        if isinstance(exc, anthropic.APIConnectionError):
+            detail = self._scrub(exc.message)
+            raise LLMTransientError(
+                f"anthropic {model}: connection failed ({retries}): {detail}"
+            ) from None
+        if isinstance(exc, anthropic.APIStatusError):
+            kind = exc.type or "error"
+            detail = self._scrub(exc.api_message or exc.message)
+            text = f"anthropic {model}: HTTP {exc.status_code} {kind}: {detail}"
+            if exc.request_id:
+                text += f" (request-id {exc.request_id})"
+            if (
+                isinstance(exc, anthropic.RateLimitError | anthropic.InternalServerError)
+                or exc.status_code in (408, 409, 429)
+                or exc.status_code >= 500
+                or kind in _TRANSIENT_TYPES
+            ):
+                raise LLMTransientError(f"{text} ({retries})") from None
+            raise LLMError(text) from None
+        raise LLMError(
+            f"anthropic {model}: {type(exc).__name__}: {self._scrub(str(exc))}"
+        ) from None
+
+    def _scrub(self, text: str) -> str:
+        return redact(text, self._secret)
+
+
+def system_param(blocks: list[SystemBlock]) -> list[TextBlockParam]:
+    """System blocks as text blocks; the last cacheable ones carry `cache_control`."""
+    # The API rejects empty text blocks; an empty product context is simply left out.
+    present = [block for block in blocks if block.text.strip()]
+    cacheable = [i for i, block in enumerate(present) if block.cache][-MAX_CACHE_BREAKPOINTS:]
+    params: list[TextBlockParam] = []
+    for i, block in enumerate(present):
+        param: TextBlockParam = {"type": "text", "text": block.text}
+        if i in cacheable:
+            param["cache_control"] = {"type": "ephemeral"}
+        params.append(param)
+    return params
+
+
+def messages_param(
+    messages: list[Message], json_schema: dict[str, Any] | None
+) -> list[MessageParam]:
+    """Conversation turns; with a schema, the instruction joins the last user turn.
+
+    The schema goes in as an instruction rather than native structured outputs or tool use:
+    it works unchanged on every model, proxy, OpenAI-compatible server and the test fake, and
+    our own validation with bounded re-prompts is the guarantee either way.
+    """
+    params: list[MessageParam] = [_turn(m.role, m.content) for m in messages]
+    if json_schema is not None:
+        instruction = schema_instruction(json_schema)
+        for param in reversed(params):
+            if param["role"] == "user":
+                param["content"] = f"{param['content']}\n\n{instruction}"
+                break
+        else:
+            params.append(_turn("user", instruction))
+    return params
+
+
+def _turn(role: str, content: str) -> MessageParam:
+    if role == "assistant":
+        return {"role": "assistant", "content": content}
+    return {"role": "user", "content": content}

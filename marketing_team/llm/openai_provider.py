@@ -1,0 +1,117 @@
+"""The openai provider: any OpenAI-compatible server (Ollama, vLLM, llama.cpp) via the `openai` SDK."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, NoReturn
+
+from marketing_team.errors import ConfigurationError, LLMError, LLMTimeoutError, LLMTransientError
+from marketing_team.llm.base import BaseProvider, redact, schema_instruction
+from marketing_team.llm.pricing import PriceTable
+from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
+from marketing_team.settings import Settings
+
+MISSING_EXTRA = "MT_LLM_PROVIDER=openai needs: pip install 'marketing-team[openai]'"
+# OpenAI finish reasons in the protocol's (Anthropic) vocabulary.
+_STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+
+
+class OpenAIProvider(BaseProvider):
+    """Chat completions on a local or hosted OpenAI-compatible endpoint; cost from settings."""
+
+    name = "openai"
+
+    def __init__(self, settings: Settings, prices: PriceTable | None = None) -> None:
+        super().__init__(prices or PriceTable.from_settings(settings))
+        try:
+            import openai  # the optional extra: imported only when this provider is chosen
+        except ImportError:
+            raise ConfigurationError(MISSING_EXTRA) from None
+        self._openai: Any = openai
+        key = settings.openai_api_key
+        self._secret = key.get_secret_value() if key is not None else ""
+        self._timeout_s = settings.llm_timeout_s
+        self._max_retries = settings.llm_max_retries
+        # Local servers ignore the key, but the SDK refuses to start without one.
+        self._client: Any = openai.OpenAI(
+            api_key=self._secret or "not-needed",
+            base_url=settings.openai_base_url,
+            timeout=settings.llm_timeout_s,
+            max_retries=settings.llm_max_retries,
+        )
+
+    def _call(
+        self,
+        system_blocks: list[SystemBlock],
+        messages: list[Message],
+        model: str,
+        max_tokens: int,
+        json_schema: dict[str, Any] | None,
+    ) -> Reply:
+        """One chat-completions request (the SDK may retry it); SDK errors become ours here."""
+        started = time.monotonic()
+        try:
+            response = self._client.chat.completions.create(
+                model=model,
+                max_tokens=max_tokens,
+                messages=chat_messages(system_blocks, messages, json_schema),
+            )
+        except self._openai.OpenAIError as exc:
+            self._raise_translated(exc, model)
+        choice = response.choices[0]
+        raw = response.usage
+        usage = Usage(
+            input_tokens=raw.prompt_tokens if raw is not None else 0,
+            output_tokens=raw.completion_tokens if raw is not None else 0,
+        )
+        finish = str(choice.finish_reason or "stop")
+        return Reply(
+            text=choice.message.content or "",
+            stop_reason=_STOP_REASONS.get(finish, finish),
+            usage=usage,
+            cost_usd=self.prices.cost(model, usage),
+            model=model,
+            duration_s=time.monotonic() - started,
+        )
+
+    def _raise_translated(self, exc: Exception, model: str) -> NoReturn:
+        """Raise the one typed error for an SDK failure, its text stripped of the key."""
+        sdk = self._openai
+        retries = f"after {self._max_retries} SDK retries"
+        if isinstance(exc, sdk.APITimeoutError):
+            raise LLMTimeoutError(
+                f"openai {model}: no answer within {self._timeout_s:g} s ({retries})"
+            ) from None
+        if isinstance(exc, sdk.APIConnectionError):
+            raise LLMTransientError(
+                f"openai {model}: connection failed ({retries}): {self._scrub(str(exc))}"
+            ) from None
+        if isinstance(exc, sdk.APIStatusError):
+            status = int(exc.status_code)
+            text = f"openai {model}: HTTP {status}: {self._scrub(str(exc.message))}"
+            if status in (408, 409, 429) or status >= 500:
+                raise LLMTransientError(f"{text} ({retries})") from None
+            raise LLMError(text) from None
+        raise LLMError(f"openai {model}: {type(exc).__name__}: {self._scrub(str(exc))}") from None
+
+    def _scrub(self, text: str) -> str:
+        return redact(text, self._secret)
+
+
+def chat_messages(
+    system_blocks: list[SystemBlock], messages: list[Message], json_schema: dict[str, Any] | None
+) -> list[dict[str, str]]:
+    """One system message (these servers have no cache pricing) and the turns, schema last."""
+    out: list[dict[str, str]] = []
+    system = "\n\n".join(block.text for block in system_blocks)
+    if system:
+        out.append({"role": "system", "content": system})
+    out += [{"role": m.role, "content": m.content} for m in messages]
+    if json_schema is not None:
+        instruction = schema_instruction(json_schema)
+        users = [i for i, m in enumerate(out) if m["role"] == "user"]
+        if users:
+            out[users[-1]]["content"] += "\n\n" + instruction
+        else:
+            out.append({"role": "user", "content": instruction})
+    return out

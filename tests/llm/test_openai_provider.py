@@ -1,0 +1,139 @@
+"""The openai provider through the real `openai` SDK against a tiny local chat-completions server."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from marketing_team.errors import ConfigurationError, LLMError, LLMTransientError
+from marketing_team.llm.openai_provider import OpenAIProvider
+from marketing_team.llm.protocol import Message, SystemBlock, Usage
+from marketing_team.settings import load_settings
+
+pytest.importorskip("openai", reason="the openai extra is not installed")
+
+
+class ChatServer:
+    """Answers POST /v1/chat/completions from a queue of (status, finish_reason, text)."""
+
+    def __init__(self) -> None:
+        self.replies: list[tuple[int, str, str]] = []
+        self.bodies: list[dict[str, Any]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                server.bodies.append(body)
+                status, finish, text = server.replies.pop(0)
+                payload: dict[str, Any] = {"error": {"message": text, "type": "x"}}
+                if status == 200:
+                    payload = {
+                        "id": "c1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": finish,
+                                "message": {"role": "assistant", "content": text},
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": 1000,
+                            "completion_tokens": 400,
+                            "total_tokens": 1400,
+                        },
+                    }
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/v1"
+
+
+@pytest.fixture
+def chat() -> Iterator[ChatServer]:
+    server = ChatServer()
+    thread = threading.Thread(
+        target=server.http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
+    thread.start()
+    yield server
+    server.http.shutdown()
+    server.http.server_close()
+
+
+def make_provider(chat: ChatServer, **overrides: object) -> OpenAIProvider:
+    return OpenAIProvider(
+        load_settings(
+            llm_provider_choice="openai",
+            openai_base_url=chat.url,
+            openai_model="llama3.1",
+            llm_max_retries=0,
+            **overrides,
+        )
+    )
+
+
+def test_openai_provider_maps_usage_and_prices_it_from_settings(chat: ChatServer) -> None:
+    chat.replies.append((200, "stop", "hello"))
+    provider = make_provider(chat, openai_price_in=Decimal("0.5"), openai_price_out=Decimal("1"))
+
+    reply = provider.complete(
+        [SystemBlock("skill"), SystemBlock("context")], [Message("user", "hi")], "llama3.1", 256
+    )
+
+    assert (reply.text, reply.stop_reason) == ("hello", "end_turn")
+    assert reply.usage == Usage(input_tokens=1000, output_tokens=400)
+    assert reply.cost_usd == Decimal("0.000900")
+    assert chat.bodies[0]["messages"] == [
+        {"role": "system", "content": "skill\n\ncontext"},
+        {"role": "user", "content": "hi"},
+    ]
+
+
+def test_openai_provider_continues_a_length_cut_reply_once_for_free_by_default(
+    chat: ChatServer,
+) -> None:
+    chat.replies += [(200, "length", "half "), (200, "stop", "whole")]
+
+    reply = make_provider(chat).complete([], [Message("user", "go")], "llama3.1", 256)
+
+    assert (reply.text, reply.truncated, reply.cost_usd) == ("half whole", False, Decimal("0"))
+    assert len(chat.bodies) == 2
+
+
+def test_openai_provider_translates_server_errors(chat: ChatServer) -> None:
+    chat.replies += [(503, "", "busy"), (400, "", "bad model")]
+    provider = make_provider(chat)
+
+    with pytest.raises(LLMTransientError, match="HTTP 503"):
+        provider.complete([], [Message("user", "go")], "llama3.1", 256)
+    with pytest.raises(LLMError, match="HTTP 400") as caught:
+        provider.complete([], [Message("user", "go")], "llama3.1", 256)
+    assert not isinstance(caught.value, LLMTransientError)
+
+
+def test_openai_provider_without_the_extra_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "openai", None)  # what an install without the extra looks like
+
+    with pytest.raises(ConfigurationError, match=r"pip install 'marketing-team\[openai\]'"):
+        OpenAIProvider(load_settings(llm_provider_choice="openai"))
