@@ -1,0 +1,37 @@
+"""Pytest fixtures for a real Redis-protocol server: one per session, flushed before each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from marketing_team.testing.servers import RunningServer, start_test_server
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """Start one server for the whole session and stop it at the end."""
+    server = start_test_server(tmp_path_factory.mktemp("redis-server"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server: RunningServer) -> Iterator[redis.Redis]:
+    """A client on the session server, which starts every test empty."""
+    # A crash test may have killed the shared server: bring it back for the next test.
+    if not redis_server.running:
+        redis_server.restart()
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+__all__ = ["redis_client", "redis_server"]
