@@ -42,7 +42,6 @@ class Runtime:
     def __post_init__(self) -> None:
         self.catalog = load_catalog(self.settings.catalog_dir)
         self.workspace = Workspace(self.settings.workspace)
-        self.workspace.ensure()
         self.goals = GoalStore(self.workspace)
         self.learnings = LearningStore(self.workspace)
 

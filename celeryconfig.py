@@ -1,0 +1,35 @@
+"""Celery settings of marketing-team, read by `marketing_team.celery_app.create_app`.
+
+Values that depend on the environment (broker URL, time limits, visibility timeout) are added by
+create_app from the product settings, so that one variable (MT_HARD_TIME_LIMIT) moves them together.
+"""
+
+# Durability: a task is acknowledged only after it finished, a worker holds one message at a
+# time, and a task whose worker died is requeued rather than failed.
+task_acks_late = True
+worker_prefetch_multiplier = 1
+task_reject_on_worker_lost = True
+
+# Serialization and results: chords need stored results; results expire after a day (the
+# workspace keeps everything that matters).
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_expires = 86400
+result_extended = True
+
+# Priorities: P0..P3 map to 0, 3, 6, 9; on Redis lower numbers are consumed first.
+task_queue_max_priority = 9
+task_default_priority = 6
+
+# Director work (review, advance, finish) has its own queue so skill work never starves it.
+task_default_queue = "skills"
+task_routes = {"director.*": {"queue": "director"}, "triggers.*": {"queue": "director"}}
+
+# Events for Flower; no task takes the worker's only thread forever.
+worker_send_task_events = True
+task_send_sent_event = True
+worker_hijack_root_logger = False
+broker_connection_retry_on_startup = True
+timezone = "UTC"
+enable_utc = True

@@ -1,0 +1,187 @@
+"""How a goal moves: review a finished task, advance a phase, finish, resume, cancel (no Celery here)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from marketing_team import frontmatter, progress
+from marketing_team.domain import (
+    Goal,
+    GoalStatus,
+    Learning,
+    Outcome,
+    TaskRecord,
+    TaskStatus,
+    utcnow,
+)
+from marketing_team.errors import InputError
+from marketing_team.reports import summary_markdown
+from marketing_team.review import Decision, apply_decision, decide, review_text, write_review
+from marketing_team.runtime import Runtime
+from marketing_team.workspace import atomic_write
+
+log = logging.getLogger(__name__)
+
+
+def _lesson(task: TaskRecord, decision: Decision) -> tuple[Outcome, str]:
+    review = task.last_review
+    issues = "; ".join(f.description for f in (review.findings if review else ())[:3])
+    if decision is Decision.APPROVE:
+        extra = f" after {task.revision} revision(s)" if task.revision else " first time"
+        return Outcome.SUCCESS, f"Approved{extra}" + (f" (overall {review.overall})" if review and review.overall else "")
+    if decision is Decision.ESCALATE:
+        return Outcome.FAILURE, f"Escalated to a human: {issues or 'repeated review failures'}"
+    return Outcome.PARTIAL, f"Sent back for revision: {issues or 'quality below the bar'}"
+
+
+def review_task(rt: Runtime, goal_id: str, task_id: str, model: str) -> Decision:
+    """Review the task's latest deliverable, apply the policy, record a learning."""
+    goal = rt.goals.load(goal_id)
+    task = goal.task(task_id)
+    if task.status is not TaskStatus.COMPLETED or task.output_path is None:
+        return Decision.APPROVE if task.status is TaskStatus.APPROVED else Decision.ESCALATE
+    path = Path(task.output_path)
+    text = frontmatter.read(path)[1]
+    spec = rt.catalog.skill(task.skill)
+    # P3 goals get structural review only (cheap); others get the model's scored review too.
+    use_model = rt.llm if goal.priority.rank < 3 else None
+    review, reply = review_text(text, spec, use_model, model, task.requirements)
+    write_review(rt.workspace.goal_dir(goal_id), path, review)
+
+    def change(goal: Goal) -> Decision:
+        current = goal.task(task_id)
+        if current.status is not TaskStatus.COMPLETED:  # a redelivered review already applied
+            return Decision.APPROVE if current.status is TaskStatus.APPROVED else Decision.REVISE
+        decision = decide(current, review)
+        apply_decision(current, review, decision)
+        if reply is not None:
+            goal.cost_usd += reply.cost_usd
+        if decision is Decision.APPROVE:
+            goal.consecutive_failures = 0
+        return decision
+
+    goal, decision = rt.goals.update(goal_id, change)
+    task = goal.task(task_id)
+    outcome, lesson = _lesson(task, decision)
+    rt.learnings.append(Learning(skill=task.skill, goal_id=goal_id, category=goal.category,
+                                 outcome=outcome, lesson=lesson, tags=(decision.value,),
+                                 confidence=0.6 if outcome is Outcome.SUCCESS else 0.7))
+    log.info("task reviewed", extra={"event": "task_reviewed", "goal_id": goal_id, "task_id": task_id,
+                                     "skill": task.skill, "verdict": review.verdict.value,
+                                     "decision": decision.value})
+    progress.publish(rt, goal_id, "task_reviewed", task_id=task_id, skill=task.skill,
+                     verdict=review.verdict.value, decision=decision.value, status=task.status.value)
+    return decision
+
+
+@dataclass(frozen=True)
+class Next:
+    """What advance decided: dispatch phase `index`, finish, or nothing (waiting or duplicate)."""
+
+    action: str  # "dispatch" | "finish" | "wait" | "noop"
+    index: int = 0
+
+
+def advance(rt: Runtime, goal_id: str, phase_index: int) -> Next:
+    """Record a finished phase and say what comes next; safe to run twice for the same phase."""
+
+    def change(goal: Goal) -> Next:
+        if goal.status.is_settled or goal.current_phase != phase_index:
+            return Next("noop")
+        tasks = goal.phase_tasks(phase_index)
+        blocked = [t for t in tasks if t.status is TaskStatus.BLOCKED]
+        if blocked:
+            goal.status = GoalStatus.WAITING_HUMAN
+            goal.status_reason = "human review needed for " + ", ".join(t.skill for t in blocked)
+            return Next("wait")
+        if any(not t.status.is_terminal for t in tasks):
+            return Next("noop")  # a task of this phase is still under way elsewhere
+        goal.current_phase += 1
+        if goal.current_phase >= len(goal.plan.phases):
+            return Next("finish")
+        return Next("dispatch", goal.current_phase)
+
+    goal, nxt = rt.goals.update(goal_id, change)
+    progress.publish(rt, goal_id, "phase_done", phase=phase_index + 1, next=nxt.action,
+                     status=goal.status.value)
+    return nxt
+
+
+def finish(rt: Runtime, goal_id: str) -> Goal:
+    """Settle the goal's final status, write summary.md and the Director's learning."""
+
+    def change(goal: Goal) -> None:
+        if goal.status.is_settled:
+            return
+        failed = [t for t in goal.tasks if t.status is not TaskStatus.APPROVED]
+        goal.status = GoalStatus.FAILED if failed else GoalStatus.COMPLETED
+        goal.status_reason = f"{len(failed)} task(s) not approved" if failed else ""
+        goal.finished_at = utcnow()
+
+    goal, _ = rt.goals.update(goal_id, change)
+    atomic_write(rt.workspace.goal_dir(goal_id) / "summary.md", summary_markdown(goal, rt.offline))
+    ok = goal.status is GoalStatus.COMPLETED
+    rt.learnings.append(Learning(
+        skill="director", goal_id=goal_id, category=goal.category,
+        outcome=Outcome.SUCCESS if ok else Outcome.FAILURE,
+        lesson=(f"Plan {goal.plan.template or goal.plan.source} for a {goal.category} goal "
+                f"{'completed' if ok else 'ended ' + goal.status.value} with "
+                f"{sum(t.revision for t in goal.tasks)} revision(s), cost ${goal.cost_usd:.4f}."),
+        tags=(goal.category.value,), confidence=0.5))
+    progress.publish(rt, goal_id, "goal_finished", status=goal.status.value, cost_usd=str(goal.cost_usd))
+    return goal
+
+
+def fail_goal(rt: Runtime, goal_id: str, reason: str) -> Goal:
+    """Mark a goal failed with a reason (watchdog, crashed canvas)."""
+
+    def change(goal: Goal) -> None:
+        if not goal.status.is_settled:
+            goal.status = GoalStatus.FAILED
+            goal.status_reason = reason
+            goal.finished_at = utcnow()
+
+    goal, _ = rt.goals.update(goal_id, change)
+    progress.publish(rt, goal_id, "goal_finished", status=goal.status.value, reason=reason)
+    return goal
+
+
+def reopen(rt: Runtime, goal_id: str) -> Goal:
+    """Make a stopped goal runnable again from its first unfinished task."""
+
+    def change(goal: Goal) -> None:
+        if goal.status in (GoalStatus.COMPLETED, GoalStatus.CANCELLED):
+            raise InputError(f"goal {goal_id} is {goal.status}; nothing to resume")
+        for task in goal.tasks:
+            if task.status is TaskStatus.DEFERRED:
+                task.move(TaskStatus.PENDING)
+        goal.status = GoalStatus.RUNNING
+        goal.status_reason = ""
+        goal.consecutive_failures = 0
+        goal.finished_at = None
+
+    goal, _ = rt.goals.update(goal_id, change)
+    return goal
+
+
+def cancel(rt: Runtime, goal_id: str) -> Goal:
+    """Cancel a goal and its unfinished tasks."""
+
+    def change(goal: Goal) -> None:
+        if goal.status.is_final:
+            raise InputError(f"goal {goal_id} is already {goal.status}")
+        for task in goal.tasks:
+            if not task.status.is_terminal:
+                task.move(TaskStatus.CANCELLED)
+        goal.status = GoalStatus.CANCELLED
+        goal.finished_at = utcnow()
+
+    goal, _ = rt.goals.update(goal_id, change)
+    progress.publish(rt, goal_id, "goal_finished", status=goal.status.value)
+    return goal
+
+
+ZERO = Decimal("0")

@@ -1,0 +1,69 @@
+"""Turn a goal text or a template name into a planned Goal (classify, plan, tasks), without Celery."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from marketing_team.classify import classify
+from marketing_team.domain import Category, Goal, Priority, new_id
+from marketing_team.errors import InputError
+from marketing_team.goals import build_tasks
+from marketing_team.planning import pipeline_plan, propose_plan, with_foundation
+from marketing_team.runtime import Runtime
+
+# Rough token sizes for the estimate: instructions + context + upstream in, a deliverable out.
+EST_INPUT_TOKENS = 6000
+EST_OUTPUT_TOKENS = 2500
+EST_REVIEW_INPUT = 4000
+EST_REVIEW_OUTPUT = 600
+
+
+def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | None = None,
+              source: str = "cli") -> tuple[Goal, str]:
+    """A planned goal (not yet saved) and a note on how the plan was chosen."""
+    text = text.strip()
+    if not text:
+        raise InputError("goal text is empty")
+    if len(text) > 2000:
+        raise InputError("goal text is longer than 2000 characters")
+    director_model = rt.model_for("opus")
+    chosen = category or classify(text, rt.catalog, rt.llm, director_model)
+    lessons = rt.learnings.for_category(chosen, limit=10)
+    plan, note = propose_plan(text, chosen, rt.catalog, rt.llm, director_model, lessons,
+                              has_context=bool(rt.workspace.read_context().strip()))
+    goal_id = new_id("goal")
+    goal = Goal(id=goal_id, description=text, category=chosen, priority=priority, plan=plan,
+                source=source, provider=rt.llm.name,
+                tasks=build_tasks(goal_id, plan, priority, text))
+    return goal, note
+
+
+def plan_pipeline(rt: Runtime, name: str, priority: Priority | None = None,
+                  source: str = "cli", description: str | None = None) -> Goal:
+    """A goal that runs every step of a named template."""
+    spec = rt.catalog.pipeline(name)
+    plan = with_foundation(pipeline_plan(spec.name, rt.catalog),
+                           bool(rt.workspace.read_context().strip()))
+    prio = priority or spec.priority
+    text = description or f"Run the {spec.name} pipeline: {spec.description}".strip()
+    goal_id = new_id("goal")
+    return Goal(id=goal_id, description=text[:2000], category=spec.category, priority=prio,
+                plan=plan, pipeline=spec.name, source=source, provider=rt.llm.name,
+                tasks=build_tasks(goal_id, plan, prio, text))
+
+
+def estimate_cost(rt: Runtime, goal: Goal) -> Decimal:
+    """Expected spend for one pass of every task plus its review (no revisions)."""
+    if rt.offline:
+        return Decimal("0")
+    from marketing_team.llm.pricing import PriceTable
+    from marketing_team.llm.protocol import Usage
+
+    table = PriceTable.from_settings(rt.settings)
+    total = Decimal("0")
+    for task in goal.tasks:
+        model = rt.model_for(rt.catalog.skill(task.skill).tier)
+        total += table.cost(model, Usage(input_tokens=EST_INPUT_TOKENS, output_tokens=EST_OUTPUT_TOKENS))
+        total += table.cost(rt.model_for("sonnet"),
+                            Usage(input_tokens=EST_REVIEW_INPUT, output_tokens=EST_REVIEW_OUTPUT))
+    return total

@@ -1,0 +1,45 @@
+"""Goal progress over Redis pub/sub: workers publish each change, the CLI listens (no polling loop)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+from marketing_team.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def channel(goal_id: str) -> str:
+    """The pub/sub channel of one goal."""
+    return f"mt:goal:{goal_id}:progress"
+
+
+def publish(rt: Runtime, goal_id: str, event: str, **data: Any) -> None:
+    """Announce a change; progress is advisory, so a broker hiccup is logged, not raised."""
+    payload = json.dumps({"event": event, "goal_id": goal_id, **data}, default=str)
+    try:
+        rt.redis.publish(channel(goal_id), payload)
+        rt.redis.hset(f"mt:goal:{goal_id}", mapping={"last_event": event, "payload": payload})
+    except redis.RedisError as exc:
+        log.warning("progress publish failed", extra={"event": "progress_failed", "goal_id": goal_id,
+                                                       "error": type(exc).__name__})
+
+
+def listen(rt: Runtime, goal_id: str, wake_every_s: float = 2.0) -> Iterator[dict[str, Any] | None]:
+    """Yield each progress event; yield None when nothing arrived for wake_every_s (to re-check state)."""
+    pubsub = rt.redis.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(channel(goal_id))
+    try:
+        while True:
+            message = pubsub.get_message(timeout=wake_every_s)
+            if message is None:
+                yield None
+            elif message.get("type") == "message":
+                yield json.loads(message["data"])
+    finally:
+        pubsub.close()

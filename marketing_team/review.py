@@ -1,0 +1,161 @@
+"""The Director's review: structural checks, then a scored model review, then the revise/reject policy."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from marketing_team import frontmatter
+from marketing_team.catalog.specs import SkillSpec
+from marketing_team.checks import structural_review
+from marketing_team.domain import (
+    SCORE_DIMENSIONS,
+    Finding,
+    Review,
+    Severity,
+    TaskRecord,
+    TaskStatus,
+    Verdict,
+)
+from marketing_team.llm.protocol import LLM, Reply, SystemBlock, parsed_as
+from marketing_team.prompts import review_messages
+from marketing_team.workspace import atomic_write
+
+MAX_REVISIONS = 3
+MAX_FRESH_ATTEMPTS = 1
+APPROVE_AT = 7.0
+REJECT_BELOW = 4.0
+
+SQUAD_WEIGHTS: dict[str, dict[str, float]] = {
+    "strategy": {"completeness": 1.2, "clarity": 1.0, "actionability": 1.2, "brand_alignment": 1.0,
+                 "data_driven": 1.3, "technical_accuracy": 0.8, "creativity": 1.0},
+    "creative": {"completeness": 1.0, "clarity": 1.3, "actionability": 0.9, "brand_alignment": 1.4,
+                 "data_driven": 0.7, "technical_accuracy": 0.8, "creativity": 1.4},
+    "convert": {"completeness": 1.0, "clarity": 1.1, "actionability": 1.4, "brand_alignment": 0.9,
+                "data_driven": 1.3, "technical_accuracy": 1.0, "creativity": 0.8},
+    "activate": {"completeness": 1.1, "clarity": 1.2, "actionability": 1.3, "brand_alignment": 1.1,
+                 "data_driven": 1.0, "technical_accuracy": 0.9, "creativity": 0.9},
+    "measure": {"completeness": 1.2, "clarity": 1.0, "actionability": 1.1, "brand_alignment": 0.6,
+                "data_driven": 1.4, "technical_accuracy": 1.5, "creativity": 0.5},
+}
+EVEN = dict.fromkeys(SCORE_DIMENSIONS, 1.0)
+
+
+class ReviewFinding(BaseModel):
+    """A finding as the model reports it."""
+
+    severity: Severity
+    description: str
+    section: str | None = None
+
+
+class ReviewReply(BaseModel):
+    """The model's structured review."""
+
+    verdict: Verdict
+    findings: list[ReviewFinding] = Field(default_factory=list)
+    revision_requests: list[str] = Field(default_factory=list)
+    scores: dict[str, float] = Field(default_factory=dict)
+    summary: str = ""
+
+
+def weights_for(squad: str) -> dict[str, float]:
+    """Per-squad weights of the 7 quality dimensions."""
+    return SQUAD_WEIGHTS.get(squad, EVEN)
+
+
+def overall_score(scores: dict[str, float], weights: dict[str, float]) -> float:
+    """Weighted mean of the dimensions the reviewer scored (0–10)."""
+    used = [d for d in SCORE_DIMENSIONS if d in scores]
+    if not used:
+        return 0.0
+    total = sum(weights.get(d, 1.0) for d in used)
+    return round(sum(max(0.0, min(10.0, scores[d])) * weights.get(d, 1.0) for d in used) / total, 2)
+
+
+def verdict_for(overall: float, model_verdict: Verdict) -> Verdict:
+    """Scores set a floor: < 4 rejects, < 7 revises; a model REVISE/REJECT above them stands."""
+    if overall < REJECT_BELOW:
+        return Verdict.REJECT
+    if overall < APPROVE_AT:
+        return Verdict.REVISE if model_verdict is Verdict.APPROVE else model_verdict
+    return model_verdict
+
+
+def model_review(llm: LLM, model: str, skill: SkillSpec, requirements: str, text: str) -> tuple[Review, Reply]:
+    """Ask the model for a scored review and apply the score thresholds."""
+    weights = weights_for(skill.squad)
+    reply = llm.complete([SystemBlock("You are the Marketing Director. You review deliverables "
+                                      "strictly and fairly against the brief. Reply with JSON only.")],
+                         review_messages(skill, requirements, text, weights), model, 2048,
+                         schema=ReviewReply)
+    parsed = parsed_as(reply, ReviewReply)
+    overall = overall_score(parsed.scores, weights)
+    findings = tuple(Finding(severity=f.severity, description=f.description, section=f.section)
+                     for f in parsed.findings)
+    review = Review(verdict=verdict_for(overall, parsed.verdict), findings=findings,
+                    revision_requests=tuple(parsed.revision_requests), scores=dict(parsed.scores),
+                    overall=overall, reviewer="llm", note=parsed.summary)
+    return review, reply
+
+
+def review_text(text: str, skill: SkillSpec, llm: LLM | None, model: str,
+                requirements: str) -> tuple[Review, Reply | None]:
+    """Structural checks first; the model reviews only what passes them (llm None: structural only)."""
+    structural = structural_review(text, skill)
+    if structural.verdict is not Verdict.APPROVE or llm is None:
+        return structural, None
+    return model_review(llm, model, skill, requirements, text)
+
+
+class Decision(StrEnum):
+    """What happens to a reviewed task."""
+
+    APPROVE = "approve"
+    REVISE = "revise"
+    RETRY = "retry"  # a fresh attempt after a rejection
+    ESCALATE = "escalate"
+
+
+def decide(task: TaskRecord, review: Review) -> Decision:
+    """REVISE up to 3 times, REJECT gets one fresh attempt, anything beyond goes to a human."""
+    if review.verdict is Verdict.APPROVE:
+        return Decision.APPROVE
+    if review.verdict is Verdict.REVISE:
+        return Decision.REVISE if task.revision - task.fresh_attempts < MAX_REVISIONS else Decision.ESCALATE
+    return Decision.RETRY if task.fresh_attempts < MAX_FRESH_ATTEMPTS else Decision.ESCALATE
+
+
+def apply_decision(task: TaskRecord, review: Review, decision: Decision) -> None:
+    """Move the task per the decision and set up its next run."""
+    task.last_review = review
+    if decision is Decision.APPROVE:
+        task.move(TaskStatus.APPROVED)
+    elif decision is Decision.REVISE:
+        task.move(TaskStatus.REVISION)
+        task.revision += 1
+        task.feedback = review.feedback or "Revise the deliverable to meet the brief."
+    elif decision is Decision.RETRY:
+        task.move(TaskStatus.REVISION)
+        task.revision += 1
+        task.fresh_attempts += 1
+        task.feedback = None  # a fresh attempt starts from the brief, not the rejected draft
+    else:
+        task.move(TaskStatus.BLOCKED)
+
+
+def write_review(goal_dir: Path, deliverable: Path, review: Review) -> Path:
+    """Store the review beside the deliverable under reviews/."""
+    path = goal_dir / "reviews" / (deliverable.stem + ".review.md")
+    meta = {"deliverable": deliverable.name, "verdict": review.verdict.value, "reviewer": review.reviewer,
+            "overall": review.overall, "scores": review.scores}
+    body = [f"# Review of {deliverable.name}: {review.verdict.value}", "", review.note, ""]
+    if review.findings:
+        body += ["## Findings", *[f"- **{f.severity}**{' (' + f.section + ')' if f.section else ''}: "
+                                  f"{f.description}" for f in review.findings], ""]
+    if review.revision_requests:
+        body += ["## Revision requests", *[f"- {r}" for r in review.revision_requests], ""]
+    atomic_write(path, frontmatter.dump(meta, "\n".join(body)))
+    return path

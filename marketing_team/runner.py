@@ -1,0 +1,148 @@
+"""Run one skill: gather inputs, build the prompt, call the model once per revision, store the draft."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from marketing_team import frontmatter, progress
+from marketing_team.domain import Goal, TaskRecord, TaskStatus
+from marketing_team.goals import deliverable_name
+from marketing_team.llm.protocol import LLM, Message, Reply, SystemBlock
+from marketing_team.llm.reply_cache import ReplyCache, reply_key
+from marketing_team.prompts import Upstream, skill_message, system_blocks
+from marketing_team.runtime import Runtime
+from marketing_team.workspace import atomic_write
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Start:
+    """What a skill task should do after claiming its task."""
+
+    action: str  # "run": call the model; "review": draft exists; "done": nothing left to do
+    task: TaskRecord
+
+
+def claim(rt: Runtime, goal_id: str, task_id: str) -> Start:
+    """Mark the task in progress unless it already ran (a redelivered message must not pay twice)."""
+
+    def change(goal: Goal) -> Start:
+        task = goal.task(task_id)
+        if task.status in (TaskStatus.PENDING, TaskStatus.REVISION):
+            task.move(TaskStatus.IN_PROGRESS)
+        elif task.status is TaskStatus.DEFERRED:
+            task.move(TaskStatus.PENDING)
+            task.move(TaskStatus.IN_PROGRESS)
+        elif task.status is TaskStatus.COMPLETED:
+            return Start("review", task.model_copy())
+        elif task.status is not TaskStatus.IN_PROGRESS:  # approved, failed, blocked, cancelled
+            return Start("done", task.model_copy())
+        return Start("run", task.model_copy())
+
+    _, start = rt.goals.update(goal_id, change)
+    return start
+
+
+def upstream_for(rt: Runtime, goal: Goal, task: TaskRecord) -> list[Upstream]:
+    """Deliverables of the previous phase and of earlier producers that feed this skill."""
+    found: list[Upstream] = []
+    for other in goal.tasks:
+        if other.phase_index >= task.phase_index:
+            continue
+        feeds = task.skill in rt.catalog.skills.get(other.skill, rt.catalog.skill(task.skill)).downstream
+        direct = other.phase_index == task.phase_index - 1
+        if not (feeds or direct or task.skill == "director-review" or other.skill == "product-marketing-context"):
+            continue
+        if other.output_path is None:
+            found.append(Upstream(other.skill, rt.workspace.goal_dir(goal.id) / f"{other.skill}.md", None))
+            continue
+        path = Path(other.output_path)
+        text = path.read_text(encoding="utf-8") if path.is_file() else None
+        found.append(Upstream(other.skill, path, None if text is None else frontmatter.parse(text, path)[1]))
+    return found
+
+
+def previous_draft(task: TaskRecord) -> str | None:
+    """The last draft's body when revising (not for a fresh attempt)."""
+    if task.revision == 0 or task.output_path is None or task.feedback is None:
+        return None
+    path = Path(task.output_path)
+    return frontmatter.read(path)[1] if path.is_file() else None
+
+
+def call_cached(llm: LLM, cache: ReplyCache, key: str, system: list[SystemBlock],
+                messages: list[Message], model: str, max_tokens: int) -> tuple[Reply, bool]:
+    """The stored reply for key, else a fresh call stored under key. Returns (reply, fresh)."""
+    stored = cache.get(key)
+    if stored is not None:
+        return stored, False
+    reply = llm.complete(system, messages, model, max_tokens)
+    cache.put(key, reply)
+    return reply, True
+
+
+def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord:
+    """Produce the task's deliverable for its current revision and record it as completed."""
+    goal = rt.goals.load(goal_id)
+    task = goal.task(task_id)
+    spec = rt.catalog.skill(task.skill)
+    message = skill_message(
+        spec, task.requirements, upstream_for(rt, goal, task),
+        rt.learnings.for_skill(task.skill, limit=10), rt.settings.context_tokens,
+        feedback=task.feedback, previous_draft=previous_draft(task),
+    )
+    key = reply_key(goal_id, task_id, task.revision, "skill")
+    cache = ReplyCache(rt.workspace.goal_dir(goal_id) / ".replies")
+    reply, fresh = call_cached(rt.llm, cache, key, system_blocks(spec, rt.workspace.read_context()),
+                               [message], model, rt.settings.max_output_tokens)
+    path = rt.workspace.goal_dir(goal_id) / deliverable_name(task)
+    meta = {"task_id": task.id, "goal_id": goal_id, "skill": task.skill, "model": reply.model,
+            "tokens_in": reply.usage.input_tokens, "tokens_out": reply.usage.output_tokens,
+            "cache_read_tokens": reply.usage.cache_read_tokens, "cost_usd": str(reply.cost_usd),
+            "revision": task.revision, "truncated": reply.truncated}
+    atomic_write(path, frontmatter.dump(meta, reply.text.rstrip() + "\n"))
+
+    def record(goal: Goal) -> TaskRecord:
+        current = goal.task(task_id)
+        if key not in current.billed:
+            current.billed.append(key)
+            current.cost_usd += reply.cost_usd
+            goal.cost_usd += reply.cost_usd
+            current.tokens_in += reply.usage.input_tokens
+            current.tokens_out += reply.usage.output_tokens
+        current.model = reply.model
+        current.output_path = str(path)
+        if current.status is TaskStatus.IN_PROGRESS:
+            current.move(TaskStatus.COMPLETED)
+        return current.model_copy()
+
+    _, done = rt.goals.update(goal_id, record)
+    log.info("skill finished", extra={"event": "skill_finished", "goal_id": goal_id, "task_id": task_id,
+                                      "skill": task.skill, "model": reply.model, "fresh_call": fresh,
+                                      "cost_usd": str(reply.cost_usd)})
+    progress.publish(rt, goal_id, "task_completed", task_id=task_id, skill=task.skill,
+                     revision=task.revision, cost_usd=str(reply.cost_usd))
+    return done
+
+
+def fail_task(rt: Runtime, goal_id: str, task_id: str, reason: str) -> TaskRecord:
+    """Mark a task failed with its reason (the canvas goes on; the Director decides what follows)."""
+
+    def change(goal: Goal) -> TaskRecord:
+        task = goal.task(task_id)
+        if not task.status.is_terminal:
+            task.move(TaskStatus.FAILED)
+            task.error = reason[:500]
+            goal.consecutive_failures += 1
+        return task.model_copy()
+
+    _, task = rt.goals.update(goal_id, change)
+    progress.publish(rt, goal_id, "task_failed", task_id=task_id, skill=task.skill, reason=reason[:200])
+    return task
+
+
+ZERO = Decimal("0")

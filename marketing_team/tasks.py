@@ -1,0 +1,85 @@
+"""Celery tasks: thin adapters that take ids, call a plain function and return a small JSON result."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, Task
+
+from marketing_team import dispatch, flow, runner
+from marketing_team.catalog.specs import Catalog
+from marketing_team.errors import LLMTransientError, MarketingTeamError
+from marketing_team.review import Decision
+from marketing_team.runtime import current
+
+log = logging.getLogger(__name__)
+MAX_TRANSIENT_RETRIES = 3
+
+
+class TeamTask(Task):  # type: ignore[misc]
+    """Shared base of every task: the pre-run hook is where gates veto (signals cannot)."""
+
+    abstract = True
+    # Transient faults retry the whole task with backoff; see the skill body.
+    max_retries = MAX_TRANSIENT_RETRIES
+
+
+def skill_body(task: Task, goal_id: str, task_id: str) -> Any:
+    """Run the skill unless it already ran, then splice the Director's review in after it."""
+    rt = current()
+    start = runner.claim(rt, goal_id, task_id)
+    if start.action == "done":
+        return {"task_id": task_id, "status": start.task.status.value}
+    if start.action == "run":
+        spec = rt.catalog.skill(start.task.skill)
+        try:
+            runner.run_skill(rt, goal_id, task_id, rt.model_for(spec.tier))
+        except LLMTransientError as exc:
+            if task.request.retries < MAX_TRANSIENT_RETRIES:
+                raise task.retry(exc=exc, countdown=2 ** (task.request.retries + 1)) from None
+            return _failed(rt, goal_id, task_id, f"{type(exc).__name__}: {exc}")
+        except MarketingTeamError as exc:
+            return _failed(rt, goal_id, task_id, f"{type(exc).__name__}: {exc}")
+    prio = start.task.priority.broker_priority
+    return task.replace(dispatch.review_signature(task.app, goal_id, task_id, prio))
+
+
+def _failed(rt: Any, goal_id: str, task_id: str, reason: str) -> dict[str, str]:
+    runner.fail_task(rt, goal_id, task_id, reason)
+    log.warning("skill failed", extra={"event": "skill_failed", "goal_id": goal_id,
+                                       "task_id": task_id, "reason": reason})
+    return {"task_id": task_id, "status": "failed"}
+
+
+def register(app: Celery, catalog: Catalog) -> None:
+    """Register one task per skill (`skills.<slug>`) and the director tasks on app."""
+    for slug in catalog.skills:
+        app.task(name=f"skills.{slug}", base=TeamTask, bind=True)(skill_body)
+
+    @app.task(name="director.review", base=TeamTask, bind=True)  # type: ignore[untyped-decorator]
+    def review(self: Task, goal_id: str, task_id: str) -> Any:
+        rt = current()
+        decision = flow.review_task(rt, goal_id, task_id, rt.model_for("sonnet"))
+        if decision in (Decision.REVISE, Decision.RETRY):
+            goal = rt.goals.load(goal_id)
+            return self.replace(dispatch.skill_signature(self.app, goal.task(task_id)))
+        return {"task_id": task_id, "decision": decision.value}
+
+    @app.task(name="director.advance_goal", base=TeamTask, bind=True)  # type: ignore[untyped-decorator]
+    def advance_goal(self: Task, results: Any, goal_id: str, phase_index: int) -> str:
+        rt = current()
+        nxt = flow.advance(rt, goal_id, phase_index)
+        if nxt.action == "dispatch":
+            dispatch.dispatch_phase(self.app, rt.goals.load(goal_id), nxt.index)
+        elif nxt.action == "finish":
+            flow.finish(rt, goal_id)
+        return nxt.action
+
+    @app.task(name="director.watchdog", base=TeamTask, bind=True)  # type: ignore[untyped-decorator]
+    def watchdog(self: Task, goal_id: str, seen: str) -> str:
+        return dispatch.watch(self.app, current(), goal_id, seen)
+
+    @app.task(name="director.task_crashed", base=TeamTask)  # type: ignore[untyped-decorator]
+    def task_crashed(request: Any, exc: BaseException, traceback: Any, goal_id: str) -> None:
+        flow.fail_goal(current(), goal_id, f"a task crashed: {type(exc).__name__}: {exc}"[:300])
