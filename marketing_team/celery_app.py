@@ -51,6 +51,9 @@ def create_app(settings: Settings, broker_url: str | None = None) -> Celery:
     from marketing_team.tasks import register
 
     register(app, load_catalog(settings.catalog_dir))
+    from marketing_team.observers import connect
+
+    connect(app)
     return app
 
 

@@ -7,7 +7,7 @@ import logging
 from celery import Celery
 from celery.canvas import Signature
 
-from marketing_team import flow, progress
+from marketing_team import budget, flow, progress
 from marketing_team.canvas import director_signature, phase_canvas, skill_signature
 from marketing_team.domain import Goal, GoalStatus
 from marketing_team.runtime import Runtime
@@ -32,6 +32,8 @@ def dispatch_phase(app: Celery, goal: Goal, index: int) -> None:
 
 def start(app: Celery, rt: Runtime, goal_id: str) -> Goal:
     """Mark the goal running and publish its current phase plus its watchdog timer."""
+
+    budget.before_publish(rt, rt.goals.load(goal_id))
 
     def change(goal: Goal) -> None:
         goal.status = GoalStatus.RUNNING

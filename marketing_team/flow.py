@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 from marketing_team import frontmatter, progress
@@ -18,6 +17,8 @@ from marketing_team.domain import (
     utcnow,
 )
 from marketing_team.errors import InputError
+from marketing_team.guarded import GuardedLLM
+from marketing_team.llm.reply_cache import reply_key
 from marketing_team.reports import summary_markdown
 from marketing_team.review import Decision, apply_decision, decide, review_text, write_review
 from marketing_team.runtime import Runtime
@@ -47,7 +48,8 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str) -> Decision
     text = frontmatter.read(path)[1]
     spec = rt.catalog.skill(task.skill)
     # P3 goals get structural review only (cheap); others get the model's scored review too.
-    use_model = rt.llm if goal.priority.rank < 3 else None
+    key = reply_key(goal_id, task_id, task.revision, "review")
+    use_model = GuardedLLM(rt, goal_id, "director", key) if goal.priority.rank < 3 else None
     review, reply = review_text(text, spec, use_model, model, task.requirements)
     write_review(rt.workspace.goal_dir(goal_id), path, review)
 
@@ -183,5 +185,3 @@ def cancel(rt: Runtime, goal_id: str) -> Goal:
     progress.publish(rt, goal_id, "goal_finished", status=goal.status.value)
     return goal
 
-
-ZERO = Decimal("0")

@@ -8,6 +8,7 @@ from marketing_team.classify import classify
 from marketing_team.domain import Category, Goal, Priority, new_id
 from marketing_team.errors import InputError
 from marketing_team.goals import build_tasks
+from marketing_team.guarded import GuardedLLM
 from marketing_team.planning import pipeline_plan, propose_plan, with_foundation
 from marketing_team.runtime import Runtime
 
@@ -27,9 +28,10 @@ def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | N
     if len(text) > 2000:
         raise InputError("goal text is longer than 2000 characters")
     director_model = rt.model_for("opus")
-    chosen = category or classify(text, rt.catalog, rt.llm, director_model)
+    llm = GuardedLLM(rt, None, "director")
+    chosen = category or classify(text, rt.catalog, llm, director_model)
     lessons = rt.learnings.for_category(chosen, limit=10)
-    plan, note = propose_plan(text, chosen, rt.catalog, rt.llm, director_model, lessons,
+    plan, note = propose_plan(text, chosen, rt.catalog, llm, director_model, lessons,
                               has_context=bool(rt.workspace.read_context().strip()))
     goal_id = new_id("goal")
     goal = Goal(id=goal_id, description=text, category=chosen, priority=priority, plan=plan,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 from marketing_team import frontmatter, progress
 from marketing_team.domain import Goal, TaskRecord, TaskStatus
 from marketing_team.goals import deliverable_name
-from marketing_team.llm.protocol import LLM, Message, Reply, SystemBlock
-from marketing_team.llm.reply_cache import ReplyCache, reply_key
+from marketing_team.guarded import GuardedLLM
+from marketing_team.llm.reply_cache import reply_key
 from marketing_team.prompts import Upstream, skill_message, system_blocks
 from marketing_team.runtime import Runtime
 from marketing_team.workspace import atomic_write
@@ -74,17 +73,6 @@ def previous_draft(task: TaskRecord) -> str | None:
     return frontmatter.read(path)[1] if path.is_file() else None
 
 
-def call_cached(llm: LLM, cache: ReplyCache, key: str, system: list[SystemBlock],
-                messages: list[Message], model: str, max_tokens: int) -> tuple[Reply, bool]:
-    """The stored reply for key, else a fresh call stored under key. Returns (reply, fresh)."""
-    stored = cache.get(key)
-    if stored is not None:
-        return stored, False
-    reply = llm.complete(system, messages, model, max_tokens)
-    cache.put(key, reply)
-    return reply, True
-
-
 def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord:
     """Produce the task's deliverable for its current revision and record it as completed."""
     goal = rt.goals.load(goal_id)
@@ -96,9 +84,9 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
         feedback=task.feedback, previous_draft=previous_draft(task),
     )
     key = reply_key(goal_id, task_id, task.revision, "skill")
-    cache = ReplyCache(rt.workspace.goal_dir(goal_id) / ".replies")
-    reply, fresh = call_cached(rt.llm, cache, key, system_blocks(spec, rt.workspace.read_context()),
-                               [message], model, rt.settings.max_output_tokens)
+    llm = GuardedLLM(rt, goal_id, task.skill, key)
+    reply = llm.complete(system_blocks(spec, rt.workspace.read_context()), [message], model,
+                         rt.settings.max_output_tokens)
     path = rt.workspace.goal_dir(goal_id) / deliverable_name(task)
     meta = {"task_id": task.id, "goal_id": goal_id, "skill": task.skill, "model": reply.model,
             "tokens_in": reply.usage.input_tokens, "tokens_out": reply.usage.output_tokens,
@@ -122,7 +110,7 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
 
     _, done = rt.goals.update(goal_id, record)
     log.info("skill finished", extra={"event": "skill_finished", "goal_id": goal_id, "task_id": task_id,
-                                      "skill": task.skill, "model": reply.model, "fresh_call": fresh,
+                                      "skill": task.skill, "model": reply.model, "fresh_call": llm.fresh,
                                       "cost_usd": str(reply.cost_usd)})
     progress.publish(rt, goal_id, "task_completed", task_id=task_id, skill=task.skill,
                      revision=task.revision, cost_usd=str(reply.cost_usd))
@@ -144,5 +132,3 @@ def fail_task(rt: Runtime, goal_id: str, task_id: str, reason: str) -> TaskRecor
     progress.publish(rt, goal_id, "task_failed", task_id=task_id, skill=task.skill, reason=reason[:200])
     return task
 
-
-ZERO = Decimal("0")

@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import Celery, Task
 
-from marketing_team import dispatch, flow, runner
+from marketing_team import budget, dispatch, flow, runner
 from marketing_team.catalog.specs import Catalog
 from marketing_team.errors import LLMTransientError, MarketingTeamError
 from marketing_team.review import Decision
@@ -24,6 +24,10 @@ class TeamTask(Task):  # type: ignore[misc]
     # Transient faults retry the whole task with backoff; see the skill body.
     max_retries = MAX_TRANSIENT_RETRIES
 
+    def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Budget gate: raises to veto or retries to defer; never a signal (signals cannot veto)."""
+        budget.before_task(self, args, kwargs)
+
 
 def skill_body(task: Task, goal_id: str, task_id: str) -> Any:
     """Run the skill unless it already ran, then splice the Director's review in after it."""
@@ -34,7 +38,7 @@ def skill_body(task: Task, goal_id: str, task_id: str) -> Any:
     if start.action == "run":
         spec = rt.catalog.skill(start.task.skill)
         try:
-            runner.run_skill(rt, goal_id, task_id, rt.model_for(spec.tier))
+            runner.run_skill(rt, goal_id, task_id, rt.model_for(budget.effective_tier(rt, spec.tier)))
         except LLMTransientError as exc:
             if task.request.retries < MAX_TRANSIENT_RETRIES:
                 raise task.retry(exc=exc, countdown=2 ** (task.request.retries + 1)) from None
@@ -60,7 +64,7 @@ def register(app: Celery, catalog: Catalog) -> None:
     @app.task(name="director.review", base=TeamTask, bind=True)  # type: ignore[untyped-decorator]
     def review(self: Task, goal_id: str, task_id: str) -> Any:
         rt = current()
-        decision = flow.review_task(rt, goal_id, task_id, rt.model_for("sonnet"))
+        decision = flow.review_task(rt, goal_id, task_id, rt.model_for(budget.effective_tier(rt, "sonnet")))
         if decision in (Decision.REVISE, Decision.RETRY):
             goal = rt.goals.load(goal_id)
             return self.replace(dispatch.skill_signature(self.app, goal.task(task_id)))

@@ -1,0 +1,43 @@
+"""Every model call the team makes goes through here: reply cache first, then a metered call."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from marketing_team import budget
+from marketing_team.llm.protocol import Message, Reply, SystemBlock
+from marketing_team.llm.reply_cache import ReplyCache
+from marketing_team.runtime import Runtime
+
+
+class GuardedLLM:
+    """The runtime's LLM behind the budget (reserve, settle) and, with a key, the reply cache."""
+
+    def __init__(self, rt: Runtime, goal_id: str | None, skill: str, key: str | None = None) -> None:
+        self.rt = rt
+        self.goal_id = goal_id
+        self.skill = skill
+        self.key = key
+        self.name = rt.llm.name
+        self.fresh = False  # True once a call actually reached the provider
+
+    def _cache(self) -> ReplyCache | None:
+        if self.key is None or self.goal_id is None:
+            return None
+        return ReplyCache(self.rt.workspace.goal_dir(self.goal_id) / ".replies")
+
+    def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
+                 max_tokens: int, schema: type[BaseModel] | None = None) -> Reply:
+        """The stored reply for this key when there is one (a redelivery pays nothing), else a call."""
+        cache = self._cache()
+        if cache is not None and self.key is not None:
+            stored = cache.get(self.key)
+            if stored is not None:
+                return stored
+        with budget.metered_call(self.rt, self.goal_id or "", self.skill, model, max_tokens) as settle:
+            reply = self.rt.llm.complete(system_blocks, messages, model, max_tokens, schema=schema)
+            settle(reply)
+        self.fresh = True
+        if cache is not None and self.key is not None:
+            cache.put(self.key, reply)
+        return reply
