@@ -12,7 +12,6 @@ import redis
 from kombu import Connection
 
 from marketing_team.embedded import is_alive, ping
-from marketing_team.testing.fixtures import redis_client, redis_server  # noqa: F401
 from marketing_team.testing.servers import RunningServer, server_binary, start_test_server
 
 

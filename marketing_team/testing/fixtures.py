@@ -34,4 +34,16 @@ def redis_client(redis_server: RunningServer) -> Iterator[redis.Redis]:
         client.close()
 
 
-__all__ = ["redis_client", "redis_server"]
+
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's key, Redis URL or product settings."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("MT_", "ANTHROPIC_", "REDIS_", "OPENAI_")) or name in (
+                "WORKSPACE_DIR", "BUDGET_MONTHLY", "LOG_LEVEL", "LOG_FORMAT", "MAX_PARALLEL_AGENTS"):
+            monkeypatch.delenv(name, raising=False)
+__all__ = ["hermetic_env", "redis_client", "redis_server"]
