@@ -35,7 +35,7 @@ class Backend:
     """Start what a command needs and stop it on exit (also on Ctrl-C and SIGTERM)."""
 
     settings: Settings
-    run_worker: bool = False
+    run_worker: bool | None = None  # None: a worker runs in-process exactly when embedded
     llm: LLM | None = None
     app: Celery | None = None
     runtime: Runtime | None = None
@@ -67,7 +67,7 @@ class Backend:
                                    broker_url=url)
             install(self.runtime)
             self._stack.callback(install, None)
-            if self.run_worker or self.embedded:
+            if self.run_worker or (self.run_worker is None and self.embedded):
                 worker = InProcessWorker(self.app, concurrency=self.settings.max_parallel_agents)
                 worker.start()
                 self._stack.callback(worker.stop)

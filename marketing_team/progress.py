@@ -30,16 +30,22 @@ def publish(rt: Runtime, goal_id: str, event: str, **data: Any) -> None:
                                                        "error": type(exc).__name__})
 
 
-def listen(rt: Runtime, goal_id: str, wake_every_s: float = 2.0) -> Iterator[dict[str, Any] | None]:
-    """Yield each progress event; yield None when nothing arrived for wake_every_s (to re-check state)."""
-    pubsub = rt.redis.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(channel(goal_id))
-    try:
+class Subscription:
+    """A goal's progress channel, subscribed before work is published so no event is missed."""
+
+    def __init__(self, rt: Runtime, goal_id: str) -> None:
+        self._pubsub = rt.redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub.subscribe(channel(goal_id))
+
+    def events(self, wake_every_s: float = 2.0) -> Iterator[dict[str, Any] | None]:
+        """Yield each event; yield None when nothing arrived for wake_every_s (to re-check state)."""
         while True:
-            message = pubsub.get_message(timeout=wake_every_s)
+            message = self._pubsub.get_message(timeout=wake_every_s)
             if message is None:
                 yield None
             elif message.get("type") == "message":
                 yield json.loads(message["data"])
-    finally:
-        pubsub.close()
+
+    def close(self) -> None:
+        """Unsubscribe and release the connection."""
+        self._pubsub.close()

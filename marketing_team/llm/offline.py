@@ -33,10 +33,21 @@ def _first_lines(text: str, count: int) -> list[str]:
     return [ln for ln in lines if len(ln) > 12][:count]
 
 
+def _briefs(instructions: str) -> dict[str, str]:
+    """Each `## Section` of the skill's instructions with the paragraph that describes it."""
+    found: dict[str, str] = {}
+    for chunk in re.split(r"^## ", instructions, flags=re.MULTILINE)[1:]:
+        title, _, rest = chunk.partition("\n")
+        found[title.strip().lower()] = " ".join(rest.split("\n\n")[0].split())
+    return found
+
+
 def _section(name: str, goal: str, context: list[str], upstream: list[tuple[str, str]],
-             words_wanted: int, seed: int) -> str:
+             words_wanted: int, seed: int, brief: str = "") -> str:
     out = [f"## {name}", "",
            f"For the goal \"{goal}\", this section sets out {name.lower()} as a working draft."]
+    if brief:
+        out.append(f"A model-written version would hold: {brief}")
     if context:
         out.append(f"It builds on the product context: {context[seed % len(context)]}.")
     if upstream:
@@ -70,8 +81,10 @@ def draft(messages: list[Message], system_blocks: list[SystemBlock]) -> str:
     parts = [OFFLINE_NOTICE, "", f"# {title.strip('# ')}: {goal_line}", ""]
     if tag_content(prompt, "revision_feedback"):
         parts += ["_Revised to address the review feedback._", ""]
+    briefs = _briefs(system_blocks[0].text) if system_blocks else {}
     for offset, name in enumerate(sections or ["Deliverable"]):
-        parts += [_section(name, goal_line, context, upstream, per_section, seed + offset), ""]
+        parts += [_section(name, goal_line, context, upstream, per_section, seed + offset,
+                           briefs.get(name.lower(), "")), ""]
     return "\n".join(parts)
 
 

@@ -1,0 +1,196 @@
+"""`mtctl goal`, `mtctl pipeline` and `mtctl goals list|show|resume|cancel`."""
+
+from __future__ import annotations
+
+import click
+
+from marketing_team import dispatch, flow, progress
+from marketing_team.backend import Backend
+from marketing_team.cli.common import PRIORITY, emit_json, offline_runtime, settings
+from marketing_team.cli.watch import follow, print_summary, summary
+from marketing_team.domain import Category, Goal, GoalStatus, Priority, check_id
+from marketing_team.errors import InputError
+from marketing_team.launch import estimate_cost, plan_goal, plan_pipeline
+from marketing_team.runtime import Runtime
+
+CATEGORY = click.Choice([c.value for c in Category])
+
+
+def _run(backend: Backend, goal: Goal, detach: bool, as_json: bool) -> None:
+    rt, app = backend.runtime, backend.app
+    assert rt is not None and app is not None  # set by Backend.start
+    if detach and backend.embedded:
+        raise InputError("--detach needs REDIS_URL and running workers (the embedded worker "
+                         "stops with this command)")
+    rt.goals.create(goal)
+    sub = progress.Subscription(rt, goal.id)
+    try:
+        if not as_json:
+            click.echo(f"Goal {goal.id}: {len(goal.plan.phases)} phases, {len(goal.tasks)} tasks "
+                       f"({goal.category}, {goal.priority}) -> {rt.workspace.goal_dir(goal.id)}", err=True)
+        dispatch.start(app, rt, goal.id)
+        if detach:
+            _report(rt, rt.goals.load(goal.id), as_json)
+            return
+        final = follow(rt, goal.id, sub, quiet=as_json)
+    finally:
+        sub.close()
+    _report(rt, final, as_json)
+    if final.status is not GoalStatus.COMPLETED:
+        raise SystemExit(1)
+
+
+def _report(rt: Runtime, goal: Goal, as_json: bool) -> None:
+    if as_json:
+        emit_json(summary(rt, goal))
+    else:
+        print_summary(rt, goal)
+
+
+def _print_plan(rt: Runtime, goal: Goal, note: str) -> None:
+    click.echo(f"Plan for: {goal.description}  [{goal.category}, {goal.priority}]")
+    click.echo(f"Source: {goal.plan.source}{' (' + goal.plan.template + ')' if goal.plan.template else ''}"
+               f" — {note}")
+    for index, phase in enumerate(goal.plan.phases, start=1):
+        mode = "parallel" if phase.parallel else "sequential"
+        click.echo(f"  {index}. {phase.name} [{mode}]: {', '.join(phase.skills)}")
+    click.echo(f"Estimated cost: ${estimate_cost(rt, goal):.4f} ({len(goal.tasks)} tasks + reviews, "
+               f"provider {rt.llm.name})")
+
+
+@click.command("goal")
+@click.argument("text")
+@click.option("--priority", type=PRIORITY, default="P1", show_default=True)
+@click.option("--category", type=CATEGORY, default=None, help="Skip classification.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and its cost estimate; write nothing.")
+@click.option("--detach", is_flag=True, help="Publish and return (needs REDIS_URL and workers).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--embedded-worker", is_flag=True, help="With REDIS_URL, also run a worker in-process.")
+def goal_cmd(text: str, priority: str, category: str | None, dry_run: bool, detach: bool,
+             as_json: bool, embedded_worker: bool) -> None:
+    """Run a goal: plan it, run every phase on the team, review everything, summarise."""
+    if not text.strip():
+        raise InputError("goal text is empty")
+    cfg = settings()
+    chosen = Category(category) if category else None
+    if dry_run:
+        rt = offline_runtime(cfg) if cfg.llm_provider == "offline" else None
+        if rt is not None:
+            goal, note = plan_goal(rt, text, Priority(priority), chosen)
+            _print_plan(rt, goal, note)
+            return
+        with Backend(cfg, run_worker=False) as backend:
+            assert backend.runtime is not None
+            goal, note = plan_goal(backend.runtime, text, Priority(priority), chosen)
+            _print_plan(backend.runtime, goal, note)
+        return
+    with Backend(cfg, run_worker=True if embedded_worker else None) as backend:
+        assert backend.runtime is not None
+        goal, _ = plan_goal(backend.runtime, text, Priority(priority), chosen)
+        _run(backend, goal, detach, as_json)
+
+
+@click.command("pipeline")
+@click.argument("template")
+@click.option("--priority", type=PRIORITY, default=None, help="Default: the template's.")
+@click.option("--detach", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--embedded-worker", is_flag=True)
+def pipeline_cmd(template: str, priority: str | None, detach: bool, as_json: bool,
+                 embedded_worker: bool) -> None:
+    """Run every step of a named pipeline template as a goal."""
+    cfg = settings()
+    offline_runtime(cfg).catalog.pipeline(template)  # unknown template: fail before starting anything
+    with Backend(cfg, run_worker=True if embedded_worker else None) as backend:
+        assert backend.runtime is not None
+        goal = plan_pipeline(backend.runtime, template, Priority(priority) if priority else None)
+        _run(backend, goal, detach, as_json)
+
+
+@click.group("goals")
+def goals_group() -> None:
+    """List, inspect, resume and cancel goals."""
+
+
+@goals_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=int, default=20, show_default=True)
+def goals_list(as_json: bool, limit: int) -> None:
+    """The newest goals with status, progress and cost."""
+    rt = offline_runtime()
+    goals = [summary(rt, g) for g in list(rt.goals.all())[:limit]]
+    if as_json:
+        emit_json(goals)
+        return
+    if not goals:
+        click.echo("no goals yet")
+    for g in goals:
+        click.echo(f"{g['goal_id']}  {g['status']:<16} {g['tasks']['approved']}/{g['tasks']['total']} "
+                   f"${g['cost_usd']:.4f}  {g['description'][:60]}")
+
+
+@goals_group.command("show")
+@click.argument("goal_id")
+@click.option("--json", "as_json", is_flag=True)
+def goals_show(goal_id: str, as_json: bool) -> None:
+    """One goal: its phases, tasks, reviews, scores and failures."""
+    rt = offline_runtime()
+    goal = rt.goals.load(check_id(goal_id, "goal id"))
+    if as_json:
+        data = summary(rt, goal)
+        data["task_list"] = [{"id": t.id, "phase": t.phase_index + 1, "skill": t.skill,
+                              "status": t.status.value, "revision": t.revision,
+                              "cost_usd": float(t.cost_usd), "output": t.output_path, "error": t.error,
+                              "overall": t.last_review.overall if t.last_review else None}
+                             for t in goal.tasks]
+        emit_json(data)
+        return
+    print_summary(rt, goal)
+    for index, phase in enumerate(goal.plan.phases):
+        click.echo(f"  phase {index + 1}: {phase.name}")
+        for t in goal.phase_tasks(index):
+            score = f" score {t.last_review.overall}" if t.last_review and t.last_review.overall else ""
+            err = f" — {t.error}" if t.error else ""
+            click.echo(f"    {t.skill:<28} {t.status.value:<12} rev {t.revision}{score}{err}")
+
+
+@goals_group.command("resume")
+@click.argument("goal_id")
+@click.option("--detach", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--embedded-worker", is_flag=True)
+def goals_resume(goal_id: str, detach: bool, as_json: bool, embedded_worker: bool) -> None:
+    """Continue a stopped goal from its first unfinished task (finished tasks are not re-run)."""
+    cfg = settings()
+    offline_runtime(cfg).goals.load(check_id(goal_id, "goal id"))  # unknown id: one line, nothing started
+    with Backend(cfg, run_worker=True if embedded_worker else None) as backend:
+        rt, app = backend.runtime, backend.app
+        assert rt is not None and app is not None
+        if detach and backend.embedded:
+            raise InputError("--detach needs REDIS_URL and running workers")
+        flow.reopen(rt, goal_id)
+        sub = progress.Subscription(rt, goal_id)
+        try:
+            dispatch.start(app, rt, goal_id)
+            final = rt.goals.load(goal_id) if detach else follow(rt, goal_id, sub, quiet=as_json)
+        finally:
+            sub.close()
+        _report(rt, final, as_json)
+        if not detach and final.status is not GoalStatus.COMPLETED:
+            raise SystemExit(1)
+
+
+@goals_group.command("cancel")
+@click.argument("goal_id")
+def goals_cancel(goal_id: str) -> None:
+    """Cancel a goal; running tasks finish, nothing new starts."""
+    rt = offline_runtime()
+    goal = flow.cancel(rt, check_id(goal_id, "goal id"))
+    click.echo(f"Goal {goal.id}: {goal.status.value}")
+
+
+def register(cli: click.Group) -> None:
+    """Add the goal commands to mtctl."""
+    cli.add_command(goal_cmd)
+    cli.add_command(pipeline_cmd)
+    cli.add_command(goals_group)

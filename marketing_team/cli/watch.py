@@ -1,0 +1,83 @@
+"""Live progress of a goal on stderr and the final summary (human or the JSON contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from marketing_team import progress
+from marketing_team.domain import Goal, TaskStatus, utcnow
+from marketing_team.runtime import Runtime
+
+
+def summary(rt: Runtime, goal: Goal) -> dict[str, Any]:
+    """The `--json` contract of goal, pipeline and goals show."""
+    end = goal.finished_at or utcnow()
+    statuses = [t.status for t in goal.tasks]
+    return {
+        "goal_id": goal.id,
+        "status": goal.status.value,
+        "reason": goal.status_reason,
+        "description": goal.description,
+        "category": goal.category.value,
+        "priority": goal.priority.value,
+        "pipeline": goal.pipeline,
+        "phases": len(goal.plan.phases),
+        "current_phase": min(goal.current_phase + 1, len(goal.plan.phases)),
+        "tasks": {"total": len(statuses),
+                  "approved": statuses.count(TaskStatus.APPROVED),
+                  "failed": statuses.count(TaskStatus.FAILED),
+                  "blocked": statuses.count(TaskStatus.BLOCKED)},
+        "cost_usd": float(goal.cost_usd),
+        "duration_s": round((end - goal.created_at).total_seconds(), 2),
+        "folder": str(rt.workspace.goal_dir(goal.id)),
+        "provider": goal.provider,
+    }
+
+
+def print_summary(rt: Runtime, goal: Goal) -> None:
+    """A short human summary on stdout."""
+    data = summary(rt, goal)
+    tasks = data["tasks"]
+    color = "green" if goal.status.value == "completed" else "yellow"
+    click.echo(click.style(f"Goal {goal.id}: {goal.status.value}", fg=color, bold=True)
+               + (f" ({goal.status_reason})" if goal.status_reason else ""))
+    click.echo(f"  tasks: {tasks['approved']} approved, {tasks['failed']} failed, "
+               f"{tasks['blocked']} waiting for review, of {tasks['total']}")
+    click.echo(f"  cost: ${data['cost_usd']:.4f}   duration: {data['duration_s']:.1f} s   "
+               f"provider: {data['provider']}")
+    click.echo(f"  folder: {data['folder']}")
+
+
+def _line(goal: Goal, event: dict[str, Any]) -> str | None:
+    kind = event.get("event")
+    phase = f"[phase {min(goal.current_phase + 1, len(goal.plan.phases))}/{len(goal.plan.phases)}]"
+    cost = f"${goal.cost_usd:.4f}"
+    if kind == "task_completed":
+        return f"{phase} {event.get('skill')}: draft written (revision {event.get('revision')})  {cost}"
+    if kind == "task_reviewed":
+        return f"{phase} {event.get('skill')}: {event.get('verdict')} -> {event.get('status')}  {cost}"
+    if kind == "task_failed":
+        return f"{phase} {event.get('skill')}: failed ({event.get('reason')})"
+    if kind == "phase_done":
+        return f"phase {event.get('phase')} done -> {event.get('next')}"
+    if kind == "goal_finished":
+        return f"goal {event.get('status')}"
+    return None
+
+
+def follow(rt: Runtime, goal_id: str, sub: progress.Subscription, quiet: bool = False) -> Goal:
+    """Print progress until the goal settles (event-driven: wakes on each published change)."""
+    goal = rt.goals.load(goal_id)
+    if goal.status.is_settled:
+        return goal
+    for event in sub.events():
+        goal = rt.goals.load(goal_id)
+        if event is not None and not quiet:
+            line = _line(goal, event)
+            if line:
+                click.echo(line, err=True)
+        if goal.status.is_settled:
+            return goal
+    return goal
