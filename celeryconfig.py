@@ -33,3 +33,6 @@ worker_hijack_root_logger = False
 broker_connection_retry_on_startup = True
 timezone = "UTC"
 enable_utc = True
+
+# An errback on a chord also covers its header tasks (the behaviour Celery will make default).
+task_allow_error_cb_on_chord_header = True

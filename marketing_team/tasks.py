@@ -59,9 +59,9 @@ def _failed(rt: Any, goal_id: str, task_id: str, reason: str) -> dict[str, str]:
 def register(app: Celery, catalog: Catalog) -> None:
     """Register one task per skill (`skills.<slug>`) and the director tasks on app."""
     for slug in catalog.skills:
-        app.task(name=f"skills.{slug}", base=TeamTask, bind=True)(skill_body)
+        app.task(name=f"skills.{slug}", base=TeamTask, bind=True, shared=False)(skill_body)
 
-    @app.task(name="director.review", base=TeamTask, bind=True)  # type: ignore[untyped-decorator]
+    @app.task(name="director.review", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]
     def review(self: Task, goal_id: str, task_id: str) -> Any:
         rt = current()
         decision = flow.review_task(rt, goal_id, task_id, rt.model_for(budget.effective_tier(rt, "sonnet")))
@@ -70,7 +70,7 @@ def register(app: Celery, catalog: Catalog) -> None:
             return self.replace(dispatch.skill_signature(self.app, goal.task(task_id)))
         return {"task_id": task_id, "decision": decision.value}
 
-    @app.task(name="director.advance_goal", base=TeamTask, bind=True)  # type: ignore[untyped-decorator]
+    @app.task(name="director.advance_goal", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]
     def advance_goal(self: Task, results: Any, goal_id: str, phase_index: int) -> str:
         rt = current()
         nxt = flow.advance(rt, goal_id, phase_index)
@@ -80,10 +80,10 @@ def register(app: Celery, catalog: Catalog) -> None:
             flow.finish(rt, goal_id)
         return nxt.action
 
-    @app.task(name="director.watchdog", base=TeamTask, bind=True)  # type: ignore[untyped-decorator]
+    @app.task(name="director.watchdog", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]
     def watchdog(self: Task, goal_id: str, seen: str) -> str:
         return dispatch.watch(self.app, current(), goal_id, seen)
 
-    @app.task(name="director.task_crashed", base=TeamTask)  # type: ignore[untyped-decorator]
+    @app.task(name="director.task_crashed", base=TeamTask, shared=False)  # type: ignore[untyped-decorator]
     def task_crashed(request: Any, exc: BaseException, traceback: Any, goal_id: str) -> None:
         flow.fail_goal(current(), goal_id, f"a task crashed: {type(exc).__name__}: {exc}"[:300])

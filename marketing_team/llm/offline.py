@@ -79,6 +79,8 @@ def draft(messages: list[Message], system_blocks: list[SystemBlock]) -> str:
     per_section = max(40, min_words // max(1, len(sections)) + 15)
     title = (system_blocks[0].text.split("\n# ", 1)[-1].splitlines() or ["Deliverable"])[0]
     parts = [OFFLINE_NOTICE, "", f"# {title.strip('# ')}: {goal_line}", ""]
+    if upstream:
+        parts += ["Built on the upstream deliverables: " + ", ".join(s for s, _ in upstream) + ".", ""]
     if tag_content(prompt, "revision_feedback"):
         parts += ["_Revised to address the review feedback._", ""]
     briefs = _briefs(system_blocks[0].text) if system_blocks else {}

@@ -84,6 +84,8 @@ def parsed_as(reply: Reply, schema: type[M]) -> M:
     """The reply's validated object as `schema`; re-validates when a cache dropped the object."""
     if isinstance(reply.parsed, schema):
         return reply.parsed
-    from marketing_team.llm.jsontext import extract_json
+    from marketing_team.llm.base import parse_structured
 
-    return schema.model_validate(extract_json(reply.text))
+    parsed = parse_structured(reply.text, schema)
+    assert isinstance(parsed, schema)  # parse_structured validates against schema itself
+    return parsed
