@@ -1,0 +1,82 @@
+"""Firing a schedule: decide (disabled, previous run active, budget), record why, or start its goal."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from celery import Celery
+
+from marketing_team.domain import GoalStatus, ScheduleEntry
+from marketing_team.errors import NotFoundError
+from marketing_team.launch import plan_goal, plan_pipeline
+from marketing_team.runtime import Runtime
+from marketing_team.schedule_state import ScheduleStates
+from marketing_team.schedules import SkipReason, decide
+from marketing_team.triggering import allowed_by_budget, start_goal
+
+log = logging.getLogger(__name__)
+# Held while deciding and starting, so a beat tick and a manual `run` cannot both start a goal.
+_LOCK_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class FireResult:
+    """What one firing did: the goal it started, or the reason it skipped."""
+
+    schedule_id: str
+    goal_id: str | None = None
+    skipped: SkipReason | None = None
+
+    def as_json(self) -> dict[str, str | None]:
+        """The small JSON the task returns."""
+        return {"schedule_id": self.schedule_id, "goal_id": self.goal_id,
+                "skipped": self.skipped.value if self.skipped else None}
+
+
+def entry_of(rt: Runtime, schedule_id: str) -> ScheduleEntry:
+    """The catalog schedule with this id, or NotFoundError listing the known ones."""
+    for entry in rt.catalog.schedules:
+        if entry.id == schedule_id:
+            return entry
+    known = ", ".join(e.id for e in rt.catalog.schedules)
+    raise NotFoundError(f"unknown schedule {schedule_id!r} (known: {known})")
+
+
+def states(rt: Runtime) -> ScheduleStates:
+    """The schedule state store of this runtime."""
+    return ScheduleStates(rt.workspace, rt.redis)
+
+
+def _previous_status(rt: Runtime, goal_id: str | None) -> GoalStatus | None:
+    if goal_id is None or not rt.goals.exists(goal_id):
+        return None
+    return rt.goals.load(goal_id).status
+
+
+def fire(app: Celery, rt: Runtime, schedule_id: str, manual: bool = False) -> FireResult:
+    """Start the schedule's goal or pipeline unless it must be skipped; either way, record it."""
+    entry = entry_of(rt, schedule_id)
+    store = states(rt)
+    with rt.redis.lock(f"mt:schedule:{schedule_id}:lock", timeout=_LOCK_TIMEOUT_S,
+                       blocking_timeout=_LOCK_TIMEOUT_S):
+        state = store.get(schedule_id)
+        allowed, level = allowed_by_budget(rt, entry.priority)
+        reason = decide(enabled=state.is_enabled(entry.enabled),
+                        previous=_previous_status(rt, state.last_goal_id),
+                        budget_level_denying=None if allowed else level, manual=manual)
+        if reason is not None:
+            store.record_skip(schedule_id, reason)
+            log.info("schedule skipped", extra={"event": "schedule_skipped", "schedule": schedule_id,
+                                                "reason": reason.value, "goal_id": state.last_goal_id})
+            return FireResult(schedule_id, skipped=reason)
+        source = f"schedule:{schedule_id}"
+        if entry.kind == "pipeline":
+            goal = plan_pipeline(rt, entry.target, entry.priority, source=source)
+        else:
+            goal, _ = plan_goal(rt, entry.target, entry.priority, entry.category, source=source)
+        # Recorded before publishing, so a failed publish is still a visible firing (of a failed goal).
+        start_goal(app, rt, goal, on_created=lambda g: store.record_fire(schedule_id, g.id))
+    log.info("schedule fired", extra={"event": "schedule_fired", "schedule": schedule_id,
+                                      "goal_id": goal.id, "manual": manual})
+    return FireResult(schedule_id, goal_id=goal.id)

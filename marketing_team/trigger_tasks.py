@@ -1,0 +1,26 @@
+"""Celery tasks for triggers: Beat's `triggers.fire_schedule` and the bus's `triggers.handle_event`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+
+from marketing_team import events, schedule_runner
+from marketing_team.domain import Event
+from marketing_team.runtime import current
+
+
+def register(app: Celery) -> None:
+    """Register the trigger tasks on app (routed to the director queue by celeryconfig)."""
+
+    # Plain tasks, not TeamTask: the budget decision for a trigger is made (and recorded with
+    # its reason) inside the body, where a pre-run veto would lose it.
+    @app.task(name="triggers.fire_schedule", bind=True)  # type: ignore[untyped-decorator]
+    def fire_schedule(self: Task, schedule_id: str, manual: bool = False) -> dict[str, Any]:
+        return schedule_runner.fire(self.app, current(), schedule_id, manual=manual).as_json()
+
+    @app.task(name="triggers.handle_event", bind=True)  # type: ignore[untyped-decorator]
+    def handle_event(self: Task, event_json: str) -> dict[str, Any]:
+        event = Event.model_validate_json(event_json)
+        return events.publish_event(current(), self.app, event).as_json()
