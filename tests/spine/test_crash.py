@@ -1,0 +1,159 @@
+"""Crashes: a killed worker process or a killed run never loses a goal nor pays twice for a stored reply."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from marketing_team import dispatch
+from marketing_team.celery_app import create_app
+from marketing_team.domain import Goal, GoalStatus, Priority, TaskStatus
+from marketing_team.launch import plan_pipeline
+from marketing_team.llm.factory import make_llm
+from marketing_team.runtime import Runtime
+from marketing_team.settings import load_settings
+from marketing_team.testing.fake_anthropic import FakeAnthropic, RecordedRequest
+from marketing_team.testing.processes import (
+    child_env,
+    children,
+    spawn,
+    spawn_worker,
+    stop,
+    wait_for,
+)
+from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.team_responder import offline_responder
+
+KEY = "sk-ant-test-crash-0000"
+
+
+def _skill(request: RecordedRequest) -> str | None:
+    marker = "produce the "
+    for message in request.body.get("messages", []):
+        content = message["content"] if isinstance(message["content"], str) else json.dumps(message["content"])
+        if marker in content and "ReviewReply" not in content:
+            return content.split(marker, 1)[1].split(" deliverable", 1)[0]
+    return None
+
+
+def _count(fake: FakeAnthropic, skill: str) -> int:
+    return sum(1 for r in fake.requests if _skill(r) == skill)
+
+
+@pytest.fixture
+def slow_copy() -> Iterator[FakeAnthropic]:
+    """The Anthropic fake answering like the offline provider; the first copywriting call is slow."""
+    seen: list[str] = []
+
+    def delay(request: RecordedRequest) -> float:
+        if _skill(request) == "copywriting" and "copywriting" not in seen:
+            seen.append("copywriting")
+            return 4.0
+        return 0.0
+
+    with FakeAnthropic(responder=offline_responder(delay)) as fake:
+        yield fake
+
+
+def _env(server_url: str, fake: FakeAnthropic, workspace: Path) -> dict[str, str]:
+    return {"REDIS_URL": server_url, "ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": fake.url,
+            "WORKSPACE_DIR": str(workspace), "MT_LLM_MAX_RETRIES": "0", "LOG_LEVEL": "WARNING"}
+
+
+def test_crash_killed_worker_process_mid_skill_goal_still_completes(
+        redis_server: RunningServer, redis_client: object, slow_copy: FakeAnthropic, tmp_path: Path) -> None:
+    # Given a prefork worker whose pool process is running a slow copywriting call
+    env = _env(redis_server.url, slow_copy, tmp_path / "ws")
+    worker = spawn_worker(env, tmp_path / "worker.log", pool="prefork", concurrency=2)
+    try:
+        settings = load_settings(_env_file=None, redis_url=redis_server.url, anthropic_api_key=KEY,
+                                 anthropic_base_url=slow_copy.url, workspace_dir=tmp_path / "ws",
+                                 llm_max_retries=0)
+        rt = Runtime(settings=settings, llm=make_llm(settings), broker_url=redis_server.broker_url)
+        app = create_app(settings, broker_url=redis_server.broker_url)
+        goal = plan_pipeline(rt, "Copywriting Review Chain", Priority.P1)
+        rt.goals.create(goal)
+        dispatch.start(app, rt, goal.id)
+        wait_for(lambda: _count(slow_copy, "copywriting"), 60, "the copywriting call")
+
+        # When every pool process is SIGKILLed mid-call
+        for pid in children(worker.pid):
+            os.kill(pid, signal.SIGKILL)
+
+        # Then the task is redelivered and the goal completes, with one extra call at most
+        done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 90, "the goal")
+        assert done.status is GoalStatus.COMPLETED, done.status_reason
+        assert _count(slow_copy, "copywriting") == 2
+        assert all(_count(slow_copy, t.skill) == 1 for t in done.tasks if t.skill != "copywriting")
+    finally:
+        stop(worker)
+
+
+def test_crash_redelivered_task_with_stored_reply_makes_no_second_request(
+        redis_server: RunningServer, redis_client: object, tmp_path: Path) -> None:
+    with FakeAnthropic(responder=offline_responder()) as fake:
+        env = _env(redis_server.url, fake, tmp_path / "ws")
+        worker = spawn_worker(env, tmp_path / "worker.log")
+        try:
+            settings = load_settings(_env_file=None, redis_url=redis_server.url, anthropic_api_key=KEY,
+                                     anthropic_base_url=fake.url, workspace_dir=tmp_path / "ws")
+            rt = Runtime(settings=settings, llm=make_llm(settings), broker_url=redis_server.broker_url)
+            app = create_app(settings, broker_url=redis_server.broker_url)
+            goal = plan_pipeline(rt, "Page Launch", Priority.P1)
+            rt.goals.create(goal)
+            dispatch.start(app, rt, goal.id)
+            done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 60, "goal")
+            assert done.status is GoalStatus.COMPLETED
+            before = len(fake.requests)
+
+            # When a finished task's message comes again (as after a crash before its ack)
+            first = done.tasks[0]
+
+            def rewind(g: Goal) -> None:
+                # The state a crash between the stored reply and the ack leaves behind.
+                g.task(first.id).status = TaskStatus.IN_PROGRESS
+
+            rt.goals.update(goal.id, rewind)
+            app.signature(f"skills.{first.skill}", args=(goal.id, first.id)).apply_async()
+            wait_for(lambda: rt.goals.load(goal.id).task(first.id).status is TaskStatus.APPROVED,
+                     30, "the redelivered task")
+
+            # Then the stored reply is reused: no new request for that skill
+            skill_requests = [r for r in fake.requests[before:] if _skill(r) == first.skill]
+            assert skill_requests == []
+        finally:
+            stop(worker)
+
+
+def test_crash_resume_after_killing_whole_run_reruns_only_unfinished_tasks(
+        slow_copy: FakeAnthropic, tmp_path: Path) -> None:
+    # Given `mtctl goal` on the embedded default, killed while copywriting is in flight
+    env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": slow_copy.url,
+           "WORKSPACE_DIR": str(tmp_path / "ws"), "MT_LLM_MAX_RETRIES": "0"}
+    run = spawn(["-m", "marketing_team", "pipeline", "Copywriting Review Chain"], env, tmp_path / "run.log")
+    try:
+        wait_for(lambda: _count(slow_copy, "copywriting"), 60, "the copywriting call")
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(10)
+    finally:
+        stop(run)
+    goal_id = next((tmp_path / "ws" / "goals").iterdir()).name
+    before = {skill: _count(slow_copy, skill) for skill in ("marketing-psychology", "copywriting")}
+
+    # When it is resumed
+    resumed = subprocess.run([sys.executable, "-m", "marketing_team", "goals", "resume", goal_id, "--json"],
+                             env=child_env(env), capture_output=True, text=True, timeout=120)
+
+    # Then it completes, finished tasks were not re-run, the killed one ran once more
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads(resumed.stdout)["status"] == "completed"
+    assert before["marketing-psychology"] == 1 and _count(slow_copy, "marketing-psychology") == 1
+    assert _count(slow_copy, "copywriting") == 2
+    assert _count(slow_copy, "copy-editing") == 1
