@@ -17,6 +17,9 @@ _DELIM = "---"
 def dump(meta: Mapping[str, Any], body: str) -> str:
     """Render front matter and body; the body is stored verbatim."""
     text = yaml.safe_dump(dict(meta), sort_keys=False, allow_unicode=True, default_flow_style=False)
+    if any(not ch.isprintable() and ch not in "\n\t" for ch in text):
+        # Characters YAML reads as line breaks (NEL, LS, PS) or controls: let YAML escape them.
+        text = yaml.safe_dump(dict(meta), sort_keys=False, allow_unicode=False, default_flow_style=False)
     if any(line.strip() == _DELIM for line in text.splitlines()):
         # A value whose YAML rendering has a bare `---` line would end the block early; JSON is
         # valid YAML and escapes newlines, so it cannot.
@@ -28,7 +31,9 @@ def parse(text: str, source: Path | str = "<text>") -> tuple[dict[str, Any], str
     """Split text into (front matter, body); a file without front matter has an empty one."""
     if not text.startswith(_DELIM + "\n") and not text.startswith(_DELIM + "\r\n"):
         return {}, text
-    lines = text.splitlines(keepends=True)
+    # Only "\n" ends a line here: str.splitlines would also split a body on NEL or LS.
+    lines = text.split("\n")
+    lines = [line + "\n" for line in lines[:-1]] + [lines[-1]]
     for index in range(1, len(lines)):
         if lines[index].rstrip("\r\n") == _DELIM:
             header = "".join(lines[1:index])

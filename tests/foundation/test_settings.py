@@ -1,0 +1,67 @@
+"""Settings: every invalid value fails at start naming its variable; secrets never show."""
+
+from __future__ import annotations
+
+import pytest
+
+from marketing_team.errors import ConfigurationError
+from marketing_team.settings import load_settings, mask_url
+
+
+@pytest.mark.parametrize("name, value", [
+    ("BUDGET_MONTHLY", "a lot"),              # bad number
+    ("MAX_PARALLEL_AGENTS", "0"),             # out of range
+    ("LOG_FORMAT", "xml"),                    # bad enum
+    ("MT_LLM_PROVIDER", "gpt"),               # bad enum
+    ("REDIS_URL", "http://localhost:6379"),   # bad URL scheme
+    ("ANTHROPIC_BASE_URL", "ftp://proxy"),    # bad URL scheme
+    ("MT_TIMEZONE", "Mars/Olympus"),          # unknown zone
+    ("MT_GOAL_BUDGET_SHARE", "1.5"),          # share above 1
+])
+def test_settings_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(_env_file=None)
+    assert name in str(info.value) and "\n" not in str(info.value)
+
+
+def test_settings_hard_limit_must_exceed_soft_by_thirty_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MT_SOFT_TIME_LIMIT", "100")
+    monkeypatch.setenv("MT_HARD_TIME_LIMIT", "120")
+    with pytest.raises(ConfigurationError, match="MT_HARD_TIME_LIMIT"):
+        load_settings(_env_file=None)
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings(_env_file=None)
+    with pytest.raises(Exception, match="frozen"):
+        settings.budget_monthly = 5  # type: ignore[misc]
+
+
+def test_settings_provider_defaults_to_offline_and_anthropic_with_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(_env_file=None).llm_provider == "offline"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret-123")
+    assert load_settings(_env_file=None).llm_provider == "anthropic"
+
+
+def test_settings_secrets_never_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret-123")
+    monkeypatch.setenv("REDIS_URL", "redis://:pa55word@cache:6379/0")
+    monkeypatch.setenv("MT_WEBHOOK_TOKEN", "tok-abcdef")
+    text = repr(load_settings(_env_file=None)) + str(load_settings(_env_file=None))
+    for secret in ("sk-ant-secret-123", "pa55word", "tok-abcdef"):
+        assert secret not in text
+
+
+def test_settings_redis_parts_build_a_url_and_masking_hides_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_HOST", "cache")
+    monkeypatch.setenv("REDIS_PASSWORD", "p@ss")
+    url = load_settings(_env_file=None).broker_url
+    assert url == "redis://:p%40ss@cache:6379/0"
+    assert mask_url(url) == "redis://:***@cache:6379/0"
+
+
+def test_settings_read_dotenv_file(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = tmp_path / ".env"  # type: ignore[operator]
+    env.write_text("BUDGET_MONTHLY=250\n")
+    assert load_settings(_env_file=str(env)).budget_monthly == 250
