@@ -1,0 +1,218 @@
+"""`mtctl schedules list|run|enable|disable`, `mtctl events emit|mappings` and `mtctl serve`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from marketing_team import events, progress, schedule_runner
+from marketing_team.backend import Backend, check_broker
+from marketing_team.cli.common import emit_json, offline_runtime, settings
+from marketing_team.cli.watch import follow, print_summary, summary
+from marketing_team.domain import Event, EventType, GoalStatus, utcnow
+from marketing_team.errors import InputError
+from marketing_team.runtime import Runtime
+from marketing_team.schedule_state import ScheduleStates
+from marketing_team.schedules import next_fire
+
+
+def _state_store(rt: Runtime) -> ScheduleStates:
+    # Without REDIS_URL there is no live Redis to ask: the workspace mirror is the record.
+    url = rt.settings.broker_url
+    if url is None:
+        return ScheduleStates(rt.workspace, None)
+    check_broker(url)
+    return ScheduleStates(rt.workspace, rt.redis)
+
+
+def _follow_goals(backend: Backend, goal_ids: list[str], detach: bool, as_json: bool) -> bool:
+    """Wait for each started goal unless detached (summaries unless --json); True when all went well."""
+    rt = backend.runtime
+    assert rt is not None  # set by Backend.start
+    finals = []
+    for goal_id in goal_ids:
+        if detach:
+            finals.append(rt.goals.load(goal_id))
+            continue
+        sub = progress.Subscription(rt, goal_id)
+        try:
+            finals.append(follow(rt, goal_id, sub, quiet=as_json))
+        finally:
+            sub.close()
+    if not as_json:
+        for goal in finals:
+            print_summary(rt, goal)
+    return detach or all(g.status is GoalStatus.COMPLETED for g in finals)
+
+
+@click.group("schedules")
+def schedules_group() -> None:
+    """Recurring work fired by Beat: list, run now, enable, disable."""
+
+
+@schedules_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def schedules_list(as_json: bool) -> None:
+    """Each schedule with its next firing time, switch, last firing and last skip reason."""
+    rt = offline_runtime()
+    store = _state_store(rt)
+    tz, now = rt.settings.timezone, utcnow()
+    rows: list[dict[str, Any]] = []
+    for entry in rt.catalog.schedules:
+        state = store.get(entry.id)
+        rows.append({"id": entry.id, "cron": entry.cron, "timezone": tz, "kind": entry.kind,
+                     "target": entry.target, "priority": entry.priority.value,
+                     "enabled": state.is_enabled(entry.enabled),
+                     "next_fire": next_fire(entry.cron, now, tz).isoformat(),
+                     "last_fired_at": state.last_fired_at.isoformat() if state.last_fired_at else None,
+                     "last_goal_id": state.last_goal_id, "fire_count": state.fire_count,
+                     "last_skip_reason": state.last_skip_reason.value if state.last_skip_reason else None,
+                     "skip_count": state.skip_count})
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        switch = "on " if row["enabled"] else "off"
+        skip = f"  last skip: {row['last_skip_reason']}" if row["last_skip_reason"] else ""
+        click.echo(f"{row['id']:<16} {switch} {row['cron']:<12} next {row['next_fire']}  "
+                   f"{row['priority']} {row['kind']}: {row['target'][:50]}  "
+                   f"fired {row['fire_count']}x{skip}")
+
+
+@schedules_group.command("run")
+@click.argument("schedule_id")
+@click.option("--detach", is_flag=True, help="Publish and return (needs REDIS_URL and workers).")
+@click.option("--json", "as_json", is_flag=True)
+def schedules_run(schedule_id: str, detach: bool, as_json: bool) -> None:
+    """Fire a schedule now (even when disabled; still skipped while its previous run is active)."""
+    cfg = settings()
+    schedule_runner.entry_of(offline_runtime(cfg), schedule_id)  # unknown id: fail before starting
+    with Backend(cfg) as backend:
+        assert backend.runtime is not None and backend.app is not None
+        if detach and backend.embedded:
+            raise InputError("--detach needs REDIS_URL and running workers")
+        result = schedule_runner.fire(backend.app, backend.runtime, schedule_id, manual=True)
+        if result.goal_id is None:
+            if as_json:
+                emit_json(result.as_json())
+            else:
+                click.echo(f"schedule {schedule_id}: skipped ({result.skipped})", err=True)
+            raise SystemExit(1)
+        ok = _follow_goals(backend, [result.goal_id], detach, as_json)
+        if as_json:
+            emit_json({**result.as_json(), "goal": summary(backend.runtime,
+                                                            backend.runtime.goals.load(result.goal_id))})
+    if not ok:
+        raise SystemExit(1)
+
+
+def _switch(schedule_id: str, enabled: bool) -> None:
+    rt = offline_runtime()
+    schedule_runner.entry_of(rt, schedule_id)
+    _state_store(rt).set_enabled(schedule_id, enabled)
+    click.echo(f"schedule {schedule_id}: {'enabled' if enabled else 'disabled'}")
+
+
+@schedules_group.command("enable")
+@click.argument("schedule_id")
+def schedules_enable(schedule_id: str) -> None:
+    """Let Beat's next tick of this schedule start work (no beat restart needed)."""
+    _switch(schedule_id, True)
+
+
+@schedules_group.command("disable")
+@click.argument("schedule_id")
+def schedules_disable(schedule_id: str) -> None:
+    """Make every tick of this schedule skip with reason `disabled` until enabled again."""
+    _switch(schedule_id, False)
+
+
+@click.group("events")
+def events_group() -> None:
+    """The event bus: emit an event, list the mappings."""
+
+
+@events_group.command("emit")
+@click.argument("event_type", type=click.Choice([t.value for t in EventType]))
+@click.option("--data", "data_json", default="{}", help="The event's data as a JSON object.")
+@click.option("--id", "event_id", default=None, help="Event id (same id twice starts one goal).")
+@click.option("--detach", is_flag=True, help="Publish and return (needs REDIS_URL and workers).")
+@click.option("--json", "as_json", is_flag=True)
+def events_emit(event_type: str, data_json: str, event_id: str | None, detach: bool, as_json: bool) -> None:
+    """Send one event through the bus, as the webhook would, and follow the goals it starts."""
+    try:
+        data = json.loads(data_json)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--data is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise InputError("--data must be a JSON object")
+    fields: dict[str, Any] = {"type": event_type, "source": "cli", "data": data}
+    if event_id:
+        fields["id"] = event_id
+    event = Event.model_validate(fields)
+    with Backend(settings()) as backend:
+        assert backend.runtime is not None and backend.app is not None
+        if detach and backend.embedded:
+            raise InputError("--detach needs REDIS_URL and running workers")
+        result = events.publish_event(backend.runtime, backend.app, event)
+        if not as_json:
+            click.echo(f"event {result.event_id}: " + (f"started {', '.join(result.goals)}"
+                                                       if result.goals else f"no goal ({result.reason})"),
+                       err=True)
+        ok = _follow_goals(backend, list(result.goals), detach, as_json)
+        if as_json:
+            emit_json(result.as_json())
+    if not ok:
+        raise SystemExit(1)
+
+
+@events_group.command("mappings")
+@click.option("--json", "as_json", is_flag=True)
+def events_mappings(as_json: bool) -> None:
+    """Which event starts which pipeline, on what condition, with what cooldown."""
+    rows: list[dict[str, Any]] = [{"event": m.event.value, "pipeline": m.pipeline, "priority": m.priority.value,
+             "condition": m.condition.model_dump(mode="json") if m.condition else None,
+             "cooldown_s": m.cooldown_s} for m in offline_runtime().catalog.events]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        cond = row["condition"]
+        when = f"if data.{cond['field']} {cond['op']} {json.dumps(cond['value'])}" if cond else "always"
+        click.echo(f"{row['event']:<22} -> {row['pipeline']:<22} {row['priority']}  {when}, "
+                   f"cooldown {row['cooldown_s']} s")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--insecure", is_flag=True, help="Run without MT_WEBHOOK_TOKEN (trusted networks only).")
+def serve_cmd(host: str, port: int, insecure: bool) -> None:
+    """Serve the webhook for development (wsgiref); production: gunicorn marketing_team.webhook:app."""
+    import socketserver
+    from wsgiref.simple_server import WSGIServer, make_server
+
+    from marketing_team.webhook import create_app, require_token
+
+    class _Server(socketserver.ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    cfg = settings()
+    require_token(cfg, insecure)  # refuse before starting anything
+    # Without REDIS_URL the embedded server and an in-process worker run the started goals.
+    with Backend(cfg) as backend:
+        assert backend.runtime is not None
+        app = create_app(cfg, insecure=insecure, broker_url=backend.runtime.broker_url)
+        with make_server(host, port, app, server_class=_Server) as server:
+            click.echo(f"webhook on http://{host}:{server.server_port}/webhook "
+                       f"(health /health, metrics /metrics); Ctrl-C stops", err=True)
+            server.serve_forever()
+
+
+def register(cli: click.Group) -> None:
+    """Add the schedules, events and serve commands to mtctl."""
+    cli.add_command(schedules_group)
+    cli.add_command(events_group)
+    cli.add_command(serve_cmd)

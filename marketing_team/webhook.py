@@ -1,0 +1,235 @@
+"""The WSGI webhook (no framework): `POST /webhook` turns events into goals; `/health`, `/metrics`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from celery import Celery
+from pydantic import ValidationError
+
+from marketing_team import events, webhook_status
+from marketing_team.domain import Event
+from marketing_team.errors import (
+    BrokerUnavailableError,
+    ConfigurationError,
+    LockTimeoutError,
+)
+from marketing_team.runtime import Runtime
+from marketing_team.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
+StartResponse = Callable[..., Any]
+_ROUTES = {"/webhook": "POST", "/health": "GET", "/metrics": "GET"}
+_STATUS = {200: "200 OK", 202: "202 Accepted", 400: "400 Bad Request", 401: "401 Unauthorized",
+           404: "404 Not Found", 405: "405 Method Not Allowed", 413: "413 Content Too Large",
+           415: "415 Unsupported Media Type", 500: "500 Internal Server Error",
+           503: "503 Service Unavailable"}
+
+
+class HttpError(Exception):
+    """A request the webhook answers with an error status and a JSON body naming the problem."""
+
+    def __init__(self, status: int, message: str, field: str | None = None,
+                 headers: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field, self.headers = status, message, field, headers
+
+
+@dataclass
+class WebhookApp:
+    """The WSGI callable: one per web process, publishing to Redis through its own Celery app."""
+
+    settings: Settings
+    runtime: Runtime
+    celery: Celery
+    token: bytes | None
+    hmac_secret: bytes | None
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Route one request; client mistakes get 4xx, never 5xx."""
+        try:
+            status, body, headers = self._route(environ)
+        except HttpError as err:
+            status, headers = err.status, err.headers
+            body = {"error": err.message, **({"field": err.field} if err.field else {})}
+        if isinstance(body, str):
+            payload, ctype = body.encode(), "text/plain; version=0.0.4; charset=utf-8"
+        else:
+            payload, ctype = json.dumps(body).encode(), "application/json"
+        start_response(_STATUS[status], [("Content-Type", ctype), ("Content-Length", str(len(payload))),
+                                         *headers])
+        return [payload]
+
+    def _route(self, environ: dict[str, Any]) -> tuple[int, dict[str, Any] | str, tuple[tuple[str, str], ...]]:
+        path, method = environ.get("PATH_INFO") or "/", environ.get("REQUEST_METHOD", "GET").upper()
+        allowed = _ROUTES.get(path)
+        if allowed is None:
+            raise HttpError(404, f"no such path: {path[:100]}")
+        if method != allowed:
+            raise HttpError(405, f"{method[:20]} is not allowed on {path}; use {allowed}",
+                            headers=(("Allow", allowed),))
+        try:
+            if path == "/health":
+                healthy, report = webhook_status.health(self.runtime)
+                return (200 if healthy else 503), report, ()
+            if path == "/metrics":
+                return 200, webhook_status.metrics(self.runtime), ()
+            return 202, self._webhook(environ), ()
+        except (redis.RedisError, BrokerUnavailableError, LockTimeoutError) as exc:
+            log.warning("webhook unavailable", extra={"event": "webhook_unavailable",
+                                                      "error": type(exc).__name__})
+            raise HttpError(503, "the team's Redis is unavailable; retry later") from None
+        except (HttpError, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the HTTP edge: anything else is our fault, not the client's
+            log.error("webhook failed", extra={"event": "webhook_failed", "error": type(exc).__name__,
+                                               "kind": "configuration" if isinstance(exc, ConfigurationError)
+                                               else "internal"})
+            raise HttpError(500, "internal error; see the server log") from None
+
+    def _webhook(self, environ: dict[str, Any]) -> dict[str, Any]:
+        self._authorize(environ)
+        _check_content_type(environ.get("CONTENT_TYPE", ""))
+        body = _read_body(environ)
+        self._verify_signature(environ, body)
+        event = parse_event(body)
+        return events.publish_event(self.runtime, self.celery, event).as_json()
+
+    def _authorize(self, environ: dict[str, Any]) -> None:
+        if self.token is None:  # insecure mode, chosen explicitly at start
+            return
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        scheme, _, given = header.partition(" ")
+        challenge = (("WWW-Authenticate", 'Bearer realm="marketing-team"'),)
+        if scheme.lower() != "bearer" or not given.strip():
+            raise HttpError(401, "missing bearer token", "Authorization", challenge)
+        if not hmac.compare_digest(given.strip().encode("utf-8", "replace"), self.token):
+            raise HttpError(401, "invalid bearer token", "Authorization", challenge)
+
+    def _verify_signature(self, environ: dict[str, Any], body: bytes) -> None:
+        if self.hmac_secret is None:
+            return
+        header = environ.get("HTTP_X_SIGNATURE_256", "")
+        if not header.startswith("sha256="):
+            raise HttpError(401, "missing signature: expected sha256=<hex>", "X-Signature-256")
+        expected = hmac.new(self.hmac_secret, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(header[len("sha256="):].strip().lower().encode("utf-8", "replace"),
+                                   expected.encode()):
+            raise HttpError(401, "signature does not match the body", "X-Signature-256")
+
+
+def _check_content_type(value: str) -> None:
+    media, _, params = value.partition(";")
+    media = media.strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise HttpError(415, f"Content-Type must be application/json, not {media[:60] or 'missing'!r}",
+                        "Content-Type")
+    charset = params.strip().lower()
+    if charset.startswith("charset=") and charset[8:].strip('"') not in ("utf-8", "utf8"):
+        raise HttpError(415, "the JSON body must be UTF-8", "Content-Type")
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    raw_length = (environ.get("CONTENT_LENGTH") or "").strip()
+    stream = environ["wsgi.input"]
+    if not raw_length:
+        # No length: only a chunked body can be read safely (a plain read would wait for EOF).
+        if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            raise HttpError(400, "empty body: a JSON event is required", "body")
+        body: bytes = stream.read(MAX_BODY_BYTES + 1)
+    else:
+        if not raw_length.isdigit():
+            raise HttpError(400, "Content-Length is not a number", "Content-Length")
+        length = int(raw_length)
+        if length > MAX_BODY_BYTES:
+            raise HttpError(413, f"body larger than {MAX_BODY_BYTES} bytes", "body")
+        body = stream.read(length) if length else b""
+    if len(body) > MAX_BODY_BYTES:
+        raise HttpError(413, f"body larger than {MAX_BODY_BYTES} bytes", "body")
+    if not body:
+        raise HttpError(400, "empty body: a JSON event is required", "body")
+    return body
+
+
+def parse_event(body: bytes) -> Event:
+    """The Event in a JSON body, or HttpError 400 naming the field (or `body`) that is wrong."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise HttpError(400, "body is not UTF-8", "body") from None
+    except json.JSONDecodeError as exc:
+        raise HttpError(400, f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                        "body") from None
+    except (ValueError, RecursionError):  # integers too long to parse, nesting too deep
+        raise HttpError(400, "body is not acceptable JSON (too deeply nested or a number too long)",
+                        "body") from None
+    if not isinstance(data, dict):
+        raise HttpError(400, "body must be a JSON object", "body")
+    data.setdefault("source", "webhook")
+    try:
+        event = Event.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first.get("loc", ())) or "body"
+        raise HttpError(400, f"{field}: {first.get('msg', 'invalid value')}"[:300], field) from None
+    except RecursionError:
+        raise HttpError(400, "data is too deeply nested", "data") from None
+    if event.type in events.INTERNAL_EVENTS:
+        # Internal events come from the team itself; a sender must not forge a budget alarm.
+        raise HttpError(400, f"type: {event.type.value} is an internal event and cannot be sent "
+                             "by webhook", "type")
+    return event
+
+
+def require_token(settings: Settings, insecure: bool) -> str:
+    """The webhook token; ConfigurationError when none is set and insecure was not chosen."""
+    token = settings.webhook_token.get_secret_value() if settings.webhook_token else ""
+    if not token and not insecure:
+        raise ConfigurationError("MT_WEBHOOK_TOKEN is not set: the webhook refuses to start without "
+                                 "a token (use --insecure only on a trusted network)")
+    return token
+
+
+def create_app(settings: Settings, *, insecure: bool = False, broker_url: str | None = None) -> WebhookApp:
+    """A webhook app; refuses to start without MT_WEBHOOK_TOKEN unless insecure is chosen."""
+    token = require_token(settings, insecure)
+    url = broker_url or settings.broker_url
+    if url is None:
+        raise ConfigurationError("the webhook needs REDIS_URL (the workers' Redis) to publish to")
+    from marketing_team.celery_app import create_app as create_celery
+    from marketing_team.llm.factory import make_llm
+
+    secret = settings.webhook_hmac_secret.get_secret_value() if settings.webhook_hmac_secret else ""
+    if insecure and not token:
+        log.warning("webhook running without a token", extra={"event": "webhook_insecure"})
+    return WebhookApp(settings=settings, celery=create_celery(settings, broker_url=url),
+                      runtime=Runtime(settings=settings, llm=make_llm(settings), broker_url=url),
+                      token=token.encode() if token else None,
+                      hmac_secret=secret.encode() if secret else None)
+
+
+_app: WebhookApp | None = None
+_lock = threading.Lock()
+
+
+def __getattr__(name: str) -> Any:
+    # `gunicorn marketing_team.webhook:app` looks `app` up at start: build it then, from the
+    # environment, so a missing token stops gunicorn instead of failing the first request.
+    global _app
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _lock:
+        if _app is None:
+            from marketing_team.settings import load_settings
+
+            _app = create_app(load_settings())
+        return _app

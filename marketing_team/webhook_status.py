@@ -1,0 +1,82 @@
+"""What the web process reports about the team: `/health` components and `/metrics` in Prometheus text."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+import redis
+
+from marketing_team.beat import HEARTBEAT_TTL_S, heartbeat_age
+from marketing_team.domain import GoalStatus, TaskStatus
+from marketing_team.errors import MarketingTeamError
+from marketing_team.runtime import Runtime
+from marketing_team.triggering import current_level
+
+LEVELS = ("normal", "warning", "throttle", "critical", "exhausted")
+# A beat sleeps at most beat_max_loop_interval (5 s) between ticks; three missed ticks is stale.
+BEAT_STALE_S = 15.0
+
+
+def health(rt: Runtime) -> tuple[bool, dict[str, Any]]:
+    """(healthy, body): Redis ping, the beat heartbeat and the budget level; never a secret."""
+    components: dict[str, str] = {}
+    try:
+        rt.redis.ping()
+        components["redis"] = "ok"
+    except redis.RedisError:
+        components["redis"] = "down"
+        return False, {"status": "down", "components": components}
+    age = heartbeat_age(rt.redis)
+    if age is None:
+        components["beat"] = f"absent (no tick within {HEARTBEAT_TTL_S} s)"
+    else:
+        components["beat"] = "ok" if age <= BEAT_STALE_S else f"stale ({age:.0f} s)"
+    try:
+        components["budget"] = current_level(rt)
+    except (MarketingTeamError, redis.RedisError) as exc:
+        components["budget"] = f"unknown ({type(exc).__name__})"
+    degraded = components["beat"] != "ok" or components["budget"] not in ("normal", "warning")
+    return True, {"status": "degraded" if degraded else "ok", "components": components}
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _family(name: str, help_text: str, samples: list[tuple[dict[str, str], float | Decimal]]) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+    for labels, value in samples:
+        label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+        lines.append(f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}")
+    return lines
+
+
+def metrics(rt: Runtime) -> str:
+    """Goals and tasks by status, spend, and the budget level, as Prometheus text format 0.0.4."""
+    goals: Counter[str] = Counter()
+    tasks: Counter[str] = Counter()
+    spend = Decimal("0")
+    corrupt = 0
+    for goal_id in rt.goals.ids():
+        try:
+            goal = rt.goals.load(goal_id)
+        except MarketingTeamError:
+            corrupt += 1  # one broken goal.md must not blind the whole scrape
+            continue
+        goals[goal.status.value] += 1
+        tasks.update(t.status.value for t in goal.tasks)
+        spend += goal.cost_usd
+    try:
+        level = current_level(rt)
+    except (MarketingTeamError, redis.RedisError):
+        level = "unknown"
+    lines = _family("mt_goals", "Goals by status.", [({"status": s.value}, goals[s.value]) for s in GoalStatus])
+    lines += _family("mt_tasks", "Skill tasks by status.", [({"status": s.value}, tasks[s.value]) for s in TaskStatus])
+    lines += _family("mt_goal_files_unreadable", "goal.md files that could not be parsed.", [({}, corrupt)])
+    lines += _family("mt_spend_usd", "USD spent by all goals in the workspace.", [({}, spend)])
+    lines += _family("mt_budget_monthly_usd", "The monthly budget in USD.", [({}, rt.settings.budget_monthly)])
+    lines += _family("mt_budget_level", "1 for the current budget level.",
+                     [({"level": name}, 1 if name == level else 0) for name in LEVELS])
+    return "\n".join(lines) + "\n"

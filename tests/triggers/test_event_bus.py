@@ -1,0 +1,112 @@
+"""Events start pipelines through the bus: conditions, cooldown and dedup hold across web processes."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from marketing_team.domain import Event, EventType, GoalStatus, TaskStatus
+from marketing_team.events import publish_event
+from marketing_team.llm.offline import OfflineProvider
+from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.team import Team
+from tests.triggers.conftest import post_event, web_app
+
+
+def _goal_ids(team: Team) -> list[str]:
+    return team.rt.goals.ids()
+
+
+def test_traffic_drop_of_30_percent_runs_every_step_of_the_seo_cycle(team: Team) -> None:
+    web = web_app(team)
+
+    reply = post_event(web, {"id": "evt-drop-1", "type": "traffic_drop", "source": "analytics",
+                             "data": {"percentageDrop": 30, "page": "/pricing"}})
+
+    assert reply.status == 202, reply.body
+    body = reply.json()
+    assert body["event_id"] == "evt-drop-1" and body["reason"] is None
+    [goal_id] = body["goals"]
+    done = team.wait(goal_id, timeout_s=90)
+    assert done.status is GoalStatus.COMPLETED, done.status_reason
+    assert done.pipeline == "SEO Cycle" and done.source == "event:traffic_drop"
+    spec = team.rt.catalog.pipeline("SEO Cycle")
+    ran = {t.skill for t in done.tasks}
+    assert all(skill in ran for step in spec.steps for skill in step.skills)
+    assert all(t.status is TaskStatus.APPROVED for t in done.tasks)
+    assert '"percentageDrop": 30' in done.description and "<event_data>" in done.description
+
+
+def test_traffic_drop_of_15_percent_starts_nothing(team: Team) -> None:
+    reply = post_event(web_app(team), {"type": "traffic_drop", "data": {"percentageDrop": 15}})
+
+    assert reply.status == 202
+    assert reply.json()["goals"] == [] and reply.json()["reason"] == "condition_false"
+    assert _goal_ids(team) == []
+
+
+def test_second_traffic_drop_within_the_hour_is_cooled_down(team: Team) -> None:
+    web = web_app(team)
+    first = post_event(web, {"type": "traffic_drop", "data": {"percentageDrop": 30}})
+
+    second = post_event(web, {"type": "traffic_drop", "data": {"percentageDrop": 30}})
+
+    assert len(first.json()["goals"]) == 1
+    assert second.status == 202
+    assert second.json() == {"event_id": second.json()["event_id"], "goals": [], "reason": "cooldown"}
+    assert len(_goal_ids(team)) == 1
+    ttl = team.rt.redis.ttl("mt:events:cooldown:traffic_drop:SEO Cycle")
+    assert 3500 < ttl <= 3600
+
+
+def test_same_event_id_twice_through_two_web_processes_starts_one_goal(team: Team) -> None:
+    first_web, second_web = web_app(team), web_app(team)
+    event = {"id": "evt-dup-7", "type": "new_blog_post", "data": {"url": "https://x.test/post"}}
+
+    first = post_event(first_web, event)
+    second = post_event(second_web, event)
+
+    assert len(first.json()["goals"]) == 1
+    assert second.status == 202 and second.json()["reason"] == "duplicate"
+    assert second.json()["goals"] == []
+    assert len(_goal_ids(team)) == 1
+    assert 0 < team.rt.redis.ttl("mt:events:seen:evt-dup-7") <= 7 * 24 * 3600
+
+
+def test_duplicate_is_reported_even_when_the_first_send_matched_no_condition(team: Team) -> None:
+    web = web_app(team)
+    event = {"id": "evt-low", "type": "traffic_drop", "data": {"percentageDrop": 5}}
+
+    assert post_event(web, event).json()["reason"] == "condition_false"
+    assert post_event(web, event).json()["reason"] == "duplicate"
+
+
+def test_internal_event_goes_through_the_bus_and_is_logged(team: Team,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    event = Event(type=EventType.BUDGET_WARNING, data={"share": 0.8})
+
+    with caplog.at_level(logging.INFO, logger="marketing_team.events"):
+        result = publish_event(team.rt, team.app, event)
+
+    assert result.goals == () and result.reason == "no_mapping"
+    received = [r for r in caplog.records if getattr(r, "event", None) == "event_received"]
+    assert received and received[0].levelno == logging.WARNING
+    assert getattr(received[0], "event_type", None) == "budget_warning"
+
+
+def test_user_mapping_of_an_internal_event_starts_its_pipeline(redis_server: RunningServer,
+                                                               tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    (catalog / "events.yaml").write_text(
+        "mappings:\n  - event: pipeline_blocked\n    pipeline: Copywriting Review Chain\n"
+        "    priority: P1\n    condition: {field: failures, op: gte, value: 3}\n")
+    team = Team(redis_server, tmp_path / "ws", OfflineProvider(), catalog_dir=catalog)
+    with team:
+        result = publish_event(team.rt, team.app, Event(type=EventType.PIPELINE_BLOCKED,
+                                                        data={"failures": 3}))
+        [goal_id] = result.goals
+        assert team.rt.goals.load(goal_id).pipeline == "Copywriting Review Chain"
+        assert team.wait(goal_id, timeout_s=90).status is GoalStatus.COMPLETED
