@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import JsonValue
 
+from marketing_team.catalog.loader import load_catalog
 from marketing_team.catalog.specs import Condition, Operator
 from marketing_team.domain import Event, EventType
-from marketing_team.catalog.loader import load_catalog
 from marketing_team.events import condition_holds, goal_text, mappings_for
 
 

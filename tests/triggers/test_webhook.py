@@ -1,0 +1,254 @@
+"""The webhook's HTTP contract in-process: every bad input gets its status and names the problem."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from marketing_team.beat import write_heartbeat
+from marketing_team.errors import ConfigurationError
+from marketing_team.llm.offline import OfflineProvider
+from marketing_team.settings import load_settings
+from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.team import Team
+from marketing_team.webhook import MAX_BODY_BYTES, WebhookApp, create_app
+from tests.triggers.conftest import TOKEN, Response, call, post_event, web_app
+
+JSON = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+GOOD = json.dumps({"type": "new_blog_post", "data": {"url": "https://x.test/a"}}).encode()
+
+
+@pytest.fixture
+def idle_team(redis_server: RunningServer, tmp_path: Path) -> Iterator[Team]:
+    """A team without a worker: whatever the webhook dispatches stays visible in Redis."""
+    if not redis_server.running:
+        redis_server.restart()
+    with Team(redis_server, tmp_path / "ws", OfflineProvider(), worker=False) as team:
+        yield team
+
+
+@pytest.fixture
+def web(idle_team: Team) -> WebhookApp:
+    """The webhook app of one web process."""
+    return web_app(idle_team)
+
+
+def _dispatched_nothing(team: Team) -> bool:
+    return team.rt.goals.ids() == [] and team.rt.redis.keys("mt:events:*") == []
+
+
+def _error(reply: Response, status: int, field: str | None) -> str:
+    assert reply.status == status, reply.body
+    assert reply.headers["Content-Type"] == "application/json"
+    body = reply.json()
+    assert set(body) <= {"error", "field"} and body["error"]
+    assert body.get("field") == field
+    return str(body["error"])
+
+
+@pytest.mark.parametrize(("method", "path", "status", "allow"), [
+    ("POST", "/nope", 404, None), ("GET", "/", 404, None), ("GET", "/webhook/", 404, None),
+    ("GET", "/webhook", 405, "POST"), ("PUT", "/webhook", 405, "POST"),
+    ("POST", "/health", 405, "GET"), ("DELETE", "/metrics", 405, "GET"),
+])
+def test_webhook_wrong_path_or_method_is_refused(web: WebhookApp, idle_team: Team, method: str,
+                                                 path: str, status: int, allow: str | None) -> None:
+    reply = call(web, method, path, GOOD, JSON)
+
+    message = _error(reply, status, None)
+    assert path.rstrip("/") in message or method in message or "/" in message
+    assert reply.headers.get("Allow") == allow
+    assert _dispatched_nothing(idle_team)
+
+
+@pytest.mark.parametrize("authorization", [None, "", "Bearer", "Bearer wrong-token",
+                                           f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer ☃"])
+def test_webhook_without_the_right_bearer_token_is_401(web: WebhookApp, idle_team: Team,
+                                                       authorization: str | None) -> None:
+    headers = {"Content-Type": "application/json"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+
+    reply = call(web, body=GOOD, headers=headers)
+
+    assert "token" in _error(reply, 401, "Authorization")
+    assert reply.headers["WWW-Authenticate"].startswith("Bearer")
+    assert TOKEN not in reply.body.decode()
+    assert _dispatched_nothing(idle_team)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "", "application/x-www-form-urlencoded",
+                                          "application/json; charset=latin-1", "multipart/form-data"])
+def test_webhook_non_json_content_type_is_415(web: WebhookApp, idle_team: Team, content_type: str) -> None:
+    reply = call(web, body=GOOD, headers={**JSON, "Content-Type": content_type})
+
+    _error(reply, 415, "Content-Type")
+    assert _dispatched_nothing(idle_team)
+
+
+def test_webhook_accepts_json_with_charset_and_vendor_json_types(web: WebhookApp) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/cloudevents+json"):
+        body = json.dumps({"type": "new_blog_post", "data": {"n": content_type}}).encode()
+        assert call(web, body=body, headers={**JSON, "Content-Type": content_type}).status == 202
+
+
+def test_webhook_body_over_64_kib_is_413_without_being_read(web: WebhookApp, idle_team: Team) -> None:
+    reply = call(web, body=b"", headers={**JSON, "Content-Length": str(MAX_BODY_BYTES + 1)})
+
+    assert "larger than" in _error(reply, 413, "body")
+    assert _dispatched_nothing(idle_team)
+
+
+def test_webhook_chunked_body_over_64_kib_is_413(web: WebhookApp, idle_team: Team) -> None:
+    big = json.dumps({"type": "new_blog_post", "data": {"x": "y" * MAX_BODY_BYTES}}).encode()
+
+    reply = call(web, body=big, headers={**JSON, "Content-Length": "", "Transfer-Encoding": "chunked"})
+
+    _error(reply, 413, "body")
+    assert _dispatched_nothing(idle_team)
+
+
+def test_webhook_body_of_exactly_64_kib_is_accepted(web: WebhookApp) -> None:
+    base = json.dumps({"type": "new_blog_post", "data": {"pad": ""}}).encode()
+    body = json.dumps({"type": "new_blog_post",
+                       "data": {"pad": "p" * (MAX_BODY_BYTES - len(base))}}).encode()
+
+    assert len(body) == MAX_BODY_BYTES
+    assert call(web, body=body, headers=JSON).status == 202
+
+
+@pytest.mark.parametrize(("body", "field", "words"), [
+    (b"", "body", "empty"),
+    (b"{not json", "body", "not valid JSON"),
+    (b"\xff\xfe{}", "body", "UTF-8"),
+    (b"[1, 2]", "body", "JSON object"),
+    (b"[" * 5000 + b"]" * 5000, "body", "nested"),
+    (b'{"data": {}}', "type", "Field required"),
+    (b'{"type": "traffic_jump"}', "type", "traffic_drop"),
+    (b'{"type": "budget_warning"}', "type", "internal event"),
+    (b'{"type": "traffic_drop", "data": [1]}', "data", "dictionary"),
+    (b'{"type": "traffic_drop", "colour": "red"}', "colour", "Extra inputs"),
+    (b'{"type": "traffic_drop", "id": ""}', "id", "at least 1"),
+    (b'{"type": "traffic_drop", "timestamp": "yesterday"}', "timestamp", "datetime"),
+])
+def test_webhook_invalid_event_is_400_naming_the_field(web: WebhookApp, idle_team: Team, body: bytes,
+                                                       field: str, words: str) -> None:
+    reply = call(web, body=body, headers={**JSON, "Content-Length": str(len(body))})
+
+    assert words in _error(reply, 400, field)
+    assert _dispatched_nothing(idle_team)
+
+
+def test_webhook_bad_content_length_is_400(web: WebhookApp, idle_team: Team) -> None:
+    reply = call(web, body=GOOD, headers={**JSON, "Content-Length": "12abc"})
+
+    _error(reply, 400, "Content-Length")
+    assert _dispatched_nothing(idle_team)
+
+
+def _signed(idle_team: Team) -> WebhookApp:
+    return web_app(idle_team, webhook_hmac_secret="s3cret-hmac")
+
+
+def test_webhook_with_hmac_secret_accepts_a_correct_signature(idle_team: Team) -> None:
+    signature = "sha256=" + hmac.new(b"s3cret-hmac", GOOD, hashlib.sha256).hexdigest()
+
+    reply = call(_signed(idle_team), body=GOOD, headers={**JSON, "X-Signature-256": signature})
+
+    assert reply.status == 202 and len(reply.json()["goals"]) == 1
+
+
+@pytest.mark.parametrize("signature", [None, "sha256=", "sha1=abc", "sha256=" + "0" * 64])
+def test_webhook_with_hmac_secret_refuses_a_missing_or_wrong_signature(idle_team: Team,
+                                                                       signature: str | None) -> None:
+    headers = dict(JSON)
+    if signature is not None:
+        headers["X-Signature-256"] = signature
+
+    reply = call(_signed(idle_team), body=GOOD, headers=headers)
+
+    _error(reply, 401, "X-Signature-256")
+    assert "s3cret" not in reply.body.decode()
+    assert _dispatched_nothing(idle_team)
+
+
+def test_webhook_refuses_to_start_without_a_token(idle_team: Team) -> None:
+    cfg = load_settings(_env_file=None, workspace_dir=idle_team.settings.workspace_dir,
+                        redis_url=idle_team.server.url)
+
+    with pytest.raises(ConfigurationError, match="MT_WEBHOOK_TOKEN"):
+        create_app(cfg)
+    insecure = create_app(cfg, insecure=True)
+    assert call(insecure, body=GOOD, headers={"Content-Type": "application/json"}).status == 202
+
+
+def test_webhook_health_reports_components_without_secrets(idle_team: Team) -> None:
+    web = web_app(idle_team, webhook_hmac_secret="s3cret-hmac")
+    write_heartbeat(idle_team.rt.redis)
+
+    reply = call(web, "GET", "/health")
+
+    assert reply.status == 200
+    body = reply.json()
+    assert body["components"]["redis"] == "ok" and body["components"]["beat"] == "ok"
+    assert body["components"]["budget"] == "normal" and body["status"] == "ok"
+    assert TOKEN not in reply.body.decode() and "s3cret" not in reply.body.decode()
+    assert str(idle_team.server.port) not in reply.body.decode()
+
+
+def test_webhook_health_without_a_beat_is_degraded(web: WebhookApp) -> None:
+    body = call(web, "GET", "/health").json()
+
+    assert body["status"] == "degraded" and body["components"]["beat"].startswith("absent")
+
+
+def test_webhook_metrics_count_goals_and_tasks_by_status(web: WebhookApp, idle_team: Team) -> None:
+    post_event(web, {"type": "new_blog_post", "data": {}})
+
+    reply = call(web, "GET", "/metrics")
+
+    assert reply.status == 200 and reply.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = reply.body.decode()
+    assert 'mt_goals{status="running"} 1' in text
+    assert 'mt_tasks{status="pending"} ' in text and 'mt_tasks{status="approved"} 0' in text
+    assert 'mt_budget_level{level="normal"} 1' in text and "mt_spend_usd 0" in text
+    assert "# TYPE mt_goals gauge" in text
+
+
+_HEADER_VALUES = st.one_of(st.text(max_size=40), st.sampled_from(
+    ["application/json", f"Bearer {TOKEN}", "Bearer", "chunked", "-1", "99999999", "0", "5"]))
+_BODIES = st.one_of(
+    st.binary(max_size=300),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+                 lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                     st.sampled_from(["type", "id", "data", "source", "timestamp", "x"]) | st.text(max_size=5),
+                     inner, max_size=4), max_leaves=12).map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({"type": st.sampled_from(["traffic_drop", "new_blog_post", "budget_warning", "x"]),
+                           "data": st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8),
+                                                   max_size=3)},
+                          optional={"id": st.text(max_size=140), "source": st.text(max_size=210),
+                                    "timestamp": st.text(max_size=30)}).map(lambda v: json.dumps(v).encode()),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(method=st.sampled_from(["POST", "GET", "PUT", "HEAD", "OPTIONS", "PATCH", "", "post"]),
+       path=st.sampled_from(["/webhook", "/health", "/metrics", "/", "/webhook/x", "//", ""]),
+       body=_BODIES,
+       headers=st.dictionaries(st.sampled_from(["Content-Type", "Authorization", "Content-Length",
+                                                "X-Signature-256", "Transfer-Encoding", "X-Other"]),
+                               _HEADER_VALUES, max_size=6))
+def test_webhook_random_requests_never_get_a_5xx(web: WebhookApp, method: str, path: str, body: bytes,
+                                                 headers: dict[str, Any]) -> None:
+    reply = call(web, method, path, body, headers)
+
+    assert 200 <= reply.status < 500, (reply.status, reply.body)
+    json.loads(reply.body) if reply.headers["Content-Type"] == "application/json" else None
