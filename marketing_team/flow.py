@@ -6,8 +6,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from marketing_team import frontmatter, progress
+from pydantic import JsonValue
+
+from marketing_team import budget, frontmatter, progress
 from marketing_team.domain import (
+    Event,
+    EventType,
     Goal,
     GoalStatus,
     Learning,
@@ -18,6 +22,8 @@ from marketing_team.domain import (
 )
 from marketing_team.errors import InputError
 from marketing_team.guarded import GuardedLLM
+from marketing_team.humanreview import ItemStatus, Reason, ReviewItem, ReviewQueue
+from marketing_team.internal_events import emit_internal
 from marketing_team.llm.reply_cache import reply_key
 from marketing_team.reports import summary_markdown
 from marketing_team.review import Decision, apply_decision, decide, review_text, write_review
@@ -38,7 +44,8 @@ def _lesson(task: TaskRecord, decision: Decision) -> tuple[Outcome, str]:
     return Outcome.PARTIAL, f"Sent back for revision: {issues or 'quality below the bar'}"
 
 
-def review_task(rt: Runtime, goal_id: str, task_id: str, model: str) -> Decision:
+def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
+                model_allowed: bool = True) -> Decision:
     """Review the task's latest deliverable, apply the policy, record a learning."""
     goal = rt.goals.load(goal_id)
     task = goal.task(task_id)
@@ -47,9 +54,10 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str) -> Decision
     path = Path(task.output_path)
     text = frontmatter.read(path)[1]
     spec = rt.catalog.skill(task.skill)
-    # P3 goals get structural review only (cheap); others get the model's scored review too.
     key = reply_key(goal_id, task_id, task.revision, "review")
-    use_model = GuardedLLM(rt, goal_id, "director", key) if goal.priority.rank < 3 else None
+    # P3 goals, and every goal once the budget forces haiku (critical), get structural review only.
+    deep = model_allowed and goal.priority.rank < 3 and budget.effective_tier(rt, "sonnet") != "haiku"
+    use_model = GuardedLLM(rt, goal_id, "director", key) if deep else None
     review, reply = review_text(text, spec, use_model, model, task.requirements)
     write_review(rt.workspace.goal_dir(goal_id), path, review)
 
@@ -67,6 +75,12 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str) -> Decision
 
     goal, decision = rt.goals.update(goal_id, change)
     task = goal.task(task_id)
+    if decision is Decision.ESCALATE:
+        reason = Reason.REJECTED if review.verdict.value == "REJECT" else Reason.REPEATED_REVISIONS
+        ReviewQueue(rt.workspace).open_item(
+            goal_id, reason, f"{task.skill} did not pass review after {task.revision} revision(s):\n"
+            + (review.feedback or review.note), task_id=task_id, skill=task.skill,
+            deliverable=task.output_path)
     outcome, lesson = _lesson(task, decision)
     rt.learnings.append(Learning(skill=task.skill, goal_id=goal_id, category=goal.category,
                                  outcome=outcome, lesson=lesson, tags=(decision.value,),
@@ -118,9 +132,11 @@ def finish(rt: Runtime, goal_id: str) -> Goal:
     def change(goal: Goal) -> None:
         if goal.status.is_settled:
             return
-        failed = [t for t in goal.tasks if t.status is not TaskStatus.APPROVED]
+        rejected = [t for t in goal.tasks if (t.error or "").startswith("rejected by a human")]
+        failed = [t for t in goal.tasks if t.status is not TaskStatus.APPROVED and t not in rejected]
         goal.status = GoalStatus.FAILED if failed else GoalStatus.COMPLETED
-        goal.status_reason = f"{len(failed)} task(s) not approved" if failed else ""
+        goal.status_reason = (f"{len(failed)} task(s) not approved" if failed else
+                              f"{len(rejected)} task(s) rejected by a reviewer" if rejected else "")
         goal.finished_at = utcnow()
 
     goal, _ = rt.goals.update(goal_id, change)
@@ -185,3 +201,81 @@ def cancel(rt: Runtime, goal_id: str) -> Goal:
     progress.publish(rt, goal_id, "goal_finished", status=goal.status.value)
     return goal
 
+
+
+def human_decision(rt: Runtime, item_id: str, status: ItemStatus, notes: str = "") -> ReviewItem:
+    """Apply a person's decision to the item's task; the caller then resumes the goal."""
+    queue = ReviewQueue(rt.workspace)
+    item = queue.load(item_id)
+    if item.status is not ItemStatus.OPEN:
+        raise InputError(f"review item {item_id} is already {item.status.value}")
+    if status is ItemStatus.REVISED and not notes.strip():
+        raise InputError("--notes is required to ask for a revision")
+
+    def change(goal: Goal) -> None:
+        if item.task_id is None:
+            return
+        task = goal.task(item.task_id)
+        if status is ItemStatus.APPROVED:
+            if task.status is not TaskStatus.APPROVED:
+                task.move(TaskStatus.APPROVED)
+        elif status is ItemStatus.REVISED:
+            task.move(TaskStatus.REVISION)
+            task.revision += 1
+            task.feedback = f"Human reviewer notes (authoritative):\n{notes.strip()}"
+        else:
+            task.move(TaskStatus.FAILED)
+            task.error = "rejected by a human reviewer" + (f": {notes.strip()}" if notes.strip() else "")
+        if goal.status is GoalStatus.WAITING_HUMAN:
+            goal.status_reason = ""
+
+    rt.goals.update(item.goal_id, change)
+    decided = queue.decide(item_id, status, notes)
+    if item.task_id is not None:
+        outcome = Outcome.SUCCESS if status is ItemStatus.APPROVED else Outcome.FAILURE
+        rt.learnings.append(Learning(
+            skill=item.skill or "director", goal_id=item.goal_id, outcome=outcome,
+            lesson=f"A human reviewer {status.value} it" + (f": {notes.strip()}" if notes.strip() else "."),
+            tags=("human", status.value), confidence=0.9))
+    return decided
+
+
+# --- cascade: consecutive failures pause a goal ---------------------------------------------
+CASCADE_LIMIT = 3
+CASCADE_REASON = "cascading failure"
+
+
+def pause_reason(goal: Goal) -> str | None:
+    """Why a goal is paused by a cascade of failures, or None when it is not."""
+    if goal.status is GoalStatus.WAITING_HUMAN and goal.status_reason.startswith(CASCADE_REASON):
+        return goal.status_reason
+    return None
+
+
+def task_failed(rt: Runtime, goal_id: str, task_id: str, reason: str) -> Goal:
+    """After a task failed: the skill's learning, and at the third failure in a row a paused goal."""
+    goal = rt.goals.load(goal_id)
+    task = goal.task(task_id)
+    rt.learnings.append(Learning(skill=task.skill, goal_id=goal_id, category=goal.category,
+                                 outcome=Outcome.FAILURE, lesson=f"Failed: {reason[:300]}",
+                                 tags=("failed",), confidence=0.7))
+
+    def change(goal: Goal) -> bool:
+        if goal.consecutive_failures < CASCADE_LIMIT or goal.status not in (
+                GoalStatus.RUNNING, GoalStatus.WAITING_BUDGET):
+            return False  # not yet a cascade, or already stopped (paused once, cancelled …)
+        goal.status = GoalStatus.WAITING_HUMAN
+        goal.status_reason = (f"{CASCADE_REASON}: {goal.consecutive_failures} tasks failed in a "
+                              f"row (last {task.skill}: {reason[:160]})")
+        return True
+
+    goal, paused = rt.goals.update(goal_id, change)
+    if paused:
+        data: dict[str, JsonValue] = {"goal_id": goal_id, "task_id": task_id, "skill": task.skill,
+                                      "failures": goal.consecutive_failures, "reason": goal.status_reason}
+        emit_internal(rt, Event(type=EventType.PIPELINE_BLOCKED, source="director", data=data))
+        ReviewQueue(rt.workspace).open_item(goal_id, Reason.CASCADING_FAILURE, goal.status_reason,
+                                            task_id=task_id, skill=task.skill)
+        progress.publish(rt, goal_id, "goal_paused", reason=goal.status_reason,
+                         status=goal.status.value)
+    return goal

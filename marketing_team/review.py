@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from pathlib import Path
 
@@ -19,10 +20,12 @@ from marketing_team.domain import (
     TaskStatus,
     Verdict,
 )
+from marketing_team.errors import LLMError
 from marketing_team.llm.protocol import LLM, Reply, SystemBlock, parsed_as
 from marketing_team.prompts import review_messages
 from marketing_team.workspace import atomic_write
 
+log = logging.getLogger(__name__)
 MAX_REVISIONS = 3
 MAX_FRESH_ATTEMPTS = 1
 APPROVE_AT = 7.0
@@ -107,7 +110,16 @@ def review_text(text: str, skill: SkillSpec, llm: LLM | None, model: str,
     structural = structural_review(text, skill)
     if structural.verdict is not Verdict.APPROVE or llm is None:
         return structural, None
-    return model_review(llm, model, skill, requirements, text)
+    try:
+        return model_review(llm, model, skill, requirements, text)
+    except LLMError as exc:
+        if exc.transient:
+            raise  # worth retrying the whole review task
+        # Malformed or refused review: the structural verdict stands, with the reason on record.
+        log.warning("model review unusable; structural review only",
+                    extra={"event": "review_fallback", "skill": skill.slug, "reason": str(exc)[:200]})
+        note = f"structural review only: the model review was unusable ({str(exc)[:160]})"
+        return structural.model_copy(update={"note": note}), None
 
 
 class Decision(StrEnum):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from marketing_team import frontmatter, progress
-from marketing_team.domain import Goal, TaskRecord, TaskStatus
+from marketing_team.domain import Goal, Learning, Outcome, TaskRecord, TaskStatus
 from marketing_team.goals import deliverable_name
 from marketing_team.guarded import GuardedLLM
 from marketing_team.llm.reply_cache import reply_key
@@ -128,7 +128,10 @@ def fail_task(rt: Runtime, goal_id: str, task_id: str, reason: str) -> TaskRecor
             goal.consecutive_failures += 1
         return task.model_copy()
 
-    _, task = rt.goals.update(goal_id, change)
+    goal, task = rt.goals.update(goal_id, change)
+    rt.learnings.append(Learning(skill=task.skill, goal_id=goal_id, category=goal.category,
+                                 outcome=Outcome.FAILURE, lesson=f"Failed: {reason[:300]}",
+                                 tags=("failure",), confidence=0.6))
     progress.publish(rt, goal_id, "task_failed", task_id=task_id, skill=task.skill, reason=reason[:200])
     return task
 

@@ -9,7 +9,7 @@ from celery import Celery, Task
 
 from marketing_team import budget, dispatch, flow, runner
 from marketing_team.catalog.specs import Catalog
-from marketing_team.errors import LLMTransientError, MarketingTeamError
+from marketing_team.errors import BudgetError, LLMTransientError, MarketingTeamError
 from marketing_team.review import Decision
 from marketing_team.runtime import current
 
@@ -28,6 +28,19 @@ class TeamTask(Task):  # type: ignore[misc]
         """Budget gate: raises to veto or retries to defer; never a signal (signals cannot veto)."""
         budget.before_task(self, args, kwargs)
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the body; a refusal by the hard cap inside it defers the task or stops its goal."""
+        request = self.request_stack.top
+        # In a worker the tracer has pushed the real request already; Task.__call__ would push a
+        # bare one (no retries, chain or delivery info) unless the worker installed Celery's
+        # stack protection, which the in-process worker does not. So call the body directly.
+        body = self.run if request is not None and not request.called_directly else super().__call__
+        try:
+            return body(*args, **kwargs)
+        except BudgetError as exc:
+            budget.after_refusal(self, args, kwargs, exc)
+            raise
+
 
 def skill_body(task: Task, goal_id: str, task_id: str) -> Any:
     """Run the skill unless it already ran, then splice the Director's review in after it."""
@@ -39,11 +52,15 @@ def skill_body(task: Task, goal_id: str, task_id: str) -> Any:
         spec = rt.catalog.skill(start.task.skill)
         try:
             runner.run_skill(rt, goal_id, task_id, rt.model_for(budget.effective_tier(rt, spec.tier)))
+        except BudgetError:
+            raise  # not a skill failure: TeamTask defers the task or stops the goal
         except LLMTransientError as exc:
-            if task.request.retries < MAX_TRANSIENT_RETRIES:
-                raise task.retry(exc=exc, countdown=2 ** (task.request.retries + 1)) from None
+            used = budget.transient_retries(task)  # budget deferrals are retries too; not counted
+            if used < MAX_TRANSIENT_RETRIES:
+                raise task.retry(exc=exc, countdown=2 ** (used + 1),
+                                 max_retries=task.request.retries + 1) from None
             return _failed(rt, goal_id, task_id, f"{type(exc).__name__}: {exc}")
-        except MarketingTeamError as exc:
+        except MarketingTeamError as exc:  # permanent: fails at once with its typed reason
             return _failed(rt, goal_id, task_id, f"{type(exc).__name__}: {exc}")
     prio = start.task.priority.broker_priority
     return task.replace(dispatch.review_signature(task.app, goal_id, task_id, prio))
@@ -51,6 +68,7 @@ def skill_body(task: Task, goal_id: str, task_id: str) -> Any:
 
 def _failed(rt: Any, goal_id: str, task_id: str, reason: str) -> dict[str, str]:
     runner.fail_task(rt, goal_id, task_id, reason)
+    flow.task_failed(rt, goal_id, task_id, reason)  # learning; third failure in a row pauses
     log.warning("skill failed", extra={"event": "skill_failed", "goal_id": goal_id,
                                        "task_id": task_id, "reason": reason})
     return {"task_id": task_id, "status": "failed"}
@@ -64,7 +82,13 @@ def register(app: Celery, catalog: Catalog) -> None:
     @app.task(name="director.review", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]
     def review(self: Task, goal_id: str, task_id: str) -> Any:
         rt = current()
-        decision = flow.review_task(rt, goal_id, task_id, rt.model_for(budget.effective_tier(rt, "sonnet")))
+        model = rt.model_for(budget.effective_tier(rt, "sonnet"))
+        # After the transient retries are spent the structural review decides alone.
+        allowed = self.request.retries < MAX_TRANSIENT_RETRIES
+        try:
+            decision = flow.review_task(rt, goal_id, task_id, model, model_allowed=allowed)
+        except LLMTransientError as exc:
+            raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from None
         if decision in (Decision.REVISE, Decision.RETRY):
             goal = rt.goals.load(goal_id)
             return self.replace(dispatch.skill_signature(self.app, goal.task(task_id)))

@@ -1,0 +1,123 @@
+"""`mtctl reviews list|show|approve|revise|reject` and `mtctl learnings list`."""
+
+from __future__ import annotations
+
+import click
+
+from marketing_team import dispatch, flow, progress
+from marketing_team.backend import Backend
+from marketing_team.cli.common import emit_json, offline_runtime, settings
+from marketing_team.cli.watch import follow, print_summary
+from marketing_team.domain import GoalStatus, check_id
+from marketing_team.humanreview import ItemStatus, ReviewQueue
+
+
+@click.group("reviews")
+def reviews_group() -> None:
+    """Human review items created when the team escalates."""
+
+
+@reviews_group.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include decided items.")
+@click.option("--json", "as_json", is_flag=True)
+def reviews_list(show_all: bool, as_json: bool) -> None:
+    """Open review items (newest first)."""
+    items = ReviewQueue(offline_runtime().workspace).list(None if show_all else ItemStatus.OPEN)
+    if as_json:
+        emit_json([i.model_dump(mode="json") for i in items])
+        return
+    if not items:
+        click.echo("no review items" + ("" if show_all else " open"))
+    for item in items:
+        click.echo(f"{item.id}  {item.status.value:<9} {item.reason.value:<19} {item.goal_id}  "
+                   f"{item.skill or '—'}")
+
+
+@reviews_group.command("show")
+@click.argument("item_id")
+def reviews_show(item_id: str) -> None:
+    """One item with the reviewer's findings and the deliverable's path."""
+    item = ReviewQueue(offline_runtime().workspace).load(check_id(item_id, "review id"))
+    click.echo(f"{item.id}: {item.status.value} ({item.reason.value})")
+    click.echo(f"goal {item.goal_id}  task {item.task_id or '—'}  skill {item.skill or '—'}")
+    click.echo(f"deliverable: {item.deliverable or '—'}")
+    click.echo(item.summary)
+    if item.notes:
+        click.echo(f"notes: {item.notes}")
+
+
+def _decide(item_id: str, status: ItemStatus, notes: str) -> None:
+    cfg = settings()
+    rt0 = offline_runtime(cfg)
+    item = ReviewQueue(rt0.workspace).load(check_id(item_id, "review id"))
+    with Backend(cfg) as backend:
+        rt, app = backend.runtime, backend.app
+        assert rt is not None and app is not None  # set by Backend.start
+        flow.human_decision(rt, item_id, status, notes)
+        goal = rt.goals.load(item.goal_id)
+        if goal.status is not GoalStatus.WAITING_HUMAN or any(
+                i.goal_id == goal.id for i in ReviewQueue(rt.workspace).list(ItemStatus.OPEN)):
+            click.echo(f"{item_id}: {status.value}; goal {goal.id} stays {goal.status.value}")
+            return
+        # The last open item of a paused goal: continue it where it stopped.
+        flow.reopen(rt, goal.id)
+        sub = progress.Subscription(rt, goal.id)
+        try:
+            dispatch.start(app, rt, goal.id)
+            click.echo(f"{item_id}: {status.value}; goal {goal.id} resumed", err=True)
+            if backend.embedded:
+                print_summary(rt, follow(rt, goal.id, sub))
+        finally:
+            sub.close()
+
+
+@reviews_group.command("approve")
+@click.argument("item_id")
+@click.option("--notes", default="", help="Why (kept with the item and as a learning).")
+def reviews_approve(item_id: str, notes: str) -> None:
+    """Approve the deliverable as it is; the paused pipeline continues."""
+    _decide(item_id, ItemStatus.APPROVED, notes)
+
+
+@reviews_group.command("revise")
+@click.argument("item_id")
+@click.option("--notes", required=True, help="What to change; the skill's next prompt carries it.")
+def reviews_revise(item_id: str, notes: str) -> None:
+    """Re-run the skill with your notes."""
+    _decide(item_id, ItemStatus.REVISED, notes)
+
+
+@reviews_group.command("reject")
+@click.argument("item_id")
+@click.option("--notes", default="")
+def reviews_reject(item_id: str, notes: str) -> None:
+    """Fail the task; the goal continues without it."""
+    _decide(item_id, ItemStatus.REJECTED, notes)
+
+
+@click.group("learnings")
+def learnings_group() -> None:
+    """What the team learned from outcomes."""
+
+
+@learnings_group.command("list")
+@click.option("--skill", default=None, help="Only this skill (or 'director').")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def learnings_list(skill: str | None, limit: int, as_json: bool) -> None:
+    """The newest learnings, newest first."""
+    store = offline_runtime().learnings
+    items = store.for_skill(skill, limit) if skill else store.recent(limit)
+    if as_json:
+        emit_json([i.model_dump(mode="json") for i in items])
+        return
+    if not items:
+        click.echo("no learnings yet")
+    for item in items:
+        click.echo(f"{item.timestamp:%Y-%m-%d %H:%M}  {item.skill:<26} {item.outcome.value:<8} {item.lesson}")
+
+
+def register(cli: click.Group) -> None:
+    """Add the review and learning commands to mtctl."""
+    cli.add_command(reviews_group)
+    cli.add_command(learnings_group)
