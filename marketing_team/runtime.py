@@ -61,7 +61,7 @@ class Runtime:
         """The model id for a tier under the current provider."""
         from marketing_team.llm.factory import model_for_tier
 
-        return model_for_tier(self.settings, tier)
+        return model_for_tier(self.settings, tier, self.llm.name)
 
     @property
     def offline(self) -> bool:

@@ -22,9 +22,9 @@ def make_llm(settings: Settings) -> LLM:
     return OfflineProvider()
 
 
-def model_for_tier(settings: Settings, tier: Tier) -> str:
-    """The model id a tier maps to for the configured provider."""
-    provider = settings.llm_provider
+def model_for_tier(settings: Settings, tier: Tier, provider: str | None = None) -> str:
+    """The model id a tier maps to for the provider in use (default: the configured one)."""
+    provider = provider or settings.llm_provider
     if provider == "offline":
         return "offline"
     if provider == "openai":

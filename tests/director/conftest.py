@@ -1,0 +1,35 @@
+"""Fixtures for the spine: a running team on the session's real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from marketing_team.llm.offline import OfflineProvider
+from marketing_team.testing.scripted import ScriptedLLM
+from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.team import Team
+
+
+@pytest.fixture
+def team(redis_server: RunningServer, tmp_path: Path) -> Iterator[Team]:
+    """A team with the offline provider and an in-process worker."""
+    with Team(redis_server, tmp_path / "ws", OfflineProvider()) as running:
+        yield running
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedLLM]:
+    """A scripted LLM whose unscripted calls are answered offline; leftovers fail the test."""
+    llm = ScriptedLLM(fallback=OfflineProvider())
+    yield llm
+    llm.verify()
+
+
+@pytest.fixture
+def scripted_team(redis_server: RunningServer, tmp_path: Path, scripted: ScriptedLLM) -> Iterator[Team]:
+    """A team whose model calls go to the scripted LLM."""
+    with Team(redis_server, tmp_path / "ws", scripted) as running:
+        yield running

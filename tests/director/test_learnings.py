@@ -1,0 +1,34 @@
+"""Learnings change behaviour: goal 1's failed review shows up in goal 2's prompts and plan."""
+
+from __future__ import annotations
+
+from marketing_team.domain import Category, GoalStatus, Learning, Outcome
+from marketing_team.learnings import LearningStore
+from marketing_team.testing.scripted import ScriptedLLM
+from marketing_team.testing.team import Team
+from marketing_team.workspace import Workspace
+
+
+def test_learning_from_a_failed_review_reaches_the_next_goals_prompt_and_plan(
+        scripted_team: Team, scripted: ScriptedLLM) -> None:
+    scripted.on(lambda c: c.is_skill("copywriting"), "Too short.", times=1)
+    first = scripted_team.wait(scripted_team.pipeline("Copywriting Review Chain").id)
+    assert first.status is GoalStatus.COMPLETED
+
+    second = scripted_team.goal("Write copy for our new landing page", category=Category.CONTENT)
+    done = scripted_team.wait(second.id)
+
+    assert done.status is GoalStatus.COMPLETED
+    copy_prompt = [c for c in scripted.calls if c.is_skill("copywriting")][-1].prompt
+    assert "<learnings>" in copy_prompt and "Sent back for revision" in copy_prompt
+    plan_prompt = [c for c in scripted.calls if c.is_plan()][-1].prompt
+    assert "copywriting: Sent back for revision" in plan_prompt
+    assert any("Sent back for revision" in used for used in done.plan.learnings_used)
+
+
+def test_learnings_are_read_newest_first_and_at_most_ten(tmp_path: object) -> None:
+    store = LearningStore(Workspace(tmp_path))  # type: ignore[arg-type]
+    for n in range(25):
+        store.append(Learning(skill="seo-audit", outcome=Outcome.SUCCESS, lesson=f"lesson {n}"))
+    got = store.for_skill("seo-audit")
+    assert [g.lesson for g in got] == [f"lesson {n}" for n in range(24, 14, -1)]
