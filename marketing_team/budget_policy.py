@@ -1,0 +1,144 @@
+"""Budget policy as pure functions: money in micro-dollars, levels, who may run, a call's worst case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from enum import StrEnum
+from typing import Literal
+
+from marketing_team.domain import Priority
+from marketing_team.llm.pricing import PriceTable
+from marketing_team.llm.protocol import Tier
+
+MICROS_PER_USD = 1_000_000
+# A continued reply re-sends the prompt plus the partial reply and a short instruction; a
+# structured re-prompt re-sends both turns plus the validation error. Token allowances for the
+# extra text, generous on purpose (an under-estimate would let spend pass the budget).
+CONTINUE_TOKENS = 128
+REPROMPT_TOKENS = 1024
+
+
+class Level(StrEnum):
+    """How much of the month's budget is spent, and so who may still run."""
+
+    NORMAL = "normal"
+    WARNING = "warning"
+    THROTTLE = "throttle"
+    CRITICAL = "critical"
+    EXHAUSTED = "exhausted"
+
+
+# Highest first: the first threshold the share reaches names the level (percent of the budget).
+THRESHOLDS: tuple[tuple[Level, int], ...] = (
+    (Level.EXHAUSTED, 100), (Level.CRITICAL, 95), (Level.THROTTLE, 90), (Level.WARNING, 80))
+# The lowest priority rank that still runs at each level (P0 = 0 … P3 = 3; -1: nothing runs).
+_LOWEST_RANK = {Level.NORMAL: 3, Level.WARNING: 2, Level.THROTTLE: 1, Level.CRITICAL: 0,
+                Level.EXHAUSTED: -1}
+# Levels that announce themselves once a month when first reached.
+ANNOUNCED: tuple[Level, ...] = (Level.WARNING, Level.CRITICAL)
+
+
+def to_micros(usd: Decimal, *, round_up: bool = True) -> int:
+    """USD as integer micro-dollars; costs round up, budgets and caps round down (never in our favour)."""
+    return int((usd * MICROS_PER_USD).to_integral_value(ROUND_CEILING if round_up else ROUND_FLOOR))
+
+
+def to_usd(micros: int) -> Decimal:
+    """Integer micro-dollars as exact USD."""
+    return Decimal(micros).scaleb(-6)
+
+
+def level_for(spent: int, budget: int) -> Level:
+    """The level for spent of budget micro-dollars; a zero budget allows nothing."""
+    if budget <= 0:
+        return Level.EXHAUSTED
+    for level, percent in THRESHOLDS:
+        if spent * 100 >= budget * percent:
+            return level
+    return Level.NORMAL
+
+
+def at_least(level: Level, floor: Level) -> bool:
+    """True when level is floor or a more severe one."""
+    order = list(Level)
+    return order.index(level) >= order.index(floor)
+
+
+def allows(level: Level, priority: Priority) -> bool:
+    """True when work of this priority may run at this level."""
+    return priority.rank <= _LOWEST_RANK[level]
+
+
+def allowed_text(level: Level) -> str:
+    """Which priorities run at a level, for messages ("P0-P1", "none")."""
+    lowest = _LOWEST_RANK[level]
+    if lowest < 0:
+        return "none"
+    return "P0" if lowest == 0 else f"P0-P{lowest}"
+
+
+def stop_at(budget: int, priority: Priority) -> int | None:
+    """The month spend (micro-dollars) from which this priority is deferred; None for P0."""
+    for level, percent in reversed(THRESHOLDS):
+        if not allows(level, priority):
+            return None if level is Level.EXHAUSTED else -(-budget * percent // 100)
+    return None  # pragma: no cover - EXHAUSTED allows nothing, so the loop always returns
+
+
+def share_percent(spent: int, budget: int) -> Decimal:
+    """Spent as a percentage of budget, one decimal (100 when the budget is zero)."""
+    if budget <= 0:
+        return Decimal(100)
+    return (Decimal(spent) * 100 / Decimal(budget)).quantize(Decimal("0.1"))
+
+
+def forced_tier(level: Level, tier: Tier) -> Tier:
+    """The tier a call may use at this level: critical and beyond force haiku."""
+    return "haiku" if level in (Level.CRITICAL, Level.EXHAUSTED) else tier
+
+
+Kind = Literal["run", "defer", "exhausted"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the gate does with a piece of work: run it, defer it, or stop its goal."""
+
+    kind: Kind
+    reason: str = ""
+
+
+def decide(level: Level, priority: Priority, *, spent: int, budget: int, goal_spent: int,
+           goal_cap: int, month: str) -> Decision:
+    """The gate's decision for a goal's work at this level and goal spend."""
+    if level is Level.EXHAUSTED:
+        return Decision("exhausted", f"monthly budget exhausted: ${to_usd(spent)} of "
+                        f"${to_usd(budget)} spent in {month}; raise BUDGET_MONTHLY or wait for "
+                        f"next month, then `mtctl goals resume`")
+    if goal_spent >= goal_cap:
+        return Decision("exhausted", f"goal budget cap reached: ${to_usd(goal_spent)} of "
+                        f"${to_usd(goal_cap)} (MT_GOAL_BUDGET_SHARE of BUDGET_MONTHLY); raise it, "
+                        f"then `mtctl goals resume`")
+    if not allows(level, priority):
+        return Decision("defer", defer_reason(level, priority, spent, budget, month))
+    return Decision("run")
+
+
+def defer_reason(level: Level, priority: Priority, spent: int, budget: int, month: str) -> str:
+    """Why work of this priority waits at this level, in one line."""
+    return (f"budget level {level} ({share_percent(spent, budget)}% of ${to_usd(budget)} spent in "
+            f"{month}): {priority} work waits; {allowed_text(level)} run")
+
+
+def call_worst_case(prices: PriceTable, model: str, input_tokens: int, max_tokens: int,
+                    attempts: int = 1) -> Decimal:
+    """The most one metered call can cost: every attempt at full output, continued once."""
+    total = Decimal(0)
+    prompt = input_tokens
+    for _ in range(max(1, attempts)):
+        total += prices.worst_case_cost(model, prompt, max_tokens)
+        # The continuation of a truncated reply carries the prompt and the partial reply.
+        total += prices.worst_case_cost(model, prompt + max_tokens + CONTINUE_TOKENS, max_tokens)
+        prompt += 2 * max_tokens + REPROMPT_TOKENS
+    return total

@@ -1,0 +1,65 @@
+"""The daily cost report `metrics/YYYY-MM-DD-costs.md`: the ledger's day by skill, model and goal."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from marketing_team.budget_policy import level_for, share_percent, to_micros, to_usd
+from marketing_team.ledger import Ledger, Spend
+from marketing_team.runtime import Runtime
+from marketing_team.workspace import atomic_write, file_lock
+
+log = logging.getLogger(__name__)
+
+
+def report_path(rt: Runtime, day: str) -> Path:
+    """Where the report of a day (YYYY-MM-DD) lives."""
+    return rt.workspace.metrics_dir / f"{day}-costs.md"
+
+
+def _table(title: str, column: str, amounts: dict[str, int]) -> list[str]:
+    lines = [f"## By {title}", "", f"| {column} | Cost (USD) |", "|---|---:|"]
+    for name, micros in sorted(amounts.items(), key=lambda item: (-item[1], item[0])):
+        lines.append(f"| {name} | {to_usd(micros):.6f} |")
+    if not amounts:
+        lines.append("| (none) | 0.000000 |")
+    return [*lines, ""]
+
+
+def render(day: str, spend: Spend, month_spent: int, budget: int) -> str:
+    """The report's markdown for one day, with the month to date for context."""
+    level = level_for(month_spent, budget)
+    lines = [
+        f"# Costs {day}", "",
+        f"- Spent this day: ${to_usd(spend.spent):.6f} over {spend.calls} model call(s)",
+        f"- Month to date ({day[:7]}): ${to_usd(month_spent):.6f} of ${to_usd(budget):.2f} "
+        f"({share_percent(month_spent, budget)}%), level {level}",
+        "- Source: the Redis ledger (UTC days); this file is rewritten after each paid call.", "",
+    ]
+    lines += _table("skill", "Skill", spend.by_skill)
+    lines += _table("model", "Model", spend.by_model)
+    lines += _table("goal", "Goal", spend.by_goal)
+    return "\n".join(lines)
+
+
+def write_day_report(rt: Runtime, day: str) -> Path:
+    """Rewrite a day's report from the ledger, atomically."""
+    ledger = Ledger(rt.redis)
+    path = report_path(rt, day)
+    # Under the lock the ledger is read and the file written in one go, so a slower writer can
+    # never replace a newer report with an older snapshot.
+    with file_lock(rt.workspace.metrics_dir / ".costs.lock"):
+        text = render(day, ledger.day(day), ledger.month_spent(day[:7]),
+                      to_micros(rt.settings.budget_monthly, round_up=False))
+        atomic_write(path, text + "\n")
+    return path
+
+
+def refresh_day_report(rt: Runtime, day: str) -> None:
+    """Rewrite the report after a paid call; the ledger stays the truth, so a disk error only logs."""
+    try:
+        write_day_report(rt, day)
+    except OSError as exc:
+        log.warning("cost report not written", extra={"event": "cost_report_failed", "day": day,
+                                                      "error": f"{type(exc).__name__}: {exc}"})

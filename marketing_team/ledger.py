@@ -1,0 +1,248 @@
+"""The spend ledger in Redis: atomic reservations against the caps, settled spend by month, day, goal, skill, model."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+import redis
+
+from marketing_team.domain import utcnow
+
+PREFIX = "mt:budget:"
+# Month and goal totals are kept a little over a year (history for `mtctl budget`); day hashes
+# only feed the daily report, and the month hash keeps each day's total anyway.
+MONTH_TTL_S = 400 * 86400
+DAY_TTL_S = 100 * 86400
+
+# Release reservations whose holder vanished (a killed worker never settles): every reservation
+# carries an expiry, and each reserve sweeps the expired ones first. Keys of the swept records
+# are built from ARGV because they are only known from the records themselves.
+_SWEEP = """
+local now = tonumber(redis.call('TIME')[1])
+local function release(holds, expiry, token)
+  local rec = redis.call('HGET', holds, token)
+  if rec then
+    local month, goal, micros = string.match(rec, '^([^|]*)|([^|]*)|(%d+)$')
+    if micros and micros ~= '0' then
+      redis.call('HINCRBY', ARGV[1] .. 'month:' .. month, 'reserved', '-' .. micros)
+      if goal ~= '' then
+        redis.call('HINCRBY', ARGV[1] .. 'goal:' .. goal, 'reserved', '-' .. micros)
+      end
+    end
+    redis.call('HDEL', holds, token)
+  end
+  redis.call('ZREM', expiry, token)
+end
+"""
+
+# KEYS: month hash, goal hash (the month hash again when the call has no goal), reservations,
+# reservation expiries. ARGV: prefix, micros, budget, goal cap (-1 none), stop-at (-1 none),
+# token, ttl, record, key ttl.
+_RESERVE = _SWEEP + """
+for _, token in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)) do
+  release(KEYS[3], KEYS[4], token)
+end
+local micros = tonumber(ARGV[2])
+local budget = tonumber(ARGV[3])
+local cap = tonumber(ARGV[4])
+local stop = tonumber(ARGV[5])
+local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+local held = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
+local has_goal = KEYS[2] ~= KEYS[1]
+local gspent, gheld = 0, 0
+if has_goal then
+  gspent = tonumber(redis.call('HGET', KEYS[2], 'spent') or '0')
+  gheld = tonumber(redis.call('HGET', KEYS[2], 'reserved') or '0')
+end
+if stop >= 0 and spent >= stop then return {'deferred', spent, held} end
+if spent + micros > budget then return {'exhausted', spent, held} end
+if has_goal and cap >= 0 and gspent + micros > cap then return {'goal_exhausted', spent, held} end
+if spent + held + micros > budget or (has_goal and cap >= 0 and gspent + gheld + micros > cap) then
+  return {'busy', spent, held}
+end
+redis.call('HINCRBY', KEYS[1], 'reserved', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[9])
+if has_goal then
+  redis.call('HINCRBY', KEYS[2], 'reserved', ARGV[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[9])
+end
+redis.call('HSET', KEYS[3], ARGV[6], ARGV[8])
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[7]), ARGV[6])
+return {'granted', spent, held}
+"""
+
+# KEYS: month hash, day hash, goal hash (the month hash again when none), reservations,
+# reservation expiries. ARGV: prefix, token ('' none), micros, skill, model, goal id, day of
+# month, month ttl, day ttl, count ('1' record a call, '0' only release).
+_SETTLE = _SWEEP + """
+if ARGV[2] ~= '' then release(KEYS[4], KEYS[5], ARGV[2]) end
+if ARGV[10] == '1' then
+  local a = ARGV[3]
+  for _, key in ipairs({KEYS[1], KEYS[2]}) do
+    redis.call('HINCRBY', key, 'spent', a)
+    redis.call('HINCRBY', key, 'calls', 1)
+    redis.call('HINCRBY', key, 'skill:' .. ARGV[4], a)
+    redis.call('HINCRBY', key, 'model:' .. ARGV[5], a)
+    if ARGV[6] ~= '' then redis.call('HINCRBY', key, 'goal:' .. ARGV[6], a) end
+  end
+  redis.call('HINCRBY', KEYS[1], 'day:' .. ARGV[7], a)
+  redis.call('EXPIRE', KEYS[1], ARGV[8])
+  redis.call('EXPIRE', KEYS[2], ARGV[9])
+  if ARGV[6] ~= '' then
+    redis.call('HINCRBY', KEYS[3], 'spent', a)
+    redis.call('EXPIRE', KEYS[3], ARGV[8])
+  end
+end
+return tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+"""
+
+Outcome = Literal["granted", "deferred", "busy", "exhausted", "goal_exhausted"]
+ScriptArg = str | int
+
+
+def month_of(when: datetime) -> str:
+    """The ledger month (UTC) of a time: YYYY-MM."""
+    return when.strftime("%Y-%m")
+
+
+def day_of(when: datetime) -> str:
+    """The ledger day (UTC) of a time: YYYY-MM-DD."""
+    return when.strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Money held for one call in flight until it settles (or its holder's lease runs out)."""
+
+    token: str
+    month: str
+    goal_id: str
+    micros: int
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The answer to a reservation: the outcome, the month's spend and holds it was judged on."""
+
+    outcome: Outcome
+    spent: int
+    held: int
+    reservation: Reservation | None = None
+
+
+@dataclass
+class Spend:
+    """Totals of a month or a day in micro-dollars, broken down by skill, model, goal (and day)."""
+
+    spent: int = 0
+    reserved: int = 0
+    calls: int = 0
+    by_skill: dict[str, int] = field(default_factory=dict)
+    by_model: dict[str, int] = field(default_factory=dict)
+    by_goal: dict[str, int] = field(default_factory=dict)
+    by_day: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[bytes | str, bytes | str], period: str) -> Spend:
+        """Parse a ledger hash; `day:DD` fields become YYYY-MM-DD keys of the period's month."""
+        spend = cls()
+        groups = {"skill": spend.by_skill, "model": spend.by_model, "goal": spend.by_goal,
+                  "day": spend.by_day}
+        for key, value in raw.items():
+            name = key.decode() if isinstance(key, bytes) else key
+            amount = int(value)
+            kind, _, label = name.partition(":")
+            if kind in groups and label:
+                groups[kind][f"{period[:7]}-{label}" if kind == "day" else label] = amount
+            elif name in ("spent", "reserved", "calls"):
+                setattr(spend, name, amount)
+        return spend
+
+
+class Ledger:
+    """Every number the budget relies on lives here, in Redis; nothing is kept in process memory."""
+
+    def __init__(self, client: redis.Redis, lease_s: int = 1800) -> None:
+        self.client = client
+        self.lease_s = lease_s
+        self._reserve = client.register_script(_RESERVE)
+        self._settle = client.register_script(_SETTLE)
+
+    def _keys(self, month: str, goal_id: str) -> list[str]:
+        month_key = f"{PREFIX}month:{month}"
+        goal_key = f"{PREFIX}goal:{goal_id}" if goal_id else month_key
+        return [month_key, goal_key, f"{PREFIX}reservations", f"{PREFIX}reservations:expiry"]
+
+    def reserve(self, micros: int, *, budget: int, goal_id: str = "", goal_cap: int | None = None,
+                stop_at: int | None = None, when: datetime | None = None) -> Grant:
+        """Hold micros for a call if the month (and goal) can still afford it, atomically."""
+        month = month_of(when or utcnow())
+        token = secrets.token_hex(8)
+        record = f"{month}|{goal_id}|{micros}"
+        args: list[ScriptArg] = [PREFIX, micros, budget, -1 if goal_cap is None else goal_cap,
+                -1 if stop_at is None else stop_at, token, self.lease_s, record, MONTH_TTL_S]
+        raw = self._reserve(keys=self._keys(month, goal_id), args=args)
+        outcome, spent, held = raw[0].decode(), int(raw[1]), int(raw[2])
+        granted = Reservation(token, month, goal_id, micros) if outcome == "granted" else None
+        return Grant(outcome, spent, held, granted)
+
+    def settle(self, reservation: Reservation | None, micros: int, *, goal_id: str, skill: str,
+               model: str, when: datetime | None = None) -> int:
+        """Release the hold and record the actual spend; returns the month's spend after it."""
+        return self._apply(reservation, micros, goal_id, skill, model, when, count=True)
+
+    def release(self, reservation: Reservation) -> None:
+        """Give back a hold without recording spend (the call failed before it cost anything known)."""
+        self._apply(reservation, 0, reservation.goal_id, "", "", None, count=False)
+
+    def record(self, micros: int, *, goal_id: str = "", skill: str = "director",
+               model: str = "unknown", when: datetime | None = None) -> int:
+        """Record spend that needed no reservation (free providers, imports); returns the month's spend."""
+        return self._apply(None, micros, goal_id, skill, model, when, count=True)
+
+    def _apply(self, reservation: Reservation | None, micros: int, goal_id: str, skill: str,
+               model: str, when: datetime | None, *, count: bool) -> int:
+        at = when or utcnow()
+        month, day = month_of(at), day_of(at)
+        keys = self._keys(month, goal_id)
+        keys = [keys[0], f"{PREFIX}day:{day}", keys[1], keys[2], keys[3]]
+        args: list[ScriptArg] = [PREFIX, reservation.token if reservation else "", micros, skill, model, goal_id,
+                day[-2:], MONTH_TTL_S, DAY_TTL_S, "1" if count else "0"]
+        return int(self._settle(keys=keys, args=args))
+
+    def month_spent(self, month: str) -> int:
+        """Settled spend of a month in micro-dollars."""
+        return int(self.client.hget(f"{PREFIX}month:{month}", "spent") or 0)
+
+    def goal_spent(self, goal_id: str) -> int:
+        """Settled spend of a goal (all months) in micro-dollars."""
+        return int(self.client.hget(f"{PREFIX}goal:{goal_id}", "spent") or 0)
+
+    def month(self, month: str) -> Spend:
+        """The month's totals and breakdowns."""
+        return Spend.from_hash(self.client.hgetall(f"{PREFIX}month:{month}"), month)
+
+    def day(self, day: str) -> Spend:
+        """One day's totals and breakdowns (kept DAY_TTL_S)."""
+        return Spend.from_hash(self.client.hgetall(f"{PREFIX}day:{day}"), day)
+
+    def mark_once(self, name: str, ttl_s: int) -> bool:
+        """Set a flag that expires; True only for the caller that set it first (announce once)."""
+        return bool(self.client.set(f"{PREFIX}{name}", "1", nx=True, ex=ttl_s))
+
+    def bump(self, name: str, ttl_s: int) -> int:
+        """Increment a counter that expires; returns the new value."""
+        key = f"{PREFIX}{name}"
+        with self.client.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, ttl_s)
+            value, _ = pipe.execute()
+        return int(value)
+
+    def count(self, name: str) -> int:
+        """The current value of a counter made by bump (0 when absent)."""
+        return int(self.client.get(f"{PREFIX}{name}") or 0)
