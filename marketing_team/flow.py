@@ -253,12 +253,8 @@ def pause_reason(goal: Goal) -> str | None:
 
 
 def task_failed(rt: Runtime, goal_id: str, task_id: str, reason: str) -> Goal:
-    """After a task failed: the skill's learning, and at the third failure in a row a paused goal."""
-    goal = rt.goals.load(goal_id)
-    task = goal.task(task_id)
-    rt.learnings.append(Learning(skill=task.skill, goal_id=goal_id, category=goal.category,
-                                 outcome=Outcome.FAILURE, lesson=f"Failed: {reason[:300]}",
-                                 tags=("failed",), confidence=0.7))
+    """After a task failed (runner.fail_task recorded it): pause the goal at the third in a row."""
+    task = rt.goals.load(goal_id).task(task_id)
 
     def change(goal: Goal) -> bool:
         if goal.consecutive_failures < CASCADE_LIMIT or goal.status not in (
