@@ -1,0 +1,130 @@
+"""`mtctl budget`: the month's level, spend and what is left, by skill, model and day."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import click
+import redis
+
+from marketing_team.budget_policy import level_for, share_percent, to_micros, to_usd
+from marketing_team.cli.common import emit_json, settings
+from marketing_team.domain import utcnow
+from marketing_team.errors import InputError
+from marketing_team.ledger import Ledger, Spend, month_of
+from marketing_team.runtime import redis_py_url
+from marketing_team.settings import Settings
+
+
+@contextlib.contextmanager
+def ledger_client(cfg: Settings) -> Iterator[tuple[redis.Redis | None, str]]:
+    """A client on the server holding the ledger, and where it is (None when there is none)."""
+    url = cfg.broker_url
+    if url is not None:
+        from marketing_team.backend import check_broker
+
+        check_broker(url)  # one line naming the masked URL when Redis is down
+        client = redis.Redis.from_url(redis_py_url(url), socket_timeout=10)
+        try:
+            yield client, "redis"
+        finally:
+            client.close()
+        return
+    from marketing_team.embedded import EmbeddedServer, ping
+
+    state = cfg.workspace / ".state"
+    live = EmbeddedServer(state)
+    if ping(str(live.socket_path)):  # `mtctl up` or a running goal owns the server: just read it
+        client = redis.Redis.from_url(live.redis_url, socket_timeout=10)
+        try:
+            yield client, "embedded"
+        finally:
+            client.close()
+        return
+    if not (state / "data").is_dir():  # no server ever kept data here: nothing was spent
+        yield None, "none"
+        return
+    # The embedded server's append-only data outlives it; start it just long enough to read.
+    with EmbeddedServer(state, appendonly=True) as server:
+        client = redis.Redis.from_url(server.redis_url, socket_timeout=10)
+        try:
+            yield client, "embedded"
+        finally:
+            client.close()
+
+
+def _usd(micros: int) -> float:
+    # The JSON edge only: micro-dollar amounts have at most 6 decimals, which a float's shortest
+    # repr prints back exactly; all arithmetic above stays in integers and Decimal.
+    return float(to_usd(micros))
+
+
+def _by(amounts: dict[str, int]) -> dict[str, float]:
+    return {name: _usd(value) for name, value in sorted(amounts.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
+def summary(cfg: Settings, spend: Spend, month: str, source: str) -> dict[str, Any]:
+    """The `--json` object: level, spent_usd, budget_usd, remaining_usd and the breakdowns."""
+    budget = to_micros(cfg.budget_monthly, round_up=False)
+    return {
+        "month": month,
+        "level": level_for(spent := spend.spent, budget).value,
+        "spent_usd": _usd(spent),
+        "budget_usd": _usd(budget),
+        "remaining_usd": _usd(max(0, budget - spent)),
+        "reserved_usd": _usd(spend.reserved),
+        "share_pct": float(share_percent(spent, budget)),
+        "calls": spend.calls,
+        "goal_cap_usd": _usd(to_micros(cfg.goal_budget_cap, round_up=False)),
+        "call_cap_usd": _usd(to_micros(cfg.call_cost_cap, round_up=False)),
+        "by_skill": _by(spend.by_skill),
+        "by_model": _by(spend.by_model),
+        "by_day": {day: _usd(value) for day, value in sorted(spend.by_day.items())},
+        "source": source,
+    }
+
+
+def _print(cfg: Settings, spend: Spend, month: str, source: str) -> None:
+    budget = to_micros(cfg.budget_monthly, round_up=False)
+    level = level_for(spend.spent, budget)
+    click.echo(f"Budget {month}: ${to_usd(spend.spent):.2f} of ${to_usd(budget):.2f} spent "
+               f"({share_percent(spend.spent, budget)}%), level {level}; "
+               f"${to_usd(max(0, budget - spend.spent)):.2f} left")
+    click.echo(f"  {spend.calls} model call(s); ${to_usd(spend.reserved):.4f} held by calls in "
+               f"flight; caps ${cfg.goal_budget_cap:.2f} per goal, ${cfg.call_cost_cap:.2f} per call")
+    if source == "none":
+        click.echo("  no budget data yet: nothing has been spent from this workspace")
+    for title, amounts in (("skill", spend.by_skill), ("model", spend.by_model)):
+        if amounts:
+            click.echo(f"By {title}:")
+            for name, micros in sorted(amounts.items(), key=lambda kv: (-kv[1], kv[0])):
+                click.echo(f"  {name:<32} ${to_usd(micros):.4f}")
+    if spend.by_day:
+        click.echo("By day:")
+        for day, micros in sorted(spend.by_day.items()):
+            click.echo(f"  {day:<32} ${to_usd(micros):.4f}")
+
+
+@click.command("budget")
+@click.option("--month", default=None, help="YYYY-MM (default: this month, UTC).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object for scripts.")
+def budget_cmd(month: str | None, as_json: bool) -> None:
+    """Show the budget level, spend and what is left, by skill, model and day."""
+    if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise InputError(f"--month must be YYYY-MM, not {month!r}")
+    cfg = settings()
+    chosen = month or month_of(utcnow())
+    with ledger_client(cfg) as (client, source):
+        spend = Ledger(client).month(chosen) if client is not None else Spend()
+    if as_json:
+        emit_json(summary(cfg, spend, chosen, source))
+    else:
+        _print(cfg, spend, chosen, source)
+
+
+def register(cli: click.Group) -> None:
+    """Add `budget` to mtctl."""
+    cli.add_command(budget_cmd)
