@@ -73,6 +73,7 @@ def load_skill(folder: Path, squad_of: dict[str, str]) -> SkillSpec:
     sections = meta.get("sections")
     if sections is None:
         sections = _HEADING.findall(body)
+    # Lists go to the model as written: tuple("a-slug") would split a lone string into letters.
     try:
         return SkillSpec(
             slug=slug,
@@ -80,9 +81,9 @@ def load_skill(folder: Path, squad_of: dict[str, str]) -> SkillSpec:
             description=str(meta.get("description", "")),
             squad=str(meta.get("squad") or squad_of.get(slug, "unassigned")),
             tier=meta.get("tier", "sonnet"),
-            sections=tuple(sections),
+            sections=sections,
             min_words=meta.get("min_words", 150),
-            downstream=tuple(meta.get("downstream") or ()),
+            downstream=meta.get("downstream") or (),
             instructions=body.strip(),
             source=path,
         )
@@ -109,6 +110,23 @@ def _entries(path: Path, key: str) -> list[Any]:
     return list(value.items()) if isinstance(value, dict) else list(value)
 
 
+def _pairs(path: Path, key: str) -> list[tuple[Any, Any]]:
+    """(name, value) entries of a top-level mapping such as squads, edges or routing."""
+    entries = _entries(path, key)
+    if not all(isinstance(entry, tuple) for entry in entries):
+        raise ConfigurationError(f"{path}: {key!r} must be a mapping")
+    return entries
+
+
+def _names(path: Path, what: str, value: Any) -> tuple[str, ...]:
+    """One name or a list of names (skill slugs, word stems); anything else names the file."""
+    if value is None or isinstance(value, str):
+        return () if value is None else (value,)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise ConfigurationError(f"{path}: {what}: expected a name or a list of names")
+
+
 def _pipeline(path: Path, raw: Any) -> PipelineSpec:
     try:
         steps = []
@@ -117,6 +135,9 @@ def _pipeline(path: Path, raw: Any) -> PipelineSpec:
                 raise ConfigurationError(f"{path}: pipeline {raw.get('name')!r}: a step must be "
                                          "one of skill:, parallel: [..] or review:")
             kind, value = next(iter(step.items()))
+            if (kind == "parallel") != isinstance(value, list) or not value:
+                raise ConfigurationError(f"{path}: pipeline {raw.get('name')!r}: {kind}: takes "
+                                         f"{'a list of slugs' if kind == 'parallel' else 'one slug'}")
             skills = tuple(value) if isinstance(value, list) else (str(value),)
             if kind == "review" and skills == ("director",):
                 skills = (DIRECTOR_REVIEW,)
@@ -143,21 +164,27 @@ def load_catalog_from(user_dir: Path | None) -> Catalog:
     skill_dirs: dict[str, Path] = {}
     for layer in _layer_dirs(user_dir):
         team = layer / "team.yaml"
-        for name, raw in _entries(team, "squads"):
-            squads[str(name)] = tuple((raw or {}).get("skills", []))
-        for producer, consumers in _entries(team, "edges"):
-            edges.setdefault(str(producer), set()).update(consumers or [])
+        for name, raw in _pairs(team, "squads"):
+            if not isinstance(raw, dict):
+                raise ConfigurationError(f"{team}: squad {name!r}: expected a mapping with skills")
+            squads[str(name)] = _names(team, f"squad {name!r}", raw.get("skills"))
+        for producer, consumers in _pairs(team, "edges"):
+            edges.setdefault(str(producer), set()).update(
+                _names(team, f"edges of {producer!r}", consumers))
         for raw in _entries(layer / "pipelines.yaml", "pipelines"):
             spec = _pipeline(layer / "pipelines.yaml", raw)
             pipelines[spec.name] = spec
-        for category, raw in _entries(layer / "routing.yaml", "routing"):
+        for category, raw in _pairs(layer / "routing.yaml", "routing"):
             try:
                 routing[Category(category)] = Routing.model_validate(raw)
-            except (ValidationError, ValueError) as exc:
-                raise ConfigurationError(f"{layer / 'routing.yaml'}: routing {category}: {exc}") from None
-        for category, stems in _entries(layer / "routing.yaml", "category_rules"):
+            except ValidationError as exc:
+                raise _err(layer / "routing.yaml", f"routing {category}", exc) from None
+            except ValueError:
+                raise ConfigurationError(f"{layer / 'routing.yaml'}: unknown category {category!r}") from None
+        for category, stems in _pairs(layer / "routing.yaml", "category_rules"):
             try:
-                rules[Category(category)] = tuple(str(s).lower() for s in stems)
+                words = _names(layer / "routing.yaml", f"category_rules {category}", stems)
+                rules[Category(category)] = tuple(s.lower() for s in words)
             except ValueError:
                 raise ConfigurationError(f"{layer / 'routing.yaml'}: unknown category {category!r}") from None
         for raw in _entries(layer / "schedules.yaml", "schedules"):
@@ -171,7 +198,9 @@ def load_catalog_from(user_dir: Path | None) -> Catalog:
                 data = dict(raw)
                 data["cooldown_s"] = data.pop("cooldown", 0)
                 mapping = EventMapping.model_validate(data)
-            except (ValidationError, TypeError, ValueError) as exc:
+            except ValidationError as exc:
+                raise _err(layer / "events.yaml", "mapping", exc) from None
+            except (TypeError, ValueError) as exc:
                 raise ConfigurationError(f"{layer / 'events.yaml'}: invalid mapping: {exc}") from None
             events[(mapping.event, mapping.pipeline)] = mapping
         skills_root = layer / "skills"
