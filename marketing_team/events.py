@@ -145,15 +145,19 @@ def _try_mapping(app: Celery, rt: Runtime, mapping: EventMapping, event: Event,
     """The started goal id, or the reason this mapping starts nothing."""
     if mapping.condition is not None and not condition_holds(mapping.condition, event.data):
         return EventReason.CONDITION_FALSE
-    allowed, level = allowed_by_budget(rt, mapping.priority)
-    if not allowed:
-        return EventReason(f"budget_{level}")
+    key = _cooldown_key(mapping)
+    # SET NX EX is the atomic test-and-claim: two processes cannot both pass it. It comes before
+    # the budget read so a burst of cooled-down events costs one round trip less each.
     if mapping.cooldown_s:
-        key = _cooldown_key(mapping)
-        # SET NX EX is the atomic test-and-claim: two processes cannot both pass it.
         if not rt.redis.set(key, event.id, nx=True, ex=mapping.cooldown_s):
             return EventReason.COOLDOWN
         claimed.append(key)
+    allowed, level = allowed_by_budget(rt, mapping.priority)
+    if not allowed:
+        if mapping.cooldown_s:
+            rt.redis.delete(key)  # nothing started: the next event may try again
+            claimed.remove(key)
+        return EventReason(f"budget_{level}")
     spec = rt.catalog.pipeline(mapping.pipeline)
     text = goal_text(mapping, event, spec.description)
     goal = plan_pipeline(rt, mapping.pipeline, mapping.priority, source=f"event:{event.type.value}",

@@ -110,3 +110,22 @@ def test_user_mapping_of_an_internal_event_starts_its_pipeline(redis_server: Run
         [goal_id] = result.goals
         assert team.rt.goals.load(goal_id).pipeline == "Copywriting Review Chain"
         assert team.wait(goal_id, timeout_s=90).status is GoalStatus.COMPLETED
+
+
+def test_event_at_throttle_for_a_p2_pipeline_starts_nothing_and_keeps_the_cooldown_free(
+        redis_server: RunningServer, tmp_path: Path) -> None:
+    policy = pytest.importorskip("marketing_team.budget_policy", reason="needs the budget engine")
+    from decimal import Decimal
+
+    from marketing_team import budget
+
+    team = Team(redis_server, tmp_path / "ws", OfflineProvider(), worker=False,
+                budget_monthly=Decimal("10"))
+    with team:
+        budget.ledger(team.rt).record(policy.to_micros(Decimal("9.10")), skill="test-spend")
+
+        result = publish_event(team.rt, team.app, Event(type=EventType.NEW_BLOG_POST))
+
+        assert result.goals == () and result.reason == "budget_throttle"
+        assert team.rt.redis.exists("mt:events:cooldown:new_blog_post:Content Production") == 0
+        assert team.rt.goals.ids() == []

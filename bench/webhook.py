@@ -1,0 +1,133 @@
+"""Webhook: accepted events/s and p99 under gunicorn ÷ a bare WSGI hello app on the same gunicorn setup."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from bench.common import Result, server
+from marketing_team.testing.processes import child_env, wait_for
+from marketing_team.testing.servers import free_port
+
+REQUESTS = 1500  # per app, after warm-up
+WARMUP = 50
+CONCURRENCY = 4  # client threads; each request opens its own connection (gunicorn sync workers close)
+GUNICORN_WORKERS = 4
+TIME_LIMIT_S = 120.0  # bounded: a run stops here even if the requests are not all sent
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 50.0
+TOKEN = "bench-token"
+HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+
+def hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The baseline: a bare WSGI app that reads the body and answers 202 with a small JSON."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    environ["wsgi.input"].read(length)
+    body = b'{"event_id": "hello", "goals": [], "reason": null}'
+    start_response("202 Accepted", [("Content-Type", "application/json"),
+                                    ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _gunicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
+                                 "--workers", str(GUNICORN_WORKERS), "--log-level", "warning"],
+                                env=child_env(env), stdout=out, stderr=subprocess.STDOUT)
+
+
+def _post(port: int, body: bytes) -> tuple[int, float]:
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/webhook", body=body, headers=HEADERS)
+        reply = conn.getresponse()
+        reply.read()
+        return reply.status, time.perf_counter() - started
+    finally:
+        conn.close()
+
+
+def _answers(port: int) -> bool:
+    try:
+        return _post(port, b"{}")[0] > 0
+    except OSError:
+        return False
+
+
+def _drive(port: int, total: int, prefix: str) -> tuple[float, float, dict[int, int]]:
+    """(accepted per second, p99 latency in ms, count by status) for total POSTs."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    next_index = iter(range(total))
+    deadline = time.monotonic() + TIME_LIMIT_S
+
+    def client() -> None:
+        while time.monotonic() < deadline:
+            with lock:
+                index = next(next_index, None)
+            if index is None:
+                return
+            event = {"id": f"{prefix}-{index}", "type": "traffic_drop", "source": "bench",
+                     "data": {"percentageDrop": 30, "page": "/pricing"}}
+            status, seconds = _post(port, json.dumps(event).encode())
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+                if status == 202:
+                    latencies.append(seconds)
+
+    threads = [threading.Thread(target=client) for _ in range(CONCURRENCY)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies else float("inf")
+    return len(latencies) / wall, p99, statuses
+
+
+def _measure(app: str, env: dict[str, str], tmp: Path, name: str) -> tuple[float, float, dict[int, int]]:
+    port = free_port()
+    proc = _gunicorn(app, port, env, tmp / f"{name}.log")
+    try:
+        wait_for(lambda: _answers(port) or proc.poll() is not None, 30, f"gunicorn ({name})")
+        if proc.poll() is not None:
+            raise RuntimeError((tmp / f"{name}.log").read_text()[-2000:])
+        _drive(port, WARMUP, f"{name}-warm")
+        return _drive(port, REQUESTS, name)
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def run() -> Result:
+    """Measure the hello baseline, then the webhook against a private Redis, same gunicorn setup."""
+    tmp = Path(tempfile.mkdtemp(prefix="mt-bench-webhook-"))
+    with server() as srv:
+        base_rate, base_p99, _ = _measure("bench.webhook:hello", {}, tmp, "hello")
+        env = {"REDIS_URL": srv.url, "WORKSPACE_DIR": str(tmp / "ws"), "MT_WEBHOOK_TOKEN": TOKEN}
+        rate, p99, statuses = _measure("marketing_team.webhook:app", env, tmp, "webhook")
+    ratio = rate / base_rate
+    met = ratio >= TARGET_RATIO and p99 < TARGET_P99_MS
+    # Every event is a traffic_drop over the threshold with its own id: the first starts an SEO
+    # Cycle goal, the rest are accepted and cooled down (the webhook's common path under a burst).
+    return Result("webhook", rate, "events/s", base_rate, ratio,
+                  f">= {TARGET_RATIO} and p99 < {TARGET_P99_MS:.0f} ms", met,
+                  f"(p99 {p99:.1f} ms vs hello {base_p99:.1f} ms; {CONCURRENCY} clients, "
+                  f"{GUNICORN_WORKERS} sync workers, statuses {statuses})")
+
+
+if __name__ == "__main__":
+    print(run().line())

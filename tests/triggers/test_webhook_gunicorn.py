@@ -1,0 +1,80 @@
+"""The webhook under a real gunicorn process on loopback, publishing to the team's Redis."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from marketing_team.domain import GoalStatus
+from marketing_team.testing.processes import child_env
+from marketing_team.testing.servers import free_port
+from marketing_team.testing.team import Team
+from marketing_team.webhook import MAX_BODY_BYTES
+from tests.triggers.beat_support import stop
+from tests.triggers.conftest import TOKEN, wait_for
+
+
+def _request(port: int, method: str, path: str, body: bytes | None = None,
+             headers: dict[str, str] | None = None, chunked: bool = False) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        if chunked:
+            conn.request(method, path, body=iter([body or b""]), headers=headers or {}, encode_chunked=True)
+        else:
+            conn.request(method, path, body=body, headers=headers or {})
+        reply = conn.getresponse()
+        return reply.status, reply.read()
+    finally:
+        conn.close()
+
+
+def _answers(port: int) -> bool:
+    try:
+        return _request(port, "GET", "/health")[0] in (200, 503)
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def gunicorn(team: Team, tmp_path: Path) -> Iterator[int]:
+    """gunicorn marketing_team.webhook:app on a free loopback port; stopped at the end."""
+    port = free_port()
+    env = child_env({"REDIS_URL": team.server.url, "WORKSPACE_DIR": str(team.settings.workspace),
+                     "MT_WEBHOOK_TOKEN": TOKEN})
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "marketing_team.webhook:app",
+                                 "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: _answers(port) or proc.poll() is not None, 30, "gunicorn to answer")
+        assert proc.poll() is None, log.read_text()[-2000:]
+        yield port
+    finally:
+        stop(proc)
+
+
+def test_webhook_under_gunicorn_starts_a_goal_and_refuses_bad_requests(gunicorn: int, team: Team) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    event = json.dumps({"id": "evt-gunicorn-1", "type": "traffic_drop",
+                        "data": {"percentageDrop": 30}}).encode()
+
+    status, body = _request(gunicorn, "POST", "/webhook", event, auth)
+    again, repeat = _request(gunicorn, "POST", "/webhook", event, auth)
+
+    assert status == 202, body
+    [goal_id] = json.loads(body)["goals"]
+    assert again == 202 and json.loads(repeat)["reason"] == "duplicate"
+    assert _request(gunicorn, "POST", "/webhook", event, {"Content-Type": "application/json"})[0] == 401
+    assert _request(gunicorn, "POST", "/webhook", b"x" * (MAX_BODY_BYTES + 1), auth)[0] == 413
+    assert _request(gunicorn, "POST", "/webhook", b"y" * (MAX_BODY_BYTES + 10), auth, chunked=True)[0] == 413
+    assert _request(gunicorn, "GET", "/webhook")[0] == 405
+    metrics_status, metrics = _request(gunicorn, "GET", "/metrics")
+    assert metrics_status == 200 and b"mt_goals{status=" in metrics
+    assert team.wait(goal_id, timeout_s=90).status is GoalStatus.COMPLETED
