@@ -1,9 +1,121 @@
-"""Celery signal receivers that only record, log and meter (stub until the operations issue lands)."""
+"""Celery signal receivers that only record, log and meter; they never decide anything.
+
+Celery catches and logs whatever a receiver raises, so a receiver that decided something would fail
+silently; gates live in `TeamTask.before_start` instead (see budget.py).
+"""
 
 from __future__ import annotations
 
-from celery import Celery
+import logging
+import sys
+import threading
+import time
+from typing import Any
+
+import redis
+from celery import Celery, signals, states
+
+from marketing_team import logs, metrics
+from marketing_team.errors import MarketingTeamError
+
+log = logging.getLogger(__name__)
+# (Celery task id, thread) -> monotonic start. A replaced task keeps its Celery id, and its
+# replacement may start on another thread before the original's postrun: the thread tells them
+# apart, since Celery sends prerun and postrun of one execution from the same thread.
+_started: dict[tuple[str, int], float] = {}
+_started_lock = threading.Lock()
+_COMPONENTS = ("worker", "beat", "flower", "events", "multi")
 
 
 def connect(app: Celery) -> None:
-    """Attach the observers to app's signals."""
+    """Attach the observers to Celery's signals (once per process, whichever app asks)."""
+    signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid="mt-prerun")
+    signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid="mt-postrun")
+    signals.task_failure.connect(_on_failure, weak=False, dispatch_uid="mt-failure")
+    signals.task_retry.connect(_on_retry, weak=False, dispatch_uid="mt-retry")
+    # Any receiver on setup_logging makes Celery skip its own handlers: no duplicate lines.
+    signals.setup_logging.connect(_on_setup_logging, weak=False, dispatch_uid="mt-logging")
+    # A worker warns (e.g. about running as root) before it sets up logging: configure earlier too.
+    signals.celeryd_init.connect(_on_worker_init, weak=False, dispatch_uid="mt-worker-init")
+    if component_from_argv(sys.argv) == "flower":
+        # Flower never sends setup_logging; a root handler in place now keeps tornado from adding
+        # its own plain-text one when flower parses its options.
+        _on_setup_logging()
+
+
+def component_from_argv(argv: list[str]) -> str:
+    """`worker`, `beat`… for a `celery … <command>` process, else the program's name."""
+    for word in argv[1:]:
+        if word in _COMPONENTS:
+            return word
+    return "celery"
+
+
+def _on_worker_init(options: dict[str, Any] | None = None, **_: Any) -> None:
+    _on_setup_logging((options or {}).get("loglevel"))
+
+
+def _on_setup_logging(loglevel: int | str | None = None, **_: Any) -> None:
+    """Route the worker's or beat's logging through logs.configure."""
+    from marketing_team.settings import load_settings
+
+    settings = load_settings()
+    # LOG_LEVEL wins when the environment sets it; otherwise the command line's `-l` does.
+    level = settings.log_level if "log_level" in settings.model_fields_set else loglevel
+    logs.configure(settings, component_from_argv(sys.argv), level=level)
+
+
+def _on_prerun(task_id: str, **_: Any) -> None:
+    with _started_lock:
+        _started[(task_id, threading.get_ident())] = time.monotonic()
+
+
+def _metered_name(task_name: str) -> str:
+    return task_name.removeprefix("skills.")
+
+
+def _on_postrun(task_id: str, task: Any, args: Any = (), kwargs: Any = None, retval: Any = None,
+                state: str | None = None, **_: Any) -> None:
+    with _started_lock:
+        start = _started.pop((task_id, threading.get_ident()), None)
+    duration = time.monotonic() - start if start is not None else 0.0
+    goal_id, our_task_id = logs.task_ids(args, kwargs)
+    failed = state == states.FAILURE or (isinstance(retval, dict) and retval.get("status") == "failed")
+    name = _metered_name(str(task.name))
+    context: dict[str, Any] = {"event": "task_finished", "state": state, "duration_s": round(duration, 3),
+                               "goal_id": goal_id, "task_id": our_task_id, "task_name": task.name}
+    try:
+        from marketing_team.runtime import current
+
+        rt = current()
+        totals = None
+        if str(task.name).startswith("skills.") and goal_id and our_task_id:
+            record = rt.goals.load(goal_id).task(our_task_id)
+            totals = metrics.Totals(record.tokens_in, record.tokens_out, record.cost_usd)
+            context.update(skill=record.skill, model=record.model, tokens_in=record.tokens_in,
+                           tokens_out=record.tokens_out, cost_usd=str(record.cost_usd))
+        metrics.record(rt.redis, metrics.Run(
+            name=name, day=metrics.today(rt.settings.timezone), duration_s=duration, goal_id=goal_id,
+            task_id=our_task_id, failed=failed, retried=state == states.RETRY, totals=totals))
+    except (redis.RedisError, MarketingTeamError, OSError) as exc:
+        # Metering is advisory: the run itself is already recorded in the goal's state.
+        log.warning("metrics not recorded", extra={**context, "event": "metrics_failed",
+                                                   "error": f"{type(exc).__name__}: {exc}"[:300]})
+    log.log(logging.WARNING if failed else logging.INFO, "task %s %s in %.3f s", task.name,
+            (state or "?").lower(), duration, extra=context)
+
+
+def _on_failure(sender: Any = None, task_id: str | None = None, exception: BaseException | None = None,
+                args: Any = (), kwargs: Any = None, **_: Any) -> None:
+    goal_id, our_task_id = logs.task_ids(args, kwargs)
+    log.error("task raised %s", type(exception).__name__, extra={
+        "event": "task_error", "goal_id": goal_id, "task_id": our_task_id,
+        "task_name": getattr(sender, "name", None), "error": f"{type(exception).__name__}: {exception}"[:500]})
+
+
+def _on_retry(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
+    args = getattr(request, "args", ()) or ()
+    goal_id, our_task_id = logs.task_ids(args, getattr(request, "kwargs", None))
+    log.info("task will retry: %s", str(reason)[:300], extra={
+        "event": "task_retry", "goal_id": goal_id, "task_id": our_task_id,
+        "task_name": getattr(sender, "name", None)})

@@ -1,0 +1,129 @@
+"""`mtctl health`, `mtctl up` and `mtctl metrics`: operating the team on a machine."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from datetime import date
+
+import click
+
+from marketing_team import health, logs, metrics
+from marketing_team.cli.common import emit_json, settings
+from marketing_team.errors import BrokerUnavailableError, InputError, MarketingTeamError
+from marketing_team.llm.factory import make_llm
+from marketing_team.runtime import Runtime
+from marketing_team.settings import Settings
+
+
+def embedded_url(cfg: Settings) -> str | None:
+    """The broker URL of a server `mtctl up` runs for this workspace (no REDIS_URL), if one answers."""
+    from marketing_team.embedded import EmbeddedServer, ping
+
+    server = EmbeddedServer(cfg.workspace / ".state")
+    return server.broker_url if ping(str(server.socket_path)) else None
+
+
+def _runtime(cfg: Settings) -> Runtime:
+    return Runtime(settings=cfg, llm=make_llm(cfg), broker_url=cfg.broker_url or embedded_url(cfg))
+
+
+@click.command("health")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object for scripts.")
+@click.option("--timeout", default=health.PING_TIMEOUT_S, show_default=True,
+              help="Seconds to wait for a worker's pong.")
+@click.pass_context
+def health_cmd(ctx: click.Context, as_json: bool, timeout: float) -> None:
+    """Check Redis, workers, beat and budget; exit 0 full, 1 limited, 2 minimal, 3 offline."""
+    cfg = settings()
+    rt = _runtime(cfg)
+    app = None
+    if rt.broker_url is not None:
+        from marketing_team.celery_app import create_app
+
+        app = create_app(cfg, broker_url=rt.broker_url)
+    report = health.check(rt, app, ping_timeout_s=timeout)
+    if as_json:
+        emit_json(report.as_json())
+    else:
+        click.echo(f"level: {report.level.value} ({report.reason})")
+        for part in report.components:
+            click.echo(f"  {part.name:<8} {part.status:<12} {part.detail}")
+    ctx.exit(report.level.exit_code)
+
+
+@click.command("up")
+@click.option("--beat/--no-beat", default=True, help="Run the beat scheduler.")
+@click.option("--web/--no-web", default=True, help="Run the webhook app under gunicorn.")
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Webhook address.")
+@click.option("--grace", default=10.0, show_default=True,
+              help="Seconds running tasks get to finish on stop before a cold shutdown.")
+def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
+    """Run worker, beat and webhook for one machine, restarting any that stops (Ctrl-C stops all)."""
+    from marketing_team.backend import check_broker
+    from marketing_team.supervisor import Policy, Supervisor, child_env, child_specs
+
+    cfg = settings()
+    logs.configure(cfg, "up")
+    run_web, note = _web_ready(cfg) if web else (False, "")
+    if note:
+        click.echo(f"web not started: {note}", err=True)
+    with contextlib.ExitStack() as stack:
+        url = cfg.broker_url
+        if url is None:
+            from marketing_team.embedded import EmbeddedServer
+
+            # Appendonly: queued and unacknowledged work survives a restart of `mtctl up`.
+            server = EmbeddedServer(cfg.workspace / ".state", appendonly=True)
+            url = server.start()
+            stack.callback(server.stop)
+        else:
+            check_broker(url)
+        supervisor = Supervisor(child_specs(cfg, beat=beat, web=run_web, bind=bind),
+                                child_env(cfg, url), Policy(stop_grace_s=grace))
+        supervisor.run()
+    if supervisor.failure:
+        raise MarketingTeamError(supervisor.failure)
+
+
+def _web_ready(cfg: Settings) -> tuple[bool, str]:
+    """Whether the webhook app can start, and why not (it refuses to run without a token)."""
+    if importlib.util.find_spec("marketing_team.webhook") is None:
+        return False, "marketing_team.webhook is not installed"
+    if cfg.webhook_token is None:
+        return False, "MT_WEBHOOK_TOKEN is not set (or run with --no-web)"
+    return True, ""
+
+
+@click.command("metrics")
+@click.option("--day", "day_text", default=None, help="YYYY-MM-DD (default: today in MT_TIMEZONE).")
+@click.option("--write", is_flag=True, help="Write workspace/metrics/YYYY-MM-DD-report.md.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object for scripts.")
+def metrics_cmd(day_text: str | None, write: bool, as_json: bool) -> None:
+    """Runs, failures, duration, tokens and cost per skill for a day."""
+    cfg = settings()
+    rt = _runtime(cfg)
+    if rt.broker_url is None:
+        raise BrokerUnavailableError("no Redis: set REDIS_URL or start the team with `mtctl up`")
+    try:
+        day = date.fromisoformat(day_text) if day_text else metrics.today(cfg.timezone)
+    except ValueError:
+        raise InputError(f"--day must be YYYY-MM-DD, got {day_text!r}") from None
+    per_skill = metrics.skills(rt.redis, day)
+    path = metrics.write_daily_report(rt, day) if write else None
+    if as_json:
+        emit_json({"day": day.isoformat(), "report": str(path) if path else None, "skills": {
+            name: {"runs": c.runs, "failures": c.failures, "retries": c.retries,
+                   "duration_s": round(c.duration_s, 3), "tokens_in": c.tokens_in,
+                   "tokens_out": c.tokens_out, "cost_usd": str(c.cost_usd)}
+            for name, c in per_skill.items()}})
+        return
+    click.echo(metrics.report_markdown(rt, day).rstrip())
+    if path is not None:
+        click.echo(f"\nwritten: {path}")
+
+
+def register(cli: click.Group) -> None:
+    """Add this module's commands to `mtctl`."""
+    for command in (health_cmd, up_cmd, metrics_cmd):
+        cli.add_command(command)

@@ -1,0 +1,206 @@
+"""Logging for every process: one JSON object per line (or pretty lines), task context, secrets masked."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import IO, Any
+from urllib.parse import quote, unquote, urlsplit
+
+from pythonjsonlogger.json import JsonFormatter
+
+from marketing_team.settings import Settings
+
+MASK = "***"
+# Secrets shorter than this are not masked: masking a 1-3 character value would shred every
+# message while protecting nothing a guess could not find.
+MIN_SECRET_LEN = 4
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}-\d{8}-[0-9a-f]{6}$")
+# Context fields printed by the pretty format, in this order, when a record has them.
+CONTEXT_FIELDS = ("goal_id", "task_id", "skill", "model", "tokens_in", "tokens_out", "cost_usd")
+_FIRST = ("timestamp", "level", "event", "component", "logger", "message")
+_RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret the settings hold: API keys, Redis password, webhook token, HMAC secret."""
+    found = [s.get_secret_value() for s in (
+        settings.anthropic_api_key, settings.openai_api_key, settings.redis_password,
+        settings.webhook_token, settings.webhook_hmac_secret, settings.flower_password,
+    ) if s is not None]  # fmt: skip
+    if settings.redis_url is not None:
+        password = urlsplit(settings.redis_url.get_secret_value()).password
+        if password:
+            found.append(unquote(password))
+    return found
+
+
+class Redactor:
+    """Replaces each secret, also in its JSON-escaped and URL-quoted spellings, by ***."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        variants: set[str] = set()
+        for value in secrets:
+            if len(value) < MIN_SECRET_LEN:
+                continue
+            variants |= {value, json.dumps(value)[1:-1], quote(value, safe=""), quote(value)}
+        # Longest first, so a secret that contains another is masked whole.
+        self.variants = sorted(variants, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        """text with every secret masked."""
+        for value in self.variants:
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in a record's message and string extras before any handler formats it."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drops a record."""
+        if not self.redact.variants:
+            return True
+        record.msg, record.args = self.redact(record.getMessage()), None
+        for name, value in list(vars(record).items()):
+            if name not in _RESERVED and isinstance(value, str):
+                setattr(record, name, self.redact(value))
+        return True
+
+
+class TaskContextFilter(logging.Filter):
+    """Fills goal_id, task_id, skill and celery_task_id from the Celery task this thread runs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Add what the running task tells us; explicit extras always win."""
+        from celery._state import get_current_task
+
+        task = get_current_task()
+        if task is None or task.request is None or task.request.id is None:
+            return True
+        request = task.request
+        _set_default(record, "celery_task_id", request.id)
+        _set_default(record, "task_name", task.name)
+        if isinstance(task.name, str) and task.name.startswith("skills."):
+            _set_default(record, "skill", task.name.removeprefix("skills."))
+        goal_id, task_id = task_ids(request.args, request.kwargs)
+        if goal_id is not None:
+            _set_default(record, "goal_id", goal_id)
+        if task_id is not None:
+            _set_default(record, "task_id", task_id)
+        return True
+
+
+def task_ids(args: Any, kwargs: Any) -> tuple[str | None, str | None]:
+    """The goal id and our task id among a Celery task's arguments (ours look like `x-YYYYMMDD-hex`)."""
+    values = [*(args or ())] + ([*kwargs.values()] if isinstance(kwargs, dict) else [])
+    ids = [a for a in values if isinstance(a, str) and _ID.match(a)]
+    goal = next((a for a in ids if a.startswith("goal-")), None)
+    ours = next((a for a in ids if not a.startswith("goal-")), None)
+    return goal, ours
+
+
+def _set_default(record: logging.LogRecord, name: str, value: object) -> None:
+    if getattr(record, name, None) is None:
+        setattr(record, name, value)
+
+
+class JsonLineFormatter(JsonFormatter):  # type: ignore[misc]
+    """One JSON object per line: timestamp, level, event, component, logger, message, then extras."""
+
+    def __init__(self, component: str, redact: Redactor) -> None:
+        super().__init__("%(levelname)s %(name)s %(message)s", timestamp=True,
+                         rename_fields={"levelname": "level", "name": "logger"},
+                         static_fields={"component": component}, json_ensure_ascii=False)
+        self.redact = redact
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord,
+                   message_dict: dict[str, Any]) -> None:
+        """Standard fields, then `event` (the record's, else the logger name) right after level."""
+        super().add_fields(log_data, record, message_dict)
+        log_data.setdefault("event", record.name)
+        data = log_data.get("data")
+        if isinstance(data, dict) and "traceback" in data and record.levelno < logging.WARNING:
+            # Celery attaches a traceback even to routine INFO lines (a replaced task is "ignored").
+            log_data["data"] = {k: v for k, v in data.items() if k != "traceback"}
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        """Put timestamp, level and event first (people scan them) and drop unknown (None) fields."""
+        first = {k: log_data.pop(k) for k in _FIRST if k in log_data}
+        return {**first, **{k: v for k, v in log_data.items() if v is not None}}
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The JSON line; a last pass masks secrets that only a traceback carried."""
+        return self.redact(super().format(record))
+
+
+class PrettyFormatter(logging.Formatter):
+    """`HH:MM:SS level component event message [goal=… task=…]` for people at a terminal."""
+
+    def __init__(self, component: str, redact: Redactor) -> None:
+        super().__init__()
+        self.component = component
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One readable line (plus a traceback when there is one)."""
+        when = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
+        event = getattr(record, "event", None) or record.name
+        context = " ".join(f"{name}={getattr(record, name)}" for name in CONTEXT_FIELDS
+                           if getattr(record, name, None) is not None)
+        line = f"{when} {record.levelname:<7} {self.component} {event}: {record.getMessage()}"
+        if context:
+            line += f" [{context}]"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return self.redact(line)
+
+
+class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler configure() installed, so a second call replaces it instead of adding one."""
+
+
+def configure(settings: Settings, component: str, *, stream: IO[str] | None = None,
+              level: str | int | None = None) -> logging.Handler:
+    """Route every logger (ours and Celery's) through one handler on the root logger."""
+    redact = Redactor(secret_values(settings))
+    # sys.__stderr__, not sys.stderr: a Celery worker later replaces sys.stderr with a proxy that
+    # logs, and a handler writing to that proxy would feed itself.
+    handler = _OurHandler(stream if stream is not None else (sys.__stderr__ or sys.stderr))
+    formatter: logging.Formatter
+    if settings.log_format == "pretty":
+        formatter = PrettyFormatter(component, redact)
+    else:
+        formatter = JsonLineFormatter(component, redact)
+    handler.setFormatter(formatter)
+    handler.addFilter(TaskContextFilter())
+    handler.addFilter(RedactingFilter(redact))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(level if level is not None else settings.log_level)
+    # Python warnings (Celery's "running as root", deprecations) become JSON lines too.
+    logging.captureWarnings(True)
+    return handler
+
+
+def unconfigure() -> None:
+    """Remove the handler configure() installed (tests, and processes handing logging back)."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
+        root.removeHandler(old)
+    logging.captureWarnings(False)
+
+
+__all__ = ["Redactor", "configure", "secret_values", "task_ids", "unconfigure"]

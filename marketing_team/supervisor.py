@@ -1,0 +1,179 @@
+"""`mtctl up`: run worker, beat and web as child processes, restart any that exits, stop all on a signal."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from marketing_team.settings import Settings
+
+log = logging.getLogger(__name__)
+BEAT_SCHEDULER = "marketing_team.beat:Scheduler"
+GUNICORN_LOGGER = "marketing_team.gunicorn_logging.Logger"
+POLL_S = 0.2
+FIRST_BACKOFF_S = 0.5
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """A named command line to keep running."""
+
+    name: str
+    argv: tuple[str, ...]
+
+
+@dataclass
+class Child:
+    """One supervised child: its process and its recent history of exits."""
+
+    spec: ChildSpec
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    next_start: float = 0.0
+    fast_exits: int = 0
+    restarts: int = 0
+
+
+@dataclass
+class Policy:
+    """How children are restarted and stopped."""
+
+    backoff_max_s: float = 30.0
+    stable_after_s: float = 30.0  # a child that ran this long starts over with the shortest backoff
+    max_fast_exits: int = 10  # this many exits in a row, each sooner than stable_after_s: give up
+    stop_grace_s: float = 10.0  # SIGTERM (warm shutdown: running tasks finish) before SIGQUIT
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+def celery_argv(*args: str) -> tuple[str, ...]:
+    """`celery -A marketing_team …` run by this interpreter (the same venv as mtctl)."""
+    return (sys.executable, "-m", "celery", "-A", "marketing_team", *args)
+
+
+def child_specs(settings: Settings, *, beat: bool = True, web: bool = True,
+                bind: str = "127.0.0.1:8000") -> list[ChildSpec]:
+    """The worker (threads pool, both queues), beat (redbeat, one firer) and the webhook app."""
+    specs = [ChildSpec("worker", celery_argv(
+        "worker", "--pool", "threads", "--concurrency", str(settings.max_parallel_agents),
+        "-Q", "skills,director", "--without-mingle", "--without-gossip", "-l", settings.log_level))]
+    if beat:
+        specs.append(ChildSpec("beat", celery_argv("beat", "-S", BEAT_SCHEDULER, "-l", settings.log_level)))
+    if web:
+        specs.append(ChildSpec("web", (sys.executable, "-m", "gunicorn", "marketing_team.webhook:app",
+                                       "--bind", bind, "--logger-class", GUNICORN_LOGGER)))
+    return specs
+
+
+def child_env(settings: Settings, broker_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of every child: ours, plus the broker URL and an absolute workspace."""
+    env = dict(os.environ)
+    env.update({"REDIS_URL": broker_url, "WORKSPACE_DIR": str(settings.workspace)})
+    env.update(extra or {})
+    return env
+
+
+class Supervisor:
+    """Keeps each child running until told to stop; call run() from the main thread."""
+
+    def __init__(self, specs: Sequence[ChildSpec], env: Mapping[str, str], policy: Policy | None = None,
+                 cwd: Path | None = None) -> None:
+        self.children = [Child(spec) for spec in specs]
+        self.env = dict(env)
+        self.policy = policy or Policy()
+        self.cwd = cwd
+        self.failure: str | None = None
+        # Plain attributes, not an Event: a signal handler must not take locks the loop may hold.
+        self._stopping = False
+        self._signals = 0
+
+    def request_stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
+        """Stop all children (a second request skips the grace period)."""
+        self._signals += 1
+        self._stopping = True
+
+    def run(self) -> int:
+        """Supervise until a signal or a crash loop; returns the exit code (0 after a clean stop)."""
+        previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while not self._stopping:
+                self._tick(time.monotonic())
+                time.sleep(POLL_S)
+        finally:
+            self._stop_all()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 1 if self.failure else 0
+
+    def _tick(self, now: float) -> None:
+        for child in self.children:
+            if child.proc is None:
+                if now >= child.next_start:
+                    self._start(child, now)
+            elif (code := child.proc.poll()) is not None:
+                self._exited(child, code, now)
+
+    def _start(self, child: Child, now: float) -> None:
+        try:
+            child.proc = subprocess.Popen(child.spec.argv, env=self.env, cwd=self.cwd,
+                                          stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            self._exited(child, None, now, f"could not start: {exc}")
+            return
+        child.started_at = now
+        log.info("%s started (pid %d)", child.spec.name, child.proc.pid, extra={
+            "event": "child_started", "child": child.spec.name, "pid": child.proc.pid,
+            "restarts": child.restarts})
+
+    def _exited(self, child: Child, code: int | None, now: float, why: str = "") -> None:
+        child.proc = None
+        lived = now - child.started_at
+        child.fast_exits = child.fast_exits + 1 if lived < self.policy.stable_after_s else 1
+        why = why or (f"exit code {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}")
+        if child.fast_exits > self.policy.max_fast_exits:
+            self.failure = (f"{child.spec.name} exited {child.fast_exits} times in a row, each within "
+                            f"{self.policy.stable_after_s:g} s of starting (last: {why}); giving up")
+            log.error(self.failure, extra={"event": "child_given_up", "child": child.spec.name})
+            self._stopping = True
+            return
+        delay = min(FIRST_BACKOFF_S * 2 ** (child.fast_exits - 1), self.policy.backoff_max_s)
+        child.next_start = now + delay
+        child.restarts += 1
+        log.warning("%s stopped (%s) after %.1f s; restarting in %.1f s", child.spec.name, why, lived,
+                    delay, extra={"event": "child_exited", "child": child.spec.name, "code": code,
+                                  "restart_in_s": delay})
+
+    def _stop_all(self) -> None:
+        """SIGTERM all, then SIGQUIT (Celery's cold shutdown requeues), then SIGKILL."""
+        running = [c for c in self.children if c.proc is not None and c.proc.poll() is None]
+        if not running:
+            return
+        log.info("stopping %s", ", ".join(c.spec.name for c in running), extra={"event": "stopping"})
+        for sig, grace in ((signal.SIGTERM, self.policy.stop_grace_s), (signal.SIGQUIT, 5.0),
+                           (signal.SIGKILL, 5.0)):
+            for child in running:
+                if child.proc is not None and child.proc.poll() is None:
+                    child.proc.send_signal(sig)
+            deadline = time.monotonic() + grace
+            while any(c.proc is not None and c.proc.poll() is None for c in running):
+                # A second Ctrl-C or SIGTERM while waiting means "now": skip to the next signal.
+                if time.monotonic() > deadline or self._signals > 1:
+                    break
+                time.sleep(0.05)
+            else:
+                break
+            self._signals = 1
+        for child in running:
+            code = child.proc.wait() if child.proc is not None else None
+            log.info("%s stopped", child.spec.name, extra={"event": "child_stopped",
+                                                           "child": child.spec.name, "code": code})
+
+
+__all__ = ["ChildSpec", "Policy", "Supervisor", "child_env", "child_specs"]
