@@ -35,39 +35,52 @@ def deliverable_name(task: TaskRecord) -> str:
 
 
 class GoalStore:
-    """Load, save and update goals; every change runs under the goal's cross-process lock."""
+    """Load, save and update goals; every change runs under the goal's cross-process lock.
+
+    The state lives in state.json (parsed by pydantic in well under a millisecond: it is read on
+    every step); goal.md is its human page, with the headline fields as YAML front matter.
+    """
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
 
     def path(self, goal_id: str) -> Path:
-        """The goal.md of a goal."""
+        """The machine state of a goal."""
+        return self.workspace.goal_dir(goal_id) / "state.json"
+
+    def page(self, goal_id: str) -> Path:
+        """The goal.md page of a goal."""
         return self.workspace.goal_dir(goal_id) / "goal.md"
 
     def exists(self, goal_id: str) -> bool:
-        """True when the goal has a folder with goal.md."""
+        """True when the goal has a folder with its state."""
         return self.path(goal_id).is_file()
 
     def load(self, goal_id: str) -> Goal:
         """Read a goal; NotFoundError when unknown, CorruptFileError naming the file when broken."""
         path = self.path(goal_id)
-        if not path.is_file():
-            raise NotFoundError(f"unknown goal {goal_id}")
-        meta, _ = frontmatter.read(path)
         try:
-            return Goal.model_validate(meta)
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"unknown goal {goal_id}") from None
+        try:
+            return Goal.model_validate_json(raw)
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ".".join(str(p) for p in first.get("loc", ()))
-            raise CorruptFileError(f"{path}: {loc}: {first.get('msg')}") from None
+            raise CorruptFileError(f"{path}: {loc + ': ' if loc else ''}{first.get('msg')}") from None
 
     def save(self, goal: Goal) -> None:
-        """Write goal.md atomically (callers hold the lock when they read-modify-write)."""
+        """Write state.json and goal.md atomically (callers hold the lock for read-modify-write)."""
         from marketing_team.reports import goal_body
 
         goal.updated_at = utcnow()
-        meta = goal.model_dump(mode="json")
-        atomic_write(self.path(goal.id), frontmatter.dump(meta, goal_body(goal)))
+        atomic_write(self.path(goal.id), goal.model_dump_json(indent=1))
+        meta = {"goal_id": goal.id, "status": goal.status.value, "category": goal.category.value,
+                "priority": goal.priority.value, "phase": goal.current_phase + 1,
+                "phases": len(goal.plan.phases), "cost_usd": str(goal.cost_usd),
+                "created_at": goal.created_at.isoformat(), "updated_at": goal.updated_at.isoformat()}
+        atomic_write(self.page(goal.id), frontmatter.dump(meta, goal_body(goal)), durable=False)
 
     def create(self, goal: Goal) -> None:
         """Write a new goal's folder: goal.md and plan.md."""
@@ -90,7 +103,7 @@ class GoalStore:
         root = self.workspace.goals_dir
         if not root.is_dir():
             return []
-        found = [p.name for p in root.iterdir() if (p / "goal.md").is_file()]
+        found = [p.name for p in root.iterdir() if (p / "state.json").is_file()]
         return sorted(found, key=lambda name: (name.split("-")[-2], name), reverse=True)
 
     def all(self) -> Iterator[Goal]:

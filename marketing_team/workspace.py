@@ -15,15 +15,19 @@ from marketing_team.domain import check_id
 from marketing_team.errors import LockTimeoutError
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write text so readers see the old file or the new one, never half of either."""
+def atomic_write(path: Path, text: str, durable: bool = True) -> None:
+    """Write text so readers see the old file or the new one, never half of either.
+
+    durable=False skips the fsync, for files derived from others (rebuilt on the next save).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -45,7 +49,7 @@ def file_lock(path: Path, timeout_s: float = 30.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise LockTimeoutError(f"could not lock {path} within {timeout_s:.0f} s") from None
-                time.sleep(0.005)
+                time.sleep(0.001)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

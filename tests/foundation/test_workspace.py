@@ -43,8 +43,8 @@ def test_goal_store_corrupt_goal_file_is_a_typed_error_naming_it(tmp_path: Path)
     store = GoalStore(Workspace(tmp_path))
     goal = _goal()
     store.create(goal)
-    store.path(goal.id).write_text("---\nid: 3\n---\n")
-    with pytest.raises(CorruptFileError, match="goal.md"):
+    store.path(goal.id).write_text('{"id": 3}')
+    with pytest.raises(CorruptFileError, match="state.json"):
         store.load(goal.id)
 
 
