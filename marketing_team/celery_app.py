@@ -54,7 +54,28 @@ def create_app(settings: Settings, broker_url: str | None = None) -> Celery:
     from marketing_team.observers import connect
 
     connect(app)
+    app.steps["worker"].add(_catalog_check_step(settings))
     return app
+
+
+def _catalog_check_step(settings: Settings) -> type:
+    """A worker bootstep that refuses to start on an invalid catalog (SPEC §3)."""
+    from celery import bootsteps
+
+    class CatalogCheck(bootsteps.Step):  # type: ignore[misc]
+        """Validate the merged catalog before the worker consumes anything."""
+
+        def __init__(self, parent: object, **kwargs: object) -> None:
+            from marketing_team.catalog.validate import validate_catalog
+            from marketing_team.errors import ConfigurationError
+
+            problems = validate_catalog(settings.catalog_dir)
+            if problems:
+                shown = "; ".join(str(p) for p in problems[:5])
+                raise ConfigurationError(f"invalid catalog ({len(problems)} problem(s)): {shown}")
+            super().__init__(parent, **kwargs)
+
+    return CatalogCheck
 
 
 _app: Celery | None = None
