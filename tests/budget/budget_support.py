@@ -1,0 +1,82 @@
+"""Helpers for the budget tests: fake answers drafted offline, reported costs, polling, hand-made goals."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from marketing_team.domain import Category, Goal, PhaseSpec, Plan, Priority, new_id
+from marketing_team.goals import build_tasks
+from marketing_team.llm.offline import OfflineProvider
+from marketing_team.llm.pricing import PriceTable
+from marketing_team.llm.protocol import Message, SystemBlock, Usage
+from marketing_team.review import ReviewReply
+from marketing_team.runtime import Runtime, install
+from marketing_team.settings import Settings
+from marketing_team.testing.fake_anthropic import FakeReply, RecordedRequest
+from marketing_team.testing.team import Team
+
+API_KEY = "sk-ant-test-budget-0123456789abcdef"
+TOKENS_IN, TOKENS_OUT = 1000, 500  # what the fake reports for every reply
+PAID = {
+    "anthropic_api_key": API_KEY, "llm_max_retries": 0, "llm_timeout_s": 10.0,
+    # Small prompts and outputs keep each call's worst case (the reservation) near $0.06.
+    "context_tokens": 8000, "max_output_tokens": 1024, "budget_monthly": Decimal("10"),
+}
+
+
+def _text(content: Any) -> str:
+    return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
+
+
+def offline_answer(request: RecordedRequest) -> FakeReply:
+    """A well-formed deliverable or review for any request, drafted by the offline provider."""
+    body = request.body
+    system = [SystemBlock(_text(block["text"])) for block in body.get("system", [])]
+    messages = [Message(m["role"], _text(m["content"])) for m in body["messages"]]
+    schema = ReviewReply if '"title":"ReviewReply"' in messages[-1].content else None
+    reply = OfflineProvider().complete(system, messages, "offline", 8192, schema=schema)
+    return FakeReply.text(reply.text, input_tokens=TOKENS_IN, output_tokens=TOKENS_OUT)
+
+
+def reported_cost(requests: list[RecordedRequest], settings: Settings) -> Decimal:
+    """What the fake's reported usage costs, request by request, at the table's prices."""
+    prices = PriceTable.from_settings(settings)
+    usage = Usage(input_tokens=TOKENS_IN, output_tokens=TOKENS_OUT)
+    return sum((prices.cost(str(r.body["model"]), usage) for r in requests), Decimal(0))
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    """Poll check until it holds; fail naming what was awaited when the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(0.05)  # a poll interval, not a wait for the work itself
+
+
+def planned_goal(team: Team, phases: list[list[str]], priority: Priority, text: str = "Lift signups",
+                 parallel: bool = True) -> Goal:
+    """A goal with a hand-made plan (no planning call), one phase per list of skills."""
+    plan = Plan(source="routing", phases=tuple(
+        PhaseSpec(name=f"{i + 1}. step", skills=tuple(skills), parallel=parallel and len(skills) > 1)
+        for i, skills in enumerate(phases)))
+    goal_id = new_id("goal")
+    return Goal(id=goal_id, description=text, category=Category.CONTENT, priority=priority,
+                plan=plan, provider=team.rt.llm.name,
+                tasks=build_tasks(goal_id, plan, priority, text))
+
+
+
+
+def raise_budget(team: Team, usd: str) -> Runtime:
+    """What an operator does: restart with a higher BUDGET_MONTHLY (the ledger stays in Redis)."""
+    settings = team.rt.settings.model_copy(update={"budget_monthly": Decimal(usd)})
+    rt = Runtime(settings=settings, llm=team.rt.llm, broker_url=team.server.broker_url)
+    install(rt)
+    team.rt = rt
+    return rt

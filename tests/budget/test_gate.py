@@ -1,0 +1,160 @@
+"""The gate on a real worker with the real SDK against the fake: defer by priority, stop when spent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import redis
+from budget_support import planned_goal, raise_budget, reported_cost, wait_until
+
+from marketing_team import budget, dispatch, flow
+from marketing_team.budget_policy import to_micros
+from marketing_team.domain import EventType, GoalStatus, Priority, TaskStatus
+from marketing_team.errors import BudgetDeferred, BudgetExhausted
+from marketing_team.internal_events import recent_internal
+from marketing_team.ledger import PREFIX, month_of
+from marketing_team.testing.fake_anthropic import FakeAnthropic
+from marketing_team.testing.team import Team
+
+
+def _deferrals(team: Team) -> int:
+    client: redis.Redis = team.rt.redis
+    return max((int(client.get(key) or 0) for key in client.scan_iter(f"{PREFIX}deferrals:*")), default=0)
+
+
+def _spent(team: Team) -> Decimal:
+    return budget.ledger(team.rt).month(month_of(budget.utcnow())).spent * Decimal("0.000001")
+
+
+def test_gate_p2_waits_at_90_percent_while_p0_runs_then_finishes_when_the_budget_rises(
+        paid_team: Team, fake: FakeAnthropic) -> None:
+    # Given 89.88 % of $10 spent and a two-phase P2 goal whose first phase crosses 90 %
+    budget.ledger(paid_team.rt).record(to_micros(Decimal("8.988")))
+    p2 = paid_team.launch(planned_goal(paid_team, [["copywriting"], ["social-content"]], Priority.P2))
+
+    # When phase 1 (a skill call and its review, $0.007 each) pushes spend to 90.02 %
+    wait_until(lambda: paid_team.rt.goals.load(p2.id).status is GoalStatus.WAITING_BUDGET,
+               "the P2 goal to wait for budget")
+
+    # Then phase 2 is deferred, and however often it retries it never reaches the model
+    wait_until(lambda: _deferrals(paid_team) >= 2, "a second deferral of the phase-2 task")
+    waiting = paid_team.rt.goals.load(p2.id)
+    assert waiting.status is GoalStatus.WAITING_BUDGET
+    assert "throttle" in waiting.status_reason and "P2" in waiting.status_reason
+    assert waiting.phase_tasks(1)[0].status is TaskStatus.DEFERRED
+    assert len(fake.requests) == 2
+
+    # And a P0 goal runs to the end meanwhile
+    p0 = paid_team.launch(planned_goal(paid_team, [["paid-ads"]], Priority.P0))
+    assert paid_team.wait(p0.id).status is GoalStatus.COMPLETED
+    assert paid_team.rt.goals.load(p2.id).status is GoalStatus.WAITING_BUDGET
+
+    # When the operator raises BUDGET_MONTHLY (the ledger survives: it lives in Redis)
+    rt = raise_budget(paid_team, "20")
+
+    # Then the P2 goal resumes by itself and finishes; the ledger matches the fake's usage
+    wait_until(lambda: rt.goals.load(p2.id).status is GoalStatus.COMPLETED, "the P2 goal to finish")
+    assert _spent(paid_team) == Decimal("8.988") + reported_cost(fake.requests, rt.settings)
+    assert (rt.workspace.metrics_dir / f"{budget.utcnow():%Y-%m-%d}-costs.md").is_file()
+
+
+def test_gate_exhausted_month_stops_the_goal_resumable_without_calling_the_model(
+        paid_team: Team, fake: FakeAnthropic) -> None:
+    # Given $9.99 of $10 spent: a P0 goal may start, but no call's worst case fits any more
+    budget.ledger(paid_team.rt).record(to_micros(Decimal("9.99")))
+    goal = paid_team.launch(planned_goal(paid_team, [["copywriting"]], Priority.P0))
+
+    # When its skill task reaches the hard cap
+    stopped = paid_team.wait(goal.id)
+
+    # Then the goal is budget_exhausted with a reason, and the fake received nothing
+    assert stopped.status is GoalStatus.BUDGET_EXHAUSTED, stopped.status_reason
+    assert "monthly budget exhausted" in stopped.status_reason
+    assert fake.requests == []
+
+    # When the budget is raised and the goal resumed (what `mtctl goals resume` does)
+    rt = raise_budget(paid_team, "20")
+    flow.reopen(rt, goal.id)
+    dispatch.start(paid_team.app, rt, goal.id)
+
+    # Then it finishes without re-running anything already done
+    assert paid_team.wait(goal.id).status is GoalStatus.COMPLETED
+    assert len(fake.requests) == 2  # one skill call and its review
+
+
+def test_gate_call_waits_while_holds_in_flight_leave_no_room(paid_team: Team, fake: FakeAnthropic) -> None:
+    # Given nothing spent but $9.99 of $10 held by calls in flight elsewhere
+    book = budget.ledger(paid_team.rt)
+    hold = book.reserve(to_micros(Decimal("9.99")), budget=to_micros(Decimal("10")))
+    assert hold.reservation is not None
+    goal = paid_team.launch(planned_goal(paid_team, [["copywriting"]], Priority.P1))
+
+    # When its skill call cannot reserve its worst case, the task is deferred from inside its body
+    wait_until(lambda: paid_team.rt.goals.load(goal.id).status is GoalStatus.WAITING_BUDGET,
+               "the goal to wait for the holds")
+    assert "in flight" in paid_team.rt.goals.load(goal.id).status_reason
+    assert fake.requests == []
+
+    # Then once the other calls settle it runs and finishes
+    book.settle(hold.reservation, 0, goal_id="", skill="director", model="claude-sonnet-5")
+    assert paid_team.wait(goal.id).status is GoalStatus.COMPLETED
+
+
+@pytest.mark.parametrize(("spent", "priority", "error", "level"), [
+    ("8.1", Priority.P3, BudgetDeferred, "warning"),
+    ("9.1", Priority.P2, BudgetDeferred, "throttle"),
+    ("9.6", Priority.P1, BudgetDeferred, "critical"),
+    ("10", Priority.P0, BudgetExhausted, "exhausted"),
+])
+def test_gate_refuses_to_publish_what_the_level_does_not_allow(
+        paid_team: Team, fake: FakeAnthropic, spent: str, priority: Priority,
+        error: type[Exception], level: str) -> None:
+    budget.ledger(paid_team.rt).record(to_micros(Decimal(spent)))
+    goal = planned_goal(paid_team, [["copywriting"]], priority)
+
+    with pytest.raises(error) as refused:
+        paid_team.launch(goal)
+
+    message = str(refused.value)
+    assert "\n" not in message and goal.id in message and level in message
+    stored = paid_team.rt.goals.load(goal.id)
+    expected = GoalStatus.BUDGET_EXHAUSTED if error is BudgetExhausted else GoalStatus.PLANNED
+    assert stored.status is expected and stored.status_reason.startswith("not started")
+    assert fake.requests == []
+
+
+def test_gate_goal_cap_stops_one_goal_while_others_run(paid_team: Team, fake: FakeAnthropic) -> None:
+    # Given a goal that already spent its cap (10 % of $10)
+    goal = planned_goal(paid_team, [["copywriting"]], Priority.P0)
+    budget.ledger(paid_team.rt).record(to_micros(Decimal("1")), goal_id=goal.id)
+
+    with pytest.raises(BudgetExhausted, match="goal budget cap"):
+        paid_team.launch(goal)
+    other = paid_team.launch(planned_goal(paid_team, [["copywriting"]], Priority.P0))
+    assert paid_team.wait(other.id).status is GoalStatus.COMPLETED
+
+
+def test_gate_announces_each_level_once_a_month(paid_team: Team) -> None:
+    rt = paid_team.rt
+    goal = planned_goal(paid_team, [["copywriting"]], Priority.P0)
+    book = budget.ledger(rt)
+
+    book.record(to_micros(Decimal("8.5")))
+    for _ in range(3):
+        budget.check(rt, goal)
+    book.record(to_micros(Decimal("1.2")))
+    for _ in range(3):
+        budget.check(rt, goal)
+
+    kinds = [e.type for e in reversed(recent_internal(rt))]
+    assert kinds == [EventType.BUDGET_WARNING, EventType.BUDGET_CRITICAL]
+    critical = recent_internal(rt)[0]
+    assert critical.data["level"] == "critical" and critical.data["month"] == month_of(budget.utcnow())
+
+
+def test_gate_critical_level_forces_haiku(paid_team: Team) -> None:
+    rt = paid_team.rt
+    assert budget.effective_tier(rt, "opus") == "opus"
+    budget.ledger(rt).record(to_micros(Decimal("9.5")))
+    assert budget.effective_tier(rt, "opus") == "haiku"

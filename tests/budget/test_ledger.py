@@ -1,0 +1,94 @@
+"""The Redis ledger on a real server: reservations against the caps, settlement, breakdowns, expiry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import redis
+from budget_support import wait_until
+
+from marketing_team.ledger import DAY_TTL_S, MONTH_TTL_S, PREFIX, Ledger
+
+WHEN = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def test_ledger_reserve_holds_money_until_settled_to_the_actual_cost(ledger: Ledger) -> None:
+    grant = ledger.reserve(50, budget=100, goal_id="goal-20261125-aaaaaa", goal_cap=80, when=WHEN)
+    assert grant.outcome == "granted" and grant.reservation is not None
+    assert ledger.month("2026-11").reserved == 50
+
+    spent = ledger.settle(grant.reservation, 30, goal_id="goal-20261125-aaaaaa", skill="copywriting",
+                          model="claude-sonnet-5", when=WHEN)
+
+    month = ledger.month("2026-11")
+    assert (spent, month.spent, month.reserved, month.calls) == (30, 30, 0, 1)
+    assert month.by_skill == {"copywriting": 30}
+    assert month.by_model == {"claude-sonnet-5": 30}
+    assert month.by_goal == {"goal-20261125-aaaaaa": 30}
+    assert month.by_day == {"2026-11-25": 30}
+    assert ledger.goal_spent("goal-20261125-aaaaaa") == 30
+    assert ledger.day("2026-11-25").by_skill == {"copywriting": 30}
+
+
+def test_ledger_reserve_refuses_what_the_month_cannot_afford(ledger: Ledger) -> None:
+    ledger.record(90, when=WHEN)
+    assert ledger.reserve(11, budget=100, when=WHEN).outcome == "exhausted"
+    assert ledger.reserve(10, budget=100, when=WHEN).outcome == "granted"
+
+
+def test_ledger_reserve_is_busy_while_holds_leave_no_room(ledger: Ledger) -> None:
+    first = ledger.reserve(60, budget=100, when=WHEN)
+    assert ledger.reserve(60, budget=100, when=WHEN).outcome == "busy"
+    assert first.reservation is not None
+    ledger.release(first.reservation)
+    assert ledger.reserve(60, budget=100, when=WHEN).outcome == "granted"
+    assert ledger.month("2026-11").spent == 0  # a release records nothing
+
+
+def test_ledger_reserve_enforces_the_goal_cap(ledger: Ledger) -> None:
+    goal = "goal-20261125-bbbbbb"
+    ledger.record(70, goal_id=goal, when=WHEN)
+    assert ledger.reserve(20, budget=1000, goal_id=goal, goal_cap=80, when=WHEN).outcome == "goal_exhausted"
+    assert ledger.reserve(10, budget=1000, goal_id=goal, goal_cap=80, when=WHEN).outcome == "granted"
+    assert ledger.reserve(5, budget=1000, goal_id=goal, goal_cap=80, when=WHEN).outcome == "busy"
+
+
+def test_ledger_reserve_defers_once_spend_reaches_the_priority_stop(ledger: Ledger) -> None:
+    ledger.record(90, when=WHEN)
+    assert ledger.reserve(1, budget=100, stop_at=90, when=WHEN).outcome == "deferred"
+    assert ledger.reserve(1, budget=100, stop_at=None, when=WHEN).outcome == "granted"
+
+
+def test_ledger_settle_twice_releases_the_hold_once(ledger: Ledger) -> None:
+    grant = ledger.reserve(40, budget=100, when=WHEN)
+    assert grant.reservation is not None
+    ledger.settle(grant.reservation, 10, goal_id="", skill="director", model="m", when=WHEN)
+    ledger.settle(grant.reservation, 10, goal_id="", skill="director", model="m", when=WHEN)
+    month = ledger.month("2026-11")
+    assert (month.spent, month.reserved) == (20, 0)
+
+
+def test_ledger_hold_of_a_vanished_caller_lapses_after_its_lease(redis_client: redis.Redis) -> None:
+    short = Ledger(redis_client, lease_s=1)
+    assert short.reserve(100, budget=100, when=WHEN).outcome == "granted"
+    assert short.reserve(1, budget=100, when=WHEN).outcome == "busy"
+
+    # A killed worker never settles; the next reservation after the lease sweeps its hold away.
+    wait_until(lambda: short.reserve(1, budget=100, when=WHEN).outcome == "granted",
+               "the lapsed hold to be released", timeout_s=5)
+    assert short.month("2026-11").reserved == 1
+
+
+def test_ledger_keys_expire_day_hashes_sooner_than_months(ledger: Ledger,
+                                                         redis_client: redis.Redis) -> None:
+    ledger.record(5, goal_id="goal-20261125-cccccc", when=WHEN)
+    day_ttl = redis_client.ttl(f"{PREFIX}day:2026-11-25")
+    month_ttl = redis_client.ttl(f"{PREFIX}month:2026-11")
+    goal_ttl = redis_client.ttl(f"{PREFIX}goal:goal-20261125-cccccc")
+    assert 0 < day_ttl <= DAY_TTL_S < month_ttl <= MONTH_TTL_S
+    assert 0 < goal_ttl <= MONTH_TTL_S
+
+
+def test_ledger_mark_once_is_true_for_the_first_caller_only(ledger: Ledger) -> None:
+    assert ledger.mark_once("announced:2026-11:warning", 60)
+    assert not ledger.mark_once("announced:2026-11:warning", 60)
