@@ -36,6 +36,7 @@ def derived_config(settings: Settings, broker_url: str) -> dict[str, Any]:
         "worker_concurrency": settings.max_parallel_agents,
         "timezone": settings.timezone,
         "redbeat_redis_url": broker_url,
+        "redbeat_redis_options": {},
         "redbeat_lock_timeout": 25,
         "beat_max_loop_interval": 5,
     }
