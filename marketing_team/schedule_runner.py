@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from celery import Celery
+from redis.exceptions import LockNotOwnedError
 
 from marketing_team.domain import GoalStatus, ScheduleEntry
 from marketing_team.errors import NotFoundError
@@ -16,8 +17,9 @@ from marketing_team.schedules import SkipReason, decide
 from marketing_team.triggering import allowed_by_budget, start_goal
 
 log = logging.getLogger(__name__)
-# Held while deciding and starting, so a beat tick and a manual `run` cannot both start a goal.
-_LOCK_TIMEOUT_S = 120
+# A second firing of the same schedule (a beat tick during a manual `run`) waits this long for the
+# first to finish deciding and starting, then skips as `previous_run_active`.
+_LOCK_WAIT_S = 10
 
 
 @dataclass(frozen=True)
@@ -54,22 +56,31 @@ def _previous_status(rt: Runtime, goal_id: str | None) -> GoalStatus | None:
     return rt.goals.load(goal_id).status
 
 
+def _skip(store: ScheduleStates, schedule_id: str, reason: SkipReason, goal_id: str | None) -> FireResult:
+    store.record_skip(schedule_id, reason)
+    log.info("schedule skipped", extra={"event": "schedule_skipped", "schedule": schedule_id,
+                                        "reason": reason.value, "goal_id": goal_id})
+    return FireResult(schedule_id, skipped=reason)
+
+
 def fire(app: Celery, rt: Runtime, schedule_id: str, manual: bool = False) -> FireResult:
     """Start the schedule's goal or pipeline unless it must be skipped; either way, record it."""
     entry = entry_of(rt, schedule_id)
     store = states(rt)
-    with rt.redis.lock(f"mt:schedule:{schedule_id}:lock", timeout=_LOCK_TIMEOUT_S,
-                       blocking_timeout=_LOCK_TIMEOUT_S):
+    # Planning a goal may take model calls: the lock outlives them (bounded by the hard limit).
+    lock = rt.redis.lock(f"mt:schedule:{schedule_id}:lock", timeout=rt.settings.hard_time_limit_s,
+                         blocking_timeout=_LOCK_WAIT_S)
+    if not lock.acquire():
+        # Another firing of this schedule is deciding or starting right now.
+        return _skip(store, schedule_id, SkipReason.PREVIOUS_RUN_ACTIVE, None)
+    try:
         state = store.get(schedule_id)
         allowed, level = allowed_by_budget(rt, entry.priority)
         reason = decide(enabled=state.is_enabled(entry.enabled),
                         previous=_previous_status(rt, state.last_goal_id),
                         budget_level_denying=None if allowed else level, manual=manual)
         if reason is not None:
-            store.record_skip(schedule_id, reason)
-            log.info("schedule skipped", extra={"event": "schedule_skipped", "schedule": schedule_id,
-                                                "reason": reason.value, "goal_id": state.last_goal_id})
-            return FireResult(schedule_id, skipped=reason)
+            return _skip(store, schedule_id, reason, state.last_goal_id)
         source = f"schedule:{schedule_id}"
         if entry.kind == "pipeline":
             goal = plan_pipeline(rt, entry.target, entry.priority, source=source)
@@ -77,6 +88,12 @@ def fire(app: Celery, rt: Runtime, schedule_id: str, manual: bool = False) -> Fi
             goal, _ = plan_goal(rt, entry.target, entry.priority, entry.category, source=source)
         # Recorded before publishing, so a failed publish is still a visible firing (of a failed goal).
         start_goal(app, rt, goal, on_created=lambda g: store.record_fire(schedule_id, g.id))
+    finally:
+        try:
+            lock.release()
+        except LockNotOwnedError:
+            log.warning("schedule lock expired before release", extra={
+                "event": "schedule_lock_expired", "schedule": schedule_id})
     log.info("schedule fired", extra={"event": "schedule_fired", "schedule": schedule_id,
                                       "goal_id": goal.id, "manual": manual})
     return FireResult(schedule_id, goal_id=goal.id)

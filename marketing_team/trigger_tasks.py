@@ -18,9 +18,11 @@ def register(app: Celery) -> None:
     # its reason) inside the body, where a pre-run veto would lose it.
     @app.task(name="triggers.fire_schedule", bind=True, shared=False)  # type: ignore[untyped-decorator]
     def fire_schedule(self: Task, schedule_id: str, manual: bool = False) -> dict[str, Any]:
+        """Beat's tick of one schedule: start its goal, or record why not."""
         return schedule_runner.fire(self.app, current(), schedule_id, manual=manual).as_json()
 
     @app.task(name="triggers.handle_event", bind=True, shared=False)  # type: ignore[untyped-decorator]
     def handle_event(self: Task, event_json: str) -> dict[str, Any]:
+        """Run one event (as JSON) through the bus on a worker."""
         event = Event.model_validate_json(event_json)
         return events.publish_event(current(), self.app, event).as_json()

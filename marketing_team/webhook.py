@@ -19,6 +19,7 @@ from marketing_team import events, webhook_status
 from marketing_team.domain import Event
 from marketing_team.errors import (
     BrokerUnavailableError,
+    BudgetError,
     ConfigurationError,
     LockTimeoutError,
 )
@@ -88,6 +89,9 @@ class WebhookApp:
             log.warning("webhook unavailable", extra={"event": "webhook_unavailable",
                                                       "error": type(exc).__name__})
             raise HttpError(503, "the team's Redis is unavailable; retry later") from None
+        except BudgetError:
+            # The level changed between the bus's check and the publish: nothing runs now.
+            raise HttpError(503, "the budget does not allow this work now; retry later") from None
         except (HttpError, KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - the HTTP edge: anything else is our fault, not the client's

@@ -138,3 +138,20 @@ def test_disabled_schedule_is_skipped_and_enabling_takes_effect_at_the_next_firi
 
         assert fired["goal_id"] is not None
         assert team.wait(fired["goal_id"]).status is GoalStatus.COMPLETED
+
+
+def test_concurrent_firings_of_one_schedule_start_one_goal(redis_server: RunningServer,
+                                                           tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from marketing_team.schedule_runner import fire
+
+    with _team(redis_server, tmp_path, OfflineProvider(), worker=False) as team:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda _: fire(team.app, team.rt, "probe", manual=True), range(4)))
+
+        started = [r.goal_id for r in results if r.goal_id]
+        assert len(started) == 1 and team.rt.goals.ids() == started
+        assert sorted(str(r.skipped) for r in results if r.skipped) == ["previous_run_active"] * 3
+        state = states(team.rt).get("probe")
+        assert state.fire_count == 1 and state.skip_count == 3
