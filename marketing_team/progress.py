@@ -34,7 +34,7 @@ class Subscription:
     """A goal's progress channel, subscribed before work is published so no event is missed."""
 
     def __init__(self, rt: Runtime, goal_id: str) -> None:
-        self._pubsub = rt.redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = rt.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         self._pubsub.subscribe(channel(goal_id))
 
     def events(self, wake_every_s: float = 2.0) -> Iterator[dict[str, Any] | None]:

@@ -71,7 +71,7 @@ def draft(messages: list[Message], system_blocks: list[SystemBlock]) -> str:
     sections = [s for s in (tag_content(prompt, "required_sections") or "").splitlines() if s.strip()]
     found = _MIN_WORDS.search(prompt)
     min_words = int(found.group(1)) if found else 150
-    context_block = next((b.text for b in system_blocks if "<product_context>" in b.text), "")
+    context_block = next((b.text for b in system_blocks if b.text.startswith("<product_context>")), "")
     context = _first_lines(tag_content(context_block, "product_context") or "", 6)
     upstream = [(m.group(1), (_first_lines(m.group(3), 3) or [Path(m.group(2)).name])[-1])
                 for m in _UPSTREAM.finditer(prompt)]
