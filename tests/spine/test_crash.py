@@ -157,3 +157,25 @@ def test_crash_resume_after_killing_whole_run_reruns_only_unfinished_tasks(
     assert before["marketing-psychology"] == 1 and _count(slow_copy, "marketing-psychology") == 1
     assert _count(slow_copy, "copywriting") == 2
     assert _count(slow_copy, "copy-editing") == 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_crash_signal_to_an_embedded_run_stops_its_private_server(
+        slow_copy: FakeAnthropic, tmp_path: Path, sig: signal.Signals) -> None:
+    from marketing_team.embedded import is_alive, socket_dir_for
+
+    workspace = tmp_path / "ws"
+    env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": slow_copy.url, "WORKSPACE_DIR": str(workspace)}
+    run = spawn(["-m", "marketing_team", "pipeline", "Copywriting Review Chain"], env, tmp_path / "run.log")
+    try:
+        wait_for(lambda: _count(slow_copy, "copywriting"), 60, "the copywriting call")
+        pidfile = workspace / ".state" / "server.pid"
+        server_pid = int(pidfile.read_text().split()[0])
+        os.kill(run.pid, sig)
+        code = run.wait(30)
+    finally:
+        stop(run)
+    assert code != 0
+    wait_for(lambda: not is_alive(server_pid), 10, "the private server to stop")
+    assert not pidfile.exists()
+    assert not (socket_dir_for(workspace / ".state") / "valkey.sock").exists()

@@ -1,0 +1,50 @@
+"""`mtctl reviews` and `mtctl learnings` as a person uses them while the workers stay up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from marketing_team.domain import GoalStatus, TaskStatus
+from marketing_team.testing.processes import child_env
+from marketing_team.testing.scripted import ScriptedLLM
+from marketing_team.testing.team import Team
+
+
+def _mtctl(team: Team, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"WORKSPACE_DIR": str(team.settings.workspace), "REDIS_URL": team.server.url}
+    return subprocess.run([sys.executable, "-m", "marketing_team", *args], env=child_env(env),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli_reviews_approve_continues_the_paused_goal_on_running_workers(
+        scripted_team: Team, scripted: ScriptedLLM) -> None:
+    scripted.on(lambda c: c.is_skill("copywriting"), "Too short.", times=4)
+    goal = scripted_team.pipeline("Copywriting Review Chain")
+    assert scripted_team.wait(goal.id).status is GoalStatus.WAITING_HUMAN
+
+    listed = _mtctl(scripted_team, "reviews", "list", "--json")
+    items = json.loads(listed.stdout)
+    assert [(i["goal_id"], i["skill"], i["reason"]) for i in items] == [
+        (goal.id, "copywriting", "repeated_revisions")]
+    shown = _mtctl(scripted_team, "reviews", "show", items[0]["id"])
+    assert "Required section" in shown.stdout or "characters" in shown.stdout
+
+    approved = _mtctl(scripted_team, "reviews", "approve", items[0]["id"])
+    assert approved.returncode == 0, approved.stderr
+
+    done = scripted_team.wait(goal.id)
+    assert done.status is GoalStatus.COMPLETED
+    assert next(t for t in done.tasks if t.skill == "copywriting").status is TaskStatus.APPROVED
+    assert json.loads(_mtctl(scripted_team, "reviews", "list", "--json").stdout) == []
+    again = _mtctl(scripted_team, "reviews", "approve", items[0]["id"])
+    assert again.returncode == 2 and "already approved" in again.stderr
+
+
+def test_cli_learnings_list_filters_by_skill(team: Team) -> None:
+    team.wait(team.pipeline("SEO Cycle").id)
+    out = _mtctl(team, "learnings", "list", "--skill", "seo-audit", "--json")
+    learnings = json.loads(out.stdout)
+    assert learnings and all(item["skill"] == "seo-audit" for item in learnings)
+    assert all(item["lesson"].startswith("Approved") for item in learnings)
