@@ -6,13 +6,13 @@ import logging
 from pathlib import Path
 
 import pytest
+from triggers_support import post_event, web_app
 
 from marketing_team.domain import Event, EventType, GoalStatus, TaskStatus
 from marketing_team.events import publish_event
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
-from tests.triggers.conftest import post_event, web_app
 
 
 def _goal_ids(team: Team) -> list[str]:

@@ -12,6 +12,7 @@ import pytest
 from celery.result import allow_join_result
 from celery.schedules import schedule
 from redbeat import RedBeatSchedulerEntry
+from triggers_support import GatedLLM, probe_catalog, start_beat, stop, wait_for
 
 from marketing_team import trigger_tasks
 from marketing_team.beat import HEARTBEAT_KEY, heartbeat_age
@@ -21,8 +22,6 @@ from marketing_team.schedule_runner import states
 from marketing_team.schedules import FIRE_TASK
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
-from tests.triggers.beat_support import GatedLLM, probe_catalog, start_beat, stop
-from tests.triggers.conftest import wait_for
 
 INTERVAL_S = 1.0
 DEFAULT_IDS = ("daily-social", "daily-review", "weekly-content", "weekly-seo", "monthly-cro",

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from triggers_support import TOKEN, Response, call, post_event, web_app
 
 from marketing_team.beat import write_heartbeat
 from marketing_team.errors import ConfigurationError
@@ -20,7 +21,6 @@ from marketing_team.settings import load_settings
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 from marketing_team.webhook import MAX_BODY_BYTES, WebhookApp, create_app
-from tests.triggers.conftest import TOKEN, Response, call, post_event, web_app
 
 JSON = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
 GOOD = json.dumps({"type": "new_blog_post", "data": {"url": "https://x.test/a"}}).encode()

@@ -10,14 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from triggers_support import TOKEN, stop, wait_for
 
 from marketing_team.domain import GoalStatus
 from marketing_team.testing.processes import child_env
 from marketing_team.testing.servers import free_port
 from marketing_team.testing.team import Team
 from marketing_team.webhook import MAX_BODY_BYTES
-from tests.triggers.beat_support import stop
-from tests.triggers.conftest import TOKEN, wait_for
 
 
 def _request(port: int, method: str, path: str, body: bytes | None = None,
