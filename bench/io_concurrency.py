@@ -1,0 +1,53 @@
+"""I/O concurrency: 20 parallel skills whose model call takes 1 s, on one worker process."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from bench.common import FixedLatencyLLM, Result, server
+from marketing_team.catalog.loader import load_catalog
+from marketing_team.domain import Category, Goal, PhaseSpec, Plan, Priority, new_id
+from marketing_team.goals import build_tasks
+from marketing_team.llm.protocol import Message, Reply, SystemBlock
+from marketing_team.testing.team import Team
+
+PARALLEL = 20
+LATENCY_S = 1.0
+TARGET_S = 2.5
+
+
+class SlowDrafts(FixedLatencyLLM):
+    """Drafts take LATENCY_S; reviews answer at once (the figure is about the parallel calls)."""
+
+    def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
+                 max_tokens: int, schema: type[BaseModel] | None = None) -> Reply:
+        if schema is not None:
+            return self.inner.complete(system_blocks, messages, model, max_tokens, schema)
+        return super().complete(system_blocks, messages, model, max_tokens, schema)
+
+
+def run() -> Result:
+    """One phase of 20 different skills in parallel on one worker with 20 threads."""
+    skills = tuple(sorted(s for s in load_catalog(None).skills if s != "director-review"))[:PARALLEL]
+    plan = Plan(phases=(PhaseSpec(name="1. all at once", skills=skills, parallel=True),), source="routing")
+    goal_id = new_id("goal")
+    goal = Goal(id=goal_id, description="Twenty skills at once", category=Category.STRATEGIC,
+                priority=Priority.P1, plan=plan, tasks=build_tasks(goal_id, plan, Priority.P1, "bench"))
+    with server() as srv, Team(srv, Path(tempfile.mkdtemp(prefix="mt-bench-ws-")), SlowDrafts(LATENCY_S),
+                               concurrency=PARALLEL) as team:
+        (team.rt.workspace.context_file.parent).mkdir(parents=True, exist_ok=True)
+        team.rt.workspace.context_file.write_text("Bench context.")
+        started = time.perf_counter()
+        team.launch(goal)
+        done = team.wait(goal.id, timeout_s=120)
+        wall = time.perf_counter() - started
+    return Result("20 parallel 1 s calls", wall, "s", LATENCY_S, wall / LATENCY_S, f"<= {TARGET_S} s",
+                  wall <= TARGET_S, f"(one worker process, threads x{PARALLEL}, status {done.status.value})")
+
+
+if __name__ == "__main__":
+    print(run().line())
