@@ -1,0 +1,136 @@
+"""Health: live checks fold into full / limited / minimal / offline, which decides what may be dispatched."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import redis
+
+from marketing_team import budget, health
+from marketing_team.beat import write_heartbeat
+from marketing_team.domain import Priority
+from marketing_team.health import Level
+from marketing_team.llm.offline import OfflineProvider
+from marketing_team.runtime import Runtime
+from marketing_team.settings import load_settings
+from marketing_team.testing.processes import child_env
+from marketing_team.testing.servers import RunningServer, free_port
+from marketing_team.testing.team import Team
+
+
+def _mtctl_health(env: dict[str, str]) -> tuple[int, dict[str, object]]:
+    result = subprocess.run([sys.executable, "-m", "marketing_team", "health", "--json"],
+                            env=child_env(env), capture_output=True, text=True, timeout=60)
+    return result.returncode, json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(("redis_ok", "workers_ok", "beat_ok", "budget_level", "expected"), [
+    (True, True, True, "normal", Level.FULL),
+    (True, True, False, "normal", Level.LIMITED),
+    (True, True, True, "warning", Level.LIMITED),
+    (True, True, True, "throttle", Level.MINIMAL),
+    (True, True, True, "critical", Level.MINIMAL),
+    (True, True, True, "exhausted", Level.OFFLINE),
+    (True, False, True, "normal", Level.OFFLINE),
+    (False, False, False, "unknown", Level.OFFLINE),
+])
+def test_health_level_follows_the_worst_component(redis_ok: bool, workers_ok: bool, beat_ok: bool,
+                                                 budget_level: str, expected: Level) -> None:
+    level, reason = health.level_for(redis_ok=redis_ok, workers_ok=workers_ok, beat_ok=beat_ok,
+                                     budget=budget_level)
+    assert level is expected and reason
+
+
+@pytest.mark.parametrize(("level", "lowest_allowed"), [
+    (Level.FULL, Priority.P3), (Level.LIMITED, Priority.P2), (Level.MINIMAL, Priority.P1),
+    (Level.OFFLINE, None)])
+def test_health_dispatch_allowed_defers_low_priorities_by_level(level: Level,
+                                                                lowest_allowed: Priority | None) -> None:
+    for priority in Priority:
+        allowed, reason = health.dispatch_allowed(level, priority)
+        assert allowed is (lowest_allowed is not None and priority.rank <= lowest_allowed.rank)
+        assert allowed or reason.startswith(level.value)
+    assert health.forced_tier(Level.MINIMAL, "opus") == "haiku"
+    assert health.forced_tier(Level.LIMITED, "opus") == "opus"
+    assert [lv.exit_code for lv in Level] == [0, 1, 2, 3]
+
+
+def test_health_is_full_with_redis_a_worker_a_fresh_beat_and_budget_to_spare(
+        redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path) -> None:
+    with Team(redis_server, tmp_path / "ws", OfflineProvider()) as team:
+        write_heartbeat(redis_client)
+        started = time.monotonic()
+        report = health.check(team.rt, team.app)
+        took = time.monotonic() - started
+
+    assert report.level is Level.FULL, report.as_json()
+    assert report.as_json()["components"] == {"redis": "ok", "workers": "ok", "beat": "ok",
+                                              "budget": "normal"}
+    assert took < 0.5, f"a healthy check took {took:.3f} s"
+
+
+def test_health_stale_beat_heartbeat_makes_the_team_limited(
+        redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path) -> None:
+    with Team(redis_server, tmp_path / "ws", OfflineProvider()) as team:
+        write_heartbeat(redis_client, now=time.time() - 120)
+        report = health.check(team.rt, team.app)
+        relaxed = health.check(team.rt, team.app, expect_beat=False)
+
+    assert report.level is Level.LIMITED and report.as_json()["components"]["beat"] == "stale"
+    assert report.allows(Priority.P3)[0] is False and report.allows(Priority.P2)[0] is True
+    assert relaxed.level is Level.FULL  # e.g. one-shot embedded runs, which start no beat
+
+
+def test_health_budget_at_critical_is_minimal_and_refuses_p2(
+        redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path) -> None:
+    # Given a $100 month with $96 spent (critical: at least 95 %)
+    with Team(redis_server, tmp_path / "ws", OfflineProvider(), budget_monthly=Decimal("100")) as team:
+        write_heartbeat(redis_client)
+        budget.ledger(team.rt).record(96_000_000, skill="copywriting", model="claude-sonnet-5")
+
+        # When health is checked
+        report = health.check(team.rt, team.app)
+
+    # Then the team is minimal: P0-P1 only (on haiku), P2 refused with the reason
+    assert report.level is Level.MINIMAL and report.as_json()["components"]["budget"] == "critical"
+    allowed, reason = report.allows(Priority.P2)
+    assert not allowed and "P2 is deferred" in reason and "critical" in reason
+    assert report.allows(Priority.P1) == (True, "")
+    assert health.forced_tier(report.level, "sonnet") == "haiku"
+
+
+def test_health_cli_reports_a_stopped_worker_and_exits_non_zero(
+        redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path) -> None:
+    # Given a team with a worker and a fresh beat heartbeat, which `mtctl health` finds healthy
+    env = {"REDIS_URL": redis_server.url, "WORKSPACE_DIR": str(tmp_path / "ws")}
+    with Team(redis_server, tmp_path / "ws", OfflineProvider()) as team:
+        write_heartbeat(redis_client)
+        healthy_code, healthy = _mtctl_health(env)
+
+        # When the worker stops
+        assert team.worker is not None
+        team.worker.stop()
+        code, report = _mtctl_health(env)
+
+    # Then health says the workers are down and exits with the offline code
+    assert (healthy_code, healthy["level"]) == (0, "full"), healthy
+    assert code == 3 and report["level"] == "offline"
+    assert report["components"]["workers"] == "down"  # type: ignore[index]
+    assert "no worker" in str(report["reason"])
+
+
+def test_health_unreachable_redis_is_offline_without_showing_the_password(tmp_path: Path) -> None:
+    url = f"redis://:pw-FAKE-7c6b5a@127.0.0.1:{free_port()}/0"
+    settings = load_settings(_env_file=None, redis_url=url, workspace_dir=tmp_path / "ws")
+    report = health.check(Runtime(settings=settings, llm=OfflineProvider(), broker_url=url))
+    code, printed = _mtctl_health({"REDIS_URL": url, "WORKSPACE_DIR": str(tmp_path / "ws")})
+
+    assert report.level is Level.OFFLINE and report.reason == "Redis is unreachable"
+    assert code == 3 and printed["components"]["redis"] == "down"  # type: ignore[index]
+    assert "pw-FAKE-7c6b5a" not in json.dumps(printed) and "***" in json.dumps(printed)
