@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
@@ -17,6 +18,10 @@ MICROS_PER_USD = 1_000_000
 # extra text, generous on purpose (an under-estimate would let spend pass the budget).
 CONTINUE_TOKENS = 128
 REPROMPT_TOKENS = 1024
+# English prose runs ~4 characters a token, JSON and code nearer 3: count 3 so the estimate of a
+# prompt's size errs high, never low.
+CHARS_PER_TOKEN = 3
+TURN_OVERHEAD_TOKENS = 8
 
 
 class Level(StrEnum):
@@ -129,6 +134,15 @@ def defer_reason(level: Level, priority: Priority, spent: int, budget: int, mont
     """Why work of this priority waits at this level, in one line."""
     return (f"budget level {level} ({share_percent(spent, budget)}% of ${to_usd(budget)} spent in "
             f"{month}): {priority} work waits; {allowed_text(level)} run")
+
+
+def estimate_input_tokens(texts: Iterable[str], schema_chars: int = 0) -> int:
+    """A prompt's input tokens from its texts (system blocks, turns) and schema, erring high."""
+    chars, turns = 0, 0
+    for text in texts:
+        chars += len(text)
+        turns += 1
+    return -(-(chars + schema_chars) // CHARS_PER_TOKEN) + turns * TURN_OVERHEAD_TOKENS
 
 
 def call_worst_case(prices: PriceTable, model: str, input_tokens: int, max_tokens: int,

@@ -13,6 +13,7 @@ from marketing_team.budget_policy import (
     at_least,
     call_worst_case,
     decide,
+    estimate_input_tokens,
     forced_tier,
     level_for,
     stop_at,
@@ -111,3 +112,9 @@ def test_call_worst_case_covers_the_continuation_and_each_structured_attempt() -
     assert call_worst_case(prices, "claude-sonnet-5", 1000, 1000) == one + continued
     three = call_worst_case(prices, "claude-sonnet-5", 1000, 1000, attempts=3)
     assert three > 3 * (one + continued)  # later attempts re-send the earlier turns
+
+
+def test_estimate_input_tokens_errs_high_for_prose_and_schema() -> None:
+    prose = "word " * 1200  # 6000 characters, ~1500 real tokens
+    assert estimate_input_tokens([prose]) >= 1500
+    assert estimate_input_tokens([prose, "hi"], schema_chars=300) == 2000 + 1 + 100 + 16
