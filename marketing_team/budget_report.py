@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from marketing_team.budget_policy import level_for, share_percent, to_micros, to_usd
+from marketing_team.errors import LockTimeoutError
 from marketing_team.ledger import Ledger, Spend
 from marketing_team.runtime import Runtime
 from marketing_team.workspace import atomic_write, file_lock
@@ -60,6 +61,6 @@ def refresh_day_report(rt: Runtime, day: str) -> None:
     """Rewrite the report after a paid call; the ledger stays the truth, so a disk error only logs."""
     try:
         write_day_report(rt, day)
-    except OSError as exc:
+    except (OSError, LockTimeoutError) as exc:
         log.warning("cost report not written", extra={"event": "cost_report_failed", "day": day,
                                                       "error": f"{type(exc).__name__}: {exc}"})
