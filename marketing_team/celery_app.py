@@ -52,6 +52,9 @@ def create_app(settings: Settings, broker_url: str | None = None) -> Celery:
     from marketing_team.tasks import register
 
     register(app, load_catalog(settings.catalog_dir))
+    from marketing_team.trigger_tasks import register as register_triggers
+
+    register_triggers(app)
     from marketing_team.observers import connect
 
     connect(app)
