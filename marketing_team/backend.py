@@ -56,7 +56,8 @@ class Backend:
                 from marketing_team.embedded import EmbeddedServer, install_signal_handlers
 
                 install_signal_handlers()
-                server = EmbeddedServer(self.settings.workspace / ".state")
+                # appendonly: the budget ledger, schedules and queued work outlive one command.
+                server = EmbeddedServer(self.settings.workspace / ".state", appendonly=True)
                 url = server.start()
                 self._stack.callback(server.stop)
             else:

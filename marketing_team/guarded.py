@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from pydantic import BaseModel
 
 from marketing_team import budget
+from marketing_team.budget_policy import estimate_input_tokens
+from marketing_team.llm.base import MAX_REPROMPTS
 from marketing_team.llm.protocol import Message, Reply, SystemBlock
 from marketing_team.llm.reply_cache import ReplyCache
 from marketing_team.runtime import Runtime
@@ -34,7 +38,14 @@ class GuardedLLM:
             stored = cache.get(self.key)
             if stored is not None:
                 return stored
-        with budget.metered_call(self.rt, self.goal_id or "", self.skill, model, max_tokens) as settle:
+        # The reservation is the call's worst case: this prompt's size, every re-prompt a schema
+        # may need, full output each time.
+        schema_chars = len(json.dumps(schema.model_json_schema())) if schema is not None else 0
+        tokens = estimate_input_tokens([b.text for b in system_blocks] + [m.content for m in messages],
+                                       schema_chars)
+        attempts = 1 + MAX_REPROMPTS if schema is not None else 1
+        with budget.metered_call(self.rt, self.goal_id or "", self.skill, model, max_tokens,
+                                 input_tokens=tokens, attempts=attempts) as settle:
             reply = self.rt.llm.complete(system_blocks, messages, model, max_tokens, schema=schema)
             settle(reply)
         self.fresh = True

@@ -84,11 +84,13 @@ def register(app: Celery, catalog: Catalog) -> None:
         rt = current()
         model = rt.model_for(budget.effective_tier(rt, "sonnet"))
         # After the transient retries are spent the structural review decides alone.
-        allowed = self.request.retries < MAX_TRANSIENT_RETRIES
+        used = budget.transient_retries(self)  # budget deferrals are retries too; not counted
         try:
-            decision = flow.review_task(rt, goal_id, task_id, model, model_allowed=allowed)
+            decision = flow.review_task(rt, goal_id, task_id, model,
+                                        model_allowed=used < MAX_TRANSIENT_RETRIES)
         except LLMTransientError as exc:
-            raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from None
+            raise self.retry(exc=exc, countdown=2 ** (used + 1),
+                             max_retries=self.request.retries + 1) from None
         if decision in (Decision.REVISE, Decision.RETRY):
             goal = rt.goals.load(goal_id)
             return self.replace(dispatch.skill_signature(self.app, goal.task(task_id)))
