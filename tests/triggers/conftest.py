@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from marketing_team import trigger_tasks
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
@@ -15,10 +14,9 @@ from marketing_team.testing.team import Team
 
 @pytest.fixture
 def team(redis_server: RunningServer, tmp_path: Path) -> Iterator[Team]:
-    """A team with the offline provider, the trigger tasks registered and an in-process worker."""
+    """A team with the offline provider and an in-process worker (the app registers trigger tasks)."""
     if not redis_server.running:
         redis_server.restart()
     running = Team(redis_server, tmp_path / "ws", OfflineProvider())
-    trigger_tasks.register(running.app)  # before the worker starts, so it consumes them
     with running:
         yield running

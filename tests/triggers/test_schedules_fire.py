@@ -14,7 +14,6 @@ from celery.schedules import schedule
 from redbeat import RedBeatSchedulerEntry
 from triggers_support import GatedLLM, probe_catalog, start_beat, stop, wait_for
 
-from marketing_team import trigger_tasks
 from marketing_team.beat import HEARTBEAT_KEY, heartbeat_age
 from marketing_team.domain import GoalStatus
 from marketing_team.llm.offline import OfflineProvider
@@ -31,9 +30,7 @@ DEFAULT_IDS = ("daily-social", "daily-review", "weekly-content", "weekly-seo", "
 def _team(server: RunningServer, tmp_path: Path, llm: Any, **settings: Any) -> Team:
     if not server.running:
         server.restart()
-    team = Team(server, tmp_path / "ws", llm, catalog_dir=probe_catalog(tmp_path / "catalog"), **settings)
-    trigger_tasks.register(team.app)
-    return team
+    return Team(server, tmp_path / "ws", llm, catalog_dir=probe_catalog(tmp_path / "catalog"), **settings)
 
 
 def _fire(team: Team, schedule_id: str) -> dict[str, Any]:

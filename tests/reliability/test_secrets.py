@@ -1,0 +1,57 @@
+"""Secrets never reach logs, workspace files or CLI output: grep a whole run for them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+
+from marketing_team.testing.fake_anthropic import FakeAnthropic
+from marketing_team.testing.processes import child_env
+from marketing_team.testing.servers import start_test_server
+from marketing_team.testing.team_responder import offline_responder
+
+API_KEY = "sk-ant-SECRETKEY-4d9f2b"
+REDIS_PASSWORD = "pw-SECRETPW-81c3"
+WEBHOOK_TOKEN = "tok-SECRETTOKEN-77aa"
+SECRETS = (API_KEY, REDIS_PASSWORD, WEBHOOK_TOKEN)
+
+
+def _run(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "marketing_team", *args], env=child_env(env),
+                          capture_output=True, text=True, timeout=120)
+    return done.stdout + done.stderr
+
+
+def test_reliability_secrets_appear_in_no_log_file_or_output(tmp_path: Path) -> None:
+    server = start_test_server(tmp_path / "server")
+    try:
+        redis.Redis.from_url(server.url).config_set("requirepass", REDIS_PASSWORD)
+        url = server.url.replace("redis://", f"redis://:{REDIS_PASSWORD}@", 1)
+        with FakeAnthropic(responder=offline_responder()) as fake:
+            env = {"REDIS_URL": url, "ANTHROPIC_API_KEY": API_KEY, "ANTHROPIC_BASE_URL": fake.url,
+                   "MT_WEBHOOK_TOKEN": WEBHOOK_TOKEN, "WORKSPACE_DIR": str(tmp_path / "ws"),
+                   "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "json"}
+            outputs = [_run(env, "--verbose", "goal", "Increase signup conversion by 20%", "--json",
+                            "--embedded-worker")]
+            goal_id = json.loads(outputs[0][outputs[0].index('{"goal_id"'):].splitlines()[0])["goal_id"]
+            outputs += [_run(env, "goals", "show", goal_id), _run(env, "budget", "--json"),
+                        _run(env, "health", "--json"), _run(env, "learnings", "list"),
+                        _run({**env, "REDIS_URL": url.replace(REDIS_PASSWORD, REDIS_PASSWORD + "x")},
+                             "goal", "Grow", "--detach"),
+                        _run({**env, "ANTHROPIC_BASE_URL": "http://127.0.0.1:1"}, "--verbose", "goal",
+                             "Grow signups", "--dry-run")]
+            sent = " ".join(" ".join(r.headers.values()) for r in fake.requests)
+        files = [p for p in (tmp_path / "ws").rglob("*") if p.is_file()]
+        texts = outputs + [p.read_text(errors="replace") for p in files]
+    finally:
+        server.stop()
+
+    assert API_KEY in sent  # the key did go where it belongs
+    assert "Redis is unreachable" in outputs[-2] or "AuthenticationError" in outputs[-2]
+    for secret in SECRETS:
+        leaks = [t[:200] for t in texts if secret in t]
+        assert leaks == [], f"{secret} leaked"
