@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import IO, Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -190,9 +191,21 @@ def configure(settings: Settings, component: str, *, stream: IO[str] | None = No
         old.close()
     root.addHandler(handler)
     root.setLevel(level if level is not None else settings.log_level)
-    # Python warnings (Celery's "running as root", deprecations) become JSON lines too.
+    # Python warnings (Celery's "running as root", deprecations) become JSON lines too, and so do
+    # exceptions nothing caught (e.g. beat exiting when Redis goes away).
     logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
     return handler
+
+
+def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """sys.excepthook: the process is about to die; say why in one JSON line, not a raw traceback."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, exc, tb)
+        return
+    logging.getLogger("marketing_team").critical(
+        "uncaught %s: %s", kind.__name__, exc, exc_info=(kind, exc, tb),
+        extra={"event": "uncaught_exception"})
 
 
 def unconfigure() -> None:
@@ -201,6 +214,7 @@ def unconfigure() -> None:
     for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
         root.removeHandler(old)
     logging.captureWarnings(False)
+    sys.excepthook = sys.__excepthook__
 
 
 __all__ = ["Redactor", "configure", "secret_values", "task_ids", "unconfigure"]

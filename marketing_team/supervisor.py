@@ -8,11 +8,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+import redis
+
+from marketing_team.runtime import redis_py_url
 from marketing_team.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,7 +41,8 @@ class Child:
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     next_start: float = 0.0
-    fast_exits: int = 0
+    fast_exits: int = 0  # exits in a row, each soon after starting: drives the backoff
+    crashes: int = 0  # those of them while the broker answered: drives giving up
     restarts: int = 0
 
 
@@ -50,7 +54,14 @@ class Policy:
     stable_after_s: float = 30.0  # a child that ran this long starts over with the shortest backoff
     max_fast_exits: int = 10  # this many exits in a row, each sooner than stable_after_s: give up
     stop_grace_s: float = 10.0  # SIGTERM (warm shutdown: running tasks finish) before SIGQUIT
-    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+def embedded_url(settings: Settings) -> str | None:
+    """The broker URL of the server `mtctl up` runs for this workspace (no REDIS_URL), if one answers."""
+    from marketing_team.embedded import EmbeddedServer, ping
+
+    server = EmbeddedServer(settings.workspace / ".state")
+    return server.broker_url if ping(str(server.socket_path)) else None
 
 
 def celery_argv(*args: str) -> tuple[str, ...]:
@@ -72,6 +83,21 @@ def child_specs(settings: Settings, *, beat: bool = True, web: bool = True,
     return specs
 
 
+def broker_answers(url: str) -> Callable[[], bool]:
+    """A check that the broker at url answers PING within a second."""
+
+    def check() -> bool:
+        client = redis.Redis.from_url(redis_py_url(url), socket_connect_timeout=1, socket_timeout=1)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    return check
+
+
 def child_env(settings: Settings, broker_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of every child: ours, plus the broker URL and an absolute workspace."""
     env = dict(os.environ)
@@ -84,8 +110,11 @@ class Supervisor:
     """Keeps each child running until told to stop; call run() from the main thread."""
 
     def __init__(self, specs: Sequence[ChildSpec], env: Mapping[str, str], policy: Policy | None = None,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, broker_ok: Callable[[], bool] | None = None) -> None:
         self.children = [Child(spec) for spec in specs]
+        # Children exit while Redis is down (a worker holding unacknowledged work, beat): such
+        # exits back off but never count toward giving up, or a long outage would stop the team.
+        self.broker_ok = broker_ok
         self.env = dict(env)
         self.policy = policy or Policy()
         self.cwd = cwd
@@ -135,10 +164,15 @@ class Supervisor:
     def _exited(self, child: Child, code: int | None, now: float, why: str = "") -> None:
         child.proc = None
         lived = now - child.started_at
-        child.fast_exits = child.fast_exits + 1 if lived < self.policy.stable_after_s else 1
+        stable = lived >= self.policy.stable_after_s
+        child.fast_exits = 1 if stable else child.fast_exits + 1
+        outage = self.broker_ok is not None and not self.broker_ok()
+        child.crashes = 0 if stable else child.crashes + (0 if outage else 1)
         why = why or (f"exit code {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}")
-        if child.fast_exits > self.policy.max_fast_exits:
-            self.failure = (f"{child.spec.name} exited {child.fast_exits} times in a row, each within "
+        if outage:
+            why += ", Redis unreachable"
+        if child.crashes > self.policy.max_fast_exits:
+            self.failure = (f"{child.spec.name} exited {child.crashes} times in a row, each within "
                             f"{self.policy.stable_after_s:g} s of starting (last: {why}); giving up")
             log.error(self.failure, extra={"event": "child_given_up", "child": child.spec.name})
             self._stopping = True
@@ -152,7 +186,8 @@ class Supervisor:
 
     def _stop_all(self) -> None:
         """SIGTERM all, then SIGQUIT (Celery's cold shutdown requeues), then SIGKILL."""
-        running = [c for c in self.children if c.proc is not None and c.proc.poll() is None]
+        # Children with a process, also those that already exited on the terminal's Ctrl-C.
+        running = [c for c in self.children if c.proc is not None]
         if not running:
             return
         log.info("stopping %s", ", ".join(c.spec.name for c in running), extra={"event": "stopping"})
@@ -176,4 +211,5 @@ class Supervisor:
                                                            "child": child.spec.name, "code": code})
 
 
-__all__ = ["ChildSpec", "Policy", "Supervisor", "child_env", "child_specs"]
+__all__ = ["ChildSpec", "Policy", "Supervisor", "broker_answers", "child_env", "child_specs",
+           "embedded_url"]

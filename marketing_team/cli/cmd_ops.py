@@ -14,14 +14,7 @@ from marketing_team.errors import BrokerUnavailableError, InputError, MarketingT
 from marketing_team.llm.factory import make_llm
 from marketing_team.runtime import Runtime
 from marketing_team.settings import Settings
-
-
-def embedded_url(cfg: Settings) -> str | None:
-    """The broker URL of a server `mtctl up` runs for this workspace (no REDIS_URL), if one answers."""
-    from marketing_team.embedded import EmbeddedServer, ping
-
-    server = EmbeddedServer(cfg.workspace / ".state")
-    return server.broker_url if ping(str(server.socket_path)) else None
+from marketing_team.supervisor import embedded_url
 
 
 def _runtime(cfg: Settings) -> Runtime:
@@ -61,7 +54,7 @@ def health_cmd(ctx: click.Context, as_json: bool, timeout: float) -> None:
 def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
     """Run worker, beat and webhook for one machine, restarting any that stops (Ctrl-C stops all)."""
     from marketing_team.backend import check_broker
-    from marketing_team.supervisor import Policy, Supervisor, child_env, child_specs
+    from marketing_team.supervisor import Policy, Supervisor, broker_answers, child_env, child_specs
 
     cfg = settings()
     logs.configure(cfg, "up")
@@ -80,7 +73,8 @@ def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
         else:
             check_broker(url)
         supervisor = Supervisor(child_specs(cfg, beat=beat, web=run_web, bind=bind),
-                                child_env(cfg, url), Policy(stop_grace_s=grace))
+                                child_env(cfg, url), Policy(stop_grace_s=grace),
+                                broker_ok=broker_answers(url))
         supervisor.run()
     if supervisor.failure:
         raise MarketingTeamError(supervisor.failure)

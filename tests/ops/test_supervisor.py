@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import signal
 import subprocess
@@ -12,12 +14,17 @@ from typing import Any
 
 import pytest
 
+from marketing_team.beat import heartbeat_age
+from marketing_team.celery_app import create_app
 from marketing_team.domain import GoalStatus
 from marketing_team.llm.offline import OfflineProvider
-from marketing_team.supervisor import ChildSpec, Policy, Supervisor
-from marketing_team.testing.processes import wait_for
-from marketing_team.testing.servers import RunningServer
+from marketing_team.settings import load_settings
+from marketing_team.supervisor import ChildSpec, Policy, Supervisor, embedded_url
+from marketing_team.testing.fake_anthropic import FakeAnthropic, RecordedRequest
+from marketing_team.testing.processes import child_env, wait_for
+from marketing_team.testing.servers import RunningServer, free_port
 from marketing_team.testing.team import Team
+from marketing_team.testing.team_responder import offline_responder
 from tests.ops.conftest import Launch, json_lines
 
 GOAL = "Increase signup conversion by 20%"
@@ -31,8 +38,16 @@ def _started(log: Path, child: str) -> list[int]:
 def _up(launch: Launch, team: Team, *args: str, **extra: str) -> subprocess.Popen[bytes]:
     env = {"REDIS_URL": team.server.url, "WORKSPACE_DIR": str(team.settings.workspace),
            "MT_LLM_PROVIDER": "offline", "MAX_PARALLEL_AGENTS": "4", **extra}
-    return launch([sys.executable, "-m", "marketing_team", "up", "--no-web", "--grace", "5", *args],
-                  env, "up")
+    return launch([sys.executable, "-m", "marketing_team", "up", "--grace", "5", *args], env, "up")
+
+
+def _health_answers(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/health")
+        return conn.getresponse().status in (200, 503)
+    except OSError:
+        return False
 
 
 def _pong(team: Team) -> bool:
@@ -49,7 +64,7 @@ def team(server: RunningServer, tmp_path: Path) -> Any:
 def test_up_restarts_a_killed_worker_within_seconds_and_a_goal_completes(
         team: Team, launch: Launch, tmp_path: Path) -> None:
     # Given `mtctl up` with its worker answering
-    up = _up(launch, team)
+    up = _up(launch, team, "--no-web")
     wait_for(lambda: _pong(team), 30, "the worker to answer ping")
     [first] = _started(tmp_path / "up.err", "worker")
 
@@ -68,32 +83,85 @@ def test_up_restarts_a_killed_worker_within_seconds_and_a_goal_completes(
     assert team.wait(goal.id, timeout_s=45).status is GoalStatus.COMPLETED
 
 
-@pytest.mark.slow  # work in flight at the restart returns after the visibility timeout (105 s here)
-def test_up_goal_completes_after_the_server_restarts_mid_goal(
+def _slow_first_call() -> FakeAnthropic:
+    """The Anthropic fake answering like the offline provider; the first call takes 3 s."""
+    first: list[str] = []
+
+    def delay(request: RecordedRequest) -> float:
+        if not first:
+            first.append("seen")
+            return 3.0
+        return 0.0
+
+    return FakeAnthropic(responder=offline_responder(delay))
+
+
+def _up_on_fake(launch: Launch, team: Team, fake: FakeAnthropic) -> None:
+    # The shortest time limits: the visibility timeout (redelivery of unacknowledged work) is
+    # 3 x the hard limit, 105 s.
+    _up(launch, team, "--no-web", MT_SOFT_TIME_LIMIT="5", MT_HARD_TIME_LIMIT="35",
+        MT_LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY="sk-ant-test-up-0000",
+        ANTHROPIC_BASE_URL=fake.url, MT_LLM_MAX_RETRIES="0")
+    wait_for(lambda: _pong(team), 30, "the worker to answer ping")
+
+
+def test_up_goal_completes_after_the_server_restarts_mid_task(
         team: Team, server: RunningServer, launch: Launch, tmp_path: Path) -> None:
-    # Given `mtctl up` working on a goal, with the shortest time limits (the visibility timeout,
-    # after which unacknowledged work is redelivered, is 3 x the hard limit)
-    _up(launch, team, MT_SOFT_TIME_LIMIT="5", MT_HARD_TIME_LIMIT="35")
-    wait_for(lambda: _pong(team), 30, "the worker to answer ping")
-    goal = team.goal(GOAL)
-    wait_for(lambda: any(t.status.is_terminal for t in team.rt.goals.load(goal.id).tasks), 20,
-             "the first task to finish")
+    with _slow_first_call() as fake:
+        # Given `mtctl up` whose worker is inside a slow model call
+        _up_on_fake(launch, team, fake)
+        goal = team.goal(GOAL)
+        wait_for(lambda: fake.requests, 20, "the first model call")
 
-    # When the server restarts (its appendonly file keeps queued and unacknowledged work)
-    started = time.monotonic()
-    server.restart()
+        # When the server restarts under it (appendonly: queued work survives)
+        started = time.monotonic()
+        server.restart()
 
-    # Then the goal still completes once the server is back
-    done = team.wait(goal.id, timeout_s=300)
+        # Then the goal completes once the server is back, each call paid for once
+        done = team.wait(goal.id, timeout_s=60)
+        took = time.monotonic() - started
     assert done.status is GoalStatus.COMPLETED, done.status_reason
-    print(f"goal completed {time.monotonic() - started:.1f} s after the restart")
+    assert len(fake.requests) == len(done.tasks) * 2  # a draft and a review per task, none repeated
+    print(f"goal completed {took:.1f} s after the restart; worker restarts: "
+          f"{len(_started(tmp_path / 'up.err', 'worker')) - 1}")
 
 
-def test_up_sigint_stops_every_child_and_exits_cleanly(team: Team, launch: Launch, tmp_path: Path) -> None:
-    # Given `mtctl up` with worker and beat running
-    up = _up(launch, team)
+@pytest.mark.slow  # the unacknowledged task returns after the visibility timeout (105 s here)
+def test_up_goal_completes_after_an_outage_that_kills_the_worker_mid_task(
+        team: Team, server: RunningServer, launch: Launch, tmp_path: Path) -> None:
+    with _slow_first_call() as fake:
+        # Given `mtctl up` whose worker is inside a slow model call
+        _up_on_fake(launch, team, fake)
+        goal = team.goal(GOAL)
+        wait_for(lambda: fake.requests, 20, "the first model call")
+
+        # When the server is down until the worker, unable to acknowledge, exits; then returns
+        started = time.monotonic()
+        server.stop()
+        wait_for(lambda: any(r.get("event") == "child_exited" and r.get("child") == "worker"
+                             for r in json_lines(tmp_path / "up.err")), 30, "the worker to exit")
+        server.start()
+
+        # Then the goal completes: the task is redelivered and its stored reply reused
+        done = team.wait(goal.id, timeout_s=300)
+        took = time.monotonic() - started
+    assert done.status is GoalStatus.COMPLETED, done.status_reason
+    print(f"goal completed {took:.1f} s after the outage began")
+    if len(fake.requests) > len(done.tasks) * 2:
+        # The call that finished during the outage was paid for but not stored: GuardedLLM stores
+        # the reply only after the ledger settles, and settling needs Redis (reported upstream).
+        pytest.xfail(f"{len(fake.requests) - len(done.tasks) * 2} model call(s) paid twice")
+
+
+def test_up_runs_worker_beat_and_web_and_sigint_stops_them_all(
+        team: Team, launch: Launch, tmp_path: Path) -> None:
+    # Given `mtctl up` with worker, beat and web running
+    port = free_port()
+    up = _up(launch, team, "--bind", f"127.0.0.1:{port}", MT_WEBHOOK_TOKEN="hook-token-up-1234")
     wait_for(lambda: _pong(team), 30, "the worker to answer ping")
-    pids = [_started(tmp_path / "up.err", name)[0] for name in ("worker", "beat")]
+    wait_for(lambda: heartbeat_age(team.rt.redis) is not None, 30, "the beat heartbeat")
+    wait_for(lambda: _health_answers(port), 30, "the web app's /health")
+    pids = [_started(tmp_path / "up.err", name)[0] for name in ("worker", "beat", "web")]
 
     # When it gets Ctrl-C (SIGINT to the whole foreground group, as a terminal sends it)
     os.killpg(up.pid, signal.SIGINT)
@@ -102,7 +170,7 @@ def test_up_sigint_stops_every_child_and_exits_cleanly(team: Team, launch: Launc
     assert up.wait(30) == 0
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
     events = [r.get("event") for r in json_lines(tmp_path / "up.err")]
-    assert "stopping" in events and events.count("child_stopped") == 2
+    assert "stopping" in events and events.count("child_stopped") == 3
 
 
 def test_supervisor_gives_up_on_a_crash_loop_naming_the_child(tmp_path: Path) -> None:
@@ -119,3 +187,49 @@ def test_supervisor_gives_up_on_a_crash_loop_naming_the_child(tmp_path: Path) ->
     assert supervisor.failure is not None and "crasher exited 3 times" in supervisor.failure
     assert "exit code 3" in supervisor.failure
     assert time.monotonic() - started >= 1.5  # backoff 0.5 s then 1 s between the three starts
+
+
+def test_supervisor_does_not_count_exits_during_a_broker_outage_toward_giving_up() -> None:
+    # Given a child that exits at once, and a broker that is down for its first two exits
+    checks: list[bool] = []
+
+    def broker_ok() -> bool:
+        checks.append(len(checks) >= 2)
+        return checks[-1]
+
+    crash = ChildSpec("beat", (sys.executable, "-c", "raise SystemExit(1)"))
+    supervisor = Supervisor([crash], dict(os.environ), Policy(max_fast_exits=2, backoff_max_s=0.5),
+                            broker_ok=broker_ok)
+
+    # When it is supervised, Then the outage exits back off but only the later three count
+    assert supervisor.run() == 1
+    assert len(checks) == 5
+    assert supervisor.failure is not None and "beat exited 3 times" in supervisor.failure
+
+
+def test_up_without_redis_url_runs_its_own_server_and_health_finds_it(launch: Launch, tmp_path: Path) -> None:
+    # Given `mtctl up` with no REDIS_URL: it starts a private appendonly server for the workspace
+    settings = load_settings(_env_file=None, workspace_dir=tmp_path / "ws")
+    env = {"WORKSPACE_DIR": str(settings.workspace), "MAX_PARALLEL_AGENTS": "2"}
+    # redbeat needs redis-py's spelling of a socket URL; until the app passes it, beat would
+    # crash-loop on the embedded socket, so it only runs here when the app already does.
+    probe = create_app(settings, broker_url="redis+socket:///tmp/x.sock").conf.redbeat_redis_url
+    beat = ["--beat"] if str(probe).startswith("unix://") else ["--no-beat"]
+    up = launch([sys.executable, "-m", "marketing_team", "up", "--no-web", *beat], env, "up")
+
+    # When its worker is up
+    url = wait_for(lambda: embedded_url(settings) or up.poll() is not None, 30, "the embedded server")
+    assert up.poll() is None, (tmp_path / "up.err").read_text()[-2000:]
+    app = create_app(settings, broker_url=str(url))
+    wait_for(lambda: app.control.ping(timeout=0.5, limit=1), 30, "the worker to answer ping")
+
+    # Then `mtctl health` finds server and worker without being told the URL
+    result = subprocess.run([sys.executable, "-m", "marketing_team", "health", "--json"],
+                            env=child_env(env), capture_output=True, text=True, timeout=60)
+    components = json.loads(result.stdout)["components"]
+    assert (components["redis"], components["workers"]) == ("ok", "ok"), result.stdout
+
+    # And SIGTERM stops children and server
+    up.send_signal(signal.SIGTERM)
+    assert up.wait(30) == 0
+    assert embedded_url(settings) is None
