@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import IO, Any
 from urllib.parse import quote, unquote, urlsplit
 
+from celery._state import get_current_task
 from pythonjsonlogger.json import JsonFormatter
 
 from marketing_team.settings import Settings
@@ -83,8 +84,6 @@ class TaskContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Add what the running task tells us; explicit extras always win."""
-        from celery._state import get_current_task
-
         task = get_current_task()
         if task is None or task.request is None or task.request.id is None:
             return True

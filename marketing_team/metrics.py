@@ -48,6 +48,7 @@ redis.call('SADD', KEYS[5], ARGV[1])
 redis.call('EXPIRE', KEYS[5], ARGV[10])
 redis.call('SADD', KEYS[6], ARGV[1])
 if ARGV[2] ~= '' then
+  redis.call('EXPIRE', KEYS[4], ARGV[10])
   redis.call('SADD', KEYS[7], ARGV[2])
   redis.call('EXPIRE', KEYS[7], ARGV[10])
 end

@@ -87,6 +87,7 @@ def broker_answers(url: str) -> Callable[[], bool]:
     """A check that the broker at url answers PING within a second."""
 
     def check() -> bool:
+        """True when PING is answered."""
         client = redis.Redis.from_url(redis_py_url(url), socket_connect_timeout=1, socket_timeout=1)
         try:
             return bool(client.ping())

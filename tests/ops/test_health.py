@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from marketing_team import budget, health
+from marketing_team import budget, health, metrics
 from marketing_team.beat import write_heartbeat
 from marketing_team.domain import Priority
+from marketing_team.errors import BudgetDeferred
 from marketing_team.health import Level
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.runtime import Runtime
@@ -94,15 +95,18 @@ def test_health_budget_at_critical_is_minimal_and_refuses_p2(
         write_heartbeat(redis_client)
         budget.ledger(team.rt).record(96_000_000, skill="copywriting", model="claude-sonnet-5")
 
-        # When health is checked
+        # When health is checked, and a P2 goal is submitted
         report = health.check(team.rt, team.app)
+        with pytest.raises(BudgetDeferred):
+            team.goal("Write a blog post about onboarding", priority=Priority.P2)
 
-    # Then the team is minimal: P0-P1 only (on haiku), P2 refused with the reason
+    # Then the team is minimal: P0-P1 only (on haiku), P2 refused with the reason, nothing ran
     assert report.level is Level.MINIMAL and report.as_json()["components"]["budget"] == "critical"
     allowed, reason = report.allows(Priority.P2)
     assert not allowed and "P2 is deferred" in reason and "critical" in reason
     assert report.allows(Priority.P1) == (True, "")
     assert health.forced_tier(report.level, "sonnet") == "haiku"
+    assert metrics.skills(redis_client) == {}
 
 
 def test_health_cli_reports_a_stopped_worker_and_exits_non_zero(

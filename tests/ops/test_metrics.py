@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +14,7 @@ import redis
 from marketing_team import metrics
 from marketing_team.domain import GoalStatus
 from marketing_team.llm.offline import OfflineProvider
-from marketing_team.testing.processes import wait_for
+from marketing_team.testing.processes import child_env, wait_for
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 
@@ -27,10 +30,15 @@ def test_metrics_goal_run_counts_each_skill_once_with_its_tokens(
         assert team.wait(goal.id).status is GoalStatus.COMPLETED
         tasks = team.rt.goals.load(goal.id).tasks
         today = metrics.today(team.settings.timezone)
-        # advance_goal's own postrun lands just after the goal settles
-        per_skill = wait_for(lambda: (s := metrics.skills(redis_client, today)) and
-                             s.get("director.advance_goal", metrics.Counters()).runs == len(team.rt.goals.load(goal.id).plan.phases) and s,
-                             10, "the last run to be metered")
+        phases = len(team.rt.goals.load(goal.id).plan.phases)
+
+        def metered() -> dict[str, metrics.Counters] | None:
+            # The last advance_goal is metered by its postrun, just after the goal settles.
+            found = metrics.skills(redis_client, today)
+            done = found.get("director.advance_goal", metrics.Counters()).runs == phases
+            return found if done else None
+
+        per_skill = wait_for(metered, 10, "the last run to be metered")
 
     # Then each skill ran once, with the tokens its task record holds, and the goal sums them
     for task in tasks:
@@ -85,3 +93,23 @@ def test_metrics_daily_report_is_written_with_a_table_per_skill_and_per_goal(
     assert "| seo-audit | 1 | 1 | 0 | 2.00 | 10 | 20 | 0.5000 |" in text
     assert "| goal-20260314-cccccc | unknown |" in text
     assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_metrics_cli_prints_the_day_as_json_and_writes_the_report(
+        redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path) -> None:
+    # Given a metered run on a day
+    metrics.record(redis_client, metrics.Run("copywriting", DAY, 1.0, "goal-20260314-eeeeee",
+                                             "copywriting-20260314-ffffff",
+                                             totals=metrics.Totals(7, 9, Decimal("0.25"))))
+
+    # When `mtctl metrics --day ... --write --json` runs
+    env = child_env({"REDIS_URL": redis_server.url, "WORKSPACE_DIR": str(tmp_path / "ws")})
+    result = subprocess.run([sys.executable, "-m", "marketing_team", "metrics", "--day", DAY.isoformat(),
+                             "--write", "--json"], env=env, capture_output=True, text=True, timeout=60)
+
+    # Then stdout is one JSON object with the skill's counters and the report's path
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed["skills"]["copywriting"] == {"runs": 1, "failures": 0, "retries": 0, "duration_s": 1.0,
+                                                "tokens_in": 7, "tokens_out": 9, "cost_usd": "0.25"}
+    assert Path(printed["report"]).read_text().startswith("# Metrics report 2026-03-14")
