@@ -79,6 +79,7 @@ def test_up_restarts_a_killed_worker_within_seconds_and_a_goal_completes(
     # Then it was restarted within seconds, and a goal still runs to completion
     assert pids[1] != first and up.poll() is None
     assert back_after < 10, f"worker answered again only after {back_after:.1f} s"
+    print(f"killed worker answered ping again after {back_after:.1f} s")
     goal = team.goal(GOAL)
     assert team.wait(goal.id, timeout_s=45).status is GoalStatus.COMPLETED
 
