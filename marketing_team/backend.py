@@ -42,16 +42,22 @@ class Backend:
 
     def __post_init__(self) -> None:
         self._stack = contextlib.ExitStack()
+        self.shared_server = False
 
     @property
     def embedded(self) -> bool:
-        """True when no REDIS_URL is set: a private server is started for this command."""
-        return self.settings.broker_url is None
+        """True when this command runs its own private server (no REDIS_URL, no `mtctl up`)."""
+        return self.settings.broker_url is None and not self.shared_server
 
     def start(self) -> Backend:
         """Bring up the broker (embedded or checked), the app, the runtime and maybe a worker."""
         try:
             url = self.settings.broker_url
+            if url is None:
+                from marketing_team.supervisor import embedded_url
+
+                url = embedded_url(self.settings)  # `mtctl up` runs a server and workers here
+                self.shared_server = url is not None
             if url is None:
                 from marketing_team.embedded import EmbeddedServer, install_signal_handlers
 

@@ -9,6 +9,7 @@ from typing import Any
 from celery import Celery
 
 from marketing_team.results import backend_url
+from marketing_team.runtime import redis_py_url
 from marketing_team.settings import Settings, load_settings
 
 LOCAL_DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -24,8 +25,10 @@ def derived_config(settings: Settings, broker_url: str) -> dict[str, Any]:
     # A visibility timeout shorter than a task makes a healthy worker run it again (measured);
     # it must also exceed the watchdog's countdown (2 x hard limit) so that timer is not redelivered.
     visibility = settings.hard_time_limit_s * 3
+    # unacked_restore_throttle=1: a dead worker's messages return right after the visibility
+    # timeout instead of waiting for the next ~100 s restore sweep.
     transport = {"visibility_timeout": visibility, "queue_order_strategy": "priority",
-                 "priority_steps": list(range(10)), "sep": ":"}
+                 "priority_steps": list(range(10)), "sep": ":", "unacked_restore_throttle": 1}
     return {
         "broker_url": broker_url,
         "result_backend": backend_url(broker_url),
@@ -35,7 +38,7 @@ def derived_config(settings: Settings, broker_url: str) -> dict[str, Any]:
         "task_time_limit": settings.hard_time_limit_s,
         "worker_concurrency": settings.max_parallel_agents,
         "timezone": settings.timezone,
-        "redbeat_redis_url": broker_url,
+        "redbeat_redis_url": redis_py_url(broker_url),  # redbeat speaks redis-py URLs
         "redbeat_redis_options": {},
         "redbeat_lock_timeout": 25,
         "beat_max_loop_interval": 5,

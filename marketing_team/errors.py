@@ -78,6 +78,12 @@ class BudgetExhausted(BudgetError):
     """The monthly or per-goal budget is spent."""
 
 
+class DispatchRefusedError(MarketingTeamError):
+    """Health says work of this priority must not be dispatched now (the message says why)."""
+
+    exit_code = 4
+
+
 class SkillFailedError(MarketingTeamError):
     """A skill run failed for a permanent reason."""
 
@@ -89,6 +95,7 @@ __all__ = [
     "BudgetExhausted",
     "ConfigurationError",
     "CorruptFileError",
+    "DispatchRefusedError",
     "IllegalTransitionError",
     "InputError",
     "LLMError",

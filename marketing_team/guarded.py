@@ -47,8 +47,10 @@ class GuardedLLM:
         with budget.metered_call(self.rt, self.goal_id or "", self.skill, model, max_tokens,
                                  input_tokens=tokens, attempts=attempts) as settle:
             reply = self.rt.llm.complete(system_blocks, messages, model, max_tokens, schema=schema)
+            self.fresh = True
+            # Stored before settling: if the ledger is unreachable now, a redelivery still reuses
+            # the reply it paid for instead of paying again.
+            if cache is not None and self.key is not None:
+                cache.put(self.key, reply)
             settle(reply)
-        self.fresh = True
-        if cache is not None and self.key is not None:
-            cache.put(self.key, reply)
         return reply

@@ -56,12 +56,38 @@ class Policy:
     stop_grace_s: float = 10.0  # SIGTERM (warm shutdown: running tasks finish) before SIGQUIT
 
 
-def embedded_url(settings: Settings) -> str | None:
-    """The broker URL of the server `mtctl up` runs for this workspace (no REDIS_URL), if one answers."""
-    from marketing_team.embedded import EmbeddedServer, ping
+def _up_file(settings: Settings) -> Path:
+    return settings.workspace / ".state" / "up.pid"
 
+
+def mark_up(settings: Settings) -> None:
+    """Record that this process is `mtctl up` serving the workspace's embedded server."""
+    from marketing_team.workspace import atomic_write
+
+    atomic_write(_up_file(settings), f"{os.getpid()}\n")
+
+
+def unmark_up(settings: Settings) -> None:
+    """Remove the record (on the way out of `mtctl up`)."""
+    _up_file(settings).unlink(missing_ok=True)
+
+
+def embedded_url(settings: Settings) -> str | None:
+    """The broker URL of the server a live `mtctl up` runs for this workspace (no REDIS_URL).
+
+    Only a server whose `mtctl up` is alive counts: a server orphaned by a killed `mtctl goal`
+    has no workers, and the next command's own start reaps it instead.
+    """
+    from marketing_team.embedded import EmbeddedServer, is_alive, ping
+
+    try:
+        owner = int(_up_file(settings).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
     server = EmbeddedServer(settings.workspace / ".state")
-    return server.broker_url if ping(str(server.socket_path)) else None
+    if not is_alive(owner) or not ping(str(server.socket_path)):
+        return None
+    return server.broker_url
 
 
 def celery_argv(*args: str) -> tuple[str, ...]:

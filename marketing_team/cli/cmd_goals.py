@@ -9,7 +9,7 @@ from marketing_team.backend import Backend
 from marketing_team.cli.common import PRIORITY, emit_json, offline_runtime, settings
 from marketing_team.cli.watch import follow, print_summary, summary
 from marketing_team.domain import Category, Goal, GoalStatus, Priority, check_id
-from marketing_team.errors import InputError
+from marketing_team.errors import DispatchRefusedError, InputError
 from marketing_team.launch import estimate_cost, plan_goal, plan_pipeline
 from marketing_team.runtime import Runtime
 
@@ -22,6 +22,7 @@ def _run(backend: Backend, goal: Goal, detach: bool, as_json: bool) -> None:
     if detach and backend.embedded:
         raise InputError("--detach needs REDIS_URL and running workers (the embedded worker "
                          "stops with this command)")
+    refuse_unless_healthy(backend, goal)
     rt.goals.create(goal)
     sub = progress.Subscription(rt, goal.id)
     try:
@@ -38,6 +39,18 @@ def _run(backend: Backend, goal: Goal, detach: bool, as_json: bool) -> None:
     _report(rt, final, as_json)
     if final.status is not GoalStatus.COMPLETED:
         raise SystemExit(1)
+
+
+def refuse_unless_healthy(backend: Backend, goal: Goal) -> None:
+    """Publishing to other workers: refuse, saying why, when health does not allow the priority."""
+    if backend.embedded or backend.run_worker:
+        return  # this command runs its own worker
+    from marketing_team.health import check
+
+    assert backend.runtime is not None and backend.app is not None
+    allowed, reason = check(backend.runtime, backend.app, expect_beat=False).allows(goal.priority)
+    if not allowed:
+        raise DispatchRefusedError(f"not dispatched: {reason}")
 
 
 def _report(rt: Runtime, goal: Goal, as_json: bool) -> None:

@@ -14,7 +14,7 @@ from marketing_team.errors import BrokerUnavailableError, InputError, MarketingT
 from marketing_team.llm.factory import make_llm
 from marketing_team.runtime import Runtime
 from marketing_team.settings import Settings
-from marketing_team.supervisor import embedded_url
+from marketing_team.supervisor import embedded_url, mark_up, unmark_up
 
 
 def _runtime(cfg: Settings) -> Runtime:
@@ -70,6 +70,9 @@ def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
             server = EmbeddedServer(cfg.workspace / ".state", appendonly=True)
             url = server.start()
             stack.callback(server.stop)
+            # Other commands in this workspace (mtctl goal, health) use this server and workers.
+            mark_up(cfg)
+            stack.callback(unmark_up, cfg)
         else:
             check_broker(url)
         supervisor = Supervisor(child_specs(cfg, beat=beat, web=run_web, bind=bind),

@@ -46,6 +46,13 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """mtctl: run and watch the autonomous marketing team."""
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+    if ctx.invoked_subcommand in (None, "validate", "init", "skills"):
+        return  # these read files only; a broken setting is reported by the commands that need it
+    from marketing_team.logs import configure
+    from marketing_team.settings import load_settings
+
+    # Warnings and errors as JSON lines on stderr (progress stays readable); everything with --verbose.
+    configure(load_settings(), "cli", level="DEBUG" if verbose else "WARNING")
 
 
 def _discover() -> None:
