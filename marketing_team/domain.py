@@ -261,6 +261,7 @@ class Goal(BaseModel):
     source: str = "cli"
     tasks: list[TaskRecord] = Field(default_factory=list)
     current_phase: int = 0
+    dispatched_phase: int = -1  # the last phase whose canvas was published
     consecutive_failures: int = 0
     cost_usd: Decimal = Decimal("0")
     provider: str = "offline"

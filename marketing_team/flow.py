@@ -49,6 +49,8 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
     """Review the task's latest deliverable, apply the policy, record a learning."""
     goal = rt.goals.load(goal_id)
     task = goal.task(task_id)
+    if task.status is TaskStatus.REVISION:
+        return Decision.REVISE  # redelivered after the decision was saved: re-issue the revision
     if task.status is not TaskStatus.COMPLETED or task.output_path is None:
         return Decision.APPROVE if task.status is TaskStatus.APPROVED else Decision.ESCALATE
     path = Path(task.output_path)
@@ -105,7 +107,14 @@ def advance(rt: Runtime, goal_id: str, phase_index: int) -> Next:
     """Record a finished phase and say what comes next; safe to run twice for the same phase."""
 
     def change(goal: Goal) -> Next:
-        if goal.status.is_settled or goal.current_phase != phase_index:
+        if goal.status.is_settled:
+            return Next("noop")
+        if goal.current_phase == phase_index + 1 and goal.dispatched_phase < goal.current_phase:
+            # Redelivered after this phase was recorded but before the next was published.
+            if goal.current_phase >= len(goal.plan.phases):
+                return Next("finish")
+            return Next("dispatch", goal.current_phase)
+        if goal.current_phase != phase_index:
             return Next("noop")
         tasks = goal.phase_tasks(phase_index)
         blocked = [t for t in tasks if t.status is TaskStatus.BLOCKED]
@@ -216,6 +225,8 @@ def human_decision(rt: Runtime, item_id: str, status: ItemStatus, notes: str = "
         if item.task_id is None:
             return
         task = goal.task(item.task_id)
+        if task.status.is_terminal:  # e.g. a cascade item: the failed task stays failed
+            return
         if status is ItemStatus.APPROVED:
             if task.status is not TaskStatus.APPROVED:
                 task.move(TaskStatus.APPROVED)

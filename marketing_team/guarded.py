@@ -38,6 +38,12 @@ class GuardedLLM:
             stored = cache.get(self.key)
             if stored is not None:
                 return stored
+        if self.goal_id:
+            # The goal's watchdog sees a long call as alive (the threads pool has no time limits).
+            from marketing_team.dispatch import alive_key
+
+            timeout = int(self.rt.settings.llm_timeout_s * (self.rt.settings.llm_max_retries + 1)) + 60
+            self.rt.redis.set(alive_key(self.goal_id), self.skill, ex=timeout)
         # The reservation is the call's worst case: this prompt's size, every re-prompt a schema
         # may need, full output each time.
         schema_chars = len(json.dumps(schema.model_json_schema())) if schema is not None else 0

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from marketing_team import frontmatter, progress
-from marketing_team.domain import Goal, Learning, Outcome, TaskRecord, TaskStatus
+from marketing_team.domain import Goal, GoalStatus, Learning, Outcome, TaskRecord, TaskStatus
 from marketing_team.goals import deliverable_name
 from marketing_team.guarded import GuardedLLM
 from marketing_team.llm.reply_cache import reply_key
@@ -31,6 +34,11 @@ def claim(rt: Runtime, goal_id: str, task_id: str) -> Start:
 
     def change(goal: Goal) -> Start:
         task = goal.task(task_id)
+        if goal.status in (GoalStatus.FAILED, GoalStatus.CANCELLED, GoalStatus.COMPLETED):
+            return Start("done", task.model_copy())  # nothing more is spent on a settled goal
+        if task.status in (TaskStatus.PENDING, TaskStatus.REVISION, TaskStatus.IN_PROGRESS,
+                           TaskStatus.DEFERRED) and not _lease(rt, task):
+            return Start("busy", task.model_copy())
         if task.status in (TaskStatus.PENDING, TaskStatus.REVISION):
             task.move(TaskStatus.IN_PROGRESS)
         elif task.status is TaskStatus.DEFERRED:
@@ -44,6 +52,43 @@ def claim(rt: Runtime, goal_id: str, task_id: str) -> Start:
 
     _, start = rt.goals.update(goal_id, change)
     return start
+
+
+def _lease(rt: Runtime, task: TaskRecord) -> bool:
+    """Claim the right to run this revision of the task; a second copy of its message must not.
+
+    The lease names its holder (host, pid); a holder that died on this host (a killed pool
+    process, redelivered at once) is taken over, elsewhere the lease expires after 2x the hard
+    time limit, before the broker's visibility timeout redelivers the message.
+    """
+    key = f"mt:lease:{task.id}:{task.revision}"
+    me = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    ttl = rt.settings.hard_time_limit_s * 2
+    if rt.redis.set(key, me, nx=True, ex=ttl):
+        return True
+    raw = rt.redis.get(key)
+    holder = raw.decode() if isinstance(raw, bytes) else str(raw or "")
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if holder == me or (host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))):
+        rt.redis.set(key, me, ex=ttl)
+        return True
+    return False
+
+
+def release(rt: Runtime, task: TaskRecord) -> None:
+    """Give the lease back once this run ended (done, failed, or handed to a retry)."""
+    rt.redis.delete(f"mt:lease:{task.id}:{task.revision}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def upstream_for(rt: Runtime, goal: Goal, task: TaskRecord) -> list[Upstream]:

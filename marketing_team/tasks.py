@@ -5,16 +5,23 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from celery import Celery, Task
 
 from marketing_team import budget, dispatch, flow, runner
 from marketing_team.catalog.specs import Catalog
-from marketing_team.errors import BudgetError, LLMTransientError, MarketingTeamError
+from marketing_team.errors import (
+    BudgetError,
+    LLMTransientError,
+    LockTimeoutError,
+    MarketingTeamError,
+)
 from marketing_team.review import Decision
 from marketing_team.runtime import current
 
 log = logging.getLogger(__name__)
 MAX_TRANSIENT_RETRIES = 3
+MAX_INFRA_RETRIES = 8  # broker or lock trouble: about four minutes of backoff in all
 
 
 class TeamTask(Task):  # type: ignore[misc]
@@ -40,30 +47,50 @@ class TeamTask(Task):  # type: ignore[misc]
         except BudgetError as exc:
             budget.after_refusal(self, args, kwargs, exc)
             raise
+        except (redis.RedisError, LockTimeoutError) as exc:
+            # A broker blip or a busy goal lock is a transient fault: retry the whole task.
+            if self.request.retries >= MAX_INFRA_RETRIES:
+                raise
+            raise self.retry(exc=exc, countdown=2 ** min(self.request.retries + 1, 6),
+                             max_retries=self.request.retries + 1) from None
 
 
 def skill_body(task: Task, goal_id: str, task_id: str) -> Any:
     """Run the skill unless it already ran, then splice the Director's review in after it."""
     rt = current()
     start = runner.claim(rt, goal_id, task_id)
-    if start.action == "done":
-        return {"task_id": task_id, "status": start.task.status.value}
+    if start.action in ("done", "busy"):  # busy: another copy of this message is running it
+        return {"task_id": task_id, "status": start.task.status.value, "copy": start.action}
     if start.action == "run":
-        spec = rt.catalog.skill(start.task.skill)
         try:
-            runner.run_skill(rt, goal_id, task_id, rt.model_for(budget.effective_tier(rt, spec.tier)))
-        except BudgetError:
-            raise  # not a skill failure: TeamTask defers the task or stops the goal
-        except LLMTransientError as exc:
-            used = budget.transient_retries(task)  # budget deferrals are retries too; not counted
-            if used < MAX_TRANSIENT_RETRIES:
-                raise task.retry(exc=exc, countdown=2 ** (used + 1),
-                                 max_retries=task.request.retries + 1) from None
-            return _failed(rt, goal_id, task_id, f"{type(exc).__name__}: {exc}")
-        except MarketingTeamError as exc:  # permanent: fails at once with its typed reason
-            return _failed(rt, goal_id, task_id, f"{type(exc).__name__}: {exc}")
+            _run(task, rt, goal_id, task_id, start.task.skill)
+        except _Failed as failed:
+            return _failed(rt, goal_id, task_id, str(failed))
+        finally:
+            runner.release(rt, start.task)  # a retry or a later revision may run it again
     prio = start.task.priority.broker_priority
     return task.replace(dispatch.review_signature(task.app, goal_id, task_id, prio))
+
+
+class _Failed(Exception):
+    """A skill run that failed for good; the message is its typed reason."""
+
+
+def _run(task: Task, rt: Any, goal_id: str, task_id: str, skill: str) -> None:
+    """One model run of the skill; transient faults retry the whole task, others fail it."""
+    spec = rt.catalog.skill(skill)
+    try:
+        runner.run_skill(rt, goal_id, task_id, rt.model_for(budget.effective_tier(rt, spec.tier)))
+    except BudgetError:
+        raise  # not a skill failure: TeamTask defers the task or stops the goal
+    except LLMTransientError as exc:
+        used = max(0, budget.transient_retries(task))  # budget deferrals do not count
+        if used < MAX_TRANSIENT_RETRIES:
+            raise task.retry(exc=exc, countdown=2 ** (used + 1),
+                             max_retries=task.request.retries + 1) from None
+        raise _Failed(f"{type(exc).__name__}: {exc}") from None
+    except MarketingTeamError as exc:  # permanent: fails at once with its typed reason
+        raise _Failed(f"{type(exc).__name__}: {exc}") from None
 
 
 def _failed(rt: Any, goal_id: str, task_id: str, reason: str) -> dict[str, str]:
@@ -84,7 +111,7 @@ def register(app: Celery, catalog: Catalog) -> None:
         rt = current()
         model = rt.model_for(budget.effective_tier(rt, "sonnet"))
         # After the transient retries are spent the structural review decides alone.
-        used = budget.transient_retries(self)  # budget deferrals are retries too; not counted
+        used = max(0, budget.transient_retries(self))  # budget deferrals do not count
         try:
             decision = flow.review_task(rt, goal_id, task_id, model,
                                         model_allowed=used < MAX_TRANSIENT_RETRIES)
@@ -101,7 +128,7 @@ def register(app: Celery, catalog: Catalog) -> None:
         rt = current()
         nxt = flow.advance(rt, goal_id, phase_index)
         if nxt.action == "dispatch":
-            dispatch.dispatch_phase(self.app, rt.goals.load(goal_id), nxt.index)
+            dispatch.dispatch_phase(self.app, rt, rt.goals.load(goal_id), nxt.index)
         elif nxt.action == "finish":
             flow.finish(rt, goal_id)
         return nxt.action

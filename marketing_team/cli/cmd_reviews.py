@@ -55,6 +55,12 @@ def _decide(item_id: str, status: ItemStatus, notes: str) -> None:
         assert rt is not None and app is not None  # set by Backend.start
         flow.human_decision(rt, item_id, status, notes)
         goal = rt.goals.load(item.goal_id)
+        if (status is ItemStatus.REVISED and item.task_id is not None
+                and goal.status is GoalStatus.RUNNING):
+            # The rest of its phase is still running: send this task round again on its own.
+            dispatch.rerun_task(app, goal, goal.task(item.task_id))
+            click.echo(f"{item_id}: {status.value}; {item.skill} runs again in goal {goal.id}")
+            return
         if goal.status is not GoalStatus.WAITING_HUMAN or any(
                 i.goal_id == goal.id for i in ReviewQueue(rt.workspace).list(ItemStatus.OPEN)):
             click.echo(f"{item_id}: {status.value}; goal {goal.id} stays {goal.status.value}")

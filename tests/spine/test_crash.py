@@ -119,6 +119,7 @@ def test_crash_redelivered_task_with_stored_reply_makes_no_second_request(
             def rewind(g: Goal) -> None:
                 # The state a crash between the stored reply and the ack leaves behind.
                 g.task(first.id).status = TaskStatus.IN_PROGRESS
+                g.status = GoalStatus.RUNNING
 
             rt.goals.update(goal.id, rewind)
             app.signature(f"skills.{first.skill}", args=(goal.id, first.id)).apply_async()

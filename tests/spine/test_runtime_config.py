@@ -61,7 +61,8 @@ def test_watchdog_fails_a_goal_that_made_no_progress_with_a_reason(
     try:
         goal = plan_pipeline(team.rt, "SEO Cycle")
         team.rt.goals.create(goal)
-        dispatch.start(team.app, team.rt, goal.id)  # published, but no worker will ever run it
+        dispatch.start(team.app, team.rt, goal.id)
+        team.app.control.purge()  # the phase's messages are lost: nothing will ever run them
         stuck: Goal = team.rt.goals.load(goal.id)
 
         # The timer armed at start fires with the state it saw; nothing moved since.
@@ -70,6 +71,19 @@ def test_watchdog_fails_a_goal_that_made_no_progress_with_a_reason(
         failed = team.rt.goals.load(goal.id)
         assert failed.status is GoalStatus.FAILED
         assert "watchdog: no progress" in failed.status_reason
+    finally:
+        team.stop()
+
+
+def test_watchdog_rearms_while_the_goals_work_waits_in_the_queue(
+        redis_server: RunningServer, tmp_path: Path) -> None:
+    team = Team(redis_server, tmp_path / "ws", OfflineProvider(), worker=False).start()
+    try:
+        goal = plan_pipeline(team.rt, "SEO Cycle", Priority.P3)
+        team.rt.goals.create(goal)
+        dispatch.start(team.app, team.rt, goal.id)  # queued behind busier work, not lost
+        stuck = team.rt.goals.load(goal.id)
+        assert dispatch.watch(team.app, team.rt, goal.id, stuck.updated_at.isoformat()) == "rearmed"
     finally:
         team.stop()
 
