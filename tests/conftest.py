@@ -1,3 +1,41 @@
-"""Root conftest: Celery's in-process fixtures win over pytest-celery's Docker ones; our harness."""
+"""Root conftest: Celery's in-process fixtures win over pytest-celery's Docker ones; shared teams."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from marketing_team.llm.offline import OfflineProvider
+from marketing_team.testing.scripted import ScriptedLLM
+from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.team import Team
 
 pytest_plugins = ("celery.contrib.pytest", "marketing_team.testing.fixtures")
+
+
+@pytest.fixture
+def team(redis_server: RunningServer, tmp_path: Path) -> Iterator[Team]:
+    """A team with the offline provider and an in-process worker."""
+    if not redis_server.running:  # a crash test may have stopped the shared server
+        redis_server.restart()
+    with Team(redis_server, tmp_path / "ws", OfflineProvider()) as running:
+        yield running
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedLLM]:
+    """A scripted LLM whose unscripted calls are answered offline; leftovers fail the test."""
+    llm = ScriptedLLM(fallback=OfflineProvider())
+    yield llm
+    llm.verify()
+
+
+@pytest.fixture
+def scripted_team(redis_server: RunningServer, tmp_path: Path, scripted: ScriptedLLM) -> Iterator[Team]:
+    """A team whose model calls go to the scripted LLM."""
+    if not redis_server.running:
+        redis_server.restart()
+    with Team(redis_server, tmp_path / "ws", scripted) as running:
+        yield running

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from marketing_team.testing.processes import REPO_ROOT, child_env
+from marketing_team.testing.processes import REPO_ROOT, child_env, stop
 from marketing_team.testing.servers import RunningServer, start_test_server
 
 Launch = Callable[..., subprocess.Popen[bytes]]
@@ -64,20 +63,8 @@ def launch(tmp_path: Path) -> Iterator[Launch]:
 
 
 def stop_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> None:
-    """Signal the process group, wait, and SIGKILL it if it lingers."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        except ProcessLookupError:
-            proc.wait(5)
-    # Children that outlived their parent (e.g. a worker whose supervisor was killed) go too;
-    # ProcessLookupError means the group is already empty.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    """Signal the process group, wait, SIGKILL it if it lingers (the harness's stop)."""
+    stop(proc, sig, timeout_s)
 
 
 def json_lines(path: Path) -> list[dict[str, Any]]:
