@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 from celery import Celery
+from celery.schedules import crontab
 from redbeat import RedBeatScheduler, RedBeatSchedulerEntry
 from redbeat.schedulers import get_redis
 
@@ -20,6 +21,7 @@ from marketing_team.schedules import beat_schedule
 from marketing_team.settings import load_settings
 
 HEARTBEAT_KEY = "mt:beat:heartbeat"
+DAILY_REPORT = "daily-metrics-report"
 # Longer than beat's longest sleep (beat_max_loop_interval 5 s) by a wide margin, so a live beat
 # never looks dead, while a dead one disappears within a minute.
 HEARTBEAT_TTL_S = 60
@@ -63,7 +65,12 @@ class Scheduler(RedBeatScheduler):  # type: ignore[misc]
         settings = load_settings()
         catalog = load_catalog(settings.catalog_dir)
         # redbeat stores beat_schedule as its static entries and keeps each one's last run.
-        self.app.conf.beat_schedule = beat_schedule(catalog.schedules)
+        schedule = beat_schedule(catalog.schedules)
+        # The day's run report (metrics/YYYY-MM-DD-report.md), just before midnight.
+        schedule[DAILY_REPORT] = {"task": "director.daily_report",
+                                  "schedule": crontab(minute=55, hour=23), "args": (),
+                                  "options": {"queue": "director"}}
+        self.app.conf.beat_schedule = schedule
         super().setup_schedule()
 
     def tick(self, *args: Any, **kwargs: Any) -> float:

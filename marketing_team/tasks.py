@@ -133,6 +133,12 @@ def register(app: Celery, catalog: Catalog) -> None:
             flow.finish(rt, goal_id)
         return nxt.action
 
+    @app.task(name="director.daily_report", base=TeamTask, shared=False)  # type: ignore[untyped-decorator]
+    def daily_report() -> str:
+        from marketing_team.metrics import write_daily_report
+
+        return str(write_daily_report(current()))
+
     @app.task(name="director.watchdog", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]
     def watchdog(self: Task, goal_id: str, seen: str) -> str:
         return dispatch.watch(self.app, current(), goal_id, seen)
