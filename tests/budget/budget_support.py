@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -18,6 +17,7 @@ from marketing_team.review import ReviewReply
 from marketing_team.runtime import Runtime, install
 from marketing_team.settings import Settings
 from marketing_team.testing.fake_anthropic import FakeReply, RecordedRequest
+from marketing_team.testing.processes import wait_for as harness_wait_for
 from marketing_team.testing.team import Team
 
 API_KEY = "sk-ant-test-budget-0123456789abcdef"
@@ -52,11 +52,10 @@ def reported_cost(requests: list[RecordedRequest], settings: Settings) -> Decima
 
 def wait_until(check: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
     """Poll check until it holds; fail naming what was awaited when the deadline passes."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.05)  # a poll interval, not a wait for the work itself
+    try:
+        harness_wait_for(check, timeout_s, what)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
 
 
 def planned_goal(team: Team, phases: list[list[str]], priority: Priority, text: str = "Lift signups",

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pydantic import BaseModel
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.llm.protocol import Message, Reply, SystemBlock
 from marketing_team.testing.processes import child_env
+from marketing_team.testing.processes import wait_for as harness_wait_for
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 from marketing_team.webhook import WebhookApp, create_app
@@ -77,14 +77,10 @@ def post_event(app: Callable[..., Any], event: dict[str, Any], token: str = TOKE
 
 def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, what: str = "condition") -> Any:
     """Poll predicate until it returns something truthy; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.05)
+    try:
+        return harness_wait_for(predicate, timeout_s, what)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
 
 
 PROBE_CATALOG = {
