@@ -259,6 +259,7 @@ class Goal(BaseModel):
     plan: Plan
     pipeline: str | None = None
     source: str = "cli"
+    event: Event | None = None  # what started the goal; its data reaches prompts only quoted
     tasks: list[TaskRecord] = Field(default_factory=list)
     current_phase: int = 0
     dispatched_phase: int = -1  # the last phase whose canvas was published
@@ -350,3 +351,6 @@ class ScheduleEntry(Frozen):
     category: Category | None = None
     enabled: bool = True
     description: str = ""
+
+
+Goal.model_rebuild()  # Goal refers to Event, defined after it

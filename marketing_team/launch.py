@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from marketing_team.classify import classify
-from marketing_team.domain import Category, Goal, Priority, new_id
+from marketing_team.domain import Category, Event, Goal, Priority, new_id
 from marketing_team.errors import InputError
 from marketing_team.goals import build_tasks
 from marketing_team.guarded import GuardedLLM
@@ -41,7 +41,8 @@ def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | N
 
 
 def plan_pipeline(rt: Runtime, name: str, priority: Priority | None = None,
-                  source: str = "cli", description: str | None = None) -> Goal:
+                  source: str = "cli", description: str | None = None,
+                  event: Event | None = None) -> Goal:
     """A goal that runs every step of a named template."""
     spec = rt.catalog.pipeline(name)
     plan = with_foundation(pipeline_plan(spec.name, rt.catalog),
@@ -50,7 +51,7 @@ def plan_pipeline(rt: Runtime, name: str, priority: Priority | None = None,
     text = description or f"Run the {spec.name} pipeline: {spec.description}".strip()
     goal_id = new_id("goal")
     return Goal(id=goal_id, description=text[:2000], category=spec.category, priority=prio,
-                plan=plan, pipeline=spec.name, source=source, provider=rt.llm.name,
+                plan=plan, pipeline=spec.name, source=source, provider=rt.llm.name, event=event,
                 tasks=build_tasks(goal_id, plan, prio, text))
 
 

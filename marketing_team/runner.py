@@ -127,6 +127,7 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
         spec, task.requirements, upstream_for(rt, goal, task),
         rt.learnings.for_skill(task.skill, limit=10), rt.settings.context_tokens,
         feedback=task.feedback, previous_draft=previous_draft(task),
+        event_data=goal.event.data if goal.event is not None else None,
     )
     key = reply_key(goal_id, task_id, task.revision, "skill")
     llm = GuardedLLM(rt, goal_id, task.skill, key)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from celery.result import allow_join_result
 from redbeat import RedBeatSchedulerEntry
 
@@ -45,4 +43,4 @@ def test_handle_event_task_runs_the_bus_on_a_worker(team: Team) -> None:
     assert result["event_id"] == event.id and result["reason"] is None
     goal = team.wait(goal_id, timeout_s=90)
     assert goal.status is GoalStatus.COMPLETED and goal.pipeline == "Competitive Response"
-    assert json.dumps({"name": "Rival 2.0"}) in goal.description
+    assert goal.event is not None and goal.event.data == {"name": "Rival 2.0"}
