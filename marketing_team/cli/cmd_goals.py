@@ -22,7 +22,6 @@ def _run(backend: Backend, goal: Goal, detach: bool, as_json: bool) -> None:
     if detach and backend.embedded:
         raise InputError("--detach needs REDIS_URL and running workers (the embedded worker "
                          "stops with this command)")
-    refuse_unless_healthy(backend, goal)
     rt.goals.create(goal)
     sub = progress.Subscription(rt, goal.id)
     try:
@@ -41,14 +40,17 @@ def _run(backend: Backend, goal: Goal, detach: bool, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-def refuse_unless_healthy(backend: Backend, goal: Goal) -> None:
-    """Publishing to other workers: refuse, saying why, when health does not allow the priority."""
+def refuse_unless_healthy(backend: Backend, priority: Priority) -> None:
+    """Publishing to other workers: refuse, saying why, when health does not allow the priority.
+
+    Checked before planning, so a refused goal costs no planning call and writes nothing.
+    """
     if backend.embedded or backend.run_worker:
         return  # this command runs its own worker
     from marketing_team.health import check
 
     assert backend.runtime is not None and backend.app is not None
-    allowed, reason = check(backend.runtime, backend.app, expect_beat=False).allows(goal.priority)
+    allowed, reason = check(backend.runtime, backend.app, expect_beat=False).allows(priority)
     if not allowed:
         raise DispatchRefusedError(f"not dispatched: {reason}")
 
@@ -99,6 +101,7 @@ def goal_cmd(text: str, priority: str, category: str | None, dry_run: bool, deta
         return
     with Backend(cfg, run_worker=True if embedded_worker else None) as backend:
         assert backend.runtime is not None
+        refuse_unless_healthy(backend, Priority(priority))
         goal, _ = plan_goal(backend.runtime, text, Priority(priority), chosen)
         _run(backend, goal, detach, as_json)
 
@@ -117,6 +120,7 @@ def pipeline_cmd(template: str, priority: str | None, detach: bool, as_json: boo
     with Backend(cfg, run_worker=True if embedded_worker else None) as backend:
         assert backend.runtime is not None
         goal = plan_pipeline(backend.runtime, template, Priority(priority) if priority else None)
+        refuse_unless_healthy(backend, goal.priority)
         _run(backend, goal, detach, as_json)
 
 

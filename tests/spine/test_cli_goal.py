@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from marketing_team.cli.main import cli
 from marketing_team.testing.processes import child_env
+from marketing_team.testing.servers import RunningServer
 
 
 @pytest.fixture
@@ -90,3 +91,13 @@ def test_cli_unreachable_redis_says_so_with_masked_url(workspace: Path, monkeypa
     assert result.exit_code == 3
     assert "127.0.0.1:1" in result.output and "hunter2secret" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_cli_goal_without_any_worker_is_refused_with_the_reason(
+        redis_server: RunningServer, redis_client: object, tmp_path: Path) -> None:
+    result = _mtctl("goal", "Grow signups", env={"WORKSPACE_DIR": str(tmp_path / "ws"),
+                                                 "REDIS_URL": redis_server.url})
+
+    assert result.returncode == 4
+    assert "not dispatched" in result.stderr and "no worker answers" in result.stderr
+    assert not (tmp_path / "ws" / "goals").exists() or not any((tmp_path / "ws" / "goals").iterdir())
