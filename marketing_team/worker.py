@@ -34,6 +34,11 @@ class InProcessWorker:
         self.app.finalize()
         self.app.set_current()
         self.app.set_default()
+        # An idle consumer wakes every brpop timeout (1 s by default) to see a stop request; an
+        # in-process worker stops with its command, so it polls at 0.2 s to stop promptly.
+        options = dict(self.app.conf.broker_transport_options or {})
+        options.setdefault("polling_interval", 0.2)
+        self.app.conf.broker_transport_options = options
         self._controller = _Controller(
             app=self.app, pool="threads", concurrency=self.concurrency, hostname=self.hostname,
             loglevel="WARNING", without_heartbeat=True, without_mingle=True, without_gossip=True,
