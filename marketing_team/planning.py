@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field, ValidationError
 
-from marketing_team.catalog.specs import DIRECTOR_REVIEW, FOUNDATION, Catalog
+from marketing_team.catalog.specs import DIRECTOR_REVIEW, Catalog
 from marketing_team.domain import Category, Learning, PhaseSpec, Plan
 from marketing_team.errors import MarketingTeamError
 from marketing_team.llm.protocol import LLM, Message, SystemBlock, parsed_as
@@ -139,4 +139,4 @@ def pipeline_plan(name: str, catalog: Catalog) -> Plan:
                 rationale=f"Pipeline {spec.name!r} as written.")
 
 
-__all__ = ["FOUNDATION", "PlanProposal", "pipeline_plan", "plan_problems", "propose_plan", "rule_plan"]
+__all__ = ["PlanProposal", "pipeline_plan", "plan_problems", "propose_plan", "rule_plan"]
