@@ -23,6 +23,11 @@ def director_signature(app: Celery, name: str, *args: Any, priority: int = 0,
                          priority=priority, **options)
 
 
+def review_signature(app: Celery, goal_id: str, task_id: str, priority: int) -> Signature:
+    """The Director's review of one task."""
+    return director_signature(app, "review", goal_id, task_id, priority=priority)
+
+
 def runnable(task: TaskRecord) -> bool:
     """True when the task still needs a worker (not finished, not waiting for a person)."""
     return not task.status.is_terminal and task.status is not TaskStatus.BLOCKED

@@ -11,13 +11,14 @@ _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _FRONT = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 
 
-def _norm(text: str) -> str:
+def normalise(text: str) -> str:
+    """Heading text compared loosely: lower case, punctuation folded to single spaces."""
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
 def headings(text: str) -> list[str]:
     """Every markdown heading's text, normalised."""
-    return [_norm(h) for h in _HEADING.findall(text)]
+    return [normalise(h) for h in _HEADING.findall(text)]
 
 
 def structural_review(text: str, skill: SkillSpec) -> Review:
@@ -35,7 +36,7 @@ def structural_review(text: str, skill: SkillSpec) -> Review:
     found = headings(body)
     findings = []
     for section in skill.sections:
-        wanted = _norm(section)
+        wanted = normalise(section)
         if not any(h == wanted or h.startswith(wanted) or wanted in h for h in found):
             findings.append(Finding(severity=Severity.MAJOR, section=section,
                                     description=f"Required section '{section}' is missing."))

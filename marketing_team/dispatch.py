@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from celery import Celery, chain
-from celery.canvas import Signature
 
 from marketing_team import budget, flow, progress
 from marketing_team.canvas import director_signature, phase_canvas, skill_signature
@@ -13,12 +12,6 @@ from marketing_team.domain import Goal, GoalStatus, TaskRecord
 from marketing_team.runtime import Runtime
 
 log = logging.getLogger(__name__)
-__all__ = ["dispatch_phase", "review_signature", "skill_signature", "start", "watch"]
-
-
-def review_signature(app: Celery, goal_id: str, task_id: str, priority: int) -> Signature:
-    """The Director's review of one task."""
-    return director_signature(app, "review", goal_id, task_id, priority=priority)
 
 
 def dispatch_phase(app: Celery, rt: Runtime, goal: Goal, index: int) -> None:

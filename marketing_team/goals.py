@@ -103,8 +103,15 @@ class GoalStore:
         root = self.workspace.goals_dir
         if not root.is_dir():
             return []
-        found = [p.name for p in root.iterdir() if (p / "state.json").is_file()]
-        return sorted(found, key=lambda name: (name.split("-")[-2], name), reverse=True)
+        found = [p for p in root.iterdir() if (p / "state.json").is_file()]
+
+        def created(folder: Path) -> float:
+            # plan.md is written once, when the goal is created (ids only carry the day).
+            plan = folder / "plan.md"
+            return plan.stat().st_mtime if plan.is_file() else 0.0
+
+        return [p.name for p in sorted(found, key=lambda p: (p.name.split("-")[-2], created(p)),
+                                       reverse=True)]
 
     def all(self) -> Iterator[Goal]:
         """Every goal, newest first."""

@@ -35,7 +35,7 @@ class GuardedLLM:
         """The stored reply for this key when there is one (a redelivery pays nothing), else a call."""
         cache = self._cache()
         if cache is not None and self.key is not None:
-            stored = cache.get(self.key)
+            stored = cache.lookup(self.key, schema)
             if stored is not None:
                 return stored
         if self.goal_id:

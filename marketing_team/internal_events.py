@@ -16,7 +16,7 @@ MAX_KEPT = 1000
 
 
 def emit_internal(rt: Runtime, event: Event) -> None:
-    """Record an internal event (newest first, bounded) and log it."""
+    """Record an internal event (newest first, bounded), log it, and route it through the bus."""
     with rt.redis.pipeline() as pipe:
         pipe.lpush(INTERNAL_EVENTS_KEY, event.model_dump_json())
         pipe.ltrim(INTERNAL_EVENTS_KEY, 0, MAX_KEPT - 1)
@@ -24,6 +24,12 @@ def emit_internal(rt: Runtime, event: Event) -> None:
     log.warning("internal event %s", event.type.value,
                 extra={"event": event.type.value, "event_id": event.id,
                        "goal_id": event.data.get("goal_id"), "data": event.data})
+    # The same bus as outside events, so a user's events.yaml may map them (imported here: the
+    # bus starts goals, which reach the budget, which emits these).
+    from marketing_team.events import publish_event
+
+    if any(m.event == event.type for m in rt.catalog.events):
+        publish_event(rt, None, event)
 
 
 def recent_internal(rt: Runtime, limit: int = 100) -> list[Event]:

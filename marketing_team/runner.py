@@ -11,6 +11,7 @@ from pathlib import Path
 
 from marketing_team import frontmatter, progress
 from marketing_team.domain import Goal, GoalStatus, Learning, Outcome, TaskRecord, TaskStatus
+from marketing_team.embedded import is_alive
 from marketing_team.goals import deliverable_name
 from marketing_team.guarded import GuardedLLM
 from marketing_team.llm.reply_cache import reply_key
@@ -70,7 +71,7 @@ def _lease(rt: Runtime, task: TaskRecord) -> bool:
     holder = raw.decode() if isinstance(raw, bytes) else str(raw or "")
     host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]
-    if holder == me or (host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))):
+    if holder == me or (host == socket.gethostname() and pid.isdigit() and not is_alive(int(pid))):
         rt.redis.set(key, me, ex=ttl)
         return True
     return False
@@ -79,16 +80,6 @@ def _lease(rt: Runtime, task: TaskRecord) -> bool:
 def release(rt: Runtime, task: TaskRecord) -> None:
     """Give the lease back once this run ended (done, failed, or handed to a retry)."""
     rt.redis.delete(f"mt:lease:{task.id}:{task.revision}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def upstream_for(rt: Runtime, goal: Goal, task: TaskRecord) -> list[Upstream]:

@@ -8,7 +8,7 @@ from typing import Any
 import redis
 from celery import Celery, Task
 
-from marketing_team import budget, dispatch, flow, runner
+from marketing_team import budget, canvas, dispatch, flow, runner
 from marketing_team.catalog.specs import Catalog
 from marketing_team.errors import (
     BudgetError,
@@ -69,7 +69,7 @@ def skill_body(task: Task, goal_id: str, task_id: str) -> Any:
         finally:
             runner.release(rt, start.task)  # a retry or a later revision may run it again
     prio = start.task.priority.broker_priority
-    return task.replace(dispatch.review_signature(task.app, goal_id, task_id, prio))
+    return task.replace(canvas.review_signature(task.app, goal_id, task_id, prio))
 
 
 class _Failed(Exception):
@@ -120,7 +120,7 @@ def register(app: Celery, catalog: Catalog) -> None:
                              max_retries=self.request.retries + 1) from None
         if decision in (Decision.REVISE, Decision.RETRY):
             goal = rt.goals.load(goal_id)
-            return self.replace(dispatch.skill_signature(self.app, goal.task(task_id)))
+            return self.replace(canvas.skill_signature(self.app, goal.task(task_id)))
         return {"task_id": task_id, "decision": decision.value}
 
     @app.task(name="director.advance_goal", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]

@@ -97,12 +97,12 @@ def _structured(schema: type[BaseModel], prompt: str) -> BaseModel:
     if name == "CategoryChoice":
         return schema.model_validate({"category": "strategic", "reason": "offline default"})
     if name == "ReviewReply":
-        from marketing_team.checks import headings
+        from marketing_team.checks import headings, normalise
 
         deliverable = tag_content(prompt, "deliverable") or ""
         wanted = [s for s in (tag_content(prompt, "required_sections") or "").splitlines() if s.strip()]
         found = " | ".join(headings(deliverable))
-        missing = [s for s in wanted if re.sub(r"[^a-z0-9]+", " ", s.lower()).strip() not in found]
+        missing = [s for s in wanted if normalise(s) not in found]
         score = 4.0 if missing else 8.0
         return schema.model_validate({
             "verdict": "REVISE" if missing else "APPROVE",

@@ -48,6 +48,19 @@ class ReplyCache:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise CorruptFileError(f"reply cache file {path} is corrupt: {reason}") from None
 
+    def lookup(self, key: str, schema: type[BaseModel] | None = None) -> Reply | None:
+        """The stored reply as an answer to this call: re-validated against schema, else None."""
+        stored = self.get(key)
+        if stored is None or schema is None:
+            return stored
+        try:
+            parsed = parse_structured(stored.text, schema)
+        except StructuredOutputError as exc:
+            # The schema changed since the reply was stored: it no longer answers the call.
+            log.warning("stored reply %s no longer validates (%s); calling again", key, exc)
+            return None
+        return stored.model_copy(update={"parsed": parsed})
+
     def put(self, key: str, reply: Reply) -> None:
         """Store the reply; `parsed` is left out (callers re-validate from the text)."""
         record = {"key": key, "reply": reply.model_dump(mode="json", exclude={"parsed"})}
@@ -74,21 +87,10 @@ class CachedLLM:
         schema: type[BaseModel] | None = None,
     ) -> Reply:
         """The stored reply for the key, else the inner LLM's reply, stored before returning."""
-        stored = self.cache.get(self.key)
+        stored = self.cache.lookup(self.key, schema)
         if stored is not None:
-            if schema is None:
-                self.from_cache = True
-                return stored
-            try:
-                parsed = parse_structured(stored.text, schema)
-            except StructuredOutputError as exc:
-                # The schema changed since the reply was stored: it no longer answers the call.
-                log.warning(
-                    "stored reply %s no longer validates (%s); calling again", self.key, exc
-                )
-            else:
-                self.from_cache = True
-                return stored.model_copy(update={"parsed": parsed})
+            self.from_cache = True
+            return stored
         reply = self.inner.complete(system_blocks, messages, model, max_tokens, schema)
         self.cache.put(self.key, reply)
         self.from_cache = False

@@ -148,10 +148,9 @@ def test_up_goal_completes_after_an_outage_that_kills_the_worker_mid_task(
         took = time.monotonic() - started
     assert done.status is GoalStatus.COMPLETED, done.status_reason
     print(f"goal completed {took:.1f} s after the outage began")
-    if len(fake.requests) > len(done.tasks) * 2:
-        # The call that finished during the outage was paid for but not stored: GuardedLLM stores
-        # the reply only after the ledger settles, and settling needs Redis (reported upstream).
-        pytest.xfail(f"{len(fake.requests) - len(done.tasks) * 2} model call(s) paid twice")
+    # A reply that arrived during the outage is stored before the ledger settles, so at most the
+    # call cut off by the worker's exit is made again.
+    assert len(fake.requests) <= len(done.tasks) * 2 + 1
 
 
 def test_up_runs_worker_beat_and_web_and_sigint_stops_them_all(

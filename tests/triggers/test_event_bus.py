@@ -10,6 +10,7 @@ from triggers_support import post_event, web_app
 
 from marketing_team.domain import Event, EventType, GoalStatus, TaskStatus
 from marketing_team.events import publish_event
+from marketing_team.internal_events import emit_internal
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.testing.scripted import ScriptedLLM
 from marketing_team.testing.servers import RunningServer
@@ -107,9 +108,9 @@ def test_user_mapping_of_an_internal_event_starts_its_pipeline(redis_server: Run
         "    priority: P1\n    condition: {field: failures, op: gte, value: 3}\n")
     team = Team(redis_server, tmp_path / "ws", OfflineProvider(), catalog_dir=catalog)
     with team:
-        result = publish_event(team.rt, team.app, Event(type=EventType.PIPELINE_BLOCKED,
-                                                        data={"failures": 3}))
-        [goal_id] = result.goals
+        # Emitted the way the team emits it; the bus routes it through the user's mapping.
+        emit_internal(team.rt, Event(type=EventType.PIPELINE_BLOCKED, data={"failures": 3}))
+        [goal_id] = team.rt.goals.ids()
         assert team.rt.goals.load(goal_id).pipeline == "Copywriting Review Chain"
         assert team.wait(goal_id, timeout_s=90).status is GoalStatus.COMPLETED
 
