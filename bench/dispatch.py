@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 from bench.common import FixedLatencyLLM, Result, server
-from marketing_team.canvas import skill_signature
-from marketing_team.domain import Category, Goal, PhaseSpec, Plan, Priority, TaskStatus, new_id
-from marketing_team.goals import build_tasks
+from marketing_team.director.launch import build_tasks
+from marketing_team.domain.goal import Category, Goal, PhaseSpec, Plan, Priority, TaskStatus
+from marketing_team.domain.values import new_id
+from marketing_team.orchestration.canvas import skill_signature
 from marketing_team.testing.processes import wait_for
 from marketing_team.testing.team import Team
 

@@ -7,23 +7,23 @@ import time
 from pathlib import Path
 
 from bench.common import Result
-from marketing_team import dispatch
-from marketing_team.backend import Backend
-from marketing_team.domain import TaskStatus
-from marketing_team.launch import plan_pipeline
-from marketing_team.settings import load_settings
+from marketing_team.config.settings import load_settings
+from marketing_team.director.launch import plan_pipeline
+from marketing_team.domain.goal import TaskStatus
+from marketing_team.ops.run_mode import RunMode
+from marketing_team.orchestration import dispatch
 from marketing_team.testing.processes import wait_for
 
 TARGET_S = 2.0
 
 
 def run() -> Result:
-    """Start the embedded backend (offline provider), publish a goal, stop at its first approval."""
+    """Start the embedded run mode (offline provider), publish a goal, stop at its first approval."""
     workspace = Path(tempfile.mkdtemp(prefix="mt-bench-embedded-"))
     settings = load_settings(_env_file=None, workspace_dir=workspace)
     started = time.perf_counter()
-    with Backend(settings) as backend:
-        rt, app = backend.runtime, backend.app
+    with RunMode(settings) as mode:
+        rt, app = mode.runtime, mode.app
         assert rt is not None and app is not None  # set by start
         ready = time.perf_counter() - started
         goal = plan_pipeline(rt, "SEO Cycle")

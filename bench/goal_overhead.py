@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from bench.common import FixedLatencyLLM, Result, server
-from marketing_team.domain import Category, Goal, Priority
+from marketing_team.domain.goal import Category, Goal, Priority
 from marketing_team.testing.team import Team
 
 # Real model calls take 5-60 s; 1 s is a conservative floor that still shows our own overhead.

@@ -10,8 +10,9 @@ from pydantic import BaseModel
 
 from bench.common import FixedLatencyLLM, Result, server
 from marketing_team.catalog.loader import load_catalog
-from marketing_team.domain import Category, Goal, PhaseSpec, Plan, Priority, new_id
-from marketing_team.goals import build_tasks
+from marketing_team.director.launch import build_tasks
+from marketing_team.domain.goal import Category, Goal, PhaseSpec, Plan, Priority
+from marketing_team.domain.values import new_id
 from marketing_team.llm.protocol import Message, Reply, SystemBlock
 from marketing_team.testing.team import Team
 

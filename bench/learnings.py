@@ -8,10 +8,10 @@ from pathlib import Path
 
 from bench.common import Result
 from marketing_team.catalog.loader import load_catalog
-from marketing_team.domain import Learning, Outcome
-from marketing_team.learnings import LearningStore
-from marketing_team.prompts import skill_message, system_blocks
-from marketing_team.workspace import Workspace
+from marketing_team.director.prompts import skill_message, system_blocks
+from marketing_team.domain.learning import Learning, Outcome
+from marketing_team.store.learnings import LearningStore
+from marketing_team.store.workspace import Workspace
 
 STORED = 10_000
 PROMPTS = 200

@@ -118,7 +118,7 @@ def run() -> Result:
     with server() as srv:
         base_rate, base_p99, _ = _measure("bench.webhook:hello", {}, tmp, "hello")
         env = {"REDIS_URL": srv.url, "WORKSPACE_DIR": str(tmp / "ws"), "MT_WEBHOOK_TOKEN": TOKEN}
-        rate, p99, statuses = _measure("marketing_team.webhook:app", env, tmp, "webhook")
+        rate, p99, statuses = _measure("marketing_team.web.wsgi:app", env, tmp, "webhook")
     ratio = rate / base_rate
     met = ratio >= TARGET_RATIO and p99 < TARGET_P99_MS
     # Every event is a traffic_drop over the threshold with its own id: the first starts an SEO

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __all__ = ["app", "celery"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy so `mtctl --help` and imports work even before settings are valid; Celery's
-    # `-A marketing_team` looks these names up with getattr.
+    # `celery -A marketing_team` looks `app` up with getattr. Built on first lookup, not at import,
+    # so `import marketing_team` (every `mtctl` command) stays cheap and works before settings are
+    # valid; imported by name because the composition root sits above every layer of the package.
     if name in ("app", "celery"):
-        from marketing_team.celery_app import get_app
-
-        return get_app()
+        return importlib.import_module("marketing_team.bootstrap").process_app()
     raise AttributeError(f"module 'marketing_team' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Root conftest: Celery's in-process fixtures win over pytest-celery's Docker ones; shared teams."""
+"""Root conftest: the real-server fixtures and the teams most tests share."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from marketing_team.testing.scripted import ScriptedLLM
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 
-pytest_plugins = ("celery.contrib.pytest", "marketing_team.testing.fixtures")
+pytest_plugins = ("marketing_team.testing.fixtures",)
 
 
 @pytest.fixture

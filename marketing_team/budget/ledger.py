@@ -10,7 +10,7 @@ from typing import Literal
 
 import redis
 
-from marketing_team.domain import utcnow
+from marketing_team.domain.values import utcnow
 
 PREFIX = "mt:budget:"
 # Month and goal totals are kept a little over a year (history for `mtctl budget`); day hashes

@@ -8,9 +8,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
 from typing import Literal
 
-from marketing_team.domain import Priority
+from marketing_team.domain.goal import Priority
+from marketing_team.domain.values import Tier
 from marketing_team.llm.pricing import PriceTable
-from marketing_team.llm.protocol import Tier
 
 MICROS_PER_USD = 1_000_000
 # A continued reply re-sends the prompt plus the partial reply and a short instruction; a
@@ -24,7 +24,7 @@ CHARS_PER_TOKEN = 3
 TURN_OVERHEAD_TOKENS = 8
 
 
-class Level(StrEnum):
+class BudgetLevel(StrEnum):
     """How much of the month's budget is spent, and so who may still run."""
 
     NORMAL = "normal"
@@ -35,13 +35,13 @@ class Level(StrEnum):
 
 
 # Highest first: the first threshold the share reaches names the level (percent of the budget).
-THRESHOLDS: tuple[tuple[Level, int], ...] = (
-    (Level.EXHAUSTED, 100), (Level.CRITICAL, 95), (Level.THROTTLE, 90), (Level.WARNING, 80))
+THRESHOLDS: tuple[tuple[BudgetLevel, int], ...] = (
+    (BudgetLevel.EXHAUSTED, 100), (BudgetLevel.CRITICAL, 95), (BudgetLevel.THROTTLE, 90), (BudgetLevel.WARNING, 80))
 # The lowest priority rank that still runs at each level (P0 = 0 … P3 = 3; -1: nothing runs).
-_LOWEST_RANK = {Level.NORMAL: 3, Level.WARNING: 2, Level.THROTTLE: 1, Level.CRITICAL: 0,
-                Level.EXHAUSTED: -1}
+_LOWEST_RANK = {BudgetLevel.NORMAL: 3, BudgetLevel.WARNING: 2, BudgetLevel.THROTTLE: 1, BudgetLevel.CRITICAL: 0,
+                BudgetLevel.EXHAUSTED: -1}
 # Levels that announce themselves once a month when first reached.
-ANNOUNCED: tuple[Level, ...] = (Level.WARNING, Level.CRITICAL)
+ANNOUNCED: tuple[BudgetLevel, ...] = (BudgetLevel.WARNING, BudgetLevel.CRITICAL)
 
 
 def to_micros(usd: Decimal, *, round_up: bool = True) -> int:
@@ -54,28 +54,28 @@ def to_usd(micros: int) -> Decimal:
     return Decimal(micros).scaleb(-6)
 
 
-def level_for(spent: int, budget: int) -> Level:
+def level_for(spent: int, budget: int) -> BudgetLevel:
     """The level for spent of budget micro-dollars; a zero budget allows nothing."""
     if budget <= 0:
-        return Level.EXHAUSTED
+        return BudgetLevel.EXHAUSTED
     for level, percent in THRESHOLDS:
         if spent * 100 >= budget * percent:
             return level
-    return Level.NORMAL
+    return BudgetLevel.NORMAL
 
 
-def at_least(level: Level, floor: Level) -> bool:
+def at_least(level: BudgetLevel, floor: BudgetLevel) -> bool:
     """True when level is floor or a more severe one."""
-    order = list(Level)
+    order = list(BudgetLevel)
     return order.index(level) >= order.index(floor)
 
 
-def allows(level: Level, priority: Priority) -> bool:
+def allows(level: BudgetLevel, priority: Priority) -> bool:
     """True when work of this priority may run at this level."""
     return priority.rank <= _LOWEST_RANK[level]
 
 
-def allowed_text(level: Level) -> str:
+def allowed_text(level: BudgetLevel) -> str:
     """Which priorities run at a level, for messages ("P0-P1", "none")."""
     lowest = _LOWEST_RANK[level]
     if lowest < 0:
@@ -87,7 +87,7 @@ def stop_at(budget: int, priority: Priority) -> int | None:
     """The month spend (micro-dollars) from which this priority is deferred; None for P0."""
     for level, percent in reversed(THRESHOLDS):
         if not allows(level, priority):
-            return None if level is Level.EXHAUSTED else -(-budget * percent // 100)
+            return None if level is BudgetLevel.EXHAUSTED else -(-budget * percent // 100)
     return None  # pragma: no cover - EXHAUSTED allows nothing, so the loop always returns
 
 
@@ -98,39 +98,39 @@ def share_percent(spent: int, budget: int) -> Decimal:
     return (Decimal(spent) * 100 / Decimal(budget)).quantize(Decimal("0.1"))
 
 
-def forced_tier(level: Level, tier: Tier) -> Tier:
+def forced_tier(level: BudgetLevel, tier: Tier) -> Tier:
     """The tier a call may use at this level: critical and beyond force haiku."""
-    return "haiku" if level in (Level.CRITICAL, Level.EXHAUSTED) else tier
+    return "haiku" if level in (BudgetLevel.CRITICAL, BudgetLevel.EXHAUSTED) else tier
 
 
 Kind = Literal["run", "defer", "exhausted"]
 
 
 @dataclass(frozen=True)
-class Decision:
+class Admission:
     """What the gate does with a piece of work: run it, defer it, or stop its goal."""
 
     kind: Kind
     reason: str = ""
 
 
-def decide(level: Level, priority: Priority, *, spent: int, budget: int, goal_spent: int,
-           goal_cap: int, month: str) -> Decision:
+def admit(level: BudgetLevel, priority: Priority, *, spent: int, budget: int, goal_spent: int,
+           goal_cap: int, month: str) -> Admission:
     """The gate's decision for a goal's work at this level and goal spend."""
-    if level is Level.EXHAUSTED:
-        return Decision("exhausted", f"monthly budget exhausted: ${to_usd(spent)} of "
+    if level is BudgetLevel.EXHAUSTED:
+        return Admission("exhausted", f"monthly budget exhausted: ${to_usd(spent)} of "
                         f"${to_usd(budget)} spent in {month}; raise BUDGET_MONTHLY or wait for "
                         f"next month, then `mtctl goals resume`")
     if goal_spent >= goal_cap:
-        return Decision("exhausted", f"goal budget cap reached: ${to_usd(goal_spent)} of "
+        return Admission("exhausted", f"goal budget cap reached: ${to_usd(goal_spent)} of "
                         f"${to_usd(goal_cap)} (MT_GOAL_BUDGET_SHARE of BUDGET_MONTHLY); raise it, "
                         f"then `mtctl goals resume`")
     if not allows(level, priority):
-        return Decision("defer", defer_reason(level, priority, spent, budget, month))
-    return Decision("run")
+        return Admission("defer", defer_reason(level, priority, spent, budget, month))
+    return Admission("run")
 
 
-def defer_reason(level: Level, priority: Priority, spent: int, budget: int, month: str) -> str:
+def defer_reason(level: BudgetLevel, priority: Priority, spent: int, budget: int, month: str) -> str:
     """Why work of this priority waits at this level, in one line."""
     return (f"budget level {level} ({share_percent(spent, budget)}% of ${to_usd(budget)} spent in "
             f"{month}): {priority} work waits; {allowed_text(level)} run")

@@ -5,18 +5,17 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from marketing_team.budget_policy import level_for, share_percent, to_micros, to_usd
-from marketing_team.errors import LockTimeoutError
-from marketing_team.ledger import Ledger, Spend
-from marketing_team.runtime import Runtime
-from marketing_team.workspace import atomic_write, file_lock
+from marketing_team.budget.ledger import Ledger, Spend
+from marketing_team.budget.policy import level_for, share_percent, to_usd
+from marketing_team.domain.errors import LockTimeoutError
+from marketing_team.store.workspace import Workspace, atomic_write, file_lock
 
 log = logging.getLogger(__name__)
 
 
-def report_path(rt: Runtime, day: str) -> Path:
+def cost_report_path(workspace: Workspace, day: str) -> Path:
     """Where the report of a day (YYYY-MM-DD) lives."""
-    return rt.workspace.metrics_dir / f"{day}-costs.md"
+    return workspace.metrics_dir / f"{day}-costs.md"
 
 
 def _table(title: str, column: str, amounts: dict[str, int]) -> list[str]:
@@ -44,23 +43,21 @@ def render(day: str, spend: Spend, month_spent: int, budget: int) -> str:
     return "\n".join(lines)
 
 
-def write_day_report(rt: Runtime, day: str) -> Path:
-    """Rewrite a day's report from the ledger, atomically."""
-    ledger = Ledger(rt.redis)
-    path = report_path(rt, day)
+def write_day_report(ledger: Ledger, workspace: Workspace, budget: int, day: str) -> Path:
+    """Rewrite a day's report from the ledger, atomically (budget in micro-dollars)."""
+    path = cost_report_path(workspace, day)
     # Under the lock the ledger is read and the file written in one go, so a slower writer can
     # never replace a newer report with an older snapshot.
-    with file_lock(rt.workspace.metrics_dir / ".costs.lock"):
-        text = render(day, ledger.day(day), ledger.month_spent(day[:7]),
-                      to_micros(rt.settings.budget_monthly, round_up=False))
+    with file_lock(workspace.metrics_dir / ".costs.lock"):
+        text = render(day, ledger.day(day), ledger.month_spent(day[:7]), budget)
         atomic_write(path, text + "\n")
     return path
 
 
-def refresh_day_report(rt: Runtime, day: str) -> None:
+def refresh_day_report(ledger: Ledger, workspace: Workspace, budget: int, day: str) -> None:
     """Rewrite the report after a paid call; the ledger stays the truth, so a disk error only logs."""
     try:
-        write_day_report(rt, day)
+        write_day_report(ledger, workspace, budget, day)
     except (OSError, LockTimeoutError) as exc:
         log.warning("cost report not written", extra={"event": "cost_report_failed", "day": day,
                                                       "error": f"{type(exc).__name__}: {exc}"})

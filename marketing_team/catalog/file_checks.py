@@ -1,10 +1,10 @@
-"""Checks of one catalog file's entries; each records problems and named references on a Run."""
+"""Checks of one catalog file's entries; each records problems and named references on a ValidationRun."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from marketing_team.catalog.cron import cron_problem
 from marketing_team.catalog.lined_yaml import LinedList, LinedMap
@@ -15,10 +15,9 @@ from marketing_team.catalog.specs import (
     Routing,
     SkillSpec,
 )
-from marketing_team.domain import Category, ScheduleEntry
-
-if TYPE_CHECKING:
-    from marketing_team.catalog.validate import Ref, Run
+from marketing_team.catalog.validation_run import Ref, ValidationRun
+from marketing_team.domain.goal import Category
+from marketing_team.domain.schedule import ScheduleEntry
 
 OUR_FIELDS = ("name", "description", "squad", "tier", "sections", "min_words", "downstream")
 UNASSIGNED = "unassigned"
@@ -30,7 +29,7 @@ def _lined(value: Any) -> tuple[list[int], list[Any]]:
     return (value.lines, list(value)) if isinstance(value, LinedList) else ([], [])
 
 
-def check_team(run: Run, path: Path, data: LinedMap) -> None:
+def check_team(run: ValidationRun, path: Path, data: LinedMap) -> None:
     """Squads and their members, producer → consumer edges, and the foundation list."""
     for line, name, raw in run.items(path, data, "squads", LinedMap):
         ctx = f"squad {name!r}"
@@ -51,7 +50,7 @@ def check_team(run: Run, path: Path, data: LinedMap) -> None:
         refs.append(("skill", str(slug), path, line, "foundation"))
 
 
-def check_pipelines(run: Run, path: Path, data: LinedMap) -> None:
+def check_pipelines(run: ValidationRun, path: Path, data: LinedMap) -> None:
     """Pipeline templates: names, steps, category and priority; steps name skills."""
     seen: dict[str, int] = {}
     for line, _, raw in run.items(path, data, "pipelines", LinedList):
@@ -87,7 +86,7 @@ def check_pipelines(run: Run, path: Path, data: LinedMap) -> None:
         run.refs[("pipeline", name)] = refs
 
 
-def check_routing(run: Run, path: Path, data: LinedMap) -> None:
+def check_routing(run: ValidationRun, path: Path, data: LinedMap) -> None:
     """Category rules and routes; routes name squads, skills and a template."""
     rules = run.items(path, data, "category_rules", LinedMap)
     routes = run.items(path, data, "routing", LinedMap)
@@ -117,7 +116,7 @@ def check_routing(run: Run, path: Path, data: LinedMap) -> None:
         run.refs[("routing", str(category))] = refs
 
 
-def check_schedules(run: Run, path: Path, data: LinedMap) -> None:
+def check_schedules(run: ValidationRun, path: Path, data: LinedMap) -> None:
     """Schedules: ids, cron expressions, kinds, targets; pipeline targets are references."""
     seen: dict[str, int] = {}
     for line, _, raw in run.items(path, data, "schedules", LinedList):
@@ -139,7 +138,7 @@ def check_schedules(run: Run, path: Path, data: LinedMap) -> None:
         run.refs[("schedule", sid)] = [("pipeline", str(target), path, at, ctx)] if is_pipeline else []
 
 
-def check_events(run: Run, path: Path, data: LinedMap) -> None:
+def check_events(run: ValidationRun, path: Path, data: LinedMap) -> None:
     """Event mappings: event types, conditions, cooldowns; the pipeline is a reference."""
     seen: dict[tuple[str, str], int] = {}
     for line, _, raw in run.items(path, data, "mappings", LinedList):
@@ -161,7 +160,7 @@ def check_events(run: Run, path: Path, data: LinedMap) -> None:
             run.refs[("mapping", str(key))] = [("pipeline", key[1], path, raw.lines["pipeline"], ctx)]
 
 
-def check_skill(run: Run, folder: Path, names: dict[str, tuple[Path, int]], package: bool) -> None:
+def check_skill(run: ValidationRun, folder: Path, names: dict[str, tuple[Path, int]], package: bool) -> None:
     """One SKILL.md: front matter fields, sections as headings, squad and downstream references."""
     path = folder / "SKILL.md"
     try:

@@ -61,7 +61,7 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)  # type: ignore
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_list)  # type: ignore[arg-type]
 
 
-def parse(text: str, first_line: int = 1) -> tuple[Any, list[tuple[int, str]]]:
+def load_lined(text: str, first_line: int = 1) -> tuple[Any, list[tuple[int, str]]]:
     """The data (mappings and lists carry lines) and the duplicate keys as (line, key)."""
     # Leading newlines shift every mark, so a front-matter block reports file line numbers.
     loader = _Loader("\n" * (first_line - 1) + text)

@@ -10,7 +10,6 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from marketing_team import frontmatter
 from marketing_team.catalog.specs import (
     DIRECTOR_REVIEW,
     FOUNDATION,
@@ -21,8 +20,10 @@ from marketing_team.catalog.specs import (
     Routing,
     SkillSpec,
 )
-from marketing_team.domain import Category, ScheduleEntry
-from marketing_team.errors import ConfigurationError, CorruptFileError
+from marketing_team.domain.errors import ConfigurationError, CorruptFileError
+from marketing_team.domain.goal import Category
+from marketing_team.domain.schedule import ScheduleEntry
+from marketing_team.store import frontmatter
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 _HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$", re.MULTILINE)

@@ -7,9 +7,12 @@ from typing import Literal
 
 from pydantic import Field, JsonValue
 
-from marketing_team.domain import Category, EventType, Frozen, PhaseSpec, Priority, ScheduleEntry
+from marketing_team.domain.errors import NotFoundError
+from marketing_team.domain.event import EventType
+from marketing_team.domain.goal import Category, PhaseSpec, Priority
+from marketing_team.domain.schedule import ScheduleEntry
+from marketing_team.domain.values import Frozen, Tier
 
-Tier = Literal["opus", "sonnet", "haiku"]
 Operator = Literal["gt", "gte", "lt", "lte", "eq", "neq", "exists", "contains"]
 SQUADS = ("strategy", "creative", "convert", "activate", "measure")
 FOUNDATION = "foundation"
@@ -104,8 +107,6 @@ class Catalog(Frozen):
 
     def skill(self, slug: str) -> SkillSpec:
         """The skill with this slug, or NotFoundError."""
-        from marketing_team.errors import NotFoundError
-
         try:
             return self.skills[slug]
         except KeyError:
@@ -113,8 +114,6 @@ class Catalog(Frozen):
 
     def pipeline(self, name: str) -> PipelineSpec:
         """The template with this name (case-insensitive), or NotFoundError."""
-        from marketing_team.errors import NotFoundError
-
         for key, spec in self.pipelines.items():
             if key.lower() == name.strip().lower():
                 return spec

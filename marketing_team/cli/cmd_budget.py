@@ -10,13 +10,13 @@ from typing import Any
 import click
 import redis
 
-from marketing_team.budget_policy import level_for, share_percent, to_micros, to_usd
+from marketing_team.budget.ledger import Ledger, Spend, month_of
+from marketing_team.budget.policy import level_for, share_percent, to_micros, to_usd
 from marketing_team.cli.common import emit_json, settings
-from marketing_team.domain import utcnow
-from marketing_team.errors import InputError
-from marketing_team.ledger import Ledger, Spend, month_of
-from marketing_team.runtime import redis_py_url
-from marketing_team.settings import Settings
+from marketing_team.config.settings import Settings
+from marketing_team.domain.errors import InputError
+from marketing_team.domain.values import utcnow
+from marketing_team.store.connection import redis_py_url
 
 
 @contextlib.contextmanager
@@ -24,7 +24,7 @@ def ledger_client(cfg: Settings) -> Iterator[tuple[redis.Redis | None, str]]:
     """A client on the server holding the ledger, and where it is (None when there is none)."""
     url = cfg.broker_url
     if url is not None:
-        from marketing_team.backend import check_broker
+        from marketing_team.ops.run_mode import check_broker
 
         check_broker(url)  # one line naming the masked URL when Redis is down
         client = redis.Redis.from_url(redis_py_url(url), socket_timeout=10)
@@ -33,7 +33,7 @@ def ledger_client(cfg: Settings) -> Iterator[tuple[redis.Redis | None, str]]:
         finally:
             client.close()
         return
-    from marketing_team.embedded import EmbeddedServer, ping
+    from marketing_team.ops.embedded import EmbeddedServer, ping
 
     state = cfg.workspace / ".state"
     live = EmbeddedServer(state)
@@ -66,7 +66,7 @@ def _by(amounts: dict[str, int]) -> dict[str, float]:
     return {name: _usd(value) for name, value in sorted(amounts.items(), key=lambda kv: (-kv[1], kv[0]))}
 
 
-def summary(cfg: Settings, spend: Spend, month: str, source: str) -> dict[str, Any]:
+def budget_summary(cfg: Settings, spend: Spend, month: str, source: str) -> dict[str, Any]:
     """The `--json` object: level, spent_usd, budget_usd, remaining_usd and the breakdowns."""
     budget = to_micros(cfg.budget_monthly, round_up=False)
     return {
@@ -120,7 +120,7 @@ def budget_cmd(month: str | None, as_json: bool) -> None:
     with ledger_client(cfg) as (client, source):
         spend = Ledger(client).month(chosen) if client is not None else Spend()
     if as_json:
-        emit_json(summary(cfg, spend, chosen, source))
+        emit_json(budget_summary(cfg, spend, chosen, source))
     else:
         _print(cfg, spend, chosen, source)
 

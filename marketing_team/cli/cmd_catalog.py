@@ -12,8 +12,8 @@ from marketing_team.catalog.loader import load_catalog_from
 from marketing_team.catalog.specs import DIRECTOR_REVIEW, FOUNDATION, Catalog, SkillSpec
 from marketing_team.catalog.validate import validate_catalog
 from marketing_team.cli.common import emit_json, settings
-from marketing_team.errors import InputError, NotFoundError
-from marketing_team.workspace import Workspace, atomic_write
+from marketing_team.domain.errors import InputError, NotFoundError
+from marketing_team.store.workspace import Workspace, atomic_write
 
 _PARENS = re.compile(r"\s*\([^()]*\)")
 

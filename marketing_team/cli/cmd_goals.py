@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import click
 
-from marketing_team import dispatch, flow, progress
-from marketing_team.backend import Backend
-from marketing_team.cli.common import PRIORITY, emit_json, offline_runtime, settings
-from marketing_team.cli.watch import follow, print_summary, summary
-from marketing_team.domain import Category, Goal, GoalStatus, Priority, check_id
-from marketing_team.errors import DispatchRefusedError, InputError
-from marketing_team.launch import estimate_cost, plan_goal, plan_pipeline
-from marketing_team.runtime import Runtime
+from marketing_team.cli.common import PRIORITY, emit_json, local_runtime, settings
+from marketing_team.cli.watch import follow, goal_summary, print_summary
+from marketing_team.director import flow
+from marketing_team.director.launch import estimate_cost, plan_goal, plan_pipeline
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import DispatchRefusedError, InputError
+from marketing_team.domain.goal import Category, Goal, GoalStatus, Priority
+from marketing_team.domain.values import check_id
+from marketing_team.observability import progress
+from marketing_team.ops.run_mode import RunMode
+from marketing_team.orchestration import dispatch
 
 CATEGORY = click.Choice([c.value for c in Category])
 
 
-def _run(backend: Backend, goal: Goal, detach: bool, as_json: bool) -> None:
-    rt, app = backend.runtime, backend.app
-    assert rt is not None and app is not None  # set by Backend.start
-    if detach and backend.embedded:
+def _run(mode: RunMode, goal: Goal, detach: bool, as_json: bool) -> None:
+    rt, app = mode.runtime, mode.app
+    assert rt is not None and app is not None  # set by RunMode.start
+    if detach and mode.embedded:
         raise InputError("--detach needs REDIS_URL and running workers (the embedded worker "
                          "stops with this command)")
     rt.goals.create(goal)
-    sub = progress.Subscription(rt, goal.id)
+    sub = progress.Subscription(rt.redis, goal.id)
     try:
         if not as_json:
             click.echo(f"Goal {goal.id}: {len(goal.plan.phases)} phases, {len(goal.tasks)} tasks "
@@ -40,24 +43,24 @@ def _run(backend: Backend, goal: Goal, detach: bool, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-def refuse_unless_healthy(backend: Backend, priority: Priority) -> None:
+def refuse_unless_healthy(mode: RunMode, priority: Priority) -> None:
     """Publishing to other workers: refuse, saying why, when health does not allow the priority.
 
     Checked before planning, so a refused goal costs no planning call and writes nothing.
     """
-    if backend.embedded or backend.run_worker:
+    if mode.embedded or mode.run_worker:
         return  # this command runs its own worker
-    from marketing_team.health import check
+    from marketing_team.ops.health import check
 
-    assert backend.runtime is not None and backend.app is not None
-    allowed, reason = check(backend.runtime, backend.app, expect_beat=False).allows(priority)
+    assert mode.runtime is not None and mode.app is not None
+    allowed, reason = check(mode.runtime, mode.app, expect_beat=False).allows(priority)
     if not allowed:
         raise DispatchRefusedError(f"not dispatched: {reason}")
 
 
 def _report(rt: Runtime, goal: Goal, as_json: bool) -> None:
     if as_json:
-        emit_json(summary(rt, goal))
+        emit_json(goal_summary(rt, goal))
     else:
         print_summary(rt, goal)
 
@@ -89,21 +92,21 @@ def goal_cmd(text: str, priority: str, category: str | None, dry_run: bool, deta
     cfg = settings()
     chosen = Category(category) if category else None
     if dry_run:
-        rt = offline_runtime(cfg) if cfg.llm_provider == "offline" else None
+        rt = local_runtime(cfg) if cfg.llm_provider == "offline" else None
         if rt is not None:
             goal, note = plan_goal(rt, text, Priority(priority), chosen)
             _print_plan(rt, goal, note)
             return
-        with Backend(cfg, run_worker=False) as backend:
-            assert backend.runtime is not None
-            goal, note = plan_goal(backend.runtime, text, Priority(priority), chosen)
-            _print_plan(backend.runtime, goal, note)
+        with RunMode(cfg, run_worker=False) as mode:
+            assert mode.runtime is not None
+            goal, note = plan_goal(mode.runtime, text, Priority(priority), chosen)
+            _print_plan(mode.runtime, goal, note)
         return
-    with Backend(cfg, run_worker=True if embedded_worker else None) as backend:
-        assert backend.runtime is not None
-        refuse_unless_healthy(backend, Priority(priority))
-        goal, _ = plan_goal(backend.runtime, text, Priority(priority), chosen)
-        _run(backend, goal, detach, as_json)
+    with RunMode(cfg, run_worker=True if embedded_worker else None) as mode:
+        assert mode.runtime is not None
+        refuse_unless_healthy(mode, Priority(priority))
+        goal, _ = plan_goal(mode.runtime, text, Priority(priority), chosen)
+        _run(mode, goal, detach, as_json)
 
 
 @click.command("pipeline")
@@ -116,12 +119,12 @@ def pipeline_cmd(template: str, priority: str | None, detach: bool, as_json: boo
                  embedded_worker: bool) -> None:
     """Run every step of a named pipeline template as a goal."""
     cfg = settings()
-    offline_runtime(cfg).catalog.pipeline(template)  # unknown template: fail before starting anything
-    with Backend(cfg, run_worker=True if embedded_worker else None) as backend:
-        assert backend.runtime is not None
-        goal = plan_pipeline(backend.runtime, template, Priority(priority) if priority else None)
-        refuse_unless_healthy(backend, goal.priority)
-        _run(backend, goal, detach, as_json)
+    local_runtime(cfg).catalog.pipeline(template)  # unknown template: fail before starting anything
+    with RunMode(cfg, run_worker=True if embedded_worker else None) as mode:
+        assert mode.runtime is not None
+        goal = plan_pipeline(mode.runtime, template, Priority(priority) if priority else None)
+        refuse_unless_healthy(mode, goal.priority)
+        _run(mode, goal, detach, as_json)
 
 
 @click.group("goals")
@@ -134,8 +137,8 @@ def goals_group() -> None:
 @click.option("--limit", type=int, default=20, show_default=True)
 def goals_list(as_json: bool, limit: int) -> None:
     """The newest goals with status, progress and cost."""
-    rt = offline_runtime()
-    goals = [summary(rt, g) for g in list(rt.goals.all())[:limit]]
+    rt = local_runtime()
+    goals = [goal_summary(rt, g) for g in list(rt.goals.all())[:limit]]
     if as_json:
         emit_json(goals)
         return
@@ -151,10 +154,10 @@ def goals_list(as_json: bool, limit: int) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def goals_show(goal_id: str, as_json: bool) -> None:
     """One goal: its phases, tasks, reviews, scores and failures."""
-    rt = offline_runtime()
+    rt = local_runtime()
     goal = rt.goals.load(check_id(goal_id, "goal id"))
     if as_json:
-        data = summary(rt, goal)
+        data = goal_summary(rt, goal)
         data["task_list"] = [{"id": t.id, "phase": t.phase_index + 1, "skill": t.skill,
                               "status": t.status.value, "revision": t.revision,
                               "cost_usd": float(t.cost_usd), "output": t.output_path, "error": t.error,
@@ -179,14 +182,14 @@ def goals_show(goal_id: str, as_json: bool) -> None:
 def goals_resume(goal_id: str, detach: bool, as_json: bool, embedded_worker: bool) -> None:
     """Continue a stopped goal from its first unfinished task (finished tasks are not re-run)."""
     cfg = settings()
-    offline_runtime(cfg).goals.load(check_id(goal_id, "goal id"))  # unknown id: one line, nothing started
-    with Backend(cfg, run_worker=True if embedded_worker else None) as backend:
-        rt, app = backend.runtime, backend.app
+    local_runtime(cfg).goals.load(check_id(goal_id, "goal id"))  # unknown id: one line, nothing started
+    with RunMode(cfg, run_worker=True if embedded_worker else None) as mode:
+        rt, app = mode.runtime, mode.app
         assert rt is not None and app is not None
-        if detach and backend.embedded:
+        if detach and mode.embedded:
             raise InputError("--detach needs REDIS_URL and running workers")
         flow.reopen(rt, goal_id)
-        sub = progress.Subscription(rt, goal_id)
+        sub = progress.Subscription(rt.redis, goal_id)
         try:
             dispatch.start(app, rt, goal_id)
             final = rt.goals.load(goal_id) if detach else follow(rt, goal_id, sub, quiet=as_json)
@@ -201,7 +204,7 @@ def goals_resume(goal_id: str, detach: bool, as_json: bool, embedded_worker: boo
 @click.argument("goal_id")
 def goals_cancel(goal_id: str) -> None:
     """Cancel a goal; running tasks finish, nothing new starts."""
-    rt = offline_runtime()
+    rt = local_runtime()
     goal = flow.cancel(rt, check_id(goal_id, "goal id"))
     click.echo(f"Goal {goal.id}: {goal.status.value}")
 

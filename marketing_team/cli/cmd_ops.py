@@ -8,17 +8,18 @@ from datetime import date
 
 import click
 
-from marketing_team import health, logs, metrics
 from marketing_team.cli.common import emit_json, settings
-from marketing_team.errors import BrokerUnavailableError, InputError, MarketingTeamError
-from marketing_team.llm.factory import make_llm
-from marketing_team.runtime import Runtime
-from marketing_team.settings import Settings
-from marketing_team.supervisor import embedded_url, mark_up, unmark_up
+from marketing_team.config.settings import Settings
+from marketing_team.director import daily_report
+from marketing_team.director.runtime import Runtime, build_runtime
+from marketing_team.domain.errors import BrokerUnavailableError, InputError, MarketingTeamError
+from marketing_team.observability import logs, metrics
+from marketing_team.ops import health
+from marketing_team.ops.supervisor import embedded_url, mark_up, unmark_up
 
 
 def _runtime(cfg: Settings) -> Runtime:
-    return Runtime(settings=cfg, llm=make_llm(cfg), broker_url=cfg.broker_url or embedded_url(cfg))
+    return build_runtime(cfg, cfg.broker_url or embedded_url(cfg))
 
 
 @click.command("health")
@@ -32,9 +33,9 @@ def health_cmd(ctx: click.Context, as_json: bool, timeout: float) -> None:
     rt = _runtime(cfg)
     app = None
     if rt.broker_url is not None:
-        from marketing_team.celery_app import create_app
+        from marketing_team.orchestration.app import create_app
 
-        app = create_app(cfg, broker_url=rt.broker_url)
+        app = create_app(cfg, rt.broker_url, rt)
     report = health.check(rt, app, ping_timeout_s=timeout)
     if as_json:
         emit_json(report.as_json())
@@ -53,8 +54,14 @@ def health_cmd(ctx: click.Context, as_json: bool, timeout: float) -> None:
               help="Seconds running tasks get to finish on stop before a cold shutdown.")
 def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
     """Run worker, beat and webhook for one machine, restarting any that stops (Ctrl-C stops all)."""
-    from marketing_team.backend import check_broker
-    from marketing_team.supervisor import Policy, Supervisor, broker_answers, child_env, child_specs
+    from marketing_team.ops.run_mode import check_broker
+    from marketing_team.ops.supervisor import (
+        Policy,
+        Supervisor,
+        broker_answers,
+        child_specs,
+        supervised_env,
+    )
 
     cfg = settings()
     logs.configure(cfg, "up")
@@ -64,7 +71,7 @@ def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
     with contextlib.ExitStack() as stack:
         url = cfg.broker_url
         if url is None:
-            from marketing_team.embedded import EmbeddedServer
+            from marketing_team.ops.embedded import EmbeddedServer
 
             # Appendonly: queued and unacknowledged work survives a restart of `mtctl up`.
             server = EmbeddedServer(cfg.workspace / ".state", appendonly=True)
@@ -76,7 +83,7 @@ def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
         else:
             check_broker(url)
         supervisor = Supervisor(child_specs(cfg, beat=beat, web=run_web, bind=bind),
-                                child_env(cfg, url), Policy(stop_grace_s=grace),
+                                supervised_env(cfg, url), Policy(stop_grace_s=grace),
                                 broker_ok=broker_answers(url))
         supervisor.run()
     if supervisor.failure:
@@ -85,8 +92,8 @@ def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
 
 def _web_ready(cfg: Settings) -> tuple[bool, str]:
     """Whether the webhook app can start, and why not (it refuses to run without a token)."""
-    if importlib.util.find_spec("marketing_team.webhook") is None:
-        return False, "marketing_team.webhook is not installed"
+    if importlib.util.find_spec("marketing_team.web.wsgi") is None:
+        return False, "marketing_team.web is not installed"
     if cfg.webhook_token is None:
         return False, "MT_WEBHOOK_TOKEN is not set (or run with --no-web)"
     return True, ""
@@ -107,7 +114,7 @@ def metrics_cmd(day_text: str | None, write: bool, as_json: bool) -> None:
     except ValueError:
         raise InputError(f"--day must be YYYY-MM-DD, got {day_text!r}") from None
     per_skill = metrics.skills(rt.redis, day)
-    path = metrics.write_daily_report(rt, day) if write else None
+    path = daily_report.write_daily_report(rt, day) if write else None
     if as_json:
         emit_json({"day": day.isoformat(), "report": str(path) if path else None, "skills": {
             name: {"runs": c.runs, "failures": c.failures, "retries": c.retries,
@@ -115,7 +122,7 @@ def metrics_cmd(day_text: str | None, write: bool, as_json: bool) -> None:
                    "tokens_out": c.tokens_out, "cost_usd": str(c.cost_usd)}
             for name, c in per_skill.items()}})
         return
-    click.echo(metrics.report_markdown(rt, day).rstrip())
+    click.echo(daily_report.report_markdown(rt, day).rstrip())
     if path is not None:
         click.echo(f"\nwritten: {path}")
 

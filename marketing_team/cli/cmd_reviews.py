@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import click
 
-from marketing_team import dispatch, flow, progress
-from marketing_team.backend import Backend
-from marketing_team.cli.common import emit_json, offline_runtime, settings
+from marketing_team.cli.common import emit_json, local_runtime, settings
 from marketing_team.cli.watch import follow, print_summary
-from marketing_team.domain import GoalStatus, check_id
-from marketing_team.humanreview import ItemStatus, ReviewQueue
+from marketing_team.director import flow, human_review
+from marketing_team.domain.goal import GoalStatus
+from marketing_team.domain.review_item import ItemStatus
+from marketing_team.domain.values import check_id
+from marketing_team.observability import progress
+from marketing_team.ops.run_mode import RunMode
+from marketing_team.orchestration import dispatch
 
 
 @click.group("reviews")
@@ -22,7 +25,7 @@ def reviews_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def reviews_list(show_all: bool, as_json: bool) -> None:
     """Open review items (newest first)."""
-    items = ReviewQueue(offline_runtime().workspace).list(None if show_all else ItemStatus.OPEN)
+    items = local_runtime().reviews.list(None if show_all else ItemStatus.OPEN)
     if as_json:
         emit_json([i.model_dump(mode="json") for i in items])
         return
@@ -37,7 +40,7 @@ def reviews_list(show_all: bool, as_json: bool) -> None:
 @click.argument("item_id")
 def reviews_show(item_id: str) -> None:
     """One item with the reviewer's findings and the deliverable's path."""
-    item = ReviewQueue(offline_runtime().workspace).load(check_id(item_id, "review id"))
+    item = local_runtime().reviews.load(check_id(item_id, "review id"))
     click.echo(f"{item.id}: {item.status.value} ({item.reason.value})")
     click.echo(f"goal {item.goal_id}  task {item.task_id or '—'}  skill {item.skill or '—'}")
     click.echo(f"deliverable: {item.deliverable or '—'}")
@@ -48,12 +51,12 @@ def reviews_show(item_id: str) -> None:
 
 def _decide(item_id: str, status: ItemStatus, notes: str) -> None:
     cfg = settings()
-    rt0 = offline_runtime(cfg)
-    item = ReviewQueue(rt0.workspace).load(check_id(item_id, "review id"))
-    with Backend(cfg) as backend:
-        rt, app = backend.runtime, backend.app
-        assert rt is not None and app is not None  # set by Backend.start
-        flow.human_decision(rt, item_id, status, notes)
+    rt0 = local_runtime(cfg)
+    item = rt0.reviews.load(check_id(item_id, "review id"))
+    with RunMode(cfg) as mode:
+        rt, app = mode.runtime, mode.app
+        assert rt is not None and app is not None  # set by RunMode.start
+        human_review.human_decision(rt, item_id, status, notes)
         goal = rt.goals.load(item.goal_id)
         if (status is ItemStatus.REVISED and item.task_id is not None
                 and goal.status is GoalStatus.RUNNING):
@@ -62,16 +65,16 @@ def _decide(item_id: str, status: ItemStatus, notes: str) -> None:
             click.echo(f"{item_id}: {status.value}; {item.skill} runs again in goal {goal.id}")
             return
         if goal.status is not GoalStatus.WAITING_HUMAN or any(
-                i.goal_id == goal.id for i in ReviewQueue(rt.workspace).list(ItemStatus.OPEN)):
+                i.goal_id == goal.id for i in rt.reviews.list(ItemStatus.OPEN)):
             click.echo(f"{item_id}: {status.value}; goal {goal.id} stays {goal.status.value}")
             return
         # The last open item of a paused goal: continue it where it stopped.
         flow.reopen(rt, goal.id)
-        sub = progress.Subscription(rt, goal.id)
+        sub = progress.Subscription(rt.redis, goal.id)
         try:
             dispatch.start(app, rt, goal.id)
             click.echo(f"{item_id}: {status.value}; goal {goal.id} resumed", err=True)
-            if backend.embedded:
+            if mode.embedded:
                 print_summary(rt, follow(rt, goal.id, sub))
         finally:
             sub.close()
@@ -112,7 +115,7 @@ def learnings_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def learnings_list(skill: str | None, limit: int, as_json: bool) -> None:
     """The newest learnings, newest first."""
-    store = offline_runtime().learnings
+    store = local_runtime().learnings
     items = store.for_skill(skill, limit) if skill else store.recent(limit)
     if as_json:
         emit_json([i.model_dump(mode="json") for i in items])

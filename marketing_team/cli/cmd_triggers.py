@@ -7,15 +7,19 @@ from typing import Any
 
 import click
 
-from marketing_team import events, progress, schedule_runner
-from marketing_team.backend import Backend, check_broker
-from marketing_team.cli.common import emit_json, offline_runtime, settings
-from marketing_team.cli.watch import follow, print_summary, summary
-from marketing_team.domain import Event, EventType, GoalStatus, utcnow
-from marketing_team.errors import InputError
-from marketing_team.runtime import Runtime
-from marketing_team.schedule_state import ScheduleStates
-from marketing_team.schedules import next_fire
+from marketing_team.cli.common import emit_json, local_runtime, settings
+from marketing_team.cli.watch import follow, goal_summary, print_summary
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import InputError
+from marketing_team.domain.event import Event, EventType
+from marketing_team.domain.goal import GoalStatus
+from marketing_team.domain.values import utcnow
+from marketing_team.observability import progress
+from marketing_team.ops.run_mode import RunMode, check_broker
+from marketing_team.orchestration.dispatch import starter
+from marketing_team.store.schedule_state import ScheduleStates
+from marketing_team.triggers import event_bus, firing
+from marketing_team.triggers.schedules import next_fire
 
 
 def _state_store(rt: Runtime) -> ScheduleStates:
@@ -27,16 +31,16 @@ def _state_store(rt: Runtime) -> ScheduleStates:
     return ScheduleStates(rt.workspace, rt.redis)
 
 
-def _follow_goals(backend: Backend, goal_ids: list[str], detach: bool, as_json: bool) -> bool:
+def _follow_goals(mode: RunMode, goal_ids: list[str], detach: bool, as_json: bool) -> bool:
     """Wait for each started goal unless detached (summaries unless --json); True when all went well."""
-    rt = backend.runtime
-    assert rt is not None  # set by Backend.start
+    rt = mode.runtime
+    assert rt is not None  # set by RunMode.start
     finals = []
     for goal_id in goal_ids:
         if detach:
             finals.append(rt.goals.load(goal_id))
             continue
-        sub = progress.Subscription(rt, goal_id)
+        sub = progress.Subscription(rt.redis, goal_id)
         try:
             finals.append(follow(rt, goal_id, sub, quiet=as_json))
         finally:
@@ -56,7 +60,7 @@ def schedules_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def schedules_list(as_json: bool) -> None:
     """Each schedule with its next firing time, switch, last firing and last skip reason."""
-    rt = offline_runtime()
+    rt = local_runtime()
     store = _state_store(rt)
     tz, now = rt.settings.timezone, utcnow()
     rows: list[dict[str, Any]] = []
@@ -88,29 +92,29 @@ def schedules_list(as_json: bool) -> None:
 def schedules_run(schedule_id: str, detach: bool, as_json: bool) -> None:
     """Fire a schedule now (even when disabled; still skipped while its previous run is active)."""
     cfg = settings()
-    schedule_runner.entry_of(offline_runtime(cfg), schedule_id)  # unknown id: fail before starting
-    with Backend(cfg) as backend:
-        assert backend.runtime is not None and backend.app is not None
-        if detach and backend.embedded:
+    firing.entry_of(local_runtime(cfg), schedule_id)  # unknown id: fail before starting
+    with RunMode(cfg) as mode:
+        assert mode.runtime is not None and mode.app is not None
+        if detach and mode.embedded:
             raise InputError("--detach needs REDIS_URL and running workers")
-        result = schedule_runner.fire(backend.app, backend.runtime, schedule_id, manual=True)
+        result = firing.fire(mode.runtime, schedule_id, starter(mode.app, mode.runtime), manual=True)
         if result.goal_id is None:
             if as_json:
                 emit_json(result.as_json())
             else:
                 click.echo(f"schedule {schedule_id}: skipped ({result.skipped})", err=True)
             raise SystemExit(1)
-        ok = _follow_goals(backend, [result.goal_id], detach, as_json)
+        ok = _follow_goals(mode, [result.goal_id], detach, as_json)
         if as_json:
-            emit_json({**result.as_json(), "goal": summary(backend.runtime,
-                                                            backend.runtime.goals.load(result.goal_id))})
+            emit_json({**result.as_json(), "goal": goal_summary(mode.runtime,
+                                                            mode.runtime.goals.load(result.goal_id))})
     if not ok:
         raise SystemExit(1)
 
 
 def _switch(schedule_id: str, enabled: bool) -> None:
-    rt = offline_runtime()
-    schedule_runner.entry_of(rt, schedule_id)
+    rt = local_runtime()
+    firing.entry_of(rt, schedule_id)
     _state_store(rt).set_enabled(schedule_id, enabled)
     click.echo(f"schedule {schedule_id}: {'enabled' if enabled else 'disabled'}")
 
@@ -152,16 +156,16 @@ def events_emit(event_type: str, data_json: str, event_id: str | None, detach: b
     if event_id:
         fields["id"] = event_id
     event = Event.model_validate(fields)
-    with Backend(settings()) as backend:
-        assert backend.runtime is not None and backend.app is not None
-        if detach and backend.embedded:
+    with RunMode(settings()) as mode:
+        assert mode.runtime is not None and mode.app is not None
+        if detach and mode.embedded:
             raise InputError("--detach needs REDIS_URL and running workers")
-        result = events.publish_event(backend.runtime, backend.app, event)
+        result = event_bus.publish_event(mode.runtime, event, starter(mode.app, mode.runtime))
         if not as_json:
             click.echo(f"event {result.event_id}: " + (f"started {', '.join(result.goals)}"
                                                        if result.goals else f"no goal ({result.reason})"),
                        err=True)
-        ok = _follow_goals(backend, list(result.goals), detach, as_json)
+        ok = _follow_goals(mode, list(result.goals), detach, as_json)
         if as_json:
             emit_json(result.as_json())
     if not ok:
@@ -174,7 +178,7 @@ def events_mappings(as_json: bool) -> None:
     """Which event starts which pipeline, on what condition, with what cooldown."""
     rows: list[dict[str, Any]] = [{"event": m.event.value, "pipeline": m.pipeline, "priority": m.priority.value,
              "condition": m.condition.model_dump(mode="json") if m.condition else None,
-             "cooldown_s": m.cooldown_s} for m in offline_runtime().catalog.events]
+             "cooldown_s": m.cooldown_s} for m in local_runtime().catalog.events]
     if as_json:
         emit_json(rows)
         return
@@ -190,11 +194,11 @@ def events_mappings(as_json: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--insecure", is_flag=True, help="Run without MT_WEBHOOK_TOKEN (trusted networks only).")
 def serve_cmd(host: str, port: int, insecure: bool) -> None:
-    """Serve the webhook for development (wsgiref); production: gunicorn marketing_team.webhook:app."""
+    """Serve the webhook for development (wsgiref); production: gunicorn marketing_team.web.wsgi:app."""
     import socketserver
     from wsgiref.simple_server import WSGIServer, make_server
 
-    from marketing_team.webhook import create_app, require_token
+    from marketing_team.web.webhook import create_webhook_app, require_token
 
     class _Server(socketserver.ThreadingMixIn, WSGIServer):
         daemon_threads = True
@@ -202,9 +206,9 @@ def serve_cmd(host: str, port: int, insecure: bool) -> None:
     cfg = settings()
     require_token(cfg, insecure)  # refuse before starting anything
     # Without REDIS_URL the embedded server and an in-process worker run the started goals.
-    with Backend(cfg) as backend:
-        assert backend.runtime is not None
-        app = create_app(cfg, insecure=insecure, broker_url=backend.runtime.broker_url)
+    with RunMode(cfg) as mode:
+        assert mode.runtime is not None
+        app = create_webhook_app(cfg, insecure=insecure, broker_url=mode.runtime.broker_url)
         with make_server(host, port, app, server_class=_Server) as server:
             click.echo(f"webhook on http://{host}:{server.server_port}/webhook "
                        f"(health /health, metrics /metrics); Ctrl-C stops", err=True)

@@ -7,10 +7,9 @@ from typing import Any
 
 import click
 
-from marketing_team.domain import Priority
-from marketing_team.llm.factory import make_llm
-from marketing_team.runtime import Runtime
-from marketing_team.settings import Settings, load_settings
+from marketing_team.config.settings import Settings, load_settings
+from marketing_team.director.runtime import Runtime, build_runtime
+from marketing_team.domain.goal import Priority
 
 
 def settings() -> Settings:
@@ -18,10 +17,10 @@ def settings() -> Settings:
     return load_settings()
 
 
-def offline_runtime(cfg: Settings | None = None) -> Runtime:
+def local_runtime(cfg: Settings | None = None) -> Runtime:
     """A runtime for commands that read the workspace and catalog but publish nothing."""
     cfg = cfg or settings()
-    return Runtime(settings=cfg, llm=make_llm(cfg), broker_url=cfg.broker_url)
+    return build_runtime(cfg, cfg.broker_url)
 
 
 def emit_json(data: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from marketing_team.errors import MarketingTeamError
+from marketing_team.domain.errors import MarketingTeamError
 
 INTERNAL_ERROR_EXIT = 70
 
@@ -48,8 +48,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.obj["verbose"] = verbose
     if ctx.invoked_subcommand in (None, "validate", "init", "skills"):
         return  # these read files only; a broken setting is reported by the commands that need it
-    from marketing_team.logs import configure
-    from marketing_team.settings import load_settings
+    from marketing_team.config.settings import load_settings
+    from marketing_team.observability.logs import configure
 
     # Warnings and errors as JSON lines on stderr (progress stays readable); everything with --verbose.
     configure(load_settings(), "cli", level="DEBUG" if verbose else "WARNING")

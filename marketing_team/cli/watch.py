@@ -6,12 +6,13 @@ from typing import Any
 
 import click
 
-from marketing_team import progress
-from marketing_team.domain import Goal, TaskStatus, utcnow
-from marketing_team.runtime import Runtime
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.goal import Goal, TaskStatus
+from marketing_team.domain.values import utcnow
+from marketing_team.observability import progress
 
 
-def summary(rt: Runtime, goal: Goal) -> dict[str, Any]:
+def goal_summary(rt: Runtime, goal: Goal) -> dict[str, Any]:
     """The `--json` contract of goal, pipeline and goals show."""
     end = goal.finished_at or utcnow()
     statuses = [t.status for t in goal.tasks]
@@ -38,7 +39,7 @@ def summary(rt: Runtime, goal: Goal) -> dict[str, Any]:
 
 def print_summary(rt: Runtime, goal: Goal) -> None:
     """A short human summary on stdout."""
-    data = summary(rt, goal)
+    data = goal_summary(rt, goal)
     tasks = data["tasks"]
     color = "green" if goal.status.value == "completed" else "yellow"
     click.echo(click.style(f"Goal {goal.id}: {goal.status.value}", fg=color, bold=True)

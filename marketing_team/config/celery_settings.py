@@ -1,4 +1,7 @@
-"""Celery settings of marketing-team, read by `marketing_team.celery_app.create_app`.
+"""Celery's static settings, read by `marketing_team.orchestration.app.create_app`.
+
+Inside the package (not a top-level `celeryconfig`) so that no module of that name earlier on
+sys.path can shadow it.
 
 Values that depend on the environment (broker URL, time limits, visibility timeout) are added by
 create_app from the product settings, so that one variable (MT_HARD_TIME_LIMIT) moves them together.
@@ -11,7 +14,7 @@ worker_prefetch_multiplier = 1
 task_reject_on_worker_lost = True
 
 # Serialization and results: chords need stored results; results expire after a day (the
-# workspace keeps everything that matters).
+# store keeps everything that matters).
 task_serializer = "json"
 result_serializer = "json"
 accept_content = ["json"]

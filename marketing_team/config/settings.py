@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from marketing_team.errors import ConfigurationError
+from marketing_team.domain.errors import ConfigurationError
 
 ProviderName = Literal["anthropic", "openai", "offline"]
 _REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+socket")

@@ -7,7 +7,7 @@ import re
 from pydantic import BaseModel
 
 from marketing_team.catalog.specs import Catalog
-from marketing_team.domain import Category
+from marketing_team.domain.goal import Category
 from marketing_team.llm.protocol import LLM, Message, SystemBlock, parsed_as
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9/+-]*")

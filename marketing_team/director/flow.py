@@ -6,93 +6,83 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import JsonValue
-
-from marketing_team import budget, frontmatter, progress
-from marketing_team.domain import (
-    Event,
-    EventType,
-    Goal,
-    GoalStatus,
-    Learning,
-    Outcome,
-    TaskRecord,
-    TaskStatus,
-    utcnow,
-)
-from marketing_team.errors import InputError
-from marketing_team.guarded import GuardedLLM
-from marketing_team.humanreview import ItemStatus, Reason, ReviewItem, ReviewQueue
-from marketing_team.internal_events import emit_internal
-from marketing_team.llm.reply_cache import reply_key
-from marketing_team.reports import summary_markdown
-from marketing_team.review import Decision, apply_decision, decide, review_text, write_review
-from marketing_team.runtime import Runtime
-from marketing_team.workspace import atomic_write
+from marketing_team.director.pages import summary_markdown
+from marketing_team.director.review import review_text, write_review
+from marketing_team.director.review_policy import NextStep, apply_step, next_step
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import InputError
+from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord, TaskStatus
+from marketing_team.domain.learning import Learning, Outcome
+from marketing_team.domain.review_item import Reason
+from marketing_team.domain.values import utcnow
+from marketing_team.observability import progress
+from marketing_team.store import frontmatter
+from marketing_team.store.replies import reply_key
+from marketing_team.store.workspace import atomic_write
 
 log = logging.getLogger(__name__)
 
 
-def _lesson(task: TaskRecord, decision: Decision) -> tuple[Outcome, str]:
+def _lesson(task: TaskRecord, step: NextStep) -> tuple[Outcome, str]:
     review = task.last_review
     issues = "; ".join(f.description for f in (review.findings if review else ())[:3])
-    if decision is Decision.APPROVE:
+    if step is NextStep.APPROVE:
         extra = f" after {task.revision} revision(s)" if task.revision else " first time"
         return Outcome.SUCCESS, f"Approved{extra}" + (f" (overall {review.overall})" if review and review.overall else "")
-    if decision is Decision.ESCALATE:
+    if step is NextStep.ESCALATE:
         return Outcome.FAILURE, f"Escalated to a human: {issues or 'repeated review failures'}"
     return Outcome.PARTIAL, f"Sent back for revision: {issues or 'quality below the bar'}"
 
 
 def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
-                model_allowed: bool = True) -> Decision:
+                model_allowed: bool = True) -> NextStep:
     """Review the task's latest deliverable, apply the policy, record a learning."""
     goal = rt.goals.load(goal_id)
     task = goal.task(task_id)
     if task.status is TaskStatus.REVISION:
-        return Decision.REVISE  # redelivered after the decision was saved: re-issue the revision
+        return NextStep.REVISE  # redelivered after the decision was saved: re-issue the revision
     if task.status is not TaskStatus.COMPLETED or task.output_path is None:
-        return Decision.APPROVE if task.status is TaskStatus.APPROVED else Decision.ESCALATE
+        return NextStep.APPROVE if task.status is TaskStatus.APPROVED else NextStep.ESCALATE
     path = Path(task.output_path)
     text = frontmatter.read(path)[1]
     spec = rt.catalog.skill(task.skill)
     key = reply_key(goal_id, task_id, task.revision, "review")
     # P3 goals, and every goal once the budget forces haiku (critical), get structural review only.
-    deep = model_allowed and goal.priority.rank < 3 and budget.effective_tier(rt, "sonnet") != "haiku"
-    use_model = GuardedLLM(rt, goal_id, "director", key) if deep else None
+    deep = model_allowed and goal.priority.rank < 3 and rt.budget.effective_tier("sonnet") != "haiku"
+    use_model = rt.guarded(goal_id, "director", key) if deep else None
     review, reply = review_text(text, spec, use_model, model, task.requirements)
     write_review(rt.workspace.goal_dir(goal_id), path, review)
 
-    def change(goal: Goal) -> Decision:
+    def change(goal: Goal) -> NextStep:
         current = goal.task(task_id)
         if current.status is not TaskStatus.COMPLETED:  # a redelivered review already applied
-            return Decision.APPROVE if current.status is TaskStatus.APPROVED else Decision.REVISE
-        decision = decide(current, review)
-        apply_decision(current, review, decision)
+            return NextStep.APPROVE if current.status is TaskStatus.APPROVED else NextStep.REVISE
+        step = next_step(current, review)
+        apply_step(current, review, step)
         if reply is not None:
             goal.cost_usd += reply.cost_usd
-        if decision is Decision.APPROVE:
+        if step is NextStep.APPROVE:
             goal.consecutive_failures = 0
-        return decision
+        return step
 
-    goal, decision = rt.goals.update(goal_id, change)
+    goal, step = rt.goals.update(goal_id, change)
     task = goal.task(task_id)
-    if decision is Decision.ESCALATE:
+    if step is NextStep.ESCALATE:
         reason = Reason.REJECTED if review.verdict.value == "REJECT" else Reason.REPEATED_REVISIONS
-        ReviewQueue(rt.workspace).open_item(
+        rt.reviews.open_item(
             goal_id, reason, f"{task.skill} did not pass review after {task.revision} revision(s):\n"
             + (review.feedback or review.note), task_id=task_id, skill=task.skill,
             deliverable=task.output_path)
-    outcome, lesson = _lesson(task, decision)
+    outcome, lesson = _lesson(task, step)
     rt.learnings.append(Learning(skill=task.skill, goal_id=goal_id, category=goal.category,
-                                 outcome=outcome, lesson=lesson, tags=(decision.value,),
+                                 outcome=outcome, lesson=lesson, tags=(step.value,),
                                  confidence=0.6 if outcome is Outcome.SUCCESS else 0.7))
     log.info("task reviewed", extra={"event": "task_reviewed", "goal_id": goal_id, "task_id": task_id,
                                      "skill": task.skill, "verdict": review.verdict.value,
-                                     "decision": decision.value})
-    progress.publish(rt, goal_id, "task_reviewed", task_id=task_id, skill=task.skill,
-                     verdict=review.verdict.value, decision=decision.value, status=task.status.value)
-    return decision
+                                     "decision": step.value})
+    progress.publish(rt.redis, goal_id, "task_reviewed", task_id=task_id, skill=task.skill,
+                     verdict=review.verdict.value, decision=step.value, status=task.status.value)
+    return step
 
 
 @dataclass(frozen=True)
@@ -130,7 +120,7 @@ def advance(rt: Runtime, goal_id: str, phase_index: int) -> Next:
         return Next("dispatch", goal.current_phase)
 
     goal, nxt = rt.goals.update(goal_id, change)
-    progress.publish(rt, goal_id, "phase_done", phase=phase_index + 1, next=nxt.action,
+    progress.publish(rt.redis, goal_id, "phase_done", phase=phase_index + 1, next=nxt.action,
                      status=goal.status.value)
     return nxt
 
@@ -158,7 +148,7 @@ def finish(rt: Runtime, goal_id: str) -> Goal:
                 f"{'completed' if ok else 'ended ' + goal.status.value} with "
                 f"{sum(t.revision for t in goal.tasks)} revision(s), cost ${goal.cost_usd:.4f}."),
         tags=(goal.category.value,), confidence=0.5))
-    progress.publish(rt, goal_id, "goal_finished", status=goal.status.value, cost_usd=str(goal.cost_usd))
+    progress.publish(rt.redis, goal_id, "goal_finished", status=goal.status.value, cost_usd=str(goal.cost_usd))
     return goal
 
 
@@ -172,7 +162,7 @@ def fail_goal(rt: Runtime, goal_id: str, reason: str) -> Goal:
             goal.finished_at = utcnow()
 
     goal, _ = rt.goals.update(goal_id, change)
-    progress.publish(rt, goal_id, "goal_finished", status=goal.status.value, reason=reason)
+    progress.publish(rt.redis, goal_id, "goal_finished", status=goal.status.value, reason=reason)
     return goal
 
 
@@ -207,82 +197,5 @@ def cancel(rt: Runtime, goal_id: str) -> Goal:
         goal.finished_at = utcnow()
 
     goal, _ = rt.goals.update(goal_id, change)
-    progress.publish(rt, goal_id, "goal_finished", status=goal.status.value)
-    return goal
-
-
-
-def human_decision(rt: Runtime, item_id: str, status: ItemStatus, notes: str = "") -> ReviewItem:
-    """Apply a person's decision to the item's task; the caller then resumes the goal."""
-    queue = ReviewQueue(rt.workspace)
-    item = queue.load(item_id)
-    if item.status is not ItemStatus.OPEN:
-        raise InputError(f"review item {item_id} is already {item.status.value}")
-    if status is ItemStatus.REVISED and not notes.strip():
-        raise InputError("--notes is required to ask for a revision")
-
-    def change(goal: Goal) -> None:
-        if item.task_id is None:
-            return
-        task = goal.task(item.task_id)
-        if task.status.is_terminal:  # e.g. a cascade item: the failed task stays failed
-            return
-        if status is ItemStatus.APPROVED:
-            if task.status is not TaskStatus.APPROVED:
-                task.move(TaskStatus.APPROVED)
-        elif status is ItemStatus.REVISED:
-            task.move(TaskStatus.REVISION)
-            task.revision += 1
-            task.feedback = f"Human reviewer notes (authoritative):\n{notes.strip()}"
-        else:
-            task.move(TaskStatus.FAILED)
-            task.error = "rejected by a human reviewer" + (f": {notes.strip()}" if notes.strip() else "")
-        if goal.status is GoalStatus.WAITING_HUMAN:
-            goal.status_reason = ""
-
-    rt.goals.update(item.goal_id, change)
-    decided = queue.decide(item_id, status, notes)
-    if item.task_id is not None:
-        outcome = Outcome.SUCCESS if status is ItemStatus.APPROVED else Outcome.FAILURE
-        rt.learnings.append(Learning(
-            skill=item.skill or "director", goal_id=item.goal_id, outcome=outcome,
-            lesson=f"A human reviewer {status.value} it" + (f": {notes.strip()}" if notes.strip() else "."),
-            tags=("human", status.value), confidence=0.9))
-    return decided
-
-
-# --- cascade: consecutive failures pause a goal ---------------------------------------------
-CASCADE_LIMIT = 3
-CASCADE_REASON = "cascading failure"
-
-
-def pause_reason(goal: Goal) -> str | None:
-    """Why a goal is paused by a cascade of failures, or None when it is not."""
-    if goal.status is GoalStatus.WAITING_HUMAN and goal.status_reason.startswith(CASCADE_REASON):
-        return goal.status_reason
-    return None
-
-
-def task_failed(rt: Runtime, goal_id: str, task_id: str, reason: str) -> Goal:
-    """After a task failed (runner.fail_task recorded it): pause the goal at the third in a row."""
-    task = rt.goals.load(goal_id).task(task_id)
-
-    def change(goal: Goal) -> bool:
-        if goal.consecutive_failures < CASCADE_LIMIT or goal.status not in (
-                GoalStatus.RUNNING, GoalStatus.WAITING_BUDGET):
-            return False  # not yet a cascade, or already stopped (paused once, cancelled …)
-        goal.status = GoalStatus.WAITING_HUMAN
-        goal.status_reason = (f"{CASCADE_REASON}: {goal.consecutive_failures} tasks failed in a "
-                              f"row (last {task.skill}: {reason[:160]})")
-        return True
-
-    goal, paused = rt.goals.update(goal_id, change)
-    if paused:
-        data: dict[str, JsonValue] = {"goal_id": goal_id, "task_id": task_id, "skill": task.skill,
-                                      "failures": goal.consecutive_failures, "reason": goal.status_reason}
-        emit_internal(rt, Event(type=EventType.PIPELINE_BLOCKED, source="director", data=data))
-        ReviewQueue(rt.workspace).open_item(goal_id, Reason.CASCADING_FAILURE, goal.status_reason,
-                                            task_id=task_id, skill=task.skill)
-        progress.publish(rt, goal_id, "goal_paused", reason=goal.status_reason,
-                         status=goal.status.value)
+    progress.publish(rt.redis, goal_id, "goal_finished", status=goal.status.value)
     return goal

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from marketing_team.classify import classify
-from marketing_team.domain import Category, Event, Goal, Priority, new_id
-from marketing_team.errors import InputError
-from marketing_team.goals import build_tasks
-from marketing_team.guarded import GuardedLLM
-from marketing_team.planning import pipeline_plan, propose_plan, with_foundation
-from marketing_team.runtime import Runtime
+from marketing_team.director.classify import classify
+from marketing_team.director.planning import pipeline_plan, propose_plan, with_foundation
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import InputError
+from marketing_team.domain.event import Event
+from marketing_team.domain.goal import Category, Goal, Plan, Priority, TaskRecord
+from marketing_team.domain.values import new_id
+from marketing_team.llm.pricing import PriceTable
+from marketing_team.llm.protocol import Usage
 
 # Rough token sizes for the estimate: instructions + context + upstream in, a deliverable out.
 EST_INPUT_TOKENS = 6000
 EST_OUTPUT_TOKENS = 2500
 EST_REVIEW_INPUT = 4000
 EST_REVIEW_OUTPUT = 600
+
+
+def build_tasks(goal_id: str, plan: Plan, priority: Priority, description: str) -> list[TaskRecord]:
+    """One pending task per skill slot of the plan, in order."""
+    tasks = []
+    for index, phase in enumerate(plan.phases):
+        for slug in phase.skills:
+            requirements = (f"Goal: {description}\nPhase {index + 1} of {len(plan.phases)}: "
+                            f"{phase.name}\nYour part: produce the {slug} deliverable for this goal.")
+            tasks.append(TaskRecord(id=new_id(slug), goal_id=goal_id, phase_index=index,
+                                    skill=slug, priority=priority, requirements=requirements))
+    return tasks
 
 
 def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | None = None,
@@ -28,7 +42,7 @@ def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | N
     if len(text) > 2000:
         raise InputError("goal text is longer than 2000 characters")
     director_model = rt.model_for("opus")
-    llm = GuardedLLM(rt, None, "director")
+    llm = rt.guarded(None, "director")
     chosen = category or classify(text, rt.catalog, llm, director_model)
     lessons = rt.learnings.for_category(chosen, limit=10)
     plan, note = propose_plan(text, chosen, rt.catalog, llm, director_model, lessons,
@@ -59,9 +73,6 @@ def estimate_cost(rt: Runtime, goal: Goal) -> Decimal:
     """Expected spend for one pass of every task plus its review (no revisions)."""
     if rt.offline:
         return Decimal("0")
-    from marketing_team.llm.pricing import PriceTable
-    from marketing_team.llm.protocol import Usage
-
     table = PriceTable.from_settings(rt.settings)
     total = Decimal("0")
     for task in goal.tasks:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from marketing_team.domain import Goal, TaskStatus
+from marketing_team.domain.goal import Goal, TaskStatus
+from marketing_team.store import frontmatter
 
 
 def _task_table(goal: Goal) -> list[str]:
@@ -60,3 +61,24 @@ def summary_markdown(goal: Goal, offline: bool) -> str:
     lines += _task_table(goal)
     lines += ["", "See [plan.md](plan.md) for the plan and `reviews/` for every review.", ""]
     return "\n".join(lines)
+
+
+def goal_page(goal: Goal) -> str:
+    """goal.md: the headline fields as YAML front matter, then the status page."""
+    meta = {"goal_id": goal.id, "status": goal.status.value, "category": goal.category.value,
+            "priority": goal.priority.value, "phase": goal.current_phase + 1,
+            "phases": len(goal.plan.phases), "cost_usd": str(goal.cost_usd),
+            "created_at": goal.created_at.isoformat(), "updated_at": goal.updated_at.isoformat()}
+    return frontmatter.dump(meta, goal_body(goal))
+
+
+class MarkdownPages:
+    """The goal store's human pages: goal.md and plan.md."""
+
+    def goal_page(self, goal: Goal) -> str:
+        """goal.md for the goal as it stands."""
+        return goal_page(goal)
+
+    def plan_page(self, goal: Goal) -> str:
+        """plan.md for the goal's plan."""
+        return plan_markdown(goal)

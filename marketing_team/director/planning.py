@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field, ValidationError
 
 from marketing_team.catalog.specs import DIRECTOR_REVIEW, Catalog
-from marketing_team.domain import Category, Learning, PhaseSpec, Plan
-from marketing_team.errors import MarketingTeamError
+from marketing_team.domain.errors import MarketingTeamError
+from marketing_team.domain.goal import Category, PhaseSpec, Plan
+from marketing_team.domain.learning import Learning
 from marketing_team.llm.protocol import LLM, Message, SystemBlock, parsed_as
 
 MAX_PHASES = 8

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from marketing_team.catalog.specs import SkillSpec
-from marketing_team.domain import Learning
+from marketing_team.domain.learning import Learning
 from marketing_team.llm.protocol import Message, SystemBlock
 
 CHARS_PER_TOKEN = 4
@@ -114,15 +114,3 @@ def review_messages(skill: SkillSpec, requirements: str, deliverable: str,
         f"<deliverable>\n{deliverable}\n</deliverable>"
     )
     return [Message("user", text)]
-
-
-def tag_content(text: str, tag: str) -> str | None:
-    """The content of the first `<tag ...>…</tag>` block in text, or None."""
-    start = text.find(f"<{tag}")
-    if start < 0:
-        return None
-    open_end = text.find(">", start)
-    close = text.find(f"</{tag}>", open_end)
-    if open_end < 0 or close < 0:
-        return None
-    return text[open_end + 1 : close].strip("\n")

@@ -1,33 +1,22 @@
-"""The Director's review: structural checks, then a scored model review, then the revise/reject policy."""
+"""The Director's review: structural checks first, then a scored model review of what passes them."""
 
 from __future__ import annotations
 
 import logging
-from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from marketing_team import frontmatter
 from marketing_team.catalog.specs import SkillSpec
-from marketing_team.checks import structural_review
-from marketing_team.domain import (
-    SCORE_DIMENSIONS,
-    Finding,
-    Review,
-    Severity,
-    TaskRecord,
-    TaskStatus,
-    Verdict,
-)
-from marketing_team.errors import LLMError
+from marketing_team.director.prompts import review_messages
+from marketing_team.director.structural_review import structural_review
+from marketing_team.domain.errors import LLMError
+from marketing_team.domain.review import SCORE_DIMENSIONS, Finding, Review, Severity, Verdict
 from marketing_team.llm.protocol import LLM, Reply, SystemBlock, parsed_as
-from marketing_team.prompts import review_messages
-from marketing_team.workspace import atomic_write
+from marketing_team.store import frontmatter
+from marketing_team.store.workspace import atomic_write
 
 log = logging.getLogger(__name__)
-MAX_REVISIONS = 3
-MAX_FRESH_ATTEMPTS = 1
 APPROVE_AT = 7.0
 REJECT_BELOW = 4.0
 
@@ -120,42 +109,6 @@ def review_text(text: str, skill: SkillSpec, llm: LLM | None, model: str,
                     extra={"event": "review_fallback", "skill": skill.slug, "reason": str(exc)[:200]})
         note = f"structural review only: the model review was unusable ({str(exc)[:160]})"
         return structural.model_copy(update={"note": note}), None
-
-
-class Decision(StrEnum):
-    """What happens to a reviewed task."""
-
-    APPROVE = "approve"
-    REVISE = "revise"
-    RETRY = "retry"  # a fresh attempt after a rejection
-    ESCALATE = "escalate"
-
-
-def decide(task: TaskRecord, review: Review) -> Decision:
-    """REVISE up to 3 times, REJECT gets one fresh attempt, anything beyond goes to a human."""
-    if review.verdict is Verdict.APPROVE:
-        return Decision.APPROVE
-    if review.verdict is Verdict.REVISE:
-        return Decision.REVISE if task.revision - task.fresh_attempts < MAX_REVISIONS else Decision.ESCALATE
-    return Decision.RETRY if task.fresh_attempts < MAX_FRESH_ATTEMPTS else Decision.ESCALATE
-
-
-def apply_decision(task: TaskRecord, review: Review, decision: Decision) -> None:
-    """Move the task per the decision and set up its next run."""
-    task.last_review = review
-    if decision is Decision.APPROVE:
-        task.move(TaskStatus.APPROVED)
-    elif decision is Decision.REVISE:
-        task.move(TaskStatus.REVISION)
-        task.revision += 1
-        task.feedback = review.feedback or "Revise the deliverable to meet the brief."
-    elif decision is Decision.RETRY:
-        task.move(TaskStatus.REVISION)
-        task.revision += 1
-        task.fresh_attempts += 1
-        task.feedback = None  # a fresh attempt starts from the brief, not the rejected draft
-    else:
-        task.move(TaskStatus.BLOCKED)
 
 
 def write_review(goal_dir: Path, deliverable: Path, review: Review) -> Path:

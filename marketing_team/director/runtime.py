@@ -1,30 +1,30 @@
-"""The typed context a process passes to whatever needs dependencies: settings, stores, catalog, LLM."""
+"""The typed context a process hands to whatever needs dependencies: settings, stores, catalog, LLM, budget.
+
+Built once per process by a composition root (the worker's app, a CLI run mode, a test's Team)
+and passed down explicitly; nothing here reaches up to build one.
+"""
 
 from __future__ import annotations
 
-import functools
-import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+import redis
+
+from marketing_team.budget.gate import BudgetGate
+from marketing_team.budget.meter import GuardedLLM
 from marketing_team.catalog.loader import load_catalog
 from marketing_team.catalog.specs import Catalog
-from marketing_team.goals import GoalStore
-from marketing_team.learnings import LearningStore
-from marketing_team.settings import Settings, load_settings
-from marketing_team.workspace import Workspace
-
-if TYPE_CHECKING:
-    import redis
-
-    from marketing_team.llm.protocol import LLM, Tier
-
-
-def redis_py_url(broker_url: str) -> str:
-    """Kombu's `redis+socket://` spelling as redis-py's `unix://`."""
-    if broker_url.startswith("redis+socket://"):
-        return "unix://" + broker_url[len("redis+socket://"):]
-    return broker_url
+from marketing_team.config.settings import Settings
+from marketing_team.director.pages import MarkdownPages
+from marketing_team.domain.values import Tier
+from marketing_team.llm.factory import make_llm, model_for_tier
+from marketing_team.llm.protocol import LLM
+from marketing_team.store.connection import RedisConnection
+from marketing_team.store.goals import GoalStore
+from marketing_team.store.learnings import LearningStore
+from marketing_team.store.leases import Leases
+from marketing_team.store.review_items import ReviewQueue
+from marketing_team.store.workspace import Workspace
 
 
 @dataclass
@@ -38,29 +38,31 @@ class Runtime:
     workspace: Workspace = field(init=False)
     goals: GoalStore = field(init=False)
     learnings: LearningStore = field(init=False)
+    reviews: ReviewQueue = field(init=False)
+    connection: RedisConnection = field(init=False)
+    budget: BudgetGate = field(init=False)
 
     def __post_init__(self) -> None:
         self.catalog = load_catalog(self.settings.catalog_dir)
         self.workspace = Workspace(self.settings.workspace)
-        self.goals = GoalStore(self.workspace)
+        self.goals = GoalStore(self.workspace, MarkdownPages())
         self.learnings = LearningStore(self.workspace)
+        self.reviews = ReviewQueue(self.workspace)
+        self.connection = RedisConnection(self.broker_url or self.settings.broker_url)
+        self.budget = BudgetGate(self.settings, self.connection, self.goals, self.offline)
 
-    @functools.cached_property
+    @property
     def redis(self) -> redis.Redis:
         """A client on the broker's server (progress, ledger, cooldowns)."""
-        import redis as redis_lib
+        return self.connection.client
 
-        url = self.broker_url or self.settings.broker_url
-        if url is None:
-            from marketing_team.errors import BrokerUnavailableError
-
-            raise BrokerUnavailableError("no Redis URL: set REDIS_URL or run the embedded mode")
-        return redis_lib.Redis.from_url(redis_py_url(url), socket_timeout=10, health_check_interval=30)
+    @property
+    def leases(self) -> Leases:
+        """Per-(task, revision) leases; they lapse after 2x the hard time limit."""
+        return Leases(self.redis, self.settings.hard_time_limit_s * 2)
 
     def model_for(self, tier: Tier) -> str:
         """The model id for a tier under the current provider."""
-        from marketing_team.llm.factory import model_for_tier
-
         return model_for_tier(self.settings, tier, self.llm.name)
 
     @property
@@ -68,27 +70,11 @@ class Runtime:
         """True when no model writes the text."""
         return self.llm.name == "offline"
 
-
-_current: Runtime | None = None
-_lock = threading.Lock()
-
-
-def install(runtime: Runtime | None) -> None:
-    """Make runtime the process's current one (the CLI and test fixtures do this)."""
-    global _current
-    with _lock:
-        _current = runtime
+    def guarded(self, goal_id: str | None, skill: str, key: str | None = None) -> GuardedLLM:
+        """The runtime's LLM behind the budget and, with a key, the reply store."""
+        return GuardedLLM(self.llm, self.budget, self.workspace, goal_id, skill, key)
 
 
-def current() -> Runtime:
-    """The process's runtime, built from the environment on first use."""
-    global _current
-    with _lock:
-        if _current is None:
-            from marketing_team.celery_app import get_app
-            from marketing_team.llm.factory import make_llm
-
-            settings = load_settings()
-            _current = Runtime(settings=settings, llm=make_llm(settings),
-                               broker_url=get_app().conf.broker_url)
-        return _current
+def build_runtime(settings: Settings, broker_url: str | None = None, llm: LLM | None = None) -> Runtime:
+    """The runtime of one process: the configured provider unless one is handed in."""
+    return Runtime(settings=settings, llm=llm or make_llm(settings), broker_url=broker_url)

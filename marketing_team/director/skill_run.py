@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from marketing_team import frontmatter, progress
-from marketing_team.domain import Goal, GoalStatus, Learning, Outcome, TaskRecord, TaskStatus
-from marketing_team.embedded import is_alive
-from marketing_team.goals import deliverable_name
-from marketing_team.guarded import GuardedLLM
-from marketing_team.llm.reply_cache import reply_key
-from marketing_team.prompts import Upstream, skill_message, system_blocks
-from marketing_team.runtime import Runtime
-from marketing_team.workspace import atomic_write
+from marketing_team.director.prompts import Upstream, skill_message, system_blocks
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord, TaskStatus, deliverable_name
+from marketing_team.domain.learning import Learning, Outcome
+from marketing_team.observability import progress
+from marketing_team.store import frontmatter
+from marketing_team.store.replies import reply_key
+from marketing_team.store.workspace import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +34,7 @@ def claim(rt: Runtime, goal_id: str, task_id: str) -> Start:
         if goal.status in (GoalStatus.FAILED, GoalStatus.CANCELLED, GoalStatus.COMPLETED):
             return Start("done", task.model_copy())  # nothing more is spent on a settled goal
         if task.status in (TaskStatus.PENDING, TaskStatus.REVISION, TaskStatus.IN_PROGRESS,
-                           TaskStatus.DEFERRED) and not _lease(rt, task):
+                           TaskStatus.DEFERRED) and not rt.leases.claim(task.id, task.revision):
             return Start("busy", task.model_copy())
         if task.status in (TaskStatus.PENDING, TaskStatus.REVISION):
             task.move(TaskStatus.IN_PROGRESS)
@@ -55,31 +51,9 @@ def claim(rt: Runtime, goal_id: str, task_id: str) -> Start:
     return start
 
 
-def _lease(rt: Runtime, task: TaskRecord) -> bool:
-    """Claim the right to run this revision of the task; a second copy of its message must not.
-
-    The lease names its holder (host, pid); a holder that died on this host (a killed pool
-    process, redelivered at once) is taken over, elsewhere the lease expires after 2x the hard
-    time limit, before the broker's visibility timeout redelivers the message.
-    """
-    key = f"mt:lease:{task.id}:{task.revision}"
-    me = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-    ttl = rt.settings.hard_time_limit_s * 2
-    if rt.redis.set(key, me, nx=True, ex=ttl):
-        return True
-    raw = rt.redis.get(key)
-    holder = raw.decode() if isinstance(raw, bytes) else str(raw or "")
-    host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
-    if holder == me or (host == socket.gethostname() and pid.isdigit() and not is_alive(int(pid))):
-        rt.redis.set(key, me, ex=ttl)
-        return True
-    return False
-
-
 def release(rt: Runtime, task: TaskRecord) -> None:
     """Give the lease back once this run ended (done, failed, or handed to a retry)."""
-    rt.redis.delete(f"mt:lease:{task.id}:{task.revision}")
+    rt.leases.release(task.id, task.revision)
 
 
 def upstream_for(rt: Runtime, goal: Goal, task: TaskRecord) -> list[Upstream]:
@@ -121,7 +95,7 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
         event_data=goal.event.data if goal.event is not None else None,
     )
     key = reply_key(goal_id, task_id, task.revision, "skill")
-    llm = GuardedLLM(rt, goal_id, task.skill, key)
+    llm = rt.guarded(goal_id, task.skill, key)
     reply = llm.complete(system_blocks(spec, rt.workspace.read_context()), [message], model,
                          rt.settings.max_output_tokens)
     path = rt.workspace.goal_dir(goal_id) / deliverable_name(task)
@@ -149,7 +123,7 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
     log.info("skill finished", extra={"event": "skill_finished", "goal_id": goal_id, "task_id": task_id,
                                       "skill": task.skill, "model": reply.model, "fresh_call": llm.fresh,
                                       "cost_usd": str(reply.cost_usd)})
-    progress.publish(rt, goal_id, "task_completed", task_id=task_id, skill=task.skill,
+    progress.publish(rt.redis, goal_id, "task_completed", task_id=task_id, skill=task.skill,
                      revision=task.revision, cost_usd=str(reply.cost_usd))
     return done
 
@@ -169,6 +143,6 @@ def fail_task(rt: Runtime, goal_id: str, task_id: str, reason: str) -> TaskRecor
     rt.learnings.append(Learning(skill=task.skill, goal_id=goal_id, category=goal.category,
                                  outcome=Outcome.FAILURE, lesson=f"Failed: {reason[:300]}",
                                  tags=("failure",), confidence=0.6))
-    progress.publish(rt, goal_id, "task_failed", task_id=task_id, skill=task.skill, reason=reason[:200])
+    progress.publish(rt.redis, goal_id, "task_failed", task_id=task_id, skill=task.skill, reason=reason[:200])
     return task
 

@@ -5,20 +5,10 @@ from __future__ import annotations
 import re
 
 from marketing_team.catalog.specs import SkillSpec
-from marketing_team.domain import Finding, Review, Severity, Verdict
+from marketing_team.domain.review import Finding, Review, Severity, Verdict
+from marketing_team.domain.text import headings, normalise
 
-_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _FRONT = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
-
-
-def normalise(text: str) -> str:
-    """Heading text compared loosely: lower case, punctuation folded to single spaces."""
-    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
-
-
-def headings(text: str) -> list[str]:
-    """Every markdown heading's text, normalised."""
-    return [normalise(h) for h in _HEADING.findall(text)]
 
 
 def structural_review(text: str, skill: SkillSpec) -> Review:

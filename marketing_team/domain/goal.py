@@ -1,22 +1,18 @@
-"""Domain types: priorities, goals, plans, tasks with their status machine, reviews, learnings, events."""
+"""Goals and their tasks: priorities, categories, plans, and the enforced task status machine."""
 
 from __future__ import annotations
 
-import re
-import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from marketing_team.errors import IllegalTransitionError, InputError
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+from marketing_team.domain.errors import IllegalTransitionError, NotFoundError
+from marketing_team.domain.event import Event
+from marketing_team.domain.review import Review
+from marketing_team.domain.values import Frozen, utcnow
 
 
 class Priority(StrEnum):
@@ -112,28 +108,6 @@ def check_task_move(current: TaskStatus, new: TaskStatus) -> None:
     raise IllegalTransitionError(f"task status cannot move from {current} to {new}")
 
 
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}-\d{8}-[0-9a-f]{6}$")
-
-
-def new_id(prefix: str, now: datetime | None = None) -> str:
-    """An id of the form `<prefix>-YYYYMMDD-<6 hex>`."""
-    stamp = (now or utcnow()).strftime("%Y%m%d")
-    return f"{prefix}-{stamp}-{secrets.token_hex(3)}"
-
-
-def check_id(value: str, kind: str = "id") -> str:
-    """Return value if it is a well-formed id (so it is safe as a path part), else raise InputError."""
-    if not _ID_RE.fullmatch(value):
-        raise InputError(f"malformed {kind}: {value!r}")
-    return value
-
-
-class Frozen(BaseModel):
-    """Base for immutable value objects."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 class PhaseSpec(Frozen):
     """One phase of a plan: skills run in order, or all at once."""
 
@@ -155,61 +129,6 @@ class Plan(Frozen):
     def task_count(self) -> int:
         """How many skill runs the plan schedules (before revisions)."""
         return sum(len(p.skills) for p in self.phases)
-
-
-class Severity(StrEnum):
-    """How much a review finding matters."""
-
-    CRITICAL = "critical"
-    MAJOR = "major"
-    MINOR = "minor"
-    SUGGESTION = "suggestion"
-
-
-class Verdict(StrEnum):
-    """The reviewer's decision."""
-
-    APPROVE = "APPROVE"
-    REVISE = "REVISE"
-    REJECT = "REJECT"
-
-
-class Finding(Frozen):
-    """One problem a reviewer found."""
-
-    severity: Severity
-    description: str
-    section: str | None = None
-
-
-SCORE_DIMENSIONS = (
-    "completeness",
-    "clarity",
-    "actionability",
-    "brand_alignment",
-    "data_driven",
-    "technical_accuracy",
-    "creativity",
-)
-
-
-class Review(Frozen):
-    """A verdict on a deliverable, with findings, requests and quality scores (0–10)."""
-
-    verdict: Verdict
-    findings: tuple[Finding, ...] = ()
-    revision_requests: tuple[str, ...] = ()
-    scores: dict[str, float] = Field(default_factory=dict)
-    overall: float | None = None
-    reviewer: Literal["structural", "llm", "human"] = "structural"
-    note: str = ""
-
-    @property
-    def feedback(self) -> str:
-        """The findings and requests as text for a revision prompt."""
-        lines = [f"- [{f.severity}] {f.section + ': ' if f.section else ''}{f.description}" for f in self.findings]
-        lines += [f"- Request: {r}" for r in self.revision_requests]
-        return "\n".join(lines)
 
 
 class TaskRecord(BaseModel):
@@ -282,8 +201,6 @@ class Goal(BaseModel):
         for task in self.tasks:
             if task.id == task_id:
                 return task
-        from marketing_team.errors import NotFoundError
-
         raise NotFoundError(f"no task {task_id} in goal {self.id}")
 
     def phase_tasks(self, index: int) -> list[TaskRecord]:
@@ -291,66 +208,7 @@ class Goal(BaseModel):
         return [t for t in self.tasks if t.phase_index == index]
 
 
-class Outcome(StrEnum):
-    """How a task or goal went, for learnings."""
-
-    SUCCESS = "success"
-    FAILURE = "failure"
-    PARTIAL = "partial"
-
-
-class Learning(Frozen):
-    """A lesson recorded after a task or goal, read back by the skill and the Director."""
-
-    timestamp: datetime = Field(default_factory=utcnow)
-    skill: str
-    goal_id: str | None = None
-    category: Category | None = None
-    outcome: Outcome
-    lesson: str = Field(min_length=1)
-    action: str = ""
-    tags: tuple[str, ...] = ()
-    confidence: float = Field(0.5, ge=0, le=1)
-
-
-class EventType(StrEnum):
-    """Every event the bus knows."""
-
-    TRAFFIC_DROP = "traffic_drop"
-    CONVERSION_DROP = "conversion_drop"
-    COMPETITOR_LAUNCH = "competitor_launch"
-    EMAIL_BOUNCE_SPIKE = "email_bounce_spike"
-    AB_TEST_SIGNIFICANT = "ab_test_significant"
-    NEW_FEATURE_SHIPPED = "new_feature_shipped"
-    NEW_BLOG_POST = "new_blog_post"
-    BUDGET_WARNING = "budget_warning"
-    BUDGET_CRITICAL = "budget_critical"
-    AGENT_FAILURE = "agent_failure"
-    PIPELINE_BLOCKED = "pipeline_blocked"
-    MANUAL_GOAL = "manual_goal"
-
-
-class Event(Frozen):
-    """Something that happened outside (webhook) or inside (budget, failures)."""
-
-    id: str = Field(default_factory=lambda: new_id("evt"), min_length=1, max_length=128)
-    type: EventType
-    timestamp: datetime = Field(default_factory=utcnow)
-    source: str = Field("internal", max_length=200)
-    data: dict[str, JsonValue] = Field(default_factory=dict)
-
-
-class ScheduleEntry(Frozen):
-    """A recurring job: a goal text or a pipeline template on a cron expression."""
-
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    cron: str
-    kind: Literal["goal", "pipeline"]
-    target: str = Field(min_length=1)
-    priority: Priority = Priority.P2
-    category: Category | None = None
-    enabled: bool = True
-    description: str = ""
-
-
-Goal.model_rebuild()  # Goal refers to Event, defined after it
+def deliverable_name(task: TaskRecord) -> str:
+    """File name of a task's deliverable for its current revision."""
+    suffix = "" if task.revision == 0 else f".rev{task.revision}"
+    return f"{task.phase_index + 1:02d}-{task.skill}{suffix}.md"

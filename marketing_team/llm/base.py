@@ -8,11 +8,12 @@ import re
 from abc import ABC, abstractmethod
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from marketing_team.errors import StructuredOutputError
+from marketing_team.domain.errors import StructuredOutputError
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
+from marketing_team.llm.structured import parse_structured
 
 log = logging.getLogger(__name__)
 
@@ -137,34 +138,6 @@ def reprompt_text(error: str) -> str:
         f"Your reply was not valid: {error}\n"
         "Reply again with only the corrected JSON object, following the schema exactly."
     )
-
-
-def extract_json_object(text: str) -> dict[str, Any]:
-    """The first complete JSON object in text; code fences and surrounding prose are ignored."""
-    decoder = json.JSONDecoder()
-    start = text.find("{")
-    while start >= 0:
-        try:
-            value, _ = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            value = None
-        if isinstance(value, dict):
-            return value
-        start = text.find("{", start + 1)
-    raise StructuredOutputError("the reply holds no complete JSON object")
-
-
-def parse_structured(text: str, schema: type[BaseModel]) -> BaseModel:
-    """Validate the reply's JSON object against the schema; StructuredOutputError when it fails."""
-    data = extract_json_object(text)
-    try:
-        return schema.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
-            for err in exc.errors(include_url=False)
-        )
-        raise StructuredOutputError(f"schema validation failed: {problems}") from None
 
 
 def redact(text: str, secret: str) -> str:

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from marketing_team.llm.protocol import LLM, Tier
-from marketing_team.settings import Settings
+from marketing_team.config.settings import Settings
+from marketing_team.domain.values import Tier
+from marketing_team.llm.anthropic_provider import AnthropicProvider
+from marketing_team.llm.offline import OfflineProvider
+from marketing_team.llm.openai_provider import OpenAIProvider
+from marketing_team.llm.pricing import PriceTable
+from marketing_team.llm.protocol import LLM
 
 
 def make_llm(settings: Settings) -> LLM:
-    """The configured provider: anthropic when a key is set, else offline, unless chosen explicitly."""
+    """The configured provider: anthropic when a key is set, else offline, unless chosen explicitly.
+
+    Provider modules import their SDK only when constructed, so commands that never call a model
+    never pay for importing one.
+    """
     provider = settings.llm_provider
     if provider == "anthropic":
-        from marketing_team.llm.anthropic_provider import AnthropicProvider
-
         return AnthropicProvider(settings)
     if provider == "openai":
-        from marketing_team.llm.openai_provider import OpenAIProvider
-
         return OpenAIProvider(settings)
-    from marketing_team.llm.offline import OfflineProvider
-
     return OfflineProvider()
 
 
@@ -29,6 +32,4 @@ def model_for_tier(settings: Settings, tier: Tier, provider: str | None = None) 
         return "offline"
     if provider == "openai":
         return settings.openai_model
-    from marketing_team.llm.pricing import PriceTable
-
     return PriceTable.from_settings(settings).model_for(tier)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from marketing_team.errors import LLMError
+from marketing_team.domain.errors import LLMError
+from marketing_team.domain.text import headings, normalise
 from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
-from marketing_team.prompts import tag_content
+from marketing_team.llm.tags import tag_content
 
 OFFLINE_NOTICE = "> Draft by the offline provider: no model wrote this text."
 _UPSTREAM = re.compile(r'<upstream skill="([^"]+)" path="([^"]+)">\n(.*?)\n</upstream>', re.DOTALL)
@@ -97,8 +98,6 @@ def _structured(schema: type[BaseModel], prompt: str) -> BaseModel:
     if name == "CategoryChoice":
         return schema.model_validate({"category": "strategic", "reason": "offline default"})
     if name == "ReviewReply":
-        from marketing_team.checks import headings, normalise
-
         deliverable = tag_content(prompt, "deliverable") or ""
         wanted = [s for s in (tag_content(prompt, "required_sections") or "").splitlines() if s.strip()]
         found = " | ".join(headings(deliverable))

@@ -5,11 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any, NoReturn
 
-from marketing_team.errors import ConfigurationError, LLMError, LLMTimeoutError, LLMTransientError
+from marketing_team.config.settings import Settings
+from marketing_team.domain.errors import (
+    ConfigurationError,
+    LLMError,
+    LLMTimeoutError,
+    LLMTransientError,
+)
 from marketing_team.llm.base import BaseProvider, redact, schema_instruction
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
-from marketing_team.settings import Settings
 
 MISSING_EXTRA = "MT_LLM_PROVIDER=openai needs: pip install 'marketing-team[openai]'"
 # OpenAI finish reasons in the protocol's (Anthropic) vocabulary.

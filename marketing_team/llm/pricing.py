@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 
-from marketing_team.errors import ConfigurationError
-from marketing_team.llm.protocol import Tier, Usage
-from marketing_team.settings import Settings
+from marketing_team.config.settings import Settings
+from marketing_team.domain.errors import ConfigurationError
+from marketing_team.domain.values import Tier
+from marketing_team.llm.protocol import Usage
 
 # The date the default prices below were read from the published pricing page.
 PRICES_READ_ON = "2026-11-25"

@@ -8,7 +8,8 @@ from typing import Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-Tier = Literal["opus", "sonnet", "haiku"]
+from marketing_team.llm.structured import parse_structured
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -84,8 +85,6 @@ def parsed_as(reply: Reply, schema: type[M]) -> M:
     """The reply's validated object as `schema`; re-validates when a cache dropped the object."""
     if isinstance(reply.parsed, schema):
         return reply.parsed
-    from marketing_team.llm.base import parse_structured
-
     parsed = parse_structured(reply.text, schema)
     assert isinstance(parsed, schema)  # parse_structured validates against schema itself
     return parsed

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import IO, Any
 from urllib.parse import quote, unquote, urlsplit
 
-from celery._state import get_current_task
 from pythonjsonlogger.json import JsonFormatter
 
-from marketing_team.settings import Settings
+from marketing_team.config.settings import Settings
+from marketing_team.domain.values import is_id
 
 MASK = "***"
 # Secrets shorter than this are not masked: masking a 1-3 character value would shred every
 # message while protecting nothing a guess could not find.
 MIN_SECRET_LEN = 4
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}-\d{8}-[0-9a-f]{6}$")
 # Context fields printed by the pretty format, in this order, when a record has them.
 CONTEXT_FIELDS = ("goal_id", "task_id", "skill", "model", "tokens_in", "tokens_out", "cost_usd")
 _FIRST = ("timestamp", "level", "event", "component", "logger", "message")
@@ -79,39 +77,39 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# Fields the running task contributes to each record (goal_id, task_id, skill…). The
+# orchestration layer, which knows Celery's current task, installs the provider at start.
+ContextProvider = Callable[[], dict[str, object]]
+_context_provider: ContextProvider | None = None
+
+
+def set_context_provider(provider: ContextProvider | None) -> None:
+    """Install the function that says which task this thread runs (None: no task context)."""
+    global _context_provider
+    _context_provider = provider
+
+
 class TaskContextFilter(logging.Filter):
-    """Fills goal_id, task_id, skill and celery_task_id from the Celery task this thread runs."""
+    """Fills goal_id, task_id, skill… from the installed context provider; explicit extras win."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Add what the running task tells us; explicit extras always win."""
-        task = get_current_task()
-        if task is None or task.request is None or task.request.id is None:
+        """Add what the running task tells us; never drops a record."""
+        provider = _context_provider
+        if provider is None:
             return True
-        request = task.request
-        _set_default(record, "celery_task_id", request.id)
-        _set_default(record, "task_name", task.name)
-        if isinstance(task.name, str) and task.name.startswith("skills."):
-            _set_default(record, "skill", task.name.removeprefix("skills."))
-        goal_id, task_id = task_ids(request.args, request.kwargs)
-        if goal_id is not None:
-            _set_default(record, "goal_id", goal_id)
-        if task_id is not None:
-            _set_default(record, "task_id", task_id)
+        for name, value in provider().items():
+            if value is not None and getattr(record, name, None) is None:
+                setattr(record, name, value)
         return True
 
 
 def task_ids(args: Any, kwargs: Any) -> tuple[str | None, str | None]:
     """The goal id and our task id among a Celery task's arguments (ours look like `x-YYYYMMDD-hex`)."""
     values = [*(args or ())] + ([*kwargs.values()] if isinstance(kwargs, dict) else [])
-    ids = [a for a in values if isinstance(a, str) and _ID.match(a)]
+    ids = [a for a in values if isinstance(a, str) and is_id(a)]
     goal = next((a for a in ids if a.startswith("goal-")), None)
     ours = next((a for a in ids if not a.startswith("goal-")), None)
     return goal, ours
-
-
-def _set_default(record: logging.LogRecord, name: str, value: object) -> None:
-    if getattr(record, name, None) is None:
-        setattr(record, name, value)
 
 
 class JsonLineFormatter(JsonFormatter):  # type: ignore[misc]

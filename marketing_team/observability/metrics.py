@@ -1,18 +1,13 @@
-"""Run metrics per skill and per goal in Redis hashes, and the daily markdown report built from them."""
+"""Run metrics per skill and per goal in Redis hashes: counters only (the report renders them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import redis
-
-from marketing_team.errors import MarketingTeamError
-from marketing_team.runtime import Runtime
-from marketing_team.workspace import atomic_write
 
 PREFIX = "mt:metrics"
 DAY_TTL_S = 90 * 86400
@@ -66,7 +61,7 @@ class Totals:
 
 
 @dataclass(frozen=True)
-class Run:
+class TaskRun:
     """One finished task execution as the observer saw it."""
 
     name: str  # the skill slug, or the director task's name
@@ -118,7 +113,7 @@ def today(tz: str) -> date:
     return datetime.now(ZoneInfo(tz)).date()
 
 
-def record(client: redis.Redis, run: Run) -> None:
+def record(client: redis.Redis, run: TaskRun) -> None:
     """Add one run to its skill's totals, its day and its goal, atomically."""
     totals = run.totals
     day = run.day.isoformat()
@@ -162,68 +157,4 @@ def goals_on(client: redis.Redis, day: date) -> list[str]:
     return sorted(_text(m) for m in client.smembers(f"{PREFIX}:day:{day.isoformat()}:goals"))
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def report_markdown(rt: Runtime, day: date) -> str:
-    """The day's report: a table per skill, a table per goal, totals."""
-    per_skill = skills(rt.redis, day)
-    lines = [f"# Metrics report {day.isoformat()}", "",
-             f"Task runs metered on {day.isoformat()} ({rt.settings.timezone}); costs in USD.", "",
-             "## By skill", ""]
-    if not per_skill:
-        lines += ["No task ran this day.", ""]
-    else:
-        lines += ["| Skill | Runs | Failures | Retries | Avg s | Tokens in | Tokens out | Cost |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
-        total = Counters()
-        for name, c in per_skill.items():
-            total = total + c
-            lines.append(_skill_row(_cell(name), c))
-        lines += [_skill_row("**Total**", total), ""]
-    lines += ["## By goal", ""]
-    ids = goals_on(rt.redis, day)
-    if not ids:
-        lines += ["No goal ran this day.", ""]
-    else:
-        lines += ["| Goal | Status | Runs | Failures | Duration s | Tokens | Goal cost | Description |",
-                  "|---|---|---:|---:|---:|---:|---:|---|"]
-        for goal_id in ids:
-            c = goal(rt.redis, goal_id)
-            status, cost, text = _goal_facts(rt, goal_id)
-            lines.append(f"| {goal_id} | {status} | {c.runs} | {c.failures} | {c.duration_s:.1f} | "
-                         f"{c.tokens_in + c.tokens_out} | {cost} | {_cell(text[:80])} |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _skill_row(name: str, c: Counters) -> str:
-    return (f"| {name} | {c.runs} | {c.failures} | {c.retries} | {c.avg_duration_s:.2f} | "
-            f"{c.tokens_in} | {c.tokens_out} | {c.cost_usd:.4f} |")
-
-
-def _goal_facts(rt: Runtime, goal_id: str) -> tuple[str, str, str]:
-    """Status, total cost (reviews included) and description from the goal store."""
-    try:
-        g = rt.goals.load(goal_id)
-    except MarketingTeamError as exc:  # a deleted or corrupt goal still gets its metrics row
-        return "unknown", "-", f"({type(exc).__name__})"
-    return g.status.value, f"{g.cost_usd:.4f}", g.description
-
-
-def report_path(rt: Runtime, day: date) -> Path:
-    """`workspace/metrics/YYYY-MM-DD-report.md`."""
-    return rt.workspace.metrics_dir / f"{day.isoformat()}-report.md"
-
-
-def write_daily_report(rt: Runtime, day: date | None = None) -> Path:
-    """Write (atomically) and return the day's report; the day defaults to today in MT_TIMEZONE."""
-    chosen = day or today(rt.settings.timezone)
-    path = report_path(rt, chosen)
-    atomic_write(path, report_markdown(rt, chosen))
-    return path
-
-
-__all__ = ["Counters", "Run", "Totals", "goal", "goals_on", "record", "report_markdown", "skills",
-           "write_daily_report"]
+__all__ = ["Counters", "TaskRun", "Totals", "goal", "goals_on", "record", "skills"]

@@ -9,8 +9,6 @@ from typing import Any
 
 import redis
 
-from marketing_team.runtime import Runtime
-
 log = logging.getLogger(__name__)
 
 
@@ -19,12 +17,12 @@ def channel(goal_id: str) -> str:
     return f"mt:goal:{goal_id}:progress"
 
 
-def publish(rt: Runtime, goal_id: str, event: str, **data: Any) -> None:
+def publish(client: redis.Redis, goal_id: str, event: str, **data: Any) -> None:
     """Announce a change; progress is advisory, so a broker hiccup is logged, not raised."""
     payload = json.dumps({"event": event, "goal_id": goal_id, **data}, default=str)
     try:
-        rt.redis.publish(channel(goal_id), payload)
-        rt.redis.hset(f"mt:goal:{goal_id}", mapping={"last_event": event, "payload": payload})
+        client.publish(channel(goal_id), payload)
+        client.hset(f"mt:goal:{goal_id}", mapping={"last_event": event, "payload": payload})
     except redis.RedisError as exc:
         log.warning("progress publish failed", extra={"event": "progress_failed", "goal_id": goal_id,
                                                        "error": type(exc).__name__})
@@ -33,8 +31,8 @@ def publish(rt: Runtime, goal_id: str, event: str, **data: Any) -> None:
 class Subscription:
     """A goal's progress channel, subscribed before work is published so no event is missed."""
 
-    def __init__(self, rt: Runtime, goal_id: str) -> None:
-        self._pubsub = rt.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    def __init__(self, client: redis.Redis, goal_id: str) -> None:
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         self._pubsub.subscribe(channel(goal_id))
 
     def events(self, wake_every_s: float = 2.0) -> Iterator[dict[str, Any] | None]:

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from marketing_team.errors import BrokerUnavailableError
+from marketing_team.domain.errors import BrokerUnavailableError
+from marketing_team.observability.processes import is_alive
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +84,6 @@ def socket_dir_for(state_dir: Path) -> Path:
     digest = hashlib.sha1(str(state_dir.resolve()).encode(), usedforsecurity=False).hexdigest()
     # Literal /tmp, not $TMPDIR: macOS's TMPDIR alone is ~50 chars.
     return Path("/tmp") / f"mt-{os.getuid()}-{digest[:8]}"
-
-
-def is_alive(pid: int) -> bool:
-    """Return True when pid is a running process (zombies count as dead)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def is_server_for(pid: int, socket_path: Path) -> bool:

@@ -5,19 +5,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 
-from marketing_team.domain import Priority
-from marketing_team.errors import MarketingTeamError
-from marketing_team.runtime import Runtime, redis_py_url
-from marketing_team.settings import mask_url
-
-if TYPE_CHECKING:
-    from celery import Celery
-
-    from marketing_team.llm.protocol import Tier
+from marketing_team.config.settings import mask_url
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import MarketingTeamError
+from marketing_team.domain.goal import Priority
+from marketing_team.domain.values import Tier
+from marketing_team.orchestration.beat import heartbeat_age
+from marketing_team.orchestration.control import CeleryApp, inside_task, ping_workers
+from marketing_team.store.connection import redis_py_url
 
 log = logging.getLogger(__name__)
 BEAT_STALE_S = 60.0
@@ -26,7 +25,7 @@ PING_TIMEOUT_S = 1.0
 _LOWEST_RANK = {"full": 3, "limited": 2, "minimal": 1, "offline": -1}
 
 
-class Level(StrEnum):
+class Degradation(StrEnum):
     """How degraded the team is; each level dispatches less (see dispatch_allowed)."""
 
     FULL = "full"
@@ -37,7 +36,7 @@ class Level(StrEnum):
     @property
     def exit_code(self) -> int:
         """`mtctl health` exit code: 0 full, 1 limited, 2 minimal, 3 offline."""
-        return list(Level).index(self)
+        return list(Degradation).index(self)
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ class Component:
 class Health:
     """The checked components and the level they add up to, with the reason for it."""
 
-    level: Level
+    level: Degradation
     reason: str
     components: tuple[Component, ...]
 
@@ -70,39 +69,39 @@ class Health:
                 "details": {c.name: c.detail for c in self.components}}
 
 
-def level_for(*, redis_ok: bool, workers_ok: bool, beat_ok: bool, budget: str) -> tuple[Level, str]:
+def degradation_for(*, redis_ok: bool, workers_ok: bool, beat_ok: bool, budget: str) -> tuple[Degradation, str]:
     """The degradation level and its reason; budget is a budget level name (normal … exhausted)."""
     if not redis_ok:
-        return Level.OFFLINE, "Redis is unreachable"
+        return Degradation.OFFLINE, "Redis is unreachable"
     if budget == "exhausted":
-        return Level.OFFLINE, "the monthly budget is spent"
+        return Degradation.OFFLINE, "the monthly budget is spent"
     if not workers_ok:
-        return Level.OFFLINE, "no worker answers (start one: `mtctl up` or `celery -A marketing_team worker`)"
+        return Degradation.OFFLINE, "no worker answers (start one: `mtctl up` or `celery -A marketing_team worker`)"
     if budget in ("throttle", "critical"):
-        return Level.MINIMAL, f"budget level {budget}"
+        return Degradation.MINIMAL, f"budget level {budget}"
     if budget == "warning":
-        return Level.LIMITED, "budget level warning"
+        return Degradation.LIMITED, "budget level warning"
     if not beat_ok:
-        return Level.LIMITED, "beat is not running: schedules will not fire"
-    return Level.FULL, "all components healthy"
+        return Degradation.LIMITED, "beat is not running: schedules will not fire"
+    return Degradation.FULL, "all components healthy"
 
 
-def dispatch_allowed(level: Level, priority: Priority) -> tuple[bool, str]:
+def dispatch_allowed(level: Degradation, priority: Priority) -> tuple[bool, str]:
     """Whether work of this priority may be dispatched at this level, and why not."""
     if priority.rank <= _LOWEST_RANK[level.value]:
         return True, ""
-    if level is Level.OFFLINE:
+    if level is Degradation.OFFLINE:
         return False, "offline: nothing is dispatched"
-    allowed = "P0-P2" if level is Level.LIMITED else "P0-P1"
+    allowed = "P0-P2" if level is Degradation.LIMITED else "P0-P1"
     return False, f"{level.value}: only {allowed} work is dispatched, {priority.value} is deferred"
 
 
-def forced_tier(level: Level, tier: Tier) -> Tier:
+def tier_at(level: Degradation, tier: Tier) -> Tier:
     """The model tier a call may use at this level: minimal forces haiku."""
-    return "haiku" if level in (Level.MINIMAL, Level.OFFLINE) else tier
+    return "haiku" if level in (Degradation.MINIMAL, Degradation.OFFLINE) else tier
 
 
-def check(rt: Runtime, app: Celery | None = None, *, expect_beat: bool = True,
+def check(rt: Runtime, app: CeleryApp | None = None, *, expect_beat: bool = True,
           ping_timeout_s: float = PING_TIMEOUT_S) -> Health:
     """Check every component now (about 5 ms when healthy; ping_timeout_s when no worker answers)."""
     url = rt.broker_url or rt.settings.broker_url
@@ -126,34 +125,26 @@ def check(rt: Runtime, app: Celery | None = None, *, expect_beat: bool = True,
 
 
 def _fold(redis_c: Component, workers: Component, beat: Component, budget: Component) -> Health:
-    level, reason = level_for(redis_ok=redis_c.ok, workers_ok=workers.ok, beat_ok=beat.ok,
+    level, reason = degradation_for(redis_ok=redis_c.ok, workers_ok=workers.ok, beat_ok=beat.ok,
                               budget=budget.status)
     return Health(level, reason, (redis_c, workers, beat, budget))
 
 
-def _workers(app: Celery | None, timeout_s: float) -> Component:
-    from celery._state import get_current_task
-
-    if get_current_task() is not None:
+def _workers(app: CeleryApp | None, timeout_s: float) -> Component:
+    if inside_task():
         return Component("workers", "ok", True, "checked from inside a running worker")
     if app is None:
-        from marketing_team.celery_app import get_app
-
-        app = get_app()
+        return Component("workers", "unknown", False, "no Celery app to ask the workers with")
     try:
-        # limit=1: return at the first pong instead of waiting out the timeout.
-        replies = app.control.ping(timeout=timeout_s, limit=1)
+        names = ping_workers(app, timeout_s)
     except (redis.RedisError, OSError) as exc:
         return Component("workers", "unknown", False, f"ping failed: {type(exc).__name__}")
-    if not replies:
+    if not names:
         return Component("workers", "down", False, f"no worker answered ping within {timeout_s:g} s")
-    names = sorted(name for reply in replies for name in reply)
     return Component("workers", "ok", True, ", ".join(names))
 
 
 def _beat(client: redis.Redis, expected: bool) -> Component:
-    from marketing_team.beat import heartbeat_age
-
     try:
         age = heartbeat_age(client)
     except (redis.RedisError, ValueError, KeyError) as exc:
@@ -170,10 +161,8 @@ def _beat(client: redis.Redis, expected: bool) -> Component:
 
 
 def _budget(rt: Runtime) -> Component:
-    from marketing_team import budget
-
     try:
-        now = budget.standing(rt)
+        now = rt.budget.standing()
     except (redis.RedisError, MarketingTeamError) as exc:
         return Component("budget", "unknown", True, f"ledger unreadable: {type(exc).__name__}")
     spent, total = now.spent / 1_000_000, now.budget / 1_000_000
@@ -181,4 +170,4 @@ def _budget(rt: Runtime) -> Component:
                      f"${spent:.2f} of ${total:.2f} spent in {now.month}")
 
 
-__all__ = ["Component", "Health", "Level", "check", "dispatch_allowed", "forced_tier", "level_for"]
+__all__ = ["Component", "Degradation", "Health", "check", "degradation_for", "dispatch_allowed", "tier_at"]

@@ -1,4 +1,8 @@
-"""Where work runs: the embedded server and in-process worker, or an external Redis with workers."""
+"""Where a command's work runs: the embedded server and an in-process worker, or a Redis with workers.
+
+A run mode is the composition root of one CLI command: it picks the broker, builds the runtime and
+the Celery app around it, starts what the command needs and stops it on exit (also on Ctrl-C).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,17 @@ from dataclasses import dataclass
 from types import TracebackType
 
 import redis
-from celery import Celery
 
-from marketing_team.celery_app import create_app, use_app
-from marketing_team.errors import BrokerUnavailableError
-from marketing_team.llm.factory import make_llm
+from marketing_team.config.settings import Settings, mask_url
+from marketing_team.director.runtime import Runtime, build_runtime
+from marketing_team.domain.errors import BrokerUnavailableError
 from marketing_team.llm.protocol import LLM
-from marketing_team.runtime import Runtime, install, redis_py_url
-from marketing_team.settings import Settings, mask_url
-from marketing_team.worker import InProcessWorker
+from marketing_team.ops.embedded import EmbeddedServer, install_signal_handlers
+from marketing_team.ops.supervisor import embedded_url
+from marketing_team.orchestration.app import create_app
+from marketing_team.orchestration.control import CeleryApp
+from marketing_team.orchestration.inprocess_worker import InProcessWorker
+from marketing_team.store.connection import redis_py_url
 
 
 def check_broker(url: str) -> None:
@@ -31,13 +37,13 @@ def check_broker(url: str) -> None:
 
 
 @dataclass
-class Backend:
+class RunMode:
     """Start what a command needs and stop it on exit (also on Ctrl-C and SIGTERM)."""
 
     settings: Settings
     run_worker: bool | None = None  # None: a worker runs in-process exactly when embedded
     llm: LLM | None = None
-    app: Celery | None = None
+    app: CeleryApp | None = None
     runtime: Runtime | None = None
 
     def __post_init__(self) -> None:
@@ -49,18 +55,14 @@ class Backend:
         """True when this command runs its own private server (no REDIS_URL, no `mtctl up`)."""
         return self.settings.broker_url is None and not self.shared_server
 
-    def start(self) -> Backend:
-        """Bring up the broker (embedded or checked), the app, the runtime and maybe a worker."""
+    def start(self) -> RunMode:
+        """Bring up the broker (embedded or checked), the runtime, the app and maybe a worker."""
         try:
             url = self.settings.broker_url
             if url is None:
-                from marketing_team.supervisor import embedded_url
-
                 url = embedded_url(self.settings)  # `mtctl up` runs a server and workers here
                 self.shared_server = url is not None
             if url is None:
-                from marketing_team.embedded import EmbeddedServer, install_signal_handlers
-
                 install_signal_handlers()
                 # appendonly: the budget ledger, schedules and queued work outlive one command.
                 server = EmbeddedServer(self.settings.workspace / ".state", appendonly=True)
@@ -68,12 +70,11 @@ class Backend:
                 self._stack.callback(server.stop)
             else:
                 check_broker(url)
-            self.app = create_app(self.settings, broker_url=url)
-            use_app(self.app)
-            self.runtime = Runtime(settings=self.settings, llm=self.llm or make_llm(self.settings),
-                                   broker_url=url)
-            install(self.runtime)
-            self._stack.callback(install, None)
+            self.runtime = build_runtime(self.settings, url, self.llm)
+            self.app = create_app(self.settings, url, self.runtime)
+            # The process's current and default app: canvases built in this thread publish here.
+            self.app.set_current()
+            self.app.set_default()
             if self.run_worker or (self.run_worker is None and self.embedded):
                 worker = InProcessWorker(self.app, concurrency=self.settings.max_parallel_agents)
                 worker.start()
@@ -87,7 +88,7 @@ class Backend:
         """Stop the worker, then the server (in reverse order of start)."""
         self._stack.close()
 
-    def __enter__(self) -> Backend:
+    def __enter__(self) -> RunMode:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

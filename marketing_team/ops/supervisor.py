@@ -15,12 +15,16 @@ from types import FrameType
 
 import redis
 
-from marketing_team.runtime import redis_py_url
-from marketing_team.settings import Settings
+from marketing_team.config.settings import Settings
+from marketing_team.observability.processes import is_alive
+from marketing_team.ops.embedded import EmbeddedServer, ping
+from marketing_team.store.connection import redis_py_url
+from marketing_team.store.workspace import atomic_write
 
 log = logging.getLogger(__name__)
-BEAT_SCHEDULER = "marketing_team.beat:Scheduler"
-GUNICORN_LOGGER = "marketing_team.gunicorn_logging.Logger"
+BEAT_SCHEDULER = "marketing_team.orchestration.beat:Scheduler"
+GUNICORN_LOGGER = "marketing_team.web.gunicorn_logging.Logger"
+WSGI_APP = "marketing_team.web.wsgi:app"
 POLL_S = 0.2
 FIRST_BACKOFF_S = 0.5
 
@@ -62,8 +66,6 @@ def _up_file(settings: Settings) -> Path:
 
 def mark_up(settings: Settings) -> None:
     """Record that this process is `mtctl up` serving the workspace's embedded server."""
-    from marketing_team.workspace import atomic_write
-
     atomic_write(_up_file(settings), f"{os.getpid()}\n")
 
 
@@ -78,8 +80,6 @@ def embedded_url(settings: Settings) -> str | None:
     Only a server whose `mtctl up` is alive counts: a server orphaned by a killed `mtctl goal`
     has no workers, and the next command's own start reaps it instead.
     """
-    from marketing_team.embedded import EmbeddedServer, is_alive, ping
-
     try:
         owner = int(_up_file(settings).read_text().split()[0])
     except (OSError, ValueError, IndexError):
@@ -104,7 +104,7 @@ def child_specs(settings: Settings, *, beat: bool = True, web: bool = True,
     if beat:
         specs.append(ChildSpec("beat", celery_argv("beat", "-S", BEAT_SCHEDULER, "-l", settings.log_level)))
     if web:
-        specs.append(ChildSpec("web", (sys.executable, "-m", "gunicorn", "marketing_team.webhook:app",
+        specs.append(ChildSpec("web", (sys.executable, "-m", "gunicorn", WSGI_APP,
                                        "--bind", bind, "--logger-class", GUNICORN_LOGGER)))
     return specs
 
@@ -125,7 +125,7 @@ def broker_answers(url: str) -> Callable[[], bool]:
     return check
 
 
-def child_env(settings: Settings, broker_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def supervised_env(settings: Settings, broker_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of every child: ours, plus the broker URL and an absolute workspace."""
     env = dict(os.environ)
     env.update({"REDIS_URL": broker_url, "WORKSPACE_DIR": str(settings.workspace)})
@@ -238,5 +238,5 @@ class Supervisor:
                                                            "child": child.spec.name, "code": code})
 
 
-__all__ = ["ChildSpec", "Policy", "Supervisor", "broker_answers", "child_env", "child_specs",
+__all__ = ["ChildSpec", "Policy", "Supervisor", "broker_answers", "supervised_env", "child_specs",
            "embedded_url"]

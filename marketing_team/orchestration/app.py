@@ -1,23 +1,28 @@
-"""The one Celery app: `create_app(settings)` factory plus the lazily built process-wide instance."""
+"""The Celery app: `create_app(settings, broker_url, runtime)` registers every task on a fresh app."""
 
 from __future__ import annotations
 
-import importlib
-import threading
 from typing import Any
 
-from celery import Celery
+from celery import Celery, bootsteps
 
-from marketing_team.results import backend_url
-from marketing_team.runtime import redis_py_url
-from marketing_team.settings import Settings, load_settings
+from marketing_team.catalog.loader import load_catalog
+from marketing_team.catalog.validate import validate_catalog
+from marketing_team.config import celery_settings
+from marketing_team.config.settings import Settings
+from marketing_team.director.runtime import build_runtime
+from marketing_team.domain.errors import ConfigurationError
+from marketing_team.llm.protocol import LLM
+from marketing_team.orchestration import log_context, observers, tasks, trigger_tasks
+from marketing_team.orchestration.context import RuntimeSource, attach
+from marketing_team.orchestration.result_backend import backend_url
+from marketing_team.store.connection import redis_py_url
 
 LOCAL_DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
 
 def _static_config() -> dict[str, Any]:
-    module = importlib.import_module("celeryconfig")
-    return {k: v for k, v in vars(module).items() if not k.startswith("_") and k.islower()}
+    return {k: v for k, v in vars(celery_settings).items() if not k.startswith("_") and k.islower()}
 
 
 def derived_config(settings: Settings, broker_url: str) -> dict[str, Any]:
@@ -45,37 +50,33 @@ def derived_config(settings: Settings, broker_url: str) -> dict[str, Any]:
     }
 
 
-def create_app(settings: Settings, broker_url: str | None = None) -> Celery:
-    """A configured app with every skill and director task registered."""
-    url = broker_url or settings.broker_url or LOCAL_DEFAULT_BROKER
+def create_app(settings: Settings, broker_url: str, runtime: RuntimeSource) -> Celery:
+    """A configured app with every skill, director and trigger task registered, using runtime."""
     app = Celery("marketing_team", set_as_current=False)
     app.conf.update(_static_config())
-    app.conf.update(derived_config(settings, url))
-    from marketing_team.catalog.loader import load_catalog
-    from marketing_team.tasks import register
-
-    register(app, load_catalog(settings.catalog_dir))
-    from marketing_team.trigger_tasks import register as register_triggers
-
-    register_triggers(app)
-    from marketing_team.observers import connect
-
-    connect(app)
+    app.conf.update(derived_config(settings, broker_url))
+    attach(app, runtime)
+    tasks.register(app, load_catalog(settings.catalog_dir))
+    trigger_tasks.register(app)
+    observers.connect(app)
+    log_context.install()
     app.steps["worker"].add(_catalog_check_step(settings))
     return app
 
 
+def build_app(settings: Settings, broker_url: str | None = None, llm: LLM | None = None) -> Celery:
+    """The app and, built on first use, the runtime its tasks share (the composition of a process)."""
+    url = broker_url or settings.broker_url or LOCAL_DEFAULT_BROKER
+    return create_app(settings, url, lambda: build_runtime(settings, url, llm))
+
+
 def _catalog_check_step(settings: Settings) -> type:
     """A worker bootstep that refuses to start on an invalid catalog (SPEC §3)."""
-    from celery import bootsteps
 
     class CatalogCheck(bootsteps.Step):  # type: ignore[misc]
         """Validate the merged catalog before the worker consumes anything."""
 
         def __init__(self, parent: object, **kwargs: object) -> None:
-            from marketing_team.catalog.validate import validate_catalog
-            from marketing_team.errors import ConfigurationError
-
             problems = validate_catalog(settings.catalog_dir)
             if problems:
                 shown = "; ".join(str(p) for p in problems[:5])
@@ -83,26 +84,3 @@ def _catalog_check_step(settings: Settings) -> type:
             super().__init__(parent, **kwargs)
 
     return CatalogCheck
-
-
-_app: Celery | None = None
-_lock = threading.Lock()
-
-
-def get_app() -> Celery:
-    """The process-wide app, built from the environment on first use."""
-    global _app
-    with _lock:
-        if _app is None:
-            _app = create_app(load_settings())
-            _app.set_current()
-        return _app
-
-
-def use_app(app: Celery) -> None:
-    """Make app the process-wide one (the embedded mode and tests, which choose the broker)."""
-    global _app
-    with _lock:
-        _app = app
-        app.set_current()
-        app.set_default()

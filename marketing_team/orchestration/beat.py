@@ -16,9 +16,9 @@ from redbeat import RedBeatScheduler, RedBeatSchedulerEntry
 from redbeat.schedulers import get_redis
 
 from marketing_team.catalog.loader import load_catalog
-from marketing_team.domain import ScheduleEntry
-from marketing_team.schedules import beat_schedule
-from marketing_team.settings import load_settings
+from marketing_team.config.settings import load_settings
+from marketing_team.domain.schedule import ScheduleEntry
+from marketing_team.orchestration.beat_schedule import beat_schedule
 
 HEARTBEAT_KEY = "mt:beat:heartbeat"
 DAILY_REPORT = "daily-metrics-report"
@@ -58,7 +58,7 @@ def heartbeat_age(client: redis.Redis, now: float | None = None) -> float | None
 
 
 class Scheduler(RedBeatScheduler):  # type: ignore[misc]
-    """`celery -A marketing_team beat -S marketing_team.beat:Scheduler`: redbeat, seeded, heartbeating."""
+    """`celery -A marketing_team beat -S marketing_team.orchestration.beat:Scheduler`: redbeat, seeded, heartbeating."""
 
     def setup_schedule(self) -> None:
         """Seed from the merged catalog; redbeat drops entries of schedules removed from it."""

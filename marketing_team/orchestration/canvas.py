@@ -7,7 +7,7 @@ from typing import Any
 from celery import Celery, chain, chord, group
 from celery.canvas import Signature
 
-from marketing_team.domain import Goal, TaskRecord, TaskStatus
+from marketing_team.domain.goal import Goal, TaskRecord, TaskStatus
 
 
 def skill_signature(app: Celery, task: TaskRecord) -> Signature:

@@ -1,15 +1,22 @@
-"""Publishing work: a goal's phases, its watchdog, and the signatures tasks splice in."""
+"""Publishing work: a goal's phases, its watchdog, its start, and the events the engine returns."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 
 from celery import Celery, chain
 
-from marketing_team import budget, flow, progress
-from marketing_team.canvas import director_signature, phase_canvas, skill_signature
-from marketing_team.domain import Goal, GoalStatus, TaskRecord
-from marketing_team.runtime import Runtime
+from marketing_team.director import flow
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import MarketingTeamError
+from marketing_team.domain.event import Event
+from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord
+from marketing_team.observability import progress
+from marketing_team.orchestration.canvas import director_signature, phase_canvas, skill_signature
+from marketing_team.store.leases import alive_key
+from marketing_team.triggers.internal_events import record_internal
+from marketing_team.triggers.starting import GoalStarter
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +38,7 @@ def dispatch_phase(app: Celery, rt: Runtime, goal: Goal, index: int) -> None:
 def start(app: Celery, rt: Runtime, goal_id: str) -> Goal:
     """Mark the goal running and publish its current phase plus its watchdog timer."""
 
-    budget.before_publish(rt, rt.goals.load(goal_id))
+    rt.budget.before_publish(rt.goals.load(goal_id))
 
     def change(goal: Goal) -> None:
         goal.status = GoalStatus.RUNNING
@@ -42,7 +49,7 @@ def start(app: Celery, rt: Runtime, goal_id: str) -> Goal:
         flow.finish(rt, goal_id)  # every phase already ran (a finish lost to a crash)
         return rt.goals.load(goal_id)
     dispatch_phase(app, rt, goal, goal.current_phase)
-    progress.publish(rt, goal_id, "goal_started", phases=len(goal.plan.phases))
+    progress.publish(rt.redis, goal_id, "goal_started", phases=len(goal.plan.phases))
     return goal
 
 
@@ -66,11 +73,6 @@ def _still_working(rt: Runtime, goal_id: str) -> bool:
     return any(rt.redis.llen(q) for q in queues)
 
 
-def alive_key(goal_id: str) -> str:
-    """The heartbeat key a task refreshes before each model call."""
-    return f"mt:goal:{goal_id}:alive"
-
-
 def rerun_task(app: Celery, goal: Goal, task: TaskRecord) -> None:
     """Publish one task of the current phase again, followed by that phase's advance."""
     join = director_signature(app, "advance_goal", goal.id, task.phase_index,
@@ -90,3 +92,39 @@ def watch(app: Celery, rt: Runtime, goal_id: str, seen: str) -> str:
         return "failed"
     arm_watchdog(app, rt, goal)
     return "rearmed"
+
+
+def launch(app: Celery, rt: Runtime, goal: Goal,
+           on_created: Callable[[Goal], object] | None = None) -> Goal:
+    """Save and publish a planned goal; if publishing fails the goal is failed with the reason."""
+    rt.goals.create(goal)
+    if on_created is not None:
+        on_created(goal)
+    try:
+        return start(app, rt, goal.id)
+    except MarketingTeamError as exc:
+        # A planned goal nobody publishes would look active forever (and block its schedule).
+        flow.fail_goal(rt, goal.id, f"could not start: {type(exc).__name__}: {exc}"[:300])
+        raise
+
+
+def starter(app: Celery, rt: Runtime) -> GoalStarter:
+    """The GoalStarter that triggers (schedules, the event bus) are handed."""
+
+    def start_goal(goal: Goal, on_created: Callable[[Goal], object] | None = None) -> Goal:
+        return launch(app, rt, goal, on_created)
+
+    return start_goal
+
+
+def emit(app: Celery, rt: Runtime, events: Iterable[Event]) -> None:
+    """Record events the engine returned, and route each a mapping exists for through the bus.
+
+    Routed as a `triggers.handle_event` task, so a goal an event starts is planned on a worker
+    of its own, never inside the task (or the gate) that raised the event.
+    """
+    for event in events:
+        record_internal(rt.redis, event)
+        if any(m.event == event.type for m in rt.catalog.events):
+            app.signature("triggers.handle_event", args=(event.model_dump_json(),),
+                          queue="director").apply_async()

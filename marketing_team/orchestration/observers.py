@@ -15,8 +15,10 @@ from typing import Any
 import redis
 from celery import Celery, signals, states
 
-from marketing_team import logs, metrics
-from marketing_team.errors import MarketingTeamError
+from marketing_team.config.settings import load_settings
+from marketing_team.domain.errors import MarketingTeamError
+from marketing_team.observability import logs, metrics
+from marketing_team.orchestration.context import runtime_of
 
 log = logging.getLogger(__name__)
 # (Celery task id, thread) -> monotonic start. A replaced task keeps its Celery id, and its
@@ -57,8 +59,6 @@ def _on_worker_init(options: dict[str, Any] | None = None, **_: Any) -> None:
 
 def _on_setup_logging(loglevel: int | str | None = None, **_: Any) -> None:
     """Route the worker's or beat's logging through logs.configure."""
-    from marketing_team.settings import load_settings
-
     settings = load_settings()
     # LOG_LEVEL wins when the environment sets it; otherwise the command line's `-l` does.
     level = settings.log_level if "log_level" in settings.model_fields_set else loglevel
@@ -85,16 +85,14 @@ def _on_postrun(task_id: str, task: Any, args: Any = (), kwargs: Any = None, ret
     context: dict[str, Any] = {"event": "task_finished", "state": state, "duration_s": round(duration, 3),
                                "goal_id": goal_id, "task_id": our_task_id, "task_name": task.name}
     try:
-        from marketing_team.runtime import current
-
-        rt = current()
+        rt = runtime_of(task.app)
         totals = None
         if str(task.name).startswith("skills.") and goal_id and our_task_id:
             record = rt.goals.load(goal_id).task(our_task_id)
             totals = metrics.Totals(record.tokens_in, record.tokens_out, record.cost_usd)
             context.update(skill=record.skill, model=record.model, tokens_in=record.tokens_in,
                            tokens_out=record.tokens_out, cost_usd=str(record.cost_usd))
-        metrics.record(rt.redis, metrics.Run(
+        metrics.record(rt.redis, metrics.TaskRun(
             name=name, day=metrics.today(rt.settings.timezone), duration_s=duration, goal_id=goal_id,
             task_id=our_task_id, failed=failed, retried=state == states.RETRY, totals=totals))
     except (redis.RedisError, MarketingTeamError, OSError) as exc:

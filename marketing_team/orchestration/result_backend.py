@@ -30,4 +30,4 @@ class QuietRedisBackend(RedisBackend):  # type: ignore[misc]
 def backend_url(broker_url: str) -> str:
     """The result_backend setting that selects QuietRedisBackend on the broker's server."""
     url = broker_url.removeprefix("redis+")  # kombu spells unix sockets redis+socket://
-    return f"marketing_team.results:QuietRedisBackend+{url}"
+    return f"marketing_team.orchestration.result_backend:QuietRedisBackend+{url}"

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from marketing_team.errors import CorruptFileError
+from marketing_team.domain.errors import CorruptFileError
 
 _DELIM = "---"
 # libyaml's C parser and emitter are ~10x faster than PyYAML's pure-Python ones (goal.md is read

@@ -1,48 +1,43 @@
-"""Goal state persisted in the workspace: goal.md front matter holds it, a per-goal lock guards it."""
+"""Goal state persisted in the workspace: state.json holds it, a per-goal lock guards it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from marketing_team import frontmatter
-from marketing_team.domain import Goal, Plan, Priority, TaskRecord, new_id, utcnow
-from marketing_team.errors import CorruptFileError, NotFoundError
-from marketing_team.workspace import Workspace, atomic_write
+from marketing_team.domain.errors import CorruptFileError, NotFoundError
+from marketing_team.domain.goal import Goal
+from marketing_team.domain.values import utcnow
+from marketing_team.store.workspace import Workspace, atomic_write
 
 R = TypeVar("R")
 
 
-def build_tasks(goal_id: str, plan: Plan, priority: Priority, description: str) -> list[TaskRecord]:
-    """One pending task per skill slot of the plan, in order."""
-    tasks = []
-    for index, phase in enumerate(plan.phases):
-        for slug in phase.skills:
-            requirements = (f"Goal: {description}\nPhase {index + 1} of {len(plan.phases)}: "
-                            f"{phase.name}\nYour part: produce the {slug} deliverable for this goal.")
-            tasks.append(TaskRecord(id=new_id(slug), goal_id=goal_id, phase_index=index,
-                                    skill=slug, priority=priority, requirements=requirements))
-    return tasks
+class GoalPages(Protocol):
+    """Renders a goal's human pages (the director's markdown), handed to the store by its owner."""
 
+    def goal_page(self, goal: Goal) -> str:
+        """goal.md: the headline fields as front matter, then where the goal stands."""
+        ...
 
-def deliverable_name(task: TaskRecord) -> str:
-    """File name of a task's deliverable for its current revision."""
-    suffix = "" if task.revision == 0 else f".rev{task.revision}"
-    return f"{task.phase_index + 1:02d}-{task.skill}{suffix}.md"
+    def plan_page(self, goal: Goal) -> str:
+        """plan.md: the phases and where the plan came from."""
+        ...
 
 
 class GoalStore:
     """Load, save and update goals; every change runs under the goal's cross-process lock.
 
     The state lives in state.json (parsed by pydantic in well under a millisecond: it is read on
-    every step); goal.md is its human page, with the headline fields as YAML front matter.
+    every step); goal.md is its human page, rendered by the pages handed in.
     """
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, pages: GoalPages | None = None) -> None:
         self.workspace = workspace
+        self.pages = pages
 
     def path(self, goal_id: str) -> Path:
         """The machine state of a goal."""
@@ -72,23 +67,17 @@ class GoalStore:
 
     def save(self, goal: Goal) -> None:
         """Write state.json and goal.md atomically (callers hold the lock for read-modify-write)."""
-        from marketing_team.reports import goal_body
-
         goal.updated_at = utcnow()
         atomic_write(self.path(goal.id), goal.model_dump_json(indent=1))
-        meta = {"goal_id": goal.id, "status": goal.status.value, "category": goal.category.value,
-                "priority": goal.priority.value, "phase": goal.current_phase + 1,
-                "phases": len(goal.plan.phases), "cost_usd": str(goal.cost_usd),
-                "created_at": goal.created_at.isoformat(), "updated_at": goal.updated_at.isoformat()}
-        atomic_write(self.page(goal.id), frontmatter.dump(meta, goal_body(goal)), durable=False)
+        if self.pages is not None:
+            atomic_write(self.page(goal.id), self.pages.goal_page(goal), durable=False)
 
     def create(self, goal: Goal) -> None:
         """Write a new goal's folder: goal.md and plan.md."""
-        from marketing_team.reports import plan_markdown
-
         self.workspace.goal_dir(goal.id).mkdir(parents=True, exist_ok=False)
         self.save(goal)
-        atomic_write(self.workspace.goal_dir(goal.id) / "plan.md", plan_markdown(goal))
+        if self.pages is not None:
+            atomic_write(self.workspace.goal_dir(goal.id) / "plan.md", self.pages.plan_page(goal))
 
     def update(self, goal_id: str, change: Callable[[Goal], R]) -> tuple[Goal, R]:
         """Apply change to the goal under its lock and save; returns the goal and change's result."""

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from marketing_team.domain import Category, Learning
-from marketing_team.errors import CorruptFileError
-from marketing_team.workspace import Workspace, file_lock
+from marketing_team.domain.errors import CorruptFileError
+from marketing_team.domain.goal import Category
+from marketing_team.domain.learning import Learning
+from marketing_team.store.workspace import Workspace, file_lock
 
 _SAFE = re.compile(r"[^a-z0-9-]")
 

@@ -1,52 +1,16 @@
-"""Human review items: escalations wait here for a person to approve, revise or reject."""
+"""Human review items stored as markdown files: escalations wait there for a person."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from marketing_team import frontmatter
-from marketing_team.domain import check_id, new_id, utcnow
-from marketing_team.errors import CorruptFileError, InputError, NotFoundError
-from marketing_team.workspace import Workspace, atomic_write, file_lock
-
-
-class Reason(StrEnum):
-    """Why a task or goal needs a person (SPEC §6)."""
-
-    REPEATED_REVISIONS = "repeated_revisions"
-    REJECTED = "rejected"
-    CASCADING_FAILURE = "cascading_failure"
-    BUDGET = "budget"
-    GOAL_UNMET = "goal_unmet"
-
-
-class ItemStatus(StrEnum):
-    """Where a review item stands."""
-
-    OPEN = "open"
-    APPROVED = "approved"
-    REVISED = "revised"
-    REJECTED = "rejected"
-
-
-class ReviewItem(BaseModel):
-    """One decision a person owes the team."""
-
-    id: str
-    goal_id: str
-    task_id: str | None = None
-    skill: str | None = None
-    reason: Reason
-    summary: str = ""
-    deliverable: str | None = None
-    status: ItemStatus = ItemStatus.OPEN
-    notes: str = ""
-    created_at: datetime = Field(default_factory=utcnow)
-    decided_at: datetime | None = None
+from marketing_team.domain.errors import CorruptFileError, InputError, NotFoundError
+from marketing_team.domain.review_item import ItemStatus, Reason, ReviewItem
+from marketing_team.domain.values import check_id, new_id, utcnow
+from marketing_team.store import frontmatter
+from marketing_team.store.workspace import Workspace, atomic_write, file_lock
 
 
 class ReviewQueue:

@@ -11,10 +11,10 @@ from typing import Any
 import redis
 from pydantic import BaseModel, ValidationError
 
-from marketing_team.domain import utcnow
-from marketing_team.errors import CorruptFileError
-from marketing_team.schedules import SkipReason
-from marketing_team.workspace import Workspace, atomic_write, file_lock
+from marketing_team.domain.errors import CorruptFileError
+from marketing_team.domain.schedule import SkipReason
+from marketing_team.domain.values import utcnow
+from marketing_team.store.workspace import Workspace, atomic_write, file_lock
 
 
 class ScheduleState(BaseModel):

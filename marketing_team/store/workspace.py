@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from marketing_team.domain import check_id
-from marketing_team.errors import LockTimeoutError
+from marketing_team.domain.errors import LockTimeoutError
+from marketing_team.domain.values import check_id
 
 
 def atomic_write(path: Path, text: str, durable: bool = True) -> None:

@@ -8,8 +8,8 @@ import socket
 import subprocess
 from pathlib import Path
 
-from marketing_team.embedded import STOP_GRACE_S, valkey_binary, wait_until_ready
-from marketing_team.errors import BrokerUnavailableError
+from marketing_team.domain.errors import BrokerUnavailableError
+from marketing_team.ops.embedded import STOP_GRACE_S, valkey_binary, wait_until_ready
 
 START_TIMEOUT_S = 10.0
 _PORT_ATTEMPTS = 3

@@ -9,15 +9,16 @@ from typing import Any
 
 import redis
 
-from marketing_team import dispatch
-from marketing_team.celery_app import create_app, use_app
-from marketing_team.domain import Category, Goal, Priority
-from marketing_team.launch import plan_goal, plan_pipeline
+from marketing_team.config.settings import load_settings
+from marketing_team.director.launch import plan_goal, plan_pipeline
+from marketing_team.director.runtime import Runtime, build_runtime
+from marketing_team.domain.goal import Category, Goal, Priority
 from marketing_team.llm.protocol import LLM
-from marketing_team.runtime import Runtime, install
-from marketing_team.settings import load_settings
+from marketing_team.orchestration import dispatch
+from marketing_team.orchestration.app import create_app
+from marketing_team.orchestration.context import attach
+from marketing_team.orchestration.inprocess_worker import InProcessWorker
 from marketing_team.testing.servers import RunningServer
-from marketing_team.worker import InProcessWorker
 
 
 class Team:
@@ -30,24 +31,23 @@ class Team:
                                       redis_url=server.url, **settings)
         self.llm = llm
         self.concurrency = concurrency
-        self.app = create_app(self.settings, broker_url=server.broker_url)
-        self.rt = Runtime(settings=self.settings, llm=llm, broker_url=server.broker_url)
+        self.rt = build_runtime(self.settings, server.broker_url, llm)
+        self.app = create_app(self.settings, server.broker_url, self.rt)
         self.worker: InProcessWorker | None = InProcessWorker(self.app, concurrency) if worker else None
 
     def start(self) -> Team:
         """Empty the server, make this app and runtime current, start the worker."""
         redis.Redis.from_url(self.server.url).flushall()
-        use_app(self.app)
-        install(self.rt)
+        self.app.set_current()
+        self.app.set_default()
         if self.worker is not None:
             self.worker.start()
         return self
 
     def stop(self) -> None:
-        """Stop the worker and forget the runtime."""
+        """Stop the worker."""
         if self.worker is not None:
             self.worker.stop()
-        install(None)
 
     def __enter__(self) -> Team:
         return self.start()
@@ -55,6 +55,16 @@ class Team:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+    def reconfigure(self, **changes: Any) -> Runtime:
+        """What an operator does: restart with changed settings (state stays in Redis).
+
+        The worker's tasks use the new runtime from their next run on.
+        """
+        self.settings = self.settings.model_copy(update=changes)
+        self.rt = build_runtime(self.settings, self.server.broker_url, self.llm)
+        attach(self.app, self.rt)
+        return self.rt
 
     def goal(self, text: str, priority: Priority = Priority.P1, category: Category | None = None) -> Goal:
         """Plan, save and publish a goal; returns it as planned."""

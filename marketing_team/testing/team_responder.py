@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from marketing_team.classify import CategoryChoice
+from marketing_team.director.classify import CategoryChoice
+from marketing_team.director.planning import PlanProposal
+from marketing_team.director.review import ReviewReply
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.llm.protocol import Message, SystemBlock
-from marketing_team.planning import PlanProposal
-from marketing_team.review import ReviewReply
 from marketing_team.testing.fake_anthropic import FakeReply, RecordedRequest
 
 SCHEMAS: dict[str, type[BaseModel]] = {

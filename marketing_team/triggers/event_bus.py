@@ -7,18 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from celery import Celery
-
 from marketing_team.catalog.specs import Condition, EventMapping
-from marketing_team.domain import Event, EventType
-from marketing_team.launch import plan_pipeline
-from marketing_team.runtime import Runtime
-from marketing_team.triggering import allowed_by_budget, start_goal
+from marketing_team.director.launch import plan_pipeline
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.event import INTERNAL_EVENTS, Event, EventType
+from marketing_team.triggers.starting import GoalStarter
 
 log = logging.getLogger(__name__)
 DEDUP_TTL_S = 7 * 24 * 3600  # a sender retrying the same event id within a week starts nothing new
-INTERNAL_EVENTS = frozenset({EventType.BUDGET_WARNING, EventType.BUDGET_CRITICAL,
-                             EventType.PIPELINE_BLOCKED, EventType.AGENT_FAILURE})
 GOAL_TEXT_LIMIT = 2000  # Goal.description's maximum
 _MISSING = object()
 
@@ -128,7 +124,7 @@ def _cooldown_key(mapping: EventMapping) -> str:
     return f"mt:events:cooldown:{mapping.event.value}:{mapping.pipeline}"
 
 
-def _try_mapping(app: Celery, rt: Runtime, mapping: EventMapping, event: Event,
+def _try_mapping(rt: Runtime, start: GoalStarter, mapping: EventMapping, event: Event,
                  claimed: list[str]) -> EventReason | str:
     """The started goal id, or the reason this mapping starts nothing."""
     if mapping.condition is not None and not condition_holds(mapping.condition, event.data):
@@ -140,7 +136,7 @@ def _try_mapping(app: Celery, rt: Runtime, mapping: EventMapping, event: Event,
         if not rt.redis.set(key, event.id, nx=True, ex=mapping.cooldown_s):
             return EventReason.COOLDOWN
         claimed.append(key)
-    allowed, level = allowed_by_budget(rt, mapping.priority)
+    allowed, level = rt.budget.allows(mapping.priority)
     if not allowed:
         if mapping.cooldown_s:
             rt.redis.delete(key)  # nothing started: the next event may try again
@@ -151,11 +147,11 @@ def _try_mapping(app: Celery, rt: Runtime, mapping: EventMapping, event: Event,
     goal = plan_pipeline(rt, mapping.pipeline, mapping.priority, source=f"event:{event.type.value}",
                          event=event,
                          description=text)
-    return start_goal(app, rt, goal).id
+    return start(goal).id
 
 
-def publish_event(rt: Runtime, app: Celery | None, event: Event) -> EventResult:
-    """Run one event through the bus (webhook, CLI, internal emitters); app None means get_app()."""
+def publish_event(rt: Runtime, event: Event, start: GoalStarter) -> EventResult:
+    """Run one event through the bus (webhook, CLI, internal emitters), starting goals with start."""
     level = logging.WARNING if event.type in INTERNAL_EVENTS else logging.INFO
     log.log(level, "event received", extra={"event": "event_received", "event_id": event.id,
                                             "event_type": event.type.value, "source": event.source})
@@ -164,16 +160,12 @@ def publish_event(rt: Runtime, app: Celery | None, event: Event) -> EventResult:
         return _done(EventResult(event.id, reasons=(EventReason.DUPLICATE,)))
     if not mappings:
         return _done(EventResult(event.id, reasons=(EventReason.NO_MAPPING,)))
-    if app is None:
-        from marketing_team.celery_app import get_app
-
-        app = get_app()
     goals: list[str] = []
     reasons: list[EventReason] = []
     claimed: list[str] = [_seen_key(event.id)]
     try:
         for mapping in mappings:
-            outcome = _try_mapping(app, rt, mapping, event, claimed)
+            outcome = _try_mapping(rt, start, mapping, event, claimed)
             if isinstance(outcome, EventReason):
                 reasons.append(outcome)
             else:

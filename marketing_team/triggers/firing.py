@@ -5,16 +5,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from celery import Celery
 from redis.exceptions import LockNotOwnedError
 
-from marketing_team.domain import GoalStatus, ScheduleEntry
-from marketing_team.errors import NotFoundError
-from marketing_team.launch import plan_goal, plan_pipeline
-from marketing_team.runtime import Runtime
-from marketing_team.schedule_state import ScheduleStates
-from marketing_team.schedules import SkipReason, decide
-from marketing_team.triggering import allowed_by_budget, start_goal
+from marketing_team.director.launch import plan_goal, plan_pipeline
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import NotFoundError
+from marketing_team.domain.goal import GoalStatus
+from marketing_team.domain.schedule import ScheduleEntry, SkipReason
+from marketing_team.store.schedule_state import ScheduleStates
+from marketing_team.triggers.schedules import skip_reason
+from marketing_team.triggers.starting import GoalStarter
 
 log = logging.getLogger(__name__)
 # A second firing of the same schedule (a beat tick during a manual `run`) waits this long for the
@@ -63,7 +63,7 @@ def _skip(store: ScheduleStates, schedule_id: str, reason: SkipReason, goal_id: 
     return FireResult(schedule_id, skipped=reason)
 
 
-def fire(app: Celery, rt: Runtime, schedule_id: str, manual: bool = False) -> FireResult:
+def fire(rt: Runtime, schedule_id: str, start: GoalStarter, manual: bool = False) -> FireResult:
     """Start the schedule's goal or pipeline unless it must be skipped; either way, record it."""
     entry = entry_of(rt, schedule_id)
     store = states(rt)
@@ -75,8 +75,8 @@ def fire(app: Celery, rt: Runtime, schedule_id: str, manual: bool = False) -> Fi
         return _skip(store, schedule_id, SkipReason.PREVIOUS_RUN_ACTIVE, None)
     try:
         state = store.get(schedule_id)
-        allowed, level = allowed_by_budget(rt, entry.priority)
-        reason = decide(enabled=state.is_enabled(entry.enabled),
+        allowed, level = rt.budget.allows(entry.priority)
+        reason = skip_reason(enabled=state.is_enabled(entry.enabled),
                         previous=_previous_status(rt, state.last_goal_id),
                         budget_level_denying=None if allowed else level, manual=manual)
         if reason is not None:
@@ -87,7 +87,7 @@ def fire(app: Celery, rt: Runtime, schedule_id: str, manual: bool = False) -> Fi
         else:
             goal, _ = plan_goal(rt, entry.target, entry.priority, entry.category, source=source)
         # Recorded before publishing, so a failed publish is still a visible firing (of a failed goal).
-        start_goal(app, rt, goal, on_created=lambda g: store.record_fire(schedule_id, g.id))
+        start(goal, on_created=lambda g: store.record_fire(schedule_id, g.id))
     finally:
         try:
             lock.release()

@@ -7,12 +7,12 @@ from typing import Any
 
 from gunicorn.glogging import Logger as _GunicornLogger
 
-from marketing_team import logs
-from marketing_team.settings import load_settings
+from marketing_team.config.settings import load_settings
+from marketing_team.observability import logs
 
 
 class Logger(_GunicornLogger):  # type: ignore[misc]
-    """`gunicorn … --logger-class marketing_team.gunicorn_logging.Logger`: JSON lines, secrets masked."""
+    """`gunicorn … --logger-class marketing_team.web.gunicorn_logging.Logger`: JSON lines, secrets masked."""
 
     def setup(self, cfg: Any) -> None:
         """Install our root handler and let gunicorn's loggers propagate to it (no handlers of theirs)."""

@@ -8,11 +8,10 @@ from typing import Any
 
 import redis
 
-from marketing_team.beat import HEARTBEAT_TTL_S, heartbeat_age
-from marketing_team.domain import GoalStatus, TaskStatus
-from marketing_team.errors import MarketingTeamError
-from marketing_team.runtime import Runtime
-from marketing_team.triggering import current_level
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import MarketingTeamError
+from marketing_team.domain.goal import GoalStatus, TaskStatus
+from marketing_team.orchestration.beat import HEARTBEAT_TTL_S, heartbeat_age
 
 LEVELS = ("normal", "warning", "throttle", "critical", "exhausted")
 # A beat sleeps at most beat_max_loop_interval (5 s) between ticks; three missed ticks is stale.
@@ -34,7 +33,7 @@ def health(rt: Runtime) -> tuple[bool, dict[str, Any]]:
     else:
         components["beat"] = "ok" if age <= BEAT_STALE_S else f"stale ({age:.0f} s)"
     try:
-        components["budget"] = current_level(rt)
+        components["budget"] = rt.budget.standing().level.value
     except (MarketingTeamError, redis.RedisError) as exc:
         components["budget"] = f"unknown ({type(exc).__name__})"
     degraded = components["beat"] != "ok" or components["budget"] not in ("normal", "warning")
@@ -69,7 +68,7 @@ def metrics(rt: Runtime) -> str:
         tasks.update(t.status.value for t in goal.tasks)
         spend += goal.cost_usd
     try:
-        level = current_level(rt)
+        level = rt.budget.standing().level.value
     except (MarketingTeamError, redis.RedisError):
         level = "unknown"
     lines = _family("mt_goals", "Goals by status.", [({"status": s.value}, goals[s.value]) for s in GoalStatus])

@@ -6,25 +6,27 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import redis
-from celery import Celery
 from pydantic import ValidationError
 
-from marketing_team import events, webhook_status
-from marketing_team.domain import Event
-from marketing_team.errors import (
+from marketing_team.config.settings import Settings
+from marketing_team.director.runtime import Runtime, build_runtime
+from marketing_team.domain.errors import (
     BrokerUnavailableError,
     BudgetError,
     ConfigurationError,
     LockTimeoutError,
 )
-from marketing_team.runtime import Runtime
-from marketing_team.settings import Settings
+from marketing_team.domain.event import INTERNAL_EVENTS, Event
+from marketing_team.orchestration.app import create_app as create_celery
+from marketing_team.orchestration.control import CeleryApp
+from marketing_team.orchestration.dispatch import starter
+from marketing_team.triggers import event_bus
+from marketing_team.web import status as pages
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -51,7 +53,7 @@ class WebhookApp:
 
     settings: Settings
     runtime: Runtime
-    celery: Celery
+    celery: CeleryApp
     token: bytes | None
     hmac_secret: bytes | None
 
@@ -80,10 +82,10 @@ class WebhookApp:
                             headers=(("Allow", allowed),))
         try:
             if path == "/health":
-                healthy, report = webhook_status.health(self.runtime)
+                healthy, report = pages.health(self.runtime)
                 return (200 if healthy else 503), report, ()
             if path == "/metrics":
-                return 200, webhook_status.metrics(self.runtime), ()
+                return 200, pages.metrics(self.runtime), ()
             return 202, self._webhook(environ), ()
         except (redis.RedisError, BrokerUnavailableError, LockTimeoutError) as exc:
             log.warning("webhook unavailable", extra={"event": "webhook_unavailable",
@@ -106,7 +108,7 @@ class WebhookApp:
         body = _read_body(environ)
         self._verify_signature(environ, body)
         event = parse_event(body)
-        return events.publish_event(self.runtime, self.celery, event).as_json()
+        return event_bus.publish_event(self.runtime, event, starter(self.celery, self.runtime)).as_json()
 
     def _authorize(self, environ: dict[str, Any]) -> None:
         if self.token is None:  # insecure mode, chosen explicitly at start
@@ -187,7 +189,7 @@ def parse_event(body: bytes) -> Event:
         raise HttpError(400, f"{field}: {first.get('msg', 'invalid value')}"[:300], field) from None
     except RecursionError:
         raise HttpError(400, "data is too deeply nested", "data") from None
-    if event.type in events.INTERNAL_EVENTS:
+    if event.type in INTERNAL_EVENTS:
         # Internal events come from the team itself; a sender must not forge a budget alarm.
         raise HttpError(400, f"type: {event.type.value} is an internal event and cannot be sent "
                              "by webhook", "type")
@@ -203,37 +205,16 @@ def require_token(settings: Settings, insecure: bool) -> str:
     return token
 
 
-def create_app(settings: Settings, *, insecure: bool = False, broker_url: str | None = None) -> WebhookApp:
+def create_webhook_app(settings: Settings, *, insecure: bool = False, broker_url: str | None = None) -> WebhookApp:
     """A webhook app; refuses to start without MT_WEBHOOK_TOKEN unless insecure is chosen."""
     token = require_token(settings, insecure)
     url = broker_url or settings.broker_url
     if url is None:
         raise ConfigurationError("the webhook needs REDIS_URL (the workers' Redis) to publish to")
-    from marketing_team.celery_app import create_app as create_celery
-    from marketing_team.llm.factory import make_llm
-
     secret = settings.webhook_hmac_secret.get_secret_value() if settings.webhook_hmac_secret else ""
     if insecure and not token:
         log.warning("webhook running without a token", extra={"event": "webhook_insecure"})
-    return WebhookApp(settings=settings, celery=create_celery(settings, broker_url=url),
-                      runtime=Runtime(settings=settings, llm=make_llm(settings), broker_url=url),
+    runtime = build_runtime(settings, url)
+    return WebhookApp(settings=settings, celery=create_celery(settings, url, runtime), runtime=runtime,
                       token=token.encode() if token else None,
                       hmac_secret=secret.encode() if secret else None)
-
-
-_app: WebhookApp | None = None
-_lock = threading.Lock()
-
-
-def __getattr__(name: str) -> Any:
-    # `gunicorn marketing_team.webhook:app` looks `app` up at start: build it then, from the
-    # environment, so a missing token stops gunicorn instead of failing the first request.
-    global _app
-    if name != "app":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    with _lock:
-        if _app is None:
-            from marketing_team.settings import load_settings
-
-            _app = create_app(load_settings())
-        return _app

@@ -8,14 +8,15 @@ from typing import Any
 
 import pytest
 
-from marketing_team.domain import Category, Goal, PhaseSpec, Plan, Priority, new_id
-from marketing_team.goals import build_tasks
+from marketing_team.config.settings import Settings
+from marketing_team.director.launch import build_tasks
+from marketing_team.director.review import ReviewReply
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.goal import Category, Goal, PhaseSpec, Plan, Priority
+from marketing_team.domain.values import new_id
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Message, SystemBlock, Usage
-from marketing_team.review import ReviewReply
-from marketing_team.runtime import Runtime, install
-from marketing_team.settings import Settings
 from marketing_team.testing.fake_anthropic import FakeReply, RecordedRequest
 from marketing_team.testing.processes import wait_for as harness_wait_for
 from marketing_team.testing.team import Team
@@ -70,12 +71,6 @@ def planned_goal(team: Team, phases: list[list[str]], priority: Priority, text: 
                 tasks=build_tasks(goal_id, plan, priority, text))
 
 
-
-
 def raise_budget(team: Team, usd: str) -> Runtime:
     """What an operator does: restart with a higher BUDGET_MONTHLY (the ledger stays in Redis)."""
-    settings = team.rt.settings.model_copy(update={"budget_monthly": Decimal(usd)})
-    rt = Runtime(settings=settings, llm=team.rt.llm, broker_url=team.server.broker_url)
-    install(rt)
-    team.rt = rt
-    return rt
+    return team.reconfigure(budget_monthly=Decimal(usd))

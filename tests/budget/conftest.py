@@ -9,9 +9,9 @@ import pytest
 import redis
 from budget_support import PAID, offline_answer
 
-from marketing_team.ledger import Ledger
+from marketing_team.budget.ledger import Ledger
+from marketing_team.config.settings import load_settings
 from marketing_team.llm.anthropic_provider import AnthropicProvider
-from marketing_team.settings import load_settings
 from marketing_team.testing.fake_anthropic import FakeAnthropic
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team

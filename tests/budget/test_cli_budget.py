@@ -10,9 +10,9 @@ import pytest
 import redis
 from click.testing import CliRunner
 
+from marketing_team.budget.ledger import Ledger, month_of
 from marketing_team.cli.main import cli
-from marketing_team.domain import utcnow
-from marketing_team.ledger import Ledger, month_of
+from marketing_team.domain.values import utcnow
 from marketing_team.testing.servers import RunningServer, free_port
 
 
@@ -98,7 +98,7 @@ def test_cli_budget_unreachable_redis_is_one_line_and_non_zero(monkeypatch: pyte
 
 def test_cli_budget_without_redis_url_reads_the_embedded_server_s_ledger(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from marketing_team.embedded import EmbeddedServer
+    from marketing_team.ops.embedded import EmbeddedServer
 
     workspace = tmp_path / "ws"
     monkeypatch.setenv("WORKSPACE_DIR", str(workspace))

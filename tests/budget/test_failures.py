@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from budget_support import offline_answer, planned_goal
 
-from marketing_team import budget, dispatch, flow
-from marketing_team.domain import EventType, GoalStatus, Outcome, Priority, TaskStatus
-from marketing_team.humanreview import Reason, ReviewQueue
-from marketing_team.internal_events import recent_internal
-from marketing_team.ledger import month_of
-from marketing_team.runtime import Runtime, install
+from marketing_team.budget.ledger import month_of
+from marketing_team.director import flow
+from marketing_team.domain.event import EventType
+from marketing_team.domain.goal import GoalStatus, Priority, TaskStatus
+from marketing_team.domain.learning import Outcome
+from marketing_team.domain.review_item import Reason
+from marketing_team.domain.values import utcnow
+from marketing_team.orchestration import dispatch
+from marketing_team.orchestration.inprocess_worker import InProcessWorker
+from marketing_team.store.review_items import ReviewQueue
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
 from marketing_team.testing.team import Team
-from marketing_team.worker import InProcessWorker
+from marketing_team.triggers.internal_events import recent_internal
 
 SKILLS = ["copywriting", "social-content", "paid-ads", "cold-email"]
 
@@ -38,7 +42,7 @@ def test_cascade_three_failures_pause_the_goal_and_block_the_pipeline_once(
     assert failures and failures[0].goal_id == goal.id
 
     # And pipeline_blocked was emitted once, with a human review item
-    blocked = [e for e in recent_internal(paid_team.rt) if e.type is EventType.PIPELINE_BLOCKED]
+    blocked = [e for e in recent_internal(paid_team.rt.redis) if e.type is EventType.PIPELINE_BLOCKED]
     assert len(blocked) == 1 and blocked[0].data["goal_id"] == goal.id
     items = ReviewQueue(paid_team.rt.workspace).list()
     assert [(i.goal_id, i.reason) for i in items] == [(goal.id, Reason.CASCADING_FAILURE)]
@@ -52,7 +56,7 @@ def test_cascade_three_failures_pause_the_goal_and_block_the_pipeline_once(
     done = paid_team.wait(goal.id)
     assert done.tasks[3].status is TaskStatus.APPROVED
     assert done.status is GoalStatus.FAILED  # three deliverables are missing for good
-    assert len([e for e in recent_internal(paid_team.rt) if e.type is EventType.PIPELINE_BLOCKED]) == 1
+    assert len([e for e in recent_internal(paid_team.rt.redis) if e.type is EventType.PIPELINE_BLOCKED]) == 1
 
 
 def test_transient_fault_retries_the_whole_task_then_succeeds(paid_team: Team, fake: FakeAnthropic) -> None:
@@ -78,21 +82,18 @@ def test_restarted_worker_keeps_the_month_s_spend(paid_team: Team, fake: FakeAnt
     # Given a goal that spent money
     first = paid_team.launch(planned_goal(paid_team, [["copywriting"]], Priority.P1))
     assert paid_team.wait(first.id).status is GoalStatus.COMPLETED
-    month = month_of(budget.utcnow())
-    spent = budget.ledger(paid_team.rt).month_spent(month)
+    month = month_of(utcnow())
+    spent = paid_team.rt.budget.ledger.month_spent(month)
     assert spent > 0
 
     # When the worker stops and a new one starts with a fresh runtime (a new process's view)
     assert paid_team.worker is not None
     paid_team.worker.stop()
-    rt = Runtime(settings=paid_team.settings, llm=paid_team.rt.llm,
-                 broker_url=paid_team.server.broker_url)
-    install(rt)
-    paid_team.rt = rt
+    rt = paid_team.reconfigure()
     paid_team.worker = InProcessWorker(paid_team.app, paid_team.concurrency).start()
 
     # Then the spend is still there and the next goal adds to it
-    assert budget.ledger(rt).month_spent(month) == spent
+    assert rt.budget.ledger.month_spent(month) == spent
     second = paid_team.launch(planned_goal(paid_team, [["paid-ads"]], Priority.P1))
     assert paid_team.wait(second.id).status is GoalStatus.COMPLETED
-    assert budget.ledger(rt).month_spent(month) == 2 * spent  # same calls, same prices
+    assert rt.budget.ledger.month_spent(month) == 2 * spent  # same calls, same prices

@@ -8,14 +8,17 @@ import pytest
 import redis
 from budget_support import planned_goal, raise_budget, reported_cost, wait_until
 
-from marketing_team import budget, dispatch, flow
-from marketing_team.budget_policy import to_micros
-from marketing_team.domain import EventType, GoalStatus, Priority, TaskStatus
-from marketing_team.errors import BudgetDeferred, BudgetExhausted
-from marketing_team.internal_events import recent_internal
-from marketing_team.ledger import PREFIX, month_of
+from marketing_team.budget.ledger import PREFIX, month_of
+from marketing_team.budget.policy import to_micros
+from marketing_team.director import flow
+from marketing_team.domain.errors import BudgetDeferred, BudgetExhausted
+from marketing_team.domain.event import EventType
+from marketing_team.domain.goal import GoalStatus, Priority, TaskStatus
+from marketing_team.domain.values import utcnow
+from marketing_team.orchestration import dispatch
 from marketing_team.testing.fake_anthropic import FakeAnthropic
 from marketing_team.testing.team import Team
+from marketing_team.triggers.internal_events import recent_internal
 
 
 def _deferrals(team: Team) -> int:
@@ -24,13 +27,13 @@ def _deferrals(team: Team) -> int:
 
 
 def _spent(team: Team) -> Decimal:
-    return budget.ledger(team.rt).month(month_of(budget.utcnow())).spent * Decimal("0.000001")
+    return team.rt.budget.ledger.month(month_of(utcnow())).spent * Decimal("0.000001")
 
 
 def test_gate_p2_waits_at_90_percent_while_p0_runs_then_finishes_when_the_budget_rises(
         paid_team: Team, fake: FakeAnthropic) -> None:
     # Given 89.88 % of $10 spent and a two-phase P2 goal whose first phase crosses 90 %
-    budget.ledger(paid_team.rt).record(to_micros(Decimal("8.988")))
+    paid_team.rt.budget.ledger.record(to_micros(Decimal("8.988")))
     p2 = paid_team.launch(planned_goal(paid_team, [["copywriting"], ["social-content"]], Priority.P2))
 
     # When phase 1 (a skill call and its review, $0.007 each) pushes spend to 90.02 %
@@ -56,13 +59,13 @@ def test_gate_p2_waits_at_90_percent_while_p0_runs_then_finishes_when_the_budget
     # Then the P2 goal resumes by itself and finishes; the ledger matches the fake's usage
     wait_until(lambda: rt.goals.load(p2.id).status is GoalStatus.COMPLETED, "the P2 goal to finish")
     assert _spent(paid_team) == Decimal("8.988") + reported_cost(fake.requests, rt.settings)
-    assert (rt.workspace.metrics_dir / f"{budget.utcnow():%Y-%m-%d}-costs.md").is_file()
+    assert (rt.workspace.metrics_dir / f"{utcnow():%Y-%m-%d}-costs.md").is_file()
 
 
 def test_gate_exhausted_month_stops_the_goal_resumable_without_calling_the_model(
         paid_team: Team, fake: FakeAnthropic) -> None:
     # Given $9.99 of $10 spent: a P0 goal may start, but no call's worst case fits any more
-    budget.ledger(paid_team.rt).record(to_micros(Decimal("9.99")))
+    paid_team.rt.budget.ledger.record(to_micros(Decimal("9.99")))
     goal = paid_team.launch(planned_goal(paid_team, [["copywriting"]], Priority.P0))
 
     # When its skill task reaches the hard cap
@@ -85,7 +88,7 @@ def test_gate_exhausted_month_stops_the_goal_resumable_without_calling_the_model
 
 def test_gate_call_waits_while_holds_in_flight_leave_no_room(paid_team: Team, fake: FakeAnthropic) -> None:
     # Given nothing spent but $9.99 of $10 held by calls in flight elsewhere
-    book = budget.ledger(paid_team.rt)
+    book = paid_team.rt.budget.ledger
     hold = book.reserve(to_micros(Decimal("9.99")), budget=to_micros(Decimal("10")))
     assert hold.reservation is not None
     goal = paid_team.launch(planned_goal(paid_team, [["copywriting"]], Priority.P1))
@@ -110,7 +113,7 @@ def test_gate_call_waits_while_holds_in_flight_leave_no_room(paid_team: Team, fa
 def test_gate_refuses_to_publish_what_the_level_does_not_allow(
         paid_team: Team, fake: FakeAnthropic, spent: str, priority: Priority,
         error: type[Exception], level: str) -> None:
-    budget.ledger(paid_team.rt).record(to_micros(Decimal(spent)))
+    paid_team.rt.budget.ledger.record(to_micros(Decimal(spent)))
     goal = planned_goal(paid_team, [["copywriting"]], priority)
 
     with pytest.raises(error) as refused:
@@ -127,7 +130,7 @@ def test_gate_refuses_to_publish_what_the_level_does_not_allow(
 def test_gate_goal_cap_stops_one_goal_while_others_run(paid_team: Team, fake: FakeAnthropic) -> None:
     # Given a goal that already spent its cap (10 % of $10)
     goal = planned_goal(paid_team, [["copywriting"]], Priority.P0)
-    budget.ledger(paid_team.rt).record(to_micros(Decimal("1")), goal_id=goal.id)
+    paid_team.rt.budget.ledger.record(to_micros(Decimal("1")), goal_id=goal.id)
 
     with pytest.raises(BudgetExhausted, match="goal budget cap"):
         paid_team.launch(goal)
@@ -137,24 +140,34 @@ def test_gate_goal_cap_stops_one_goal_while_others_run(paid_team: Team, fake: Fa
 
 def test_gate_announces_each_level_once_a_month(paid_team: Team) -> None:
     rt = paid_team.rt
-    goal = planned_goal(paid_team, [["copywriting"]], Priority.P0)
-    book = budget.ledger(rt)
+    book = rt.budget.ledger
 
     book.record(to_micros(Decimal("8.5")))
-    for _ in range(3):
-        budget.check(rt, goal)
+    first = [rt.budget.announcements() for _ in range(3)]
     book.record(to_micros(Decimal("1.2")))
-    for _ in range(3):
-        budget.check(rt, goal)
+    second = [rt.budget.announcements() for _ in range(3)]
 
-    kinds = [e.type for e in reversed(recent_internal(rt))]
-    assert kinds == [EventType.BUDGET_WARNING, EventType.BUDGET_CRITICAL]
-    critical = recent_internal(rt)[0]
-    assert critical.data["level"] == "critical" and critical.data["month"] == month_of(budget.utcnow())
+    assert [[e.type for e in found] for found in first] == [[EventType.BUDGET_WARNING], [], []]
+    assert [[e.type for e in found] for found in second] == [[EventType.BUDGET_CRITICAL], [], []]
+    critical = second[0][0]
+    assert critical.data["level"] == "critical" and critical.data["month"] == month_of(utcnow())
+
+
+def test_a_paid_task_that_crosses_a_level_records_the_announcement(paid_team: Team) -> None:
+    # Given 79.99 % of $10 spent
+    paid_team.rt.budget.ledger.record(to_micros(Decimal("7.999")))
+
+    # When one skill and its review (about $0.007 each) push spend past 80 %
+    goal = paid_team.launch(planned_goal(paid_team, [["copywriting"]], Priority.P0))
+
+    # Then the goal completes and budget_warning is recorded once, by the task that crossed it
+    assert paid_team.wait(goal.id).status is GoalStatus.COMPLETED
+    kinds = [e.type for e in recent_internal(paid_team.rt.redis)]
+    assert kinds == [EventType.BUDGET_WARNING]
 
 
 def test_gate_critical_level_forces_haiku(paid_team: Team) -> None:
     rt = paid_team.rt
-    assert budget.effective_tier(rt, "opus") == "opus"
-    budget.ledger(rt).record(to_micros(Decimal("9.5")))
-    assert budget.effective_tier(rt, "opus") == "haiku"
+    assert rt.budget.effective_tier("opus") == "opus"
+    rt.budget.ledger.record(to_micros(Decimal("9.5")))
+    assert rt.budget.effective_tier("opus") == "haiku"

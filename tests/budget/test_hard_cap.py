@@ -9,15 +9,16 @@ from pathlib import Path
 import redis
 from budget_support import PAID, TOKENS_IN, TOKENS_OUT, planned_goal, reported_cost, wait_until
 
-from marketing_team import budget
-from marketing_team.budget_policy import to_micros, to_usd
-from marketing_team.domain import GoalStatus, Priority
-from marketing_team.errors import BudgetDeferred, BudgetExhausted
-from marketing_team.ledger import Ledger, month_of
+from marketing_team.budget.ledger import Ledger, month_of
+from marketing_team.budget.meter import metered_call
+from marketing_team.budget.policy import to_micros, to_usd
+from marketing_team.config.settings import load_settings
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import BudgetDeferred, BudgetExhausted
+from marketing_team.domain.goal import GoalStatus, Priority
+from marketing_team.domain.values import utcnow
 from marketing_team.llm.anthropic_provider import AnthropicProvider
 from marketing_team.llm.protocol import Message, SystemBlock
-from marketing_team.runtime import Runtime, install
-from marketing_team.settings import load_settings
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
@@ -38,7 +39,7 @@ def test_hard_cap_50_racing_sdk_calls_stay_within_the_budget(
         rt = Runtime(settings=cfg, llm=AnthropicProvider(cfg), broker_url=redis_server.url)
         book = Ledger(redis_client)
         book.record(to_micros(Decimal("0.80")))
-        worst = budget.worst_case_micros(rt, MODEL, 500, input_tokens=TOKENS_IN)
+        worst = rt.budget.worst_case_micros(MODEL, 500, input_tokens=TOKENS_IN)
         costs: list[Decimal] = []
         refused: list[str] = []
         lock = threading.Lock()
@@ -48,8 +49,8 @@ def test_hard_cap_50_racing_sdk_calls_stay_within_the_budget(
             start.wait()
             while True:  # a busy refusal is a deferral: try again, as a deferred task would
                 try:
-                    with budget.metered_call(rt, "", "copywriting", MODEL, 500,
-                                             input_tokens=TOKENS_IN) as settle:
+                    with metered_call(rt.budget, rt.workspace, "", "copywriting", MODEL, 500,
+                                      input_tokens=TOKENS_IN) as settle:
                         answer = rt.llm.complete([SystemBlock("be brief")], [Message("user", "hi")],
                                                  MODEL, 500)
                         settle(answer)
@@ -71,7 +72,7 @@ def test_hard_cap_50_racing_sdk_calls_stay_within_the_budget(
             thread.join(60)
 
         # Then the month never passes the budget, and only paid calls reached the fake
-        month = book.month(month_of(budget.utcnow()))
+        month = book.month(month_of(utcnow()))
         assert len(costs) + len(refused) == CALLERS
         assert refused, "some callers must have found the budget spent"
         assert len(fake.requests) == len(costs)
@@ -88,13 +89,10 @@ def test_hard_cap_50_skill_tasks_on_the_worker_stop_at_the_budget(paid_team: Tea
                                                                    fake: FakeAnthropic) -> None:
     # Given $0.15 left of $10 (critical: haiku only), a goal cap as large as the month, and 5 P0
     # goals of 10 parallel skills
-    big_caps = paid_team.rt.settings.model_copy(update={"goal_budget_share": 1.0})
-    rt = Runtime(settings=big_caps, llm=paid_team.rt.llm, broker_url=paid_team.server.broker_url)
-    install(rt)
-    paid_team.rt = rt
-    book = budget.ledger(rt)
+    rt = paid_team.reconfigure(goal_budget_share=1.0)
+    book = rt.budget.ledger
     book.record(to_micros(Decimal("9.85")))
-    worst = budget.worst_case_micros(rt, rt.model_for("haiku"), rt.settings.max_output_tokens)
+    worst = rt.budget.worst_case_micros(rt.model_for("haiku"), rt.settings.max_output_tokens)
 
     # When all 50 skill tasks (and their reviews) race on the worker
     goals = [paid_team.launch(planned_goal(paid_team, [TEN_SKILLS], Priority.P0, f"Goal {n}"))
@@ -103,7 +101,7 @@ def test_hard_cap_50_skill_tasks_on_the_worker_stop_at_the_budget(paid_team: Tea
                "every goal to settle", timeout_s=90)
 
     # Then spend stops within one call's worst case of the budget and matches the fake's usage
-    month = book.month(month_of(budget.utcnow()))
+    month = book.month(month_of(utcnow()))
     assert month.spent <= to_micros(Decimal("10")) + worst
     assert month.reserved == 0
     assert to_usd(month.spent) - Decimal("9.85") == reported_cost(fake.requests, rt.settings)

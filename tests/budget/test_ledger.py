@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import redis
 from budget_support import wait_until
 
-from marketing_team.ledger import DAY_TTL_S, MONTH_TTL_S, PREFIX, Ledger
+from marketing_team.budget.ledger import DAY_TTL_S, MONTH_TTL_S, PREFIX, Ledger
 
 WHEN = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import redis
 from budget_support import PAID
 
-from marketing_team import budget
-from marketing_team.budget_report import render, report_path
-from marketing_team.ledger import Spend
+from marketing_team.budget.ledger import Spend
+from marketing_team.budget.meter import metered_call
+from marketing_team.budget.report import cost_report_path, render
+from marketing_team.config.settings import load_settings
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.values import utcnow
 from marketing_team.llm.protocol import Reply, Usage
-from marketing_team.runtime import Runtime
-from marketing_team.settings import load_settings
 from marketing_team.testing.scripted import ScriptedLLM
 from marketing_team.testing.servers import RunningServer
 
@@ -38,10 +39,10 @@ def test_report_is_rewritten_after_each_paid_call(redis_server: RunningServer,
                         **PAID)
     rt = Runtime(settings=cfg, llm=ScriptedLLM(), broker_url=redis_server.url)
     for cost in ("0.25", "0.50"):
-        with budget.metered_call(rt, "", "seo-audit", "claude-sonnet-5", 500, input_tokens=100) as settle:
+        with metered_call(rt.budget, rt.workspace, "", "seo-audit", "claude-sonnet-5", 500, input_tokens=100) as settle:
             settle(Reply(text="ok", stop_reason="end_turn", usage=Usage(input_tokens=1),
                          cost_usd=Decimal(cost), model="claude-sonnet-5"))
 
-    text = report_path(rt, f"{budget.utcnow():%Y-%m-%d}").read_text()
+    text = cost_report_path(rt.workspace, f"{utcnow():%Y-%m-%d}").read_text()
     assert "- Spent this day: $0.750000 over 2 model call(s)" in text
     assert "| seo-audit | 0.750000 |" in text

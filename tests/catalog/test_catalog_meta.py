@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from marketing_team import frontmatter
 from marketing_team.catalog.loader import PACKAGE_DIR, load_catalog_from
 from marketing_team.catalog.specs import DIRECTOR_REVIEW, FOUNDATION, SQUADS, Catalog
-from marketing_team.domain import Category, EventType, Priority
+from marketing_team.domain.event import EventType
+from marketing_team.domain.goal import Category, Priority
+from marketing_team.store import frontmatter
 
 SKILL_DIRS = sorted(p for p in (PACKAGE_DIR / "skills").iterdir() if p.is_dir())
 FIELDS = ("name", "description", "squad", "tier", "sections", "min_words", "downstream")

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from marketing_team.catalog.cron import cron_problem
-from marketing_team.catalog.lined_yaml import LinedYAMLError, line_of, parse
+from marketing_team.catalog.lined_yaml import LinedYAMLError, line_of, load_lined
 from marketing_team.catalog.loader import load_catalog_from
 from marketing_team.catalog.validate import Problem, validate_catalog
-from marketing_team.errors import ConfigurationError
+from marketing_team.domain.errors import ConfigurationError
 
 
 def _write(root: Path, rel: str, text: str) -> Path:
@@ -212,11 +212,11 @@ def test_cron_problem_names_the_bad_field(expr: str, reason: str) -> None:
 
 
 def test_lined_yaml_keeps_lines_of_keys_and_items() -> None:
-    data, duplicates = parse("a: 1\nb:\n  - x\n  - {c: 2}\na: 3\n", first_line=10)
+    data, duplicates = load_lined("a: 1\nb:\n  - x\n  - {c: 2}\na: 3\n", first_line=10)
     assert duplicates == [(14, "a")]
     assert line_of(data, ("b", 1, "c"), 0) == 13
     assert line_of(data, ("b", 5), 0) == 11  # the deepest part that exists
     with pytest.raises(LinedYAMLError) as caught:
-        parse("a: [1\nb: 2\n")
+        load_lined("a: [1\nb: 2\n")
     assert caught.value.line == 2
 

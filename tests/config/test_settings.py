@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from marketing_team.errors import ConfigurationError
-from marketing_team.settings import load_settings, mask_url
+from marketing_team.config.settings import load_settings, mask_url
+from marketing_team.domain.errors import ConfigurationError
 
 
 @pytest.mark.parametrize("name, value", [

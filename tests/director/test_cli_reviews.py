@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from marketing_team.domain import GoalStatus, TaskStatus
+from marketing_team.domain.goal import GoalStatus, TaskStatus
 from marketing_team.testing.processes import child_env
 from marketing_team.testing.scripted import ScriptedLLM
 from marketing_team.testing.team import Team

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from marketing_team.domain import Category, GoalStatus, Learning, Outcome
-from marketing_team.learnings import LearningStore
+from marketing_team.domain.goal import Category, GoalStatus
+from marketing_team.domain.learning import Learning, Outcome
+from marketing_team.store.learnings import LearningStore
+from marketing_team.store.workspace import Workspace
 from marketing_team.testing.scripted import ScriptedLLM
 from marketing_team.testing.team import Team
-from marketing_team.workspace import Workspace
 
 
 def test_learning_from_a_failed_review_reaches_the_next_goals_prompt_and_plan(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from marketing_team.domain import GoalStatus, TaskStatus
+from marketing_team.config.settings import load_settings
+from marketing_team.domain.goal import GoalStatus, TaskStatus
 from marketing_team.llm.anthropic_provider import AnthropicProvider
-from marketing_team.settings import load_settings
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from marketing_team import dispatch, flow
-from marketing_team.domain import SCORE_DIMENSIONS, GoalStatus, TaskStatus, Verdict
-from marketing_team.humanreview import ItemStatus, Reason, ReviewQueue
-from marketing_team.review import overall_score, verdict_for, weights_for
+from marketing_team.director import flow, human_review
+from marketing_team.director.review import overall_score, verdict_for, weights_for
+from marketing_team.domain.goal import GoalStatus, TaskStatus
+from marketing_team.domain.review import SCORE_DIMENSIONS, Verdict
+from marketing_team.domain.review_item import ItemStatus, Reason
+from marketing_team.orchestration import dispatch
+from marketing_team.store.review_items import ReviewQueue
 from marketing_team.testing.scripted import Call, ScriptedLLM
 from marketing_team.testing.team import Team
 
@@ -93,7 +96,7 @@ def test_human_approve_resumes_the_goal_without_rerunning_approved_tasks(
     item = ReviewQueue(scripted_team.rt.workspace).list(ItemStatus.OPEN)[0]
     calls_before = scripted.count(lambda c: c.is_skill("marketing-psychology"))
 
-    flow.human_decision(scripted_team.rt, item.id, ItemStatus.APPROVED)
+    human_review.human_decision(scripted_team.rt, item.id, ItemStatus.APPROVED)
     _continue(scripted_team, goal_id)
     done = scripted_team.wait(goal_id)
 
@@ -107,7 +110,7 @@ def test_human_revise_notes_reach_the_skills_next_prompt(scripted_team: Team, sc
     goal_id = _pause_on_copywriting(scripted_team, scripted)
     item = ReviewQueue(scripted_team.rt.workspace).list(ItemStatus.OPEN)[0]
 
-    flow.human_decision(scripted_team.rt, item.id, ItemStatus.REVISED, "Lead with the 14-day trial")
+    human_review.human_decision(scripted_team.rt, item.id, ItemStatus.REVISED, "Lead with the 14-day trial")
     _continue(scripted_team, goal_id)
     done = scripted_team.wait(goal_id)
 
@@ -120,7 +123,7 @@ def test_human_reject_fails_the_task_and_the_goal_continues(scripted_team: Team,
     goal_id = _pause_on_copywriting(scripted_team, scripted)
     item = ReviewQueue(scripted_team.rt.workspace).list(ItemStatus.OPEN)[0]
 
-    flow.human_decision(scripted_team.rt, item.id, ItemStatus.REJECTED, "Off brand")
+    human_review.human_decision(scripted_team.rt, item.id, ItemStatus.REJECTED, "Off brand")
     _continue(scripted_team, goal_id)
     done = scripted_team.wait(goal_id)
 

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from marketing_team.domain import TaskRecord, TaskStatus, check_id, check_task_move, new_id
-from marketing_team.errors import IllegalTransitionError, InputError
+from marketing_team.domain.errors import IllegalTransitionError, InputError
+from marketing_team.domain.goal import TaskRecord, TaskStatus, check_task_move
+from marketing_team.domain.values import check_id, new_id
 
 T = TaskStatus
 LEGAL = {

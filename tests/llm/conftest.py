@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from marketing_team.config.settings import Settings, load_settings
 from marketing_team.llm.anthropic_provider import AnthropicProvider
-from marketing_team.settings import Settings, load_settings
 from marketing_team.testing.fake_anthropic import FakeAnthropic
 
 API_KEY = "sk-ant-test-NEVER-SHOW-0123456789abcdef"

@@ -9,11 +9,16 @@ from decimal import Decimal
 
 import pytest
 
-from marketing_team.errors import ConfigurationError, LLMError, LLMTimeoutError, LLMTransientError
+from marketing_team.config.settings import Settings
+from marketing_team.domain.errors import (
+    ConfigurationError,
+    LLMError,
+    LLMTimeoutError,
+    LLMTransientError,
+)
 from marketing_team.llm.anthropic_provider import AnthropicProvider
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Message, SystemBlock, Usage
-from marketing_team.settings import Settings
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
 
 SKILL = "# Copywriting\nWrite landing page copy with a headline, proof and a call to action."

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from marketing_team.errors import LLMTransientError
+from marketing_team.config.settings import load_settings
+from marketing_team.domain.errors import LLMTransientError
 from marketing_team.llm.anthropic_provider import AnthropicProvider
 from marketing_team.llm.protocol import Message, SystemBlock
-from marketing_team.settings import load_settings
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
 
 SYSTEM = [SystemBlock("skill")]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from marketing_team.catalog.loader import load_catalog
-from marketing_team.checks import structural_review
-from marketing_team.domain import Category, Verdict
+from marketing_team.director.planning import PlanProposal, propose_plan, rule_plan
+from marketing_team.director.prompts import Upstream, review_messages, skill_message, system_blocks
+from marketing_team.director.review import ReviewReply, weights_for
+from marketing_team.director.structural_review import structural_review
+from marketing_team.domain.goal import Category
+from marketing_team.domain.review import Verdict
 from marketing_team.llm.offline import OFFLINE_NOTICE, OfflineProvider
-from marketing_team.planning import PlanProposal, propose_plan, rule_plan
-from marketing_team.prompts import Upstream, review_messages, skill_message, system_blocks
-from marketing_team.review import ReviewReply, weights_for
 
 CATALOG = load_catalog(None)
 

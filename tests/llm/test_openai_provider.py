@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from marketing_team.errors import ConfigurationError, LLMError, LLMTransientError
+from marketing_team.config.settings import load_settings
+from marketing_team.domain.errors import ConfigurationError, LLMError, LLMTransientError
 from marketing_team.llm.openai_provider import OpenAIProvider
 from marketing_team.llm.protocol import Message, SystemBlock, Usage
-from marketing_team.settings import load_settings
 
 pytest.importorskip("openai", reason="the openai extra is not installed")
 

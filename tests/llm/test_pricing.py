@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from marketing_team.errors import ConfigurationError
+from marketing_team.config.settings import load_settings
+from marketing_team.domain.errors import ConfigurationError
 from marketing_team.llm.pricing import PRICES_READ_ON, ModelPrice, PriceTable
 from marketing_team.llm.protocol import Usage
-from marketing_team.settings import load_settings
 
 
 def test_price_table_defaults_map_tiers_to_current_models() -> None:

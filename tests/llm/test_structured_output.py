@@ -7,10 +7,10 @@ import json
 import pytest
 from pydantic import BaseModel, Field
 
-from marketing_team.errors import StructuredOutputError
+from marketing_team.domain.errors import StructuredOutputError
 from marketing_team.llm.anthropic_provider import AnthropicProvider
-from marketing_team.llm.base import extract_json_object
 from marketing_team.llm.protocol import Message, SystemBlock, Usage
+from marketing_team.llm.structured import extract_json_object
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply
 
 SYSTEM = [SystemBlock("You review marketing deliverables.")]

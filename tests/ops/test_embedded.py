@@ -15,8 +15,8 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from kombu import Connection
 
-from marketing_team.embedded import EmbeddedServer, is_alive, is_server_for, ping
-from marketing_team.errors import BrokerUnavailableError
+from marketing_team.domain.errors import BrokerUnavailableError
+from marketing_team.ops.embedded import EmbeddedServer, is_alive, is_server_for, ping
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import sys
 from pathlib import Path
-from marketing_team.embedded import EmbeddedServer, install_signal_handlers
+from marketing_team.ops.embedded import EmbeddedServer, install_signal_handlers
 install_signal_handlers()
 server = EmbeddedServer(Path(sys.argv[1]))
 try:

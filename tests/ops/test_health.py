@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 import redis
 
-from marketing_team import budget, health, metrics
-from marketing_team.beat import write_heartbeat
-from marketing_team.domain import Priority
-from marketing_team.errors import BudgetDeferred
-from marketing_team.health import Level
+from marketing_team.config.settings import load_settings
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import BudgetDeferred
+from marketing_team.domain.goal import Priority
 from marketing_team.llm.offline import OfflineProvider
-from marketing_team.runtime import Runtime
-from marketing_team.settings import load_settings
+from marketing_team.observability import metrics
+from marketing_team.ops import health
+from marketing_team.ops.health import Degradation
+from marketing_team.orchestration.beat import write_heartbeat
 from marketing_team.testing.processes import child_env
 from marketing_team.testing.servers import RunningServer, free_port
 from marketing_team.testing.team import Team
@@ -32,34 +33,34 @@ def _mtctl_health(env: dict[str, str]) -> tuple[int, dict[str, object]]:
 
 
 @pytest.mark.parametrize(("redis_ok", "workers_ok", "beat_ok", "budget_level", "expected"), [
-    (True, True, True, "normal", Level.FULL),
-    (True, True, False, "normal", Level.LIMITED),
-    (True, True, True, "warning", Level.LIMITED),
-    (True, True, True, "throttle", Level.MINIMAL),
-    (True, True, True, "critical", Level.MINIMAL),
-    (True, True, True, "exhausted", Level.OFFLINE),
-    (True, False, True, "normal", Level.OFFLINE),
-    (False, False, False, "unknown", Level.OFFLINE),
+    (True, True, True, "normal", Degradation.FULL),
+    (True, True, False, "normal", Degradation.LIMITED),
+    (True, True, True, "warning", Degradation.LIMITED),
+    (True, True, True, "throttle", Degradation.MINIMAL),
+    (True, True, True, "critical", Degradation.MINIMAL),
+    (True, True, True, "exhausted", Degradation.OFFLINE),
+    (True, False, True, "normal", Degradation.OFFLINE),
+    (False, False, False, "unknown", Degradation.OFFLINE),
 ])
 def test_health_level_follows_the_worst_component(redis_ok: bool, workers_ok: bool, beat_ok: bool,
-                                                 budget_level: str, expected: Level) -> None:
-    level, reason = health.level_for(redis_ok=redis_ok, workers_ok=workers_ok, beat_ok=beat_ok,
+                                                 budget_level: str, expected: Degradation) -> None:
+    level, reason = health.degradation_for(redis_ok=redis_ok, workers_ok=workers_ok, beat_ok=beat_ok,
                                      budget=budget_level)
     assert level is expected and reason
 
 
 @pytest.mark.parametrize(("level", "lowest_allowed"), [
-    (Level.FULL, Priority.P3), (Level.LIMITED, Priority.P2), (Level.MINIMAL, Priority.P1),
-    (Level.OFFLINE, None)])
-def test_health_dispatch_allowed_defers_low_priorities_by_level(level: Level,
+    (Degradation.FULL, Priority.P3), (Degradation.LIMITED, Priority.P2), (Degradation.MINIMAL, Priority.P1),
+    (Degradation.OFFLINE, None)])
+def test_health_dispatch_allowed_defers_low_priorities_by_level(level: Degradation,
                                                                 lowest_allowed: Priority | None) -> None:
     for priority in Priority:
         allowed, reason = health.dispatch_allowed(level, priority)
         assert allowed is (lowest_allowed is not None and priority.rank <= lowest_allowed.rank)
         assert allowed or reason.startswith(level.value)
-    assert health.forced_tier(Level.MINIMAL, "opus") == "haiku"
-    assert health.forced_tier(Level.LIMITED, "opus") == "opus"
-    assert [lv.exit_code for lv in Level] == [0, 1, 2, 3]
+    assert health.tier_at(Degradation.MINIMAL, "opus") == "haiku"
+    assert health.tier_at(Degradation.LIMITED, "opus") == "opus"
+    assert [lv.exit_code for lv in Degradation] == [0, 1, 2, 3]
 
 
 def test_health_is_full_with_redis_a_worker_a_fresh_beat_and_budget_to_spare(
@@ -70,7 +71,7 @@ def test_health_is_full_with_redis_a_worker_a_fresh_beat_and_budget_to_spare(
         report = health.check(team.rt, team.app)
         took = time.monotonic() - started
 
-    assert report.level is Level.FULL, report.as_json()
+    assert report.level is Degradation.FULL, report.as_json()
     assert report.as_json()["components"] == {"redis": "ok", "workers": "ok", "beat": "ok",
                                               "budget": "normal"}
     assert took < 0.5, f"a healthy check took {took:.3f} s"
@@ -83,9 +84,9 @@ def test_health_stale_beat_heartbeat_makes_the_team_limited(
         report = health.check(team.rt, team.app)
         relaxed = health.check(team.rt, team.app, expect_beat=False)
 
-    assert report.level is Level.LIMITED and report.as_json()["components"]["beat"] == "stale"
+    assert report.level is Degradation.LIMITED and report.as_json()["components"]["beat"] == "stale"
     assert report.allows(Priority.P3)[0] is False and report.allows(Priority.P2)[0] is True
-    assert relaxed.level is Level.FULL  # e.g. one-shot embedded runs, which start no beat
+    assert relaxed.level is Degradation.FULL  # e.g. one-shot embedded runs, which start no beat
 
 
 def test_health_budget_at_critical_is_minimal_and_refuses_p2(
@@ -93,7 +94,7 @@ def test_health_budget_at_critical_is_minimal_and_refuses_p2(
     # Given a $100 month with $96 spent (critical: at least 95 %)
     with Team(redis_server, tmp_path / "ws", OfflineProvider(), budget_monthly=Decimal("100")) as team:
         write_heartbeat(redis_client)
-        budget.ledger(team.rt).record(96_000_000, skill="copywriting", model="claude-sonnet-5")
+        team.rt.budget.ledger.record(96_000_000, skill="copywriting", model="claude-sonnet-5")
 
         # When health is checked, and a P2 goal is submitted
         report = health.check(team.rt, team.app)
@@ -101,11 +102,11 @@ def test_health_budget_at_critical_is_minimal_and_refuses_p2(
             team.goal("Write a blog post about onboarding", priority=Priority.P2)
 
     # Then the team is minimal: P0-P1 only (on haiku), P2 refused with the reason, nothing ran
-    assert report.level is Level.MINIMAL and report.as_json()["components"]["budget"] == "critical"
+    assert report.level is Degradation.MINIMAL and report.as_json()["components"]["budget"] == "critical"
     allowed, reason = report.allows(Priority.P2)
     assert not allowed and "P2 is deferred" in reason and "critical" in reason
     assert report.allows(Priority.P1) == (True, "")
-    assert health.forced_tier(report.level, "sonnet") == "haiku"
+    assert health.tier_at(report.level, "sonnet") == "haiku"
     assert metrics.skills(redis_client) == {}
 
 
@@ -135,6 +136,6 @@ def test_health_unreachable_redis_is_offline_without_showing_the_password(tmp_pa
     report = health.check(Runtime(settings=settings, llm=OfflineProvider(), broker_url=url))
     code, printed = _mtctl_health({"REDIS_URL": url, "WORKSPACE_DIR": str(tmp_path / "ws")})
 
-    assert report.level is Level.OFFLINE and report.reason == "Redis is unreachable"
+    assert report.level is Degradation.OFFLINE and report.reason == "Redis is unreachable"
     assert code == 3 and printed["components"]["redis"] == "down"  # type: ignore[index]
     assert "pw-FAKE-7c6b5a" not in json.dumps(printed) and "***" in json.dumps(printed)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from marketing_team import logs
-from marketing_team.domain import GoalStatus
+from marketing_team.config.settings import Settings, load_settings
+from marketing_team.domain.goal import GoalStatus
 from marketing_team.llm.offline import OfflineProvider
-from marketing_team.settings import Settings, load_settings
+from marketing_team.observability import logs
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 

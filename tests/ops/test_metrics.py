@@ -11,9 +11,10 @@ from pathlib import Path
 
 import redis
 
-from marketing_team import metrics
-from marketing_team.domain import GoalStatus
+from marketing_team.director import daily_report
+from marketing_team.domain.goal import GoalStatus
 from marketing_team.llm.offline import OfflineProvider
+from marketing_team.observability import metrics
 from marketing_team.testing.processes import child_env, wait_for
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
@@ -57,7 +58,7 @@ def test_metrics_record_counts_only_the_growth_of_a_task_cumulative_cost(redis_c
     first = metrics.Totals(100, 50, Decimal("0.0105"))
     revised = metrics.Totals(250, 120, Decimal("0.0252"))
     for totals in (first, revised, revised):
-        metrics.record(redis_client, metrics.Run("copywriting", DAY, 1.5, "goal-20260314-aaaaaa",
+        metrics.record(redis_client, metrics.TaskRun("copywriting", DAY, 1.5, "goal-20260314-aaaaaa",
                                                  "copywriting-20260314-bbbbbb", totals=totals))
 
     # Then runs count each execution, while tokens and cost count the cumulative growth once
@@ -69,7 +70,7 @@ def test_metrics_record_counts_only_the_growth_of_a_task_cumulative_cost(redis_c
 
 def test_metrics_failures_and_retries_are_counted_apart(redis_client: redis.Redis) -> None:
     for failed, retried in ((True, False), (False, True), (False, False)):
-        metrics.record(redis_client, metrics.Run("page-cro", DAY, 0.2, failed=failed, retried=retried))
+        metrics.record(redis_client, metrics.TaskRun("page-cro", DAY, 0.2, failed=failed, retried=retried))
 
     counted = metrics.skills(redis_client, DAY)["page-cro"]
     assert (counted.runs, counted.failures, counted.retries) == (2, 1, 1)
@@ -79,12 +80,12 @@ def test_metrics_daily_report_is_written_with_a_table_per_skill_and_per_goal(
         redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path) -> None:
     # Given metered runs on a day
     team = Team(redis_server, tmp_path / "ws", OfflineProvider(), worker=False)
-    metrics.record(redis_client, metrics.Run("seo-audit", DAY, 2.0, "goal-20260314-cccccc",
+    metrics.record(redis_client, metrics.TaskRun("seo-audit", DAY, 2.0, "goal-20260314-cccccc",
                                              "seo-audit-20260314-dddddd", failed=True,
                                              totals=metrics.Totals(10, 20, Decimal("0.5"))))
 
     # When the day's report is written
-    path = metrics.write_daily_report(team.rt, DAY)
+    path = daily_report.write_daily_report(team.rt, DAY)
 
     # Then it is the dated markdown file with both tables (an unknown goal still gets its row)
     assert path == tmp_path / "ws" / "metrics" / "2026-03-14-report.md"
@@ -98,7 +99,7 @@ def test_metrics_daily_report_is_written_with_a_table_per_skill_and_per_goal(
 def test_metrics_cli_prints_the_day_as_json_and_writes_the_report(
         redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path) -> None:
     # Given a metered run on a day
-    metrics.record(redis_client, metrics.Run("copywriting", DAY, 1.0, "goal-20260314-eeeeee",
+    metrics.record(redis_client, metrics.TaskRun("copywriting", DAY, 1.0, "goal-20260314-eeeeee",
                                              "copywriting-20260314-ffffff",
                                              totals=metrics.Totals(7, 9, Decimal("0.25"))))
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from marketing_team.beat import heartbeat_age
-from marketing_team.celery_app import create_app
-from marketing_team.domain import GoalStatus
+from marketing_team.config.settings import load_settings
+from marketing_team.domain.goal import GoalStatus
 from marketing_team.llm.offline import OfflineProvider
-from marketing_team.settings import load_settings
+from marketing_team.orchestration.app import build_app
+from marketing_team.orchestration.beat import heartbeat_age
 from marketing_team.testing.processes import wait_for
 from marketing_team.testing.servers import RunningServer, free_port
 from marketing_team.testing.team import Team
@@ -51,7 +51,7 @@ def _answers(port: int, path: str, auth: tuple[str, str] | None = None) -> tuple
 
 def _worker_pongs(server: RunningServer, tmp_path: Path) -> bool:
     settings = load_settings(_env_file=None, redis_url=server.url, workspace_dir=tmp_path / "ws")
-    app = create_app(settings, broker_url=server.broker_url)
+    app = build_app(settings, broker_url=server.broker_url)
     return bool(app.control.ping(timeout=0.5, limit=1))
 
 
@@ -91,8 +91,8 @@ def test_procfile_beat_writes_its_heartbeat(server: RunningServer, launch: Launc
     assert any(r["component"] == "beat" for r in json_lines(tmp_path / "beat.err"))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("marketing_team.webhook") is None,
-                    reason="marketing_team.webhook (the triggers issue) is not in this tree yet")
+@pytest.mark.skipif(importlib.util.find_spec("marketing_team.web.wsgi") is None,
+                    reason="marketing_team.web.wsgi is not in this tree yet")
 def test_procfile_web_answers_health(server: RunningServer, launch: Launch, tmp_path: Path) -> None:
     # Given the Procfile's web command on a free port
     port = free_port()

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from marketing_team.beat import heartbeat_age
-from marketing_team.celery_app import create_app
-from marketing_team.domain import GoalStatus
+from marketing_team.config.settings import load_settings
+from marketing_team.domain.goal import GoalStatus
 from marketing_team.llm.offline import OfflineProvider
-from marketing_team.settings import load_settings
-from marketing_team.supervisor import ChildSpec, Policy, Supervisor, embedded_url
+from marketing_team.ops.supervisor import ChildSpec, Policy, Supervisor, embedded_url
+from marketing_team.orchestration.app import build_app
+from marketing_team.orchestration.beat import heartbeat_age
 from marketing_team.testing.fake_anthropic import FakeAnthropic, RecordedRequest
 from marketing_team.testing.processes import child_env, wait_for
 from marketing_team.testing.servers import RunningServer, free_port
@@ -213,14 +213,14 @@ def test_up_without_redis_url_runs_its_own_server_and_health_finds_it(launch: La
     env = {"WORKSPACE_DIR": str(settings.workspace), "MAX_PARALLEL_AGENTS": "2"}
     # redbeat needs redis-py's spelling of a socket URL; until the app passes it, beat would
     # crash-loop on the embedded socket, so it only runs here when the app already does.
-    probe = create_app(settings, broker_url="redis+socket:///tmp/x.sock").conf.redbeat_redis_url
+    probe = build_app(settings, broker_url="redis+socket:///tmp/x.sock").conf.redbeat_redis_url
     beat = ["--beat"] if str(probe).startswith("unix://") else ["--no-beat"]
     up = launch([sys.executable, "-m", "marketing_team", "up", "--no-web", *beat], env, "up")
 
     # When its worker is up
     url = wait_for(lambda: embedded_url(settings) or up.poll() is not None, 30, "the embedded server")
     assert up.poll() is None, (tmp_path / "up.err").read_text()[-2000:]
-    app = create_app(settings, broker_url=str(url))
+    app = build_app(settings, broker_url=str(url))
     wait_for(lambda: app.control.ping(timeout=0.5, limit=1), 30, "the worker to answer ping")
 
     # Then `mtctl health` finds server and worker without being told the URL

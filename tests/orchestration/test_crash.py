@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from marketing_team import dispatch
-from marketing_team.celery_app import create_app
-from marketing_team.domain import Goal, GoalStatus, Priority, TaskStatus
-from marketing_team.launch import plan_pipeline
+from marketing_team.config.settings import load_settings
+from marketing_team.director.launch import plan_pipeline
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.goal import Goal, GoalStatus, Priority, TaskStatus
 from marketing_team.llm.factory import make_llm
-from marketing_team.runtime import Runtime
-from marketing_team.settings import load_settings
+from marketing_team.orchestration import dispatch
+from marketing_team.orchestration.app import build_app
 from marketing_team.testing.fake_anthropic import FakeAnthropic, RecordedRequest
 from marketing_team.testing.processes import (
     child_env,
@@ -77,7 +77,7 @@ def test_crash_killed_worker_process_mid_skill_goal_still_completes(
                                  anthropic_base_url=slow_copy.url, workspace_dir=tmp_path / "ws",
                                  llm_max_retries=0)
         rt = Runtime(settings=settings, llm=make_llm(settings), broker_url=redis_server.broker_url)
-        app = create_app(settings, broker_url=redis_server.broker_url)
+        app = build_app(settings, broker_url=redis_server.broker_url)
         goal = plan_pipeline(rt, "Copywriting Review Chain", Priority.P1)
         rt.goals.create(goal)
         dispatch.start(app, rt, goal.id)
@@ -105,7 +105,7 @@ def test_crash_redelivered_task_with_stored_reply_makes_no_second_request(
             settings = load_settings(_env_file=None, redis_url=redis_server.url, anthropic_api_key=KEY,
                                      anthropic_base_url=fake.url, workspace_dir=tmp_path / "ws")
             rt = Runtime(settings=settings, llm=make_llm(settings), broker_url=redis_server.broker_url)
-            app = create_app(settings, broker_url=redis_server.broker_url)
+            app = build_app(settings, broker_url=redis_server.broker_url)
             goal = plan_pipeline(rt, "Page Launch", Priority.P1)
             rt.goals.create(goal)
             dispatch.start(app, rt, goal.id)
@@ -163,7 +163,7 @@ def test_crash_resume_after_killing_whole_run_reruns_only_unfinished_tasks(
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_crash_signal_to_an_embedded_run_stops_its_private_server(
         slow_copy: FakeAnthropic, tmp_path: Path, sig: signal.Signals) -> None:
-    from marketing_team.embedded import is_alive, socket_dir_for
+    from marketing_team.ops.embedded import is_alive, socket_dir_for
 
     workspace = tmp_path / "ws"
     env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": slow_copy.url, "WORKSPACE_DIR": str(workspace)}

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from marketing_team import frontmatter
 from marketing_team.catalog.loader import load_catalog
-from marketing_team.domain import GoalStatus, Priority, TaskStatus
+from marketing_team.domain.goal import GoalStatus, Priority, TaskStatus
 from marketing_team.llm.offline import OFFLINE_NOTICE
+from marketing_team.store import frontmatter
 from marketing_team.testing.scripted import ScriptedLLM
 from marketing_team.testing.team import Team
 

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from marketing_team import dispatch, flow, runner
-from marketing_team.domain import Goal, GoalStatus, TaskStatus
-from marketing_team.humanreview import ItemStatus, Reason, ReviewQueue
-from marketing_team.launch import plan_pipeline
+from marketing_team.director import flow, human_review, skill_run
+from marketing_team.director.launch import plan_pipeline
+from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
+from marketing_team.domain.review_item import ItemStatus, Reason
 from marketing_team.llm.offline import OfflineProvider
+from marketing_team.orchestration import dispatch
+from marketing_team.store.review_items import ReviewQueue
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 
@@ -54,11 +56,11 @@ def test_advance_redelivered_before_the_next_phase_was_published_publishes_it(id
 def test_second_copy_of_a_running_task_does_not_run_it_again(idle: Team) -> None:
     goal = _saved(idle)
     task = goal.tasks[0]
-    assert runner.claim(idle.rt, goal.id, task.id).action == "run"
+    assert skill_run.claim(idle.rt, goal.id, task.id).action == "run"
 
     # A resumed goal publishes the task again while the first copy still runs (live holder).
     idle.rt.redis.set(f"mt:lease:{task.id}:0", "elsewhere:1:1")
-    assert runner.claim(idle.rt, goal.id, task.id).action == "busy"
+    assert skill_run.claim(idle.rt, goal.id, task.id).action == "busy"
 
 
 def test_resume_of_a_goal_whose_phases_all_ran_settles_it_without_crashing(idle: Team) -> None:
@@ -86,6 +88,6 @@ def test_cascade_review_item_on_a_failed_task_can_be_decided(idle: Team) -> None
     idle.rt.goals.update(goal.id, failed)
     item = ReviewQueue(idle.rt.workspace).open_item(goal.id, Reason.CASCADING_FAILURE, "3 failures",
                                                      task_id=task.id, skill=task.skill)
-    decided = flow.human_decision(idle.rt, item.id, ItemStatus.APPROVED)
+    decided = human_review.human_decision(idle.rt, item.id, ItemStatus.APPROVED)
     assert decided.status is ItemStatus.APPROVED
     assert idle.rt.goals.load(goal.id).task(task.id).status is TaskStatus.FAILED

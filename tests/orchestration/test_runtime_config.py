@@ -5,21 +5,21 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from marketing_team import dispatch
-from marketing_team.celery_app import create_app
-from marketing_team.domain import Goal, GoalStatus, Priority
-from marketing_team.launch import plan_pipeline
+from marketing_team.config.settings import load_settings
+from marketing_team.director.launch import plan_pipeline
+from marketing_team.domain.goal import Goal, GoalStatus, Priority
 from marketing_team.llm.offline import OfflineProvider
-from marketing_team.settings import load_settings
+from marketing_team.orchestration import dispatch
+from marketing_team.orchestration.app import build_app
+from marketing_team.orchestration.inprocess_worker import InProcessWorker
 from marketing_team.testing.processes import wait_for
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
-from marketing_team.worker import InProcessWorker
 
 
 def test_config_is_durable_and_visibility_exceeds_the_hard_limit() -> None:
     settings = load_settings(_env_file=None, soft_time_limit_s=100, hard_time_limit_s=140)
-    conf = create_app(settings, broker_url="redis://127.0.0.1:6379/0").conf
+    conf = build_app(settings, broker_url="redis://127.0.0.1:6379/0").conf
 
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.worker_prefetch_multiplier == 1

@@ -18,7 +18,7 @@ from triggers_support import TOKEN, call, web_app  # noqa: E402
 from marketing_team.llm.offline import OfflineProvider  # noqa: E402
 from marketing_team.testing.servers import RunningServer  # noqa: E402
 from marketing_team.testing.team import Team  # noqa: E402
-from marketing_team.webhook import WebhookApp  # noqa: E402
+from marketing_team.web.webhook import WebhookApp  # noqa: E402
 
 EVENT_TYPES = ["traffic_drop", "conversion_drop", "new_blog_post", "budget_warning", "nope", "", 7, None]
 _JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),

@@ -7,13 +7,13 @@ import signal
 import threading
 from pathlib import Path
 
-from marketing_team import dispatch
-from marketing_team.celery_app import create_app
-from marketing_team.domain import GoalStatus, Priority
-from marketing_team.launch import plan_pipeline
+from marketing_team.config.settings import load_settings
+from marketing_team.director.launch import plan_pipeline
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.goal import GoalStatus, Priority
 from marketing_team.llm.factory import make_llm
-from marketing_team.runtime import Runtime
-from marketing_team.settings import load_settings
+from marketing_team.orchestration import dispatch
+from marketing_team.orchestration.app import build_app
 from marketing_team.testing.fake_anthropic import FakeAnthropic, RecordedRequest
 from marketing_team.testing.processes import children, spawn_worker, stop, wait_for
 from marketing_team.testing.servers import RunningServer
@@ -49,7 +49,7 @@ def test_reliability_ten_kills_mid_skill_every_goal_completes(
             settings = load_settings(_env_file=None, redis_url=redis_server.url, anthropic_api_key=KEY,
                                      anthropic_base_url=fake.url, workspace_dir=tmp_path / "ws")
             rt = Runtime(settings=settings, llm=make_llm(settings), broker_url=redis_server.broker_url)
-            app = create_app(settings, broker_url=redis_server.broker_url)
+            app = build_app(settings, broker_url=redis_server.broker_url)
             goals = []
             for _ in range(KILLS):
                 in_flight.clear()

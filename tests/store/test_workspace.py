@@ -9,11 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marketing_team import frontmatter
-from marketing_team.domain import Category, Goal, PhaseSpec, Plan, Priority, new_id
-from marketing_team.errors import CorruptFileError
-from marketing_team.goals import GoalStore, build_tasks
-from marketing_team.workspace import Workspace, atomic_write
+from marketing_team.director.launch import build_tasks
+from marketing_team.domain.errors import CorruptFileError
+from marketing_team.domain.goal import Category, Goal, PhaseSpec, Plan, Priority
+from marketing_team.domain.values import new_id
+from marketing_team.store import frontmatter
+from marketing_team.store.goals import GoalStore
+from marketing_team.store.workspace import Workspace, atomic_write
 
 HOSTILE = "---\ntitle: not front matter\n---\n# Heading: with colon\n\n---\n```yaml\na: b\n```\n"
 

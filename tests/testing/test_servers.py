@@ -11,7 +11,7 @@ import pytest
 import redis
 from kombu import Connection
 
-from marketing_team.embedded import is_alive, ping
+from marketing_team.ops.embedded import is_alive, ping
 from marketing_team.testing.servers import RunningServer, server_binary, start_test_server
 
 

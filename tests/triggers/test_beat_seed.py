@@ -5,8 +5,9 @@ from __future__ import annotations
 from celery.result import allow_join_result
 from redbeat import RedBeatSchedulerEntry
 
-from marketing_team.beat import heartbeat_age, seed, write_heartbeat
-from marketing_team.domain import Event, EventType, GoalStatus
+from marketing_team.domain.event import Event, EventType
+from marketing_team.domain.goal import GoalStatus
+from marketing_team.orchestration.beat import heartbeat_age, seed, write_heartbeat
 from marketing_team.testing.team import Team
 
 

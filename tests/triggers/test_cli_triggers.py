@@ -13,7 +13,8 @@ import redis
 from click.testing import CliRunner
 
 from marketing_team.cli.main import cli
-from marketing_team.domain import GoalStatus, utcnow
+from marketing_team.domain.goal import GoalStatus
+from marketing_team.domain.values import utcnow
 from marketing_team.testing.processes import child_env
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team

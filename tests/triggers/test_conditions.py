@@ -7,9 +7,9 @@ from pydantic import JsonValue
 
 from marketing_team.catalog.loader import load_catalog
 from marketing_team.catalog.specs import Condition, Operator
-from marketing_team.domain import Event, EventType
-from marketing_team.events import condition_holds, goal_text, mappings_for
-from marketing_team.prompts import quote_event_data, skill_message
+from marketing_team.director.prompts import quote_event_data, skill_message
+from marketing_team.domain.event import Event, EventType
+from marketing_team.triggers.event_bus import condition_holds, goal_text, mappings_for
 
 
 @pytest.mark.parametrize(("op", "value", "actual", "holds"), [

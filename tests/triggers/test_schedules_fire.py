@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,15 @@ from celery.schedules import schedule
 from redbeat import RedBeatSchedulerEntry
 from triggers_support import GatedLLM, probe_catalog, start_beat, stop, wait_for
 
-from marketing_team.beat import HEARTBEAT_KEY, heartbeat_age
-from marketing_team.domain import GoalStatus
+from marketing_team.budget.policy import to_micros
+from marketing_team.domain.goal import GoalStatus
 from marketing_team.llm.offline import OfflineProvider
-from marketing_team.schedule_runner import states
-from marketing_team.schedules import FIRE_TASK
+from marketing_team.orchestration.beat import HEARTBEAT_KEY, heartbeat_age
+from marketing_team.orchestration.beat_schedule import FIRE_TASK
+from marketing_team.orchestration.dispatch import starter
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
+from marketing_team.triggers.firing import fire, states
 
 INTERVAL_S = 1.0
 DEFAULT_IDS = ("daily-social", "daily-review", "weekly-content", "weekly-seo", "monthly-cro",
@@ -107,12 +110,9 @@ def test_schedule_whose_previous_goal_is_running_is_skipped(redis_server: Runnin
 
 def test_p2_schedule_at_throttle_is_skipped_with_budget_throttle(redis_server: RunningServer,
                                                                  tmp_path: Path) -> None:
-    budget = pytest.importorskip("marketing_team.budget_policy", reason="needs the budget engine")
-    from marketing_team import budget as engine
-
     with _team(redis_server, tmp_path, OfflineProvider(), budget_monthly=Decimal("10")) as team:
-        engine.ledger(team.rt).record(budget.to_micros(Decimal("9.10")), skill="test-spend")
-        assert engine.standing(team.rt).level.value == "throttle"
+        team.rt.budget.ledger.record(to_micros(Decimal("9.10")), skill="test-spend")
+        assert team.rt.budget.standing().level.value == "throttle"
 
         skipped = _fire(team, "probe")
         urgent = _fire(team, "probe-urgent")
@@ -138,13 +138,9 @@ def test_disabled_schedule_is_skipped_and_enabling_takes_effect_at_the_next_firi
 
 def test_concurrent_firings_of_one_schedule_start_one_goal(redis_server: RunningServer,
                                                            tmp_path: Path) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from marketing_team.schedule_runner import fire
-
     with _team(redis_server, tmp_path, OfflineProvider(), worker=False) as team:
         with ThreadPoolExecutor(4) as pool:
-            results = list(pool.map(lambda _: fire(team.app, team.rt, "probe", manual=True), range(4)))
+            results = list(pool.map(lambda _: fire(team.rt, "probe", starter(team.app, team.rt), manual=True), range(4)))
 
         started = [r.goal_id for r in results if r.goal_id]
         assert len(started) == 1 and team.rt.goals.ids() == started

@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 import pytest
 
 from marketing_team.catalog.loader import load_catalog
-from marketing_team.domain import GoalStatus, Priority, ScheduleEntry
-from marketing_team.errors import ConfigurationError
-from marketing_team.schedules import SkipReason, beat_schedule, decide, next_fire, parse_cron
+from marketing_team.domain.errors import ConfigurationError
+from marketing_team.domain.goal import GoalStatus, Priority
+from marketing_team.domain.schedule import ScheduleEntry, SkipReason
+from marketing_team.orchestration.beat_schedule import beat_schedule
+from marketing_team.triggers.schedules import next_fire, parse_cron, skip_reason
 
 
 def test_beat_schedule_has_one_fire_entry_per_default_schedule() -> None:
@@ -90,10 +92,10 @@ def test_next_fire_finds_the_next_leap_day() -> None:
     ({"enabled": True, "previous": None, "budget_level_denying": None}, None),
 ])
 def test_decide_names_the_first_reason_to_skip(kwargs: dict[str, object], expected: SkipReason | None) -> None:
-    assert decide(**kwargs) == expected  # type: ignore[arg-type]
+    assert skip_reason(**kwargs) == expected  # type: ignore[arg-type]
 
 
 def test_decide_lets_a_manual_run_fire_a_disabled_schedule() -> None:
-    assert decide(enabled=False, previous=None, budget_level_denying=None, manual=True) is None
-    assert decide(enabled=False, previous=GoalStatus.RUNNING, budget_level_denying=None,
+    assert skip_reason(enabled=False, previous=None, budget_level_denying=None, manual=True) is None
+    assert skip_reason(enabled=False, previous=GoalStatus.RUNNING, budget_level_denying=None,
                   manual=True) is SkipReason.PREVIOUS_RUN_ACTIVE

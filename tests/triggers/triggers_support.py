@@ -21,18 +21,18 @@ from marketing_team.testing.processes import child_env
 from marketing_team.testing.processes import wait_for as harness_wait_for
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
-from marketing_team.webhook import WebhookApp, create_app
+from marketing_team.web.webhook import WebhookApp, create_webhook_app
 
 TOKEN = "test-token-4f2a"
 
 
 def web_app(team: Team, **settings: Any) -> WebhookApp:
     """A separately created webhook app (as in its own web process) on the team's server and workspace."""
-    from marketing_team.settings import load_settings
+    from marketing_team.config.settings import load_settings
 
     cfg = load_settings(_env_file=None, workspace_dir=team.settings.workspace_dir,
                         redis_url=team.server.url, webhook_token=TOKEN, **settings)
-    return create_app(cfg)
+    return create_webhook_app(cfg)
 
 
 @dataclass
@@ -116,13 +116,13 @@ def probe_catalog(root: Path) -> Path:
 
 
 def start_beat(server: RunningServer, catalog: Path, workspace: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    """`celery -A marketing_team beat -S marketing_team.beat:Scheduler` against the test server."""
+    """`celery -A marketing_team beat -S marketing_team.orchestration.beat:Scheduler` against the test server."""
     env = child_env({"REDIS_URL": server.url, "MT_CATALOG_DIR": str(catalog),
                      "WORKSPACE_DIR": str(workspace), "MT_LLM_PROVIDER": "offline"})
     with log_path.open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "marketing_team", "beat", "-S",
-             "marketing_team.beat:Scheduler", "--loglevel", "INFO"],
+             "marketing_team.orchestration.beat:Scheduler", "--loglevel", "INFO"],
             cwd=log_path.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from triggers_support import TOKEN, Response, call, post_event, web_app
 
-from marketing_team.beat import write_heartbeat
-from marketing_team.errors import ConfigurationError
+from marketing_team.config.settings import load_settings
+from marketing_team.domain.errors import ConfigurationError
 from marketing_team.llm.offline import OfflineProvider
-from marketing_team.settings import load_settings
+from marketing_team.orchestration.beat import write_heartbeat
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
-from marketing_team.webhook import MAX_BODY_BYTES, WebhookApp, create_app
+from marketing_team.web.webhook import MAX_BODY_BYTES, WebhookApp, create_webhook_app
 
 JSON = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
 GOOD = json.dumps({"type": "new_blog_post", "data": {"url": "https://x.test/a"}}).encode()
@@ -185,8 +185,8 @@ def test_webhook_refuses_to_start_without_a_token(idle_team: Team) -> None:
                         redis_url=idle_team.server.url)
 
     with pytest.raises(ConfigurationError, match="MT_WEBHOOK_TOKEN"):
-        create_app(cfg)
-    insecure = create_app(cfg, insecure=True)
+        create_webhook_app(cfg)
+    insecure = create_webhook_app(cfg, insecure=True)
     assert call(insecure, body=GOOD, headers={"Content-Type": "application/json"}).status == 202
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from triggers_support import TOKEN, stop, wait_for
 
-from marketing_team.domain import GoalStatus
+from marketing_team.domain.goal import GoalStatus
 from marketing_team.testing.processes import child_env
 from marketing_team.testing.servers import free_port
 from marketing_team.testing.team import Team
-from marketing_team.webhook import MAX_BODY_BYTES
+from marketing_team.web.webhook import MAX_BODY_BYTES
 
 
 def _request(port: int, method: str, path: str, body: bytes | None = None,
@@ -42,13 +42,13 @@ def _answers(port: int) -> bool:
 
 @pytest.fixture
 def gunicorn(team: Team, tmp_path: Path) -> Iterator[int]:
-    """gunicorn marketing_team.webhook:app on a free loopback port; stopped at the end."""
+    """gunicorn marketing_team.web.wsgi:app on a free loopback port; stopped at the end."""
     port = free_port()
     env = child_env({"REDIS_URL": team.server.url, "WORKSPACE_DIR": str(team.settings.workspace),
                      "MT_WEBHOOK_TOKEN": TOKEN})
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "marketing_team.webhook:app",
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "marketing_team.web.wsgi:app",
                                  "--bind", f"127.0.0.1:{port}", "--workers", "2"],
                                 cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -1,0 +1,1 @@
+"""What every layer reports: JSON logs, goal progress events and metric counters (Redis only)."""

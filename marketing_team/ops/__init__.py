@@ -1,0 +1,1 @@
+"""Operating the team on a machine: the embedded server, run modes, `mtctl up`, health."""

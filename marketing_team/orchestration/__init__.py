@@ -1,0 +1,1 @@
+"""The Celery edge (the only package that imports Celery): app, canvases, tasks, beat, workers."""

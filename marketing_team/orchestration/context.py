@@ -1,0 +1,31 @@
+"""Which runtime a Celery app's tasks use: handed in by the composition root, built once on first use."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from celery import Celery
+
+from marketing_team.director.runtime import Runtime
+
+RuntimeSource = Runtime | Callable[[], Runtime]
+_ATTR = "_mt_runtime"
+_lock = threading.Lock()
+
+
+def attach(app: Celery, runtime: RuntimeSource) -> None:
+    """Give app the runtime its tasks use (or a factory, called once when a task first needs it)."""
+    setattr(app, _ATTR, runtime)
+
+
+def runtime_of(app: Celery) -> Runtime:
+    """The runtime attached to app; a factory is called once and its result kept."""
+    with _lock:
+        source: RuntimeSource | None = getattr(app, _ATTR, None)
+        if source is None:
+            raise RuntimeError(f"no runtime attached to the Celery app {app.main!r}")
+        if not isinstance(source, Runtime):
+            source = source()
+            setattr(app, _ATTR, source)
+        return source

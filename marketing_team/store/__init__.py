@@ -1,0 +1,1 @@
+"""Persistence adapters: goals, deliverables, learnings, review items, replies, schedules, leases."""

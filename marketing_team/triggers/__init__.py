@@ -1,0 +1,1 @@
+"""What starts work without a person: cron schedules, the event bus and the team's own events."""

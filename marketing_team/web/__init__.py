@@ -1,0 +1,1 @@
+"""The WSGI application: the webhook, `/health` and `/metrics` (no framework)."""

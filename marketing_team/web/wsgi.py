@@ -1,0 +1,24 @@
+"""The WSGI entry point: `gunicorn marketing_team.web.wsgi:app` builds the app from the environment."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from marketing_team.config.settings import load_settings
+from marketing_team.web.webhook import WebhookApp, create_webhook_app
+
+_app: WebhookApp | None = None
+_lock = threading.Lock()
+
+
+def __getattr__(name: str) -> Any:
+    # gunicorn looks `app` up at start: build it then, from the environment, so a missing token
+    # stops gunicorn instead of failing the first request.
+    global _app
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _lock:
+        if _app is None:
+            _app = create_webhook_app(load_settings())
+        return _app
