@@ -12,7 +12,8 @@ from pathlib import Path
 
 from bench.common import Result
 
-MODULES = ("goal_overhead", "dispatch", "io_concurrency", "webhook", "learnings", "embedded_start")
+MODULES = ("goal_overhead", "dispatch", "io_concurrency", "webhook", "learnings", "embedded_start",
+           "goals_list")
 
 
 def machine() -> str:

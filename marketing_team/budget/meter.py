@@ -11,9 +11,7 @@ import redis
 from pydantic import BaseModel, ValidationError
 
 from marketing_team.budget.gate import BudgetGate
-from marketing_team.budget.ledger import day_of
 from marketing_team.budget.policy import estimate_input_tokens, to_micros, to_usd
-from marketing_team.budget.report import refresh_day_report
 from marketing_team.domain.errors import BudgetExhausted, StructuredOutputError
 from marketing_team.domain.values import utcnow
 from marketing_team.llm.base import MAX_REPROMPTS
@@ -21,7 +19,6 @@ from marketing_team.llm.protocol import LLM, Message, Reply, SystemBlock
 from marketing_team.llm.structured import parse_structured
 from marketing_team.store.leases import alive_key
 from marketing_team.store.replies import ReplyStore
-from marketing_team.store.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +28,7 @@ def _no_settle(reply: Reply) -> None:
 
 
 @contextlib.contextmanager
-def metered_call(gate: BudgetGate, workspace: Workspace, goal_id: str, skill: str, model: str,
+def metered_call(gate: BudgetGate, goal_id: str, skill: str, model: str,
                  max_tokens: int, *, input_tokens: int | None = None,
                  attempts: int = 1) -> Iterator[Callable[[Reply], None]]:
     """Reserve a call's worst case before it, settle to its actual cost after (yields settle)."""
@@ -60,8 +57,6 @@ def metered_call(gate: BudgetGate, workspace: Workspace, goal_id: str, skill: st
                 "event": "reservation_exceeded", "goal_id": goal_id, "skill": skill,
                 "model": model, "reserved_usd": str(to_usd(held.micros)),
                 "cost_usd": str(to_usd(actual))})
-        if actual > 0:
-            refresh_day_report(book, workspace, gate.budget_micros, day_of(when))
 
     try:
         yield settle
@@ -94,11 +89,11 @@ def stored_reply(replies: ReplyStore, key: str, schema: type[BaseModel] | None) 
 class GuardedLLM:
     """An LLM behind the budget (reserve, settle) and, with a key, the reply store."""
 
-    def __init__(self, llm: LLM, gate: BudgetGate, workspace: Workspace, goal_id: str | None,
+    def __init__(self, llm: LLM, gate: BudgetGate, replies: ReplyStore, goal_id: str | None,
                  skill: str, key: str | None = None) -> None:
         self.llm = llm
         self.gate = gate
-        self.workspace = workspace
+        self.replies = replies
         self.goal_id = goal_id
         self.skill = skill
         self.key = key
@@ -106,9 +101,7 @@ class GuardedLLM:
         self.fresh = False  # True once a call actually reached the provider
 
     def _replies(self) -> ReplyStore | None:
-        if self.key is None or self.goal_id is None:
-            return None
-        return ReplyStore(self.workspace.goal_dir(self.goal_id) / ".replies")
+        return None if self.key is None or self.goal_id is None else self.replies
 
     def _heartbeat(self, client: redis.Redis) -> None:
         # The goal's watchdog sees a long call as alive (the threads pool has no time limits).
@@ -132,7 +125,7 @@ class GuardedLLM:
         tokens = estimate_input_tokens([b.text for b in system_blocks] + [m.content for m in messages],
                                        schema_chars)
         attempts = 1 + MAX_REPROMPTS if schema is not None else 1
-        with metered_call(self.gate, self.workspace, self.goal_id or "", self.skill, model,
+        with metered_call(self.gate, self.goal_id or "", self.skill, model,
                           max_tokens, input_tokens=tokens, attempts=attempts) as settle:
             reply = self.llm.complete(system_blocks, messages, model, max_tokens, schema=schema)
             self.fresh = True

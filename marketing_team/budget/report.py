@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from marketing_team.budget.ledger import Ledger, Spend
 from marketing_team.budget.policy import level_for, share_percent, to_usd
-from marketing_team.domain.errors import LockTimeoutError
-from marketing_team.store.workspace import Workspace, atomic_write, file_lock
-
-log = logging.getLogger(__name__)
+from marketing_team.store.workspace import Workspace, atomic_write
 
 
 def cost_report_path(workspace: Workspace, day: str) -> Path:
@@ -35,7 +31,7 @@ def render(day: str, spend: Spend, month_spent: int, budget: int) -> str:
         f"- Spent this day: ${to_usd(spend.spent):.6f} over {spend.calls} model call(s)",
         f"- Month to date ({day[:7]}): ${to_usd(month_spent):.6f} of ${to_usd(budget):.2f} "
         f"({share_percent(month_spent, budget)}%), level {level}",
-        "- Source: the Redis ledger (UTC days); this file is rewritten after each paid call.", "",
+        "- Source: the Redis ledger (UTC days); this file is an export, rewritten by each export.", "",
     ]
     lines += _table("skill", "Skill", spend.by_skill)
     lines += _table("model", "Model", spend.by_model)
@@ -46,18 +42,6 @@ def render(day: str, spend: Spend, month_spent: int, budget: int) -> str:
 def write_day_report(ledger: Ledger, workspace: Workspace, budget: int, day: str) -> Path:
     """Rewrite a day's report from the ledger, atomically (budget in micro-dollars)."""
     path = cost_report_path(workspace, day)
-    # Under the lock the ledger is read and the file written in one go, so a slower writer can
-    # never replace a newer report with an older snapshot.
-    with file_lock(workspace.metrics_dir / ".costs.lock"):
-        text = render(day, ledger.day(day), ledger.month_spent(day[:7]), budget)
-        atomic_write(path, text + "\n")
+    text = render(day, ledger.day(day), ledger.month_spent(day[:7]), budget)
+    atomic_write(path, text + "\n")
     return path
-
-
-def refresh_day_report(ledger: Ledger, workspace: Workspace, budget: int, day: str) -> None:
-    """Rewrite the report after a paid call; the ledger stays the truth, so a disk error only logs."""
-    try:
-        write_day_report(ledger, workspace, budget, day)
-    except (OSError, LockTimeoutError) as exc:
-        log.warning("cost report not written", extra={"event": "cost_report_failed", "day": day,
-                                                      "error": f"{type(exc).__name__}: {exc}"})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -219,9 +221,22 @@ def load_catalog_from(user_dir: Path | None) -> Catalog:
             merged = tuple(dict.fromkeys(skills[slug].downstream + tuple(sorted(consumers))))
             skills[slug] = skills[slug].model_copy(update={"downstream": merged})
     skills[DIRECTOR_REVIEW] = DIRECTOR_REVIEW_SPEC
-    return Catalog(skills=skills, squads=squads, pipelines=pipelines, routing=routing,
-                   category_rules=tuple(rules.items()), schedules=tuple(schedules.values()),
-                   events=tuple(events.values()))
+    catalog = Catalog(skills=skills, squads=squads, pipelines=pipelines, routing=routing,
+                      category_rules=tuple(rules.items()), schedules=tuple(schedules.values()),
+                      events=tuple(events.values()))
+    return catalog.model_copy(update={"fingerprint": fingerprint(catalog)})
+
+
+def fingerprint(catalog: Catalog) -> str:
+    """A hash of what the team would do with this catalog; where its files lie does not count.
+
+    Two workers with the same skills, pipelines, routing and mappings agree on it, wherever the
+    package or MT_CATALOG_DIR is installed.
+    """
+    data = catalog.model_dump(mode="json", exclude={"fingerprint": True,
+                                                    "skills": {"__all__": {"source"}}})
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=8)

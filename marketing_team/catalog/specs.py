@@ -104,6 +104,7 @@ class Catalog(Frozen):
     category_rules: tuple[tuple[Category, tuple[str, ...]], ...]
     schedules: tuple[ScheduleEntry, ...]
     events: tuple[EventMapping, ...]
+    fingerprint: str = ""  # a hash of everything above but file locations: same team, same hash
 
     def skill(self, slug: str) -> SkillSpec:
         """The skill with this slug, or NotFoundError."""

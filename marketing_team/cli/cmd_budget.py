@@ -2,58 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import click
-import redis
 
-from marketing_team.budget.ledger import Ledger, Spend, month_of
+from marketing_team.budget.ledger import Spend, month_of
 from marketing_team.budget.policy import level_for, share_percent, to_micros, to_usd
 from marketing_team.cli.common import emit_json, settings
 from marketing_team.config.settings import Settings
 from marketing_team.domain.errors import InputError
 from marketing_team.domain.values import utcnow
-from marketing_team.store.connection import redis_py_url
-
-
-@contextlib.contextmanager
-def ledger_client(cfg: Settings) -> Iterator[tuple[redis.Redis | None, str]]:
-    """A client on the server holding the ledger, and where it is (None when there is none)."""
-    url = cfg.broker_url
-    if url is not None:
-        from marketing_team.ops.run_mode import check_broker
-
-        check_broker(url)  # one line naming the masked URL when Redis is down
-        client = redis.Redis.from_url(redis_py_url(url), socket_timeout=10)
-        try:
-            yield client, "redis"
-        finally:
-            client.close()
-        return
-    from marketing_team.ops.embedded import EmbeddedServer, ping
-
-    state = cfg.workspace / ".state"
-    live = EmbeddedServer(state)
-    if ping(str(live.socket_path)):  # `mtctl up` or a running goal owns the server: just read it
-        client = redis.Redis.from_url(live.redis_url, socket_timeout=10)
-        try:
-            yield client, "embedded"
-        finally:
-            client.close()
-        return
-    if not (state / "data").is_dir():  # no server ever kept data here: nothing was spent
-        yield None, "none"
-        return
-    # The embedded server's append-only data outlives it; start it just long enough to read.
-    with EmbeddedServer(state, appendonly=True) as server:
-        client = redis.Redis.from_url(server.redis_url, socket_timeout=10)
-        try:
-            yield client, "embedded"
-        finally:
-            client.close()
+from marketing_team.ops.run_mode import store_session
 
 
 def _usd(micros: int) -> float:
@@ -95,8 +55,6 @@ def _print(cfg: Settings, spend: Spend, month: str, source: str) -> None:
                f"${to_usd(max(0, budget - spend.spent)):.2f} left")
     click.echo(f"  {spend.calls} model call(s); ${to_usd(spend.reserved):.4f} held by calls in "
                f"flight; caps ${cfg.goal_budget_cap:.2f} per goal, ${cfg.call_cost_cap:.2f} per call")
-    if source == "none":
-        click.echo("  no budget data yet: nothing has been spent from this workspace")
     for title, amounts in (("skill", spend.by_skill), ("model", spend.by_model)):
         if amounts:
             click.echo(f"By {title}:")
@@ -117,8 +75,9 @@ def budget_cmd(month: str | None, as_json: bool) -> None:
         raise InputError(f"--month must be YYYY-MM, not {month!r}")
     cfg = settings()
     chosen = month or month_of(utcnow())
-    with ledger_client(cfg) as (client, source):
-        spend = Ledger(client).month(chosen) if client is not None else Spend()
+    source = "redis" if cfg.broker_url is not None else "embedded"
+    with store_session(cfg) as rt:
+        spend = rt.budget.ledger.month(chosen)
     if as_json:
         emit_json(budget_summary(cfg, spend, chosen, source))
     else:

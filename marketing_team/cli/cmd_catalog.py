@@ -1,4 +1,4 @@
-"""`mtctl validate`, `skills list|show` and `init`: the team catalog and the product context."""
+"""`mtctl validate` and `skills list|show`: the team catalog."""
 
 from __future__ import annotations
 
@@ -12,59 +12,10 @@ from marketing_team.catalog.loader import load_catalog_from
 from marketing_team.catalog.specs import DIRECTOR_REVIEW, FOUNDATION, Catalog, SkillSpec
 from marketing_team.catalog.validate import validate_catalog
 from marketing_team.cli.common import emit_json, settings
-from marketing_team.domain.errors import InputError, NotFoundError
-from marketing_team.store.workspace import Workspace, atomic_write
+from marketing_team.domain.errors import NotFoundError
 
 _PARENS = re.compile(r"\s*\([^()]*\)")
 
-PRODUCT_TEMPLATE = """\
-# Product marketing context
-
-<!-- Every skill on the team reads this file before it writes anything. Replace each comment
-with plain facts in your own words; short bullet points are fine. Leave out what you do not
-know rather than guessing: the skills state their assumptions instead of inventing facts.
-Delete the comments when you are done (they are harmless if you do not). -->
-
-## Product
-<!-- What it is in one sentence, what it does, who makes it, the price and plans, and how people
-start (free trial, freemium, demo). Name the three features that matter most to buyers. -->
-
-## Audience
-<!-- Who buys and who uses: company size, industry, role, region, and what is going on for them
-when they start looking. Say who the product is NOT for. -->
-
-## Personas
-<!-- Two or three people by role (e.g. "Head of Growth at a 50-person SaaS"): their goals, what
-they are measured on, what they read, and the words they use for the problem. -->
-
-## Pains
-<!-- The problems that make people look for a product like this, in the customer's words, and
-what each pain costs them (time, money, risk). Put the most painful first. -->
-
-## Competitors
-<!-- Named competitors and the other ways people solve the problem today (spreadsheets, an
-agency, doing nothing). For each: who picks it and why, and where it falls short. -->
-
-## Differentiation
-<!-- Why someone picks us over each alternative above: the two or three differences a buyer
-can verify, and the proof for each. Avoid claims every competitor could also make. -->
-
-## Objections
-<!-- What stops people from buying or switching (price, migration effort, security, "we
-already have a tool") and the honest answer to each. -->
-
-## Voice
-<!-- How we sound: three or four adjectives with a "this, not that" example each, words we use
-and words we never use, and how formal we are. Paste a paragraph of copy you like. -->
-
-## Proof points
-<!-- Facts the team may quote: customer names we may use, numbers with their source, reviews and
-ratings, awards, certifications, guarantees. Anything not listed here will not be claimed. -->
-
-## Goals
-<!-- What marketing must achieve this quarter, with numbers and dates (e.g. "trial signups from
-800 to 1,100 a month by 30 June"), the main channels, and the monthly budget. -->
-"""
 
 
 def _catalog() -> Catalog:
@@ -173,22 +124,7 @@ def skills_show(slug: str, as_json: bool) -> None:
     click.echo(spec.instructions)
 
 
-@click.command("init")
-@click.option("--force", is_flag=True, help="Replace an existing context/product.md.")
-def init_cmd(force: bool) -> None:
-    """Create the workspace folders and a commented context/product.md for you to fill in."""
-    workspace = Workspace(settings().workspace)
-    workspace.ensure()
-    path = workspace.context_file
-    if path.exists() and not force:
-        raise InputError(f"{path} already exists; edit it, or run `mtctl init --force` to "
-                         "replace it with the empty template")
-    atomic_write(path, PRODUCT_TEMPLATE)
-    click.echo(f"wrote {path}")
-    click.echo("Fill in each section: every skill reads this file before it writes.")
-
-
 def register(cli: click.Group) -> None:
     """Add this module's commands to `mtctl`."""
-    for command in (validate_cmd, skills_group, init_cmd):
+    for command in (validate_cmd, skills_group):
         cli.add_command(command)

@@ -1,19 +1,23 @@
-"""`mtctl goal`, `mtctl pipeline` and `mtctl goals list|show|resume|cancel`."""
+"""`mtctl goal`, `mtctl pipeline` and `mtctl goals list|show|export|resume|cancel`."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import click
 
 from marketing_team.cli.common import PRIORITY, emit_json, local_runtime, settings
 from marketing_team.cli.watch import follow, goal_summary, print_summary
-from marketing_team.director import flow
+from marketing_team.director import export, flow
 from marketing_team.director.launch import estimate_cost, plan_goal, plan_pipeline
+from marketing_team.director.product_context import sync_from_file
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import DispatchRefusedError, InputError
 from marketing_team.domain.goal import Category, Goal, GoalStatus, Priority
 from marketing_team.domain.values import check_id
 from marketing_team.observability import progress
-from marketing_team.ops.run_mode import RunMode
+from marketing_team.ops.run_mode import RunMode, store_session
 from marketing_team.orchestration import dispatch
 
 CATEGORY = click.Choice([c.value for c in Category])
@@ -30,7 +34,8 @@ def _run(mode: RunMode, goal: Goal, detach: bool, as_json: bool) -> None:
     try:
         if not as_json:
             click.echo(f"Goal {goal.id}: {len(goal.plan.phases)} phases, {len(goal.tasks)} tasks "
-                       f"({goal.category}, {goal.priority}) -> {rt.workspace.goal_dir(goal.id)}", err=True)
+                       f"({goal.category}, {goal.priority}) -> {export.goal_folder(rt, goal.id)}",
+                       err=True)
         dispatch.start(app, rt, goal.id)
         if detach:
             _report(rt, rt.goals.load(goal.id), as_json)
@@ -92,21 +97,23 @@ def goal_cmd(text: str, priority: str, category: str | None, dry_run: bool, deta
     cfg = settings()
     chosen = Category(category) if category else None
     if dry_run:
-        rt = local_runtime(cfg) if cfg.llm_provider == "offline" else None
-        if rt is not None:
+        with store_session(cfg) as rt:
             goal, note = plan_goal(rt, text, Priority(priority), chosen)
             _print_plan(rt, goal, note)
-            return
-        with RunMode(cfg, run_worker=False) as mode:
-            assert mode.runtime is not None
-            goal, note = plan_goal(mode.runtime, text, Priority(priority), chosen)
-            _print_plan(mode.runtime, goal, note)
         return
     with RunMode(cfg, run_worker=True if embedded_worker else None) as mode:
         assert mode.runtime is not None
         refuse_unless_healthy(mode, Priority(priority))
+        _sync_context(mode.runtime, as_json)
         goal, _ = plan_goal(mode.runtime, text, Priority(priority), chosen)
         _run(mode, goal, detach, as_json)
+
+
+def _sync_context(rt: Runtime, quiet: bool) -> None:
+    """Send context/product.md to the team when it changed (the file wins), and say so."""
+    note = sync_from_file(rt)
+    if note and not quiet:
+        click.echo(note, err=True)
 
 
 @click.command("pipeline")
@@ -122,6 +129,7 @@ def pipeline_cmd(template: str, priority: str | None, detach: bool, as_json: boo
     local_runtime(cfg).catalog.pipeline(template)  # unknown template: fail before starting anything
     with RunMode(cfg, run_worker=True if embedded_worker else None) as mode:
         assert mode.runtime is not None
+        _sync_context(mode.runtime, as_json)
         goal = plan_pipeline(mode.runtime, template, Priority(priority) if priority else None)
         refuse_unless_healthy(mode, goal.priority)
         _run(mode, goal, detach, as_json)
@@ -134,19 +142,26 @@ def goals_group() -> None:
 
 @goals_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", type=int, default=20, show_default=True)
-def goals_list(as_json: bool, limit: int) -> None:
-    """The newest goals with status, progress and cost."""
-    rt = local_runtime()
-    goals = [goal_summary(rt, g) for g in list(rt.goals.all())[:limit]]
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--status", type=click.Choice([g.value for g in GoalStatus]), default=None)
+def goals_list(as_json: bool, limit: int, status: str | None) -> None:
+    """The newest goals with status, progress and cost (read from the index)."""
+    with store_session(settings()) as rt:
+        found = rt.goals.recent(limit, GoalStatus(status) if status else None)
+        rows: list[dict[str, Any]] = [
+            goal_summary(rt, g) if isinstance(g, Goal) else
+            {"goal_id": g.id, "status": "unreadable", "reason": g.reason} for g in found]
     if as_json:
-        emit_json(goals)
+        emit_json(rows)
         return
-    if not goals:
+    if not rows:
         click.echo("no goals yet")
-    for g in goals:
-        click.echo(f"{g['goal_id']}  {g['status']:<16} {g['tasks']['approved']}/{g['tasks']['total']} "
-                   f"${g['cost_usd']:.4f}  {g['description'][:60]}")
+    for row in rows:
+        if row["status"] == "unreadable":
+            click.echo(f"{row['goal_id']}  unreadable       {row['reason'][:80]}")
+            continue
+        click.echo(f"{row['goal_id']}  {row['status']:<16} {row['tasks']['approved']}/"
+                   f"{row['tasks']['total']} ${row['cost_usd']:.4f}  {row['description'][:60]}")
 
 
 @goals_group.command("show")
@@ -154,24 +169,36 @@ def goals_list(as_json: bool, limit: int) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def goals_show(goal_id: str, as_json: bool) -> None:
     """One goal: its phases, tasks, reviews, scores and failures."""
-    rt = local_runtime()
-    goal = rt.goals.load(check_id(goal_id, "goal id"))
-    if as_json:
+    with store_session(settings()) as rt:
+        goal = rt.goals.load(check_id(goal_id, "goal id"))
         data = goal_summary(rt, goal)
+        if not as_json:
+            print_summary(rt, goal)
+    if as_json:
         data["task_list"] = [{"id": t.id, "phase": t.phase_index + 1, "skill": t.skill,
                               "status": t.status.value, "revision": t.revision,
-                              "cost_usd": float(t.cost_usd), "output": t.output_path, "error": t.error,
+                              "cost_usd": float(t.cost_usd), "output": t.output, "error": t.error,
                               "overall": t.last_review.overall if t.last_review else None}
                              for t in goal.tasks]
         emit_json(data)
         return
-    print_summary(rt, goal)
     for index, phase in enumerate(goal.plan.phases):
         click.echo(f"  phase {index + 1}: {phase.name}")
         for t in goal.phase_tasks(index):
             score = f" score {t.last_review.overall}" if t.last_review and t.last_review.overall else ""
             err = f" — {t.error}" if t.error else ""
             click.echo(f"    {t.skill:<28} {t.status.value:<12} rev {t.revision}{score}{err}")
+
+
+@goals_group.command("export")
+@click.argument("goal_id")
+@click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the folder under this directory (default: WORKSPACE_DIR/goals).")
+def goals_export(goal_id: str, to: Path | None) -> None:
+    """Rebuild a goal's markdown folder from the store, at any time."""
+    with store_session(settings()) as rt:
+        folder = export.export_goal(rt, check_id(goal_id, "goal id"), to)
+    click.echo(f"exported {goal_id} -> {folder}")
 
 
 @goals_group.command("resume")
@@ -182,10 +209,11 @@ def goals_show(goal_id: str, as_json: bool) -> None:
 def goals_resume(goal_id: str, detach: bool, as_json: bool, embedded_worker: bool) -> None:
     """Continue a stopped goal from its first unfinished task (finished tasks are not re-run)."""
     cfg = settings()
-    local_runtime(cfg).goals.load(check_id(goal_id, "goal id"))  # unknown id: one line, nothing started
+    check_id(goal_id, "goal id")
     with RunMode(cfg, run_worker=True if embedded_worker else None) as mode:
         rt, app = mode.runtime, mode.app
         assert rt is not None and app is not None
+        rt.goals.load(goal_id)  # unknown id: one line, nothing started
         if detach and mode.embedded:
             raise InputError("--detach needs REDIS_URL and running workers")
         flow.reopen(rt, goal_id)
@@ -204,8 +232,8 @@ def goals_resume(goal_id: str, detach: bool, as_json: bool, embedded_worker: boo
 @click.argument("goal_id")
 def goals_cancel(goal_id: str) -> None:
     """Cancel a goal; running tasks finish, nothing new starts."""
-    rt = local_runtime()
-    goal = flow.cancel(rt, check_id(goal_id, "goal id"))
+    with store_session(settings()) as rt:
+        goal = flow.cancel(rt, check_id(goal_id, "goal id"))
     click.echo(f"Goal {goal.id}: {goal.status.value}")
 
 

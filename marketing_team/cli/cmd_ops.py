@@ -5,16 +5,19 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 from datetime import date
+from pathlib import Path
 
 import click
 
 from marketing_team.cli.common import emit_json, settings
 from marketing_team.config.settings import Settings
 from marketing_team.director import daily_report
+from marketing_team.director.migration import migrate_workspace
 from marketing_team.director.runtime import Runtime, build_runtime
-from marketing_team.domain.errors import BrokerUnavailableError, InputError, MarketingTeamError
+from marketing_team.domain.errors import InputError, MarketingTeamError
 from marketing_team.observability import logs, metrics
 from marketing_team.ops import health
+from marketing_team.ops.run_mode import store_session
 from marketing_team.ops.supervisor import embedded_url, mark_up, unmark_up
 
 
@@ -106,15 +109,14 @@ def _web_ready(cfg: Settings) -> tuple[bool, str]:
 def metrics_cmd(day_text: str | None, write: bool, as_json: bool) -> None:
     """Runs, failures, duration, tokens and cost per skill for a day."""
     cfg = settings()
-    rt = _runtime(cfg)
-    if rt.broker_url is None:
-        raise BrokerUnavailableError("no Redis: set REDIS_URL or start the team with `mtctl up`")
     try:
         day = date.fromisoformat(day_text) if day_text else metrics.today(cfg.timezone)
     except ValueError:
         raise InputError(f"--day must be YYYY-MM-DD, got {day_text!r}") from None
-    per_skill = metrics.skills(rt.redis, day)
-    path = daily_report.write_daily_report(rt, day) if write else None
+    with store_session(cfg) as rt:
+        per_skill = metrics.skills(rt.redis, day)
+        path = daily_report.write_daily_report(rt, day) if write else None
+        text = daily_report.report_markdown(rt, day)
     if as_json:
         emit_json({"day": day.isoformat(), "report": str(path) if path else None, "skills": {
             name: {"runs": c.runs, "failures": c.failures, "retries": c.retries,
@@ -122,12 +124,24 @@ def metrics_cmd(day_text: str | None, write: bool, as_json: bool) -> None:
                    "tokens_out": c.tokens_out, "cost_usd": str(c.cost_usd)}
             for name, c in per_skill.items()}})
         return
-    click.echo(daily_report.report_markdown(rt, day).rstrip())
+    click.echo(text.rstrip())
     if path is not None:
         click.echo(f"\nwritten: {path}")
 
 
+@click.command("migrate")
+@click.option("--from", "source", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The old workspace folder (default: WORKSPACE_DIR).")
+def migrate_cmd(source: Path | None) -> None:
+    """Import a workspace from the file-based releases into Redis, once (safe to run again)."""
+    cfg = settings()
+    with store_session(cfg) as rt:
+        report = migrate_workspace(rt, source or cfg.workspace)
+    for line in report.lines():
+        click.echo(line)
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to `mtctl`."""
-    for command in (health_cmd, up_cmd, metrics_cmd):
+    for command in (health_cmd, up_cmd, metrics_cmd, migrate_cmd):
         cli.add_command(command)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from marketing_team.cli.common import emit_json, local_runtime, settings
+from marketing_team.cli.common import emit_json, settings
 from marketing_team.cli.watch import follow, print_summary
 from marketing_team.director import flow, human_review
 from marketing_team.domain.goal import GoalStatus
 from marketing_team.domain.review_item import ItemStatus
 from marketing_team.domain.values import check_id
 from marketing_team.observability import progress
-from marketing_team.ops.run_mode import RunMode
+from marketing_team.ops.run_mode import RunMode, store_session
 from marketing_team.orchestration import dispatch
 
 
@@ -25,7 +25,8 @@ def reviews_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def reviews_list(show_all: bool, as_json: bool) -> None:
     """Open review items (newest first)."""
-    items = local_runtime().reviews.list(None if show_all else ItemStatus.OPEN)
+    with store_session(settings()) as rt:
+        items = rt.reviews.list(None if show_all else ItemStatus.OPEN)
     if as_json:
         emit_json([i.model_dump(mode="json") for i in items])
         return
@@ -40,7 +41,8 @@ def reviews_list(show_all: bool, as_json: bool) -> None:
 @click.argument("item_id")
 def reviews_show(item_id: str) -> None:
     """One item with the reviewer's findings and the deliverable's path."""
-    item = local_runtime().reviews.load(check_id(item_id, "review id"))
+    with store_session(settings()) as rt:
+        item = rt.reviews.load(check_id(item_id, "review id"))
     click.echo(f"{item.id}: {item.status.value} ({item.reason.value})")
     click.echo(f"goal {item.goal_id}  task {item.task_id or '—'}  skill {item.skill or '—'}")
     click.echo(f"deliverable: {item.deliverable or '—'}")
@@ -51,11 +53,11 @@ def reviews_show(item_id: str) -> None:
 
 def _decide(item_id: str, status: ItemStatus, notes: str) -> None:
     cfg = settings()
-    rt0 = local_runtime(cfg)
-    item = rt0.reviews.load(check_id(item_id, "review id"))
+    check_id(item_id, "review id")
     with RunMode(cfg) as mode:
         rt, app = mode.runtime, mode.app
         assert rt is not None and app is not None  # set by RunMode.start
+        item = rt.reviews.load(item_id)
         human_review.human_decision(rt, item_id, status, notes)
         goal = rt.goals.load(item.goal_id)
         if (status is ItemStatus.REVISED and item.task_id is not None
@@ -115,8 +117,8 @@ def learnings_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def learnings_list(skill: str | None, limit: int, as_json: bool) -> None:
     """The newest learnings, newest first."""
-    store = local_runtime().learnings
-    items = store.for_skill(skill, limit) if skill else store.recent(limit)
+    with store_session(settings()) as rt:
+        items = rt.learnings.for_skill(skill, limit) if skill else rt.learnings.recent(limit)
     if as_json:
         emit_json([i.model_dump(mode="json") for i in items])
         return

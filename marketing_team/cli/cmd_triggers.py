@@ -9,26 +9,15 @@ import click
 
 from marketing_team.cli.common import emit_json, local_runtime, settings
 from marketing_team.cli.watch import follow, goal_summary, print_summary
-from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import InputError
 from marketing_team.domain.event import Event, EventType
 from marketing_team.domain.goal import GoalStatus
 from marketing_team.domain.values import utcnow
 from marketing_team.observability import progress
-from marketing_team.ops.run_mode import RunMode, check_broker
+from marketing_team.ops.run_mode import RunMode, store_session
 from marketing_team.orchestration.dispatch import starter
-from marketing_team.store.schedule_state import ScheduleStates
 from marketing_team.triggers import event_bus, firing
 from marketing_team.triggers.schedules import next_fire
-
-
-def _state_store(rt: Runtime) -> ScheduleStates:
-    # Without REDIS_URL there is no live Redis to ask: the workspace mirror is the record.
-    url = rt.settings.broker_url
-    if url is None:
-        return ScheduleStates(rt.workspace, None)
-    check_broker(url)
-    return ScheduleStates(rt.workspace, rt.redis)
 
 
 def _follow_goals(mode: RunMode, goal_ids: list[str], detach: bool, as_json: bool) -> bool:
@@ -60,20 +49,19 @@ def schedules_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def schedules_list(as_json: bool) -> None:
     """Each schedule with its next firing time, switch, last firing and last skip reason."""
-    rt = local_runtime()
-    store = _state_store(rt)
-    tz, now = rt.settings.timezone, utcnow()
-    rows: list[dict[str, Any]] = []
-    for entry in rt.catalog.schedules:
-        state = store.get(entry.id)
-        rows.append({"id": entry.id, "cron": entry.cron, "timezone": tz, "kind": entry.kind,
-                     "target": entry.target, "priority": entry.priority.value,
-                     "enabled": state.is_enabled(entry.enabled),
-                     "next_fire": next_fire(entry.cron, now, tz).isoformat(),
-                     "last_fired_at": state.last_fired_at.isoformat() if state.last_fired_at else None,
-                     "last_goal_id": state.last_goal_id, "fire_count": state.fire_count,
-                     "last_skip_reason": state.last_skip_reason.value if state.last_skip_reason else None,
-                     "skip_count": state.skip_count})
+    with store_session(settings()) as rt:
+        tz, now = rt.settings.timezone, utcnow()
+        rows: list[dict[str, Any]] = []
+        for entry in rt.catalog.schedules:
+            state = rt.schedules.get(entry.id)
+            rows.append({"id": entry.id, "cron": entry.cron, "timezone": tz, "kind": entry.kind,
+                         "target": entry.target, "priority": entry.priority.value,
+                         "enabled": state.is_enabled(entry.enabled),
+                         "next_fire": next_fire(entry.cron, now, tz).isoformat(),
+                         "last_fired_at": state.last_fired_at.isoformat() if state.last_fired_at else None,
+                         "last_goal_id": state.last_goal_id, "fire_count": state.fire_count,
+                         "last_skip_reason": state.last_skip_reason.value if state.last_skip_reason else None,
+                         "skip_count": state.skip_count})
     if as_json:
         emit_json(rows)
         return
@@ -113,9 +101,9 @@ def schedules_run(schedule_id: str, detach: bool, as_json: bool) -> None:
 
 
 def _switch(schedule_id: str, enabled: bool) -> None:
-    rt = local_runtime()
-    firing.entry_of(rt, schedule_id)
-    _state_store(rt).set_enabled(schedule_id, enabled)
+    firing.entry_of(local_runtime(), schedule_id)  # unknown id: one line, nothing started
+    with store_session(settings()) as rt:
+        rt.schedules.set_enabled(schedule_id, enabled)
     click.echo(f"schedule {schedule_id}: {'enabled' if enabled else 'disabled'}")
 
 

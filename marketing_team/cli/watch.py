@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from marketing_team.director import export
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.goal import Goal, TaskStatus
 from marketing_team.domain.values import utcnow
@@ -32,7 +33,7 @@ def goal_summary(rt: Runtime, goal: Goal) -> dict[str, Any]:
                   "blocked": statuses.count(TaskStatus.BLOCKED)},
         "cost_usd": float(goal.cost_usd),
         "duration_s": round((end - goal.created_at).total_seconds(), 2),
-        "folder": str(rt.workspace.goal_dir(goal.id)),
+        "folder": str(export.goal_folder(rt, goal.id)),
         "provider": goal.provider,
     }
 
@@ -69,16 +70,31 @@ def _line(goal: Goal, event: dict[str, Any]) -> str | None:
 
 
 def follow(rt: Runtime, goal_id: str, sub: progress.Subscription, quiet: bool = False) -> Goal:
-    """Print progress until the goal settles (event-driven: wakes on each published change)."""
+    """Print progress until the goal settles (event-driven: wakes on each published change).
+
+    The goal's folder is exported as events arrive (each new document, and goal.md), then in
+    full once the goal settles: the folder is this command's, nothing reads it back.
+    """
     goal = rt.goals.load(goal_id)
-    if goal.status.is_settled:
-        return goal
-    for event in sub.events():
+    for event in ([] if goal.status.is_settled else sub.events()):
         goal = rt.goals.load(goal_id)
-        if event is not None and not quiet:
-            line = _line(goal, event)
+        if event is not None:
+            document = event.get("document")
+            if isinstance(document, str):
+                export.export_document(rt, goal_id, document)
+            export.export_status(rt, goal_id)
+            line = None if quiet else _line(goal, event)
             if line:
                 click.echo(line, err=True)
         if goal.status.is_settled:
-            return goal
+            break
+    export_all(rt, goal_id)
     return goal
+
+
+def export_all(rt: Runtime, goal_id: str) -> None:
+    """The goal's whole folder, plus today's cost report, the learnings and the review items."""
+    export.export_goal(rt, goal_id)
+    export.export_costs(rt, utcnow().strftime("%Y-%m-%d"))
+    export.export_learnings(rt)
+    export.export_reviews(rt)

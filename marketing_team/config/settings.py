@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     redis_password: SecretStr | None = Field(None, alias="REDIS_PASSWORD")
     workspace_dir: Path = Field(Path("workspace"), alias="WORKSPACE_DIR")
     catalog_dir: Path | None = Field(None, alias="MT_CATALOG_DIR")
+    retention_days: int = Field(90, alias="MT_RETENTION_DAYS", ge=1, le=3650)
 
     # Budget
     budget_monthly: Decimal = Field(Decimal("1000"), alias="BUDGET_MONTHLY", ge=0)
@@ -130,6 +131,11 @@ class Settings(BaseSettings):
     def workspace(self) -> Path:
         """The workspace directory as an absolute path."""
         return self.workspace_dir.expanduser().resolve()
+
+    @property
+    def retention_s(self) -> int:
+        """How long a settled goal's records stay in Redis (its exported folder is the archive)."""
+        return self.retention_days * 86400
 
     @property
     def goal_budget_cap(self) -> Decimal:

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
-from marketing_team.director.pages import summary_markdown
-from marketing_team.director.review import review_text, write_review
+from marketing_team.director.review import review_document, review_text
 from marketing_team.director.review_policy import NextStep, apply_step, next_step
 from marketing_team.director.runtime import Runtime
+from marketing_team.director.skill_run import deliverable_body
 from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord, TaskStatus
 from marketing_team.domain.learning import Learning, Outcome
 from marketing_team.domain.review_item import Reason
 from marketing_team.domain.values import utcnow
 from marketing_team.observability import progress
-from marketing_team.store import frontmatter
+from marketing_team.store.goals import Staged
 from marketing_team.store.replies import reply_key
-from marketing_team.store.workspace import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -36,27 +34,27 @@ def _lesson(task: TaskRecord, step: NextStep) -> tuple[Outcome, str]:
 
 def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
                 model_allowed: bool = True) -> NextStep:
-    """Review the task's latest deliverable, apply the policy, record a learning."""
+    """Review the task's latest deliverable, apply the policy, record a learning (and an item)."""
     goal = rt.goals.load(goal_id)
     task = goal.task(task_id)
     if task.status is TaskStatus.REVISION:
         return NextStep.REVISE  # redelivered after the decision was saved: re-issue the revision
-    if task.status is not TaskStatus.COMPLETED or task.output_path is None:
+    if task.status is not TaskStatus.COMPLETED or task.output is None:
         return NextStep.APPROVE if task.status is TaskStatus.APPROVED else NextStep.ESCALATE
-    path = Path(task.output_path)
-    text = frontmatter.read(path)[1]
+    deliverable = task.output
+    text = deliverable_body(rt, goal_id, deliverable) or ""
     spec = rt.catalog.skill(task.skill)
     key = reply_key(goal_id, task_id, task.revision, "review")
     # P3 goals, and every goal once the budget forces haiku (critical), get structural review only.
     deep = model_allowed and goal.priority.rank < 3 and rt.budget.effective_tier("sonnet") != "haiku"
     use_model = rt.guarded(goal_id, "director", key) if deep else None
     review, reply = review_text(text, spec, use_model, model, task.requirements)
-    write_review(rt.workspace.goal_dir(goal_id), path, review)
+    rt.documents.put(goal_id, *review_document(deliverable, review))
 
-    def change(goal: Goal) -> NextStep:
+    def change(goal: Goal) -> NextStep | None:
         current = goal.task(task_id)
         if current.status is not TaskStatus.COMPLETED:  # a redelivered review already applied
-            return NextStep.APPROVE if current.status is TaskStatus.APPROVED else NextStep.REVISE
+            return None
         step = next_step(current, review)
         apply_step(current, review, step)
         if reply is not None:
@@ -65,24 +63,40 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
             goal.consecutive_failures = 0
         return step
 
-    goal, step = rt.goals.update(goal_id, change)
+    def effects(goal: Goal, step: NextStep | None) -> list[Staged]:
+        if step is None:
+            return []  # the transition happened before: so did its learning and item
+        current = goal.task(task_id)
+        outcome, lesson = _lesson(current, step)
+        staged: list[Staged] = [rt.learnings.staged(Learning(
+            skill=current.skill, goal_id=goal_id, category=goal.category, outcome=outcome,
+            lesson=lesson, tags=(step.value,), confidence=0.6 if outcome is Outcome.SUCCESS else 0.7))]
+        if step is NextStep.ESCALATE:
+            # Created with the transition that blocks the task: never a wait with no item.
+            reason = Reason.REJECTED if review.verdict.value == "REJECT" else Reason.REPEATED_REVISIONS
+            staged.append(rt.reviews.staged(rt.reviews.new_item(
+                goal_id, reason, f"{current.skill} did not pass review after {current.revision} "
+                f"revision(s):\n" + (review.feedback or review.note), task_id=task_id,
+                skill=current.skill, deliverable=deliverable)))
+        return staged
+
+    goal, applied = rt.goals.update(goal_id, change, effects)
     task = goal.task(task_id)
-    if step is NextStep.ESCALATE:
-        reason = Reason.REJECTED if review.verdict.value == "REJECT" else Reason.REPEATED_REVISIONS
-        rt.reviews.open_item(
-            goal_id, reason, f"{task.skill} did not pass review after {task.revision} revision(s):\n"
-            + (review.feedback or review.note), task_id=task_id, skill=task.skill,
-            deliverable=task.output_path)
-    outcome, lesson = _lesson(task, step)
-    rt.learnings.append(Learning(skill=task.skill, goal_id=goal_id, category=goal.category,
-                                 outcome=outcome, lesson=lesson, tags=(step.value,),
-                                 confidence=0.6 if outcome is Outcome.SUCCESS else 0.7))
+    step = applied if applied is not None else _already(task.status)
     log.info("task reviewed", extra={"event": "task_reviewed", "goal_id": goal_id, "task_id": task_id,
                                      "skill": task.skill, "verdict": review.verdict.value,
                                      "decision": step.value})
     progress.publish(rt.redis, goal_id, "task_reviewed", task_id=task_id, skill=task.skill,
-                     verdict=review.verdict.value, decision=step.value, status=task.status.value)
+                     verdict=review.verdict.value, decision=step.value, status=task.status.value,
+                     document=review_document(deliverable, review)[0])
     return step
+
+
+def _already(status: TaskStatus) -> NextStep:
+    """The step a redelivered review re-issues for a task it finds already decided."""
+    if status is TaskStatus.APPROVED:
+        return NextStep.APPROVE
+    return NextStep.REVISE if status is TaskStatus.REVISION else NextStep.ESCALATE
 
 
 @dataclass(frozen=True)
@@ -126,28 +140,32 @@ def advance(rt: Runtime, goal_id: str, phase_index: int) -> Next:
 
 
 def finish(rt: Runtime, goal_id: str) -> Goal:
-    """Settle the goal's final status, write summary.md and the Director's learning."""
+    """Settle the goal's final status and record the Director's learning (once)."""
 
-    def change(goal: Goal) -> None:
+    def change(goal: Goal) -> bool:
         if goal.status.is_settled:
-            return
+            return False
         rejected = [t for t in goal.tasks if (t.error or "").startswith("rejected by a human")]
         failed = [t for t in goal.tasks if t.status is not TaskStatus.APPROVED and t not in rejected]
         goal.status = GoalStatus.FAILED if failed else GoalStatus.COMPLETED
         goal.status_reason = (f"{len(failed)} task(s) not approved" if failed else
                               f"{len(rejected)} task(s) rejected by a reviewer" if rejected else "")
         goal.finished_at = utcnow()
+        return True
 
-    goal, _ = rt.goals.update(goal_id, change)
-    atomic_write(rt.workspace.goal_dir(goal_id) / "summary.md", summary_markdown(goal, rt.offline))
-    ok = goal.status is GoalStatus.COMPLETED
-    rt.learnings.append(Learning(
-        skill="director", goal_id=goal_id, category=goal.category,
-        outcome=Outcome.SUCCESS if ok else Outcome.FAILURE,
-        lesson=(f"Plan {goal.plan.template or goal.plan.source} for a {goal.category} goal "
-                f"{'completed' if ok else 'ended ' + goal.status.value} with "
-                f"{sum(t.revision for t in goal.tasks)} revision(s), cost ${goal.cost_usd:.4f}."),
-        tags=(goal.category.value,), confidence=0.5))
+    def learned(goal: Goal, settled_now: bool) -> list[Staged]:
+        if not settled_now:
+            return []  # a redelivered finish: the learning was recorded with the first
+        ok = goal.status is GoalStatus.COMPLETED
+        return [rt.learnings.staged(Learning(
+            skill="director", goal_id=goal_id, category=goal.category,
+            outcome=Outcome.SUCCESS if ok else Outcome.FAILURE,
+            lesson=(f"Plan {goal.plan.template or goal.plan.source} for a {goal.category} goal "
+                    f"{'completed' if ok else 'ended ' + goal.status.value} with "
+                    f"{sum(t.revision for t in goal.tasks)} revision(s), cost ${goal.cost_usd:.4f}."),
+            tags=(goal.category.value,), confidence=0.5))]
+
+    goal, _ = rt.goals.update(goal_id, change, learned)
     progress.publish(rt.redis, goal_id, "goal_finished", status=goal.status.value, cost_usd=str(goal.cost_usd))
     return goal
 

@@ -11,18 +11,21 @@ from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
 from marketing_team.domain.learning import Learning, Outcome
 from marketing_team.domain.review_item import ItemStatus, Reason, ReviewItem
 from marketing_team.observability import progress
+from marketing_team.store.goals import Staged
+from marketing_team.store.review_items import item_key
 
 
 def human_decision(rt: Runtime, item_id: str, status: ItemStatus, notes: str = "") -> ReviewItem:
-    """Apply a person's decision to the item's task; the caller then resumes the goal."""
-    queue = rt.reviews
-    item = queue.load(item_id)
-    if item.status is not ItemStatus.OPEN:
-        raise InputError(f"review item {item_id} is already {item.status.value}")
+    """Apply a person's decision to the item and its task in one transaction; the caller resumes the goal."""
     if status is ItemStatus.REVISED and not notes.strip():
         raise InputError("--notes is required to ask for a revision")
+    item = rt.reviews.load(item_id)
+    decided = rt.reviews.decided(item, status, notes)  # InputError when decided already
 
     def change(goal: Goal) -> None:
+        # Read again under the compare-and-set: a second person deciding at the same time loses.
+        if rt.reviews.load(item_id).status is not ItemStatus.OPEN:
+            raise InputError(f"review item {item_id} was decided meanwhile")
         if item.task_id is None:
             return
         task = goal.task(item.task_id)
@@ -41,14 +44,17 @@ def human_decision(rt: Runtime, item_id: str, status: ItemStatus, notes: str = "
         if goal.status is GoalStatus.WAITING_HUMAN:
             goal.status_reason = ""
 
-    rt.goals.update(item.goal_id, change)
-    decided = queue.decide(item_id, status, notes)
-    if item.task_id is not None:
-        outcome = Outcome.SUCCESS if status is ItemStatus.APPROVED else Outcome.FAILURE
-        rt.learnings.append(Learning(
-            skill=item.skill or "director", goal_id=item.goal_id, outcome=outcome,
-            lesson=f"A human reviewer {status.value} it" + (f": {notes.strip()}" if notes.strip() else "."),
-            tags=("human", status.value), confidence=0.9))
+    def effects(goal: Goal, _: None) -> list[Staged]:
+        staged: list[Staged] = [rt.reviews.staged(decided)]
+        if item.task_id is not None:
+            outcome = Outcome.SUCCESS if status is ItemStatus.APPROVED else Outcome.FAILURE
+            staged.append(rt.learnings.staged(Learning(
+                skill=item.skill or "director", goal_id=item.goal_id, category=goal.category,
+                outcome=outcome, tags=("human", status.value), confidence=0.9,
+                lesson=f"A human reviewer {status.value} it" + (f": {notes.strip()}" if notes.strip() else "."))))
+        return staged
+
+    rt.goals.update(item.goal_id, change, effects, watch=(item_key(item_id),))
     return decided
 
 
@@ -80,11 +86,16 @@ def task_failed(rt: Runtime, goal_id: str, task_id: str, reason: str) -> Event |
                               f"row (last {task.skill}: {reason[:160]})")
         return True
 
-    goal, paused = rt.goals.update(goal_id, change)
+    def effects(goal: Goal, paused: bool) -> list[Staged]:
+        if not paused:
+            return []
+        return [rt.reviews.staged(rt.reviews.new_item(goal_id, Reason.CASCADING_FAILURE,
+                                                      goal.status_reason, task_id=task_id,
+                                                      skill=task.skill))]
+
+    goal, paused = rt.goals.update(goal_id, change, effects)
     if not paused:
         return None
-    rt.reviews.open_item(goal_id, Reason.CASCADING_FAILURE, goal.status_reason, task_id=task_id,
-                         skill=task.skill)
     progress.publish(rt.redis, goal_id, "goal_paused", reason=goal.status_reason,
                      status=goal.status.value)
     data: dict[str, JsonValue] = {"goal_id": goal_id, "task_id": task_id, "skill": task.skill,

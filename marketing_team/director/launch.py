@@ -46,10 +46,10 @@ def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | N
     chosen = category or classify(text, rt.catalog, llm, director_model)
     lessons = rt.learnings.for_category(chosen, limit=10)
     plan, note = propose_plan(text, chosen, rt.catalog, llm, director_model, lessons,
-                              has_context=bool(rt.workspace.read_context().strip()))
+                              has_context=bool(rt.context.get().strip()))
     goal_id = new_id("goal")
     goal = Goal(id=goal_id, description=text, category=chosen, priority=priority, plan=plan,
-                source=source, provider=rt.llm.name,
+                source=source, provider=rt.llm.name, catalog_fingerprint=rt.catalog.fingerprint,
                 tasks=build_tasks(goal_id, plan, priority, text))
     return goal, note
 
@@ -60,13 +60,13 @@ def plan_pipeline(rt: Runtime, name: str, priority: Priority | None = None,
     """A goal that runs every step of a named template."""
     spec = rt.catalog.pipeline(name)
     plan = with_foundation(pipeline_plan(spec.name, rt.catalog),
-                           bool(rt.workspace.read_context().strip()))
+                           bool(rt.context.get().strip()))
     prio = priority or spec.priority
     text = description or f"Run the {spec.name} pipeline: {spec.description}".strip()
     goal_id = new_id("goal")
     return Goal(id=goal_id, description=text[:2000], category=spec.category, priority=prio,
                 plan=plan, pipeline=spec.name, source=source, provider=rt.llm.name, event=event,
-                tasks=build_tasks(goal_id, plan, prio, text))
+                catalog_fingerprint=rt.catalog.fingerprint, tasks=build_tasks(goal_id, plan, prio, text))
 
 
 def estimate_cost(rt: Runtime, goal: Goal) -> Decimal:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
 
 from marketing_team.domain.goal import Goal, TaskStatus
+from marketing_team.domain.learning import Learning
+from marketing_team.domain.review_item import ReviewItem
 from marketing_team.store import frontmatter
 
 
@@ -12,7 +14,7 @@ def _task_table(goal: Goal) -> list[str]:
     rows = ["| Phase | Skill | Status | Revision | Cost (USD) | Deliverable |",
             "|---|---|---|---|---|---|"]
     for task in goal.tasks:
-        link = f"[{Path(task.output_path).name}]({Path(task.output_path).name})" if task.output_path else "—"
+        link = f"[{task.output}]({task.output})" if task.output else "—"
         rows.append(f"| {task.phase_index + 1} | {task.skill} | {task.status} | {task.revision} "
                     f"| {task.cost_usd:.4f} | {link} |")
     return rows
@@ -72,13 +74,27 @@ def goal_page(goal: Goal) -> str:
     return frontmatter.dump(meta, goal_body(goal))
 
 
-class MarkdownPages:
-    """The goal store's human pages: goal.md and plan.md."""
+def review_item_page(item: ReviewItem) -> str:
+    """reviews/<id>.md: one human review item with what to run to decide it."""
+    body = [f"# Review needed: {item.skill or 'goal'} ({item.reason.value})", "",
+            f"- Goal: `{item.goal_id}`", f"- Task: `{item.task_id or '—'}`",
+            f"- Status: **{item.status.value}**", f"- Deliverable: {item.deliverable or '—'}", "",
+            item.summary, ""]
+    if item.notes:
+        body += ["## Reviewer notes", item.notes, ""]
+    body += ["Decide with `mtctl reviews approve|revise --notes ...|reject " + item.id + "`.", ""]
+    return frontmatter.dump(item.model_dump(mode="json"), "\n".join(body))
 
-    def goal_page(self, goal: Goal) -> str:
-        """goal.md for the goal as it stands."""
-        return goal_page(goal)
 
-    def plan_page(self, goal: Goal) -> str:
-        """plan.md for the goal's plan."""
-        return plan_markdown(goal)
+def learnings_page(learnings: Sequence[Learning]) -> str:
+    """memory/learnings.md: the newest learnings, newest first."""
+    lines = ["# Learnings", "", "What the team learned from outcomes, newest first.", ""]
+    for item in learnings:
+        lines += [f"## {item.timestamp:%Y-%m-%d %H:%M} · {item.skill} · {item.outcome}",
+                  f"- Goal: {item.goal_id or '—'}", f"- Lesson: {item.lesson}"]
+        if item.action:
+            lines.append(f"- Action: {item.action}")
+        if item.tags:
+            lines.append(f"- Tags: {', '.join(item.tags)}")
+        lines.append("")
+    return "\n".join(lines)

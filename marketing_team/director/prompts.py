@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from marketing_team.catalog.specs import SkillSpec
 from marketing_team.domain.learning import Learning
@@ -24,7 +23,7 @@ class Upstream:
     """A deliverable an earlier task produced, passed to a later one."""
 
     skill: str
-    path: Path
+    name: str  # the deliverable's document name in the goal
     text: str | None  # None when the file is missing
 
 
@@ -83,9 +82,9 @@ def skill_message(
     missing = [u for u in upstream if u.text is None]
     for item in upstream:
         if item.text is not None:
-            parts.append(f"<upstream skill=\"{item.skill}\" path=\"{item.path}\">\n{item.text}\n</upstream>")
+            parts.append(f"<upstream skill=\"{item.skill}\" document=\"{item.name}\">\n{item.text}\n</upstream>")
     if missing:
-        listed = "\n".join(f"- {u.skill}: {u.path}" for u in missing)
+        listed = "\n".join(f"- {u.skill}: {u.name}" for u in missing)
         parts.append(f"<missing_inputs>\n{listed}\n</missing_inputs>")
     lessons = _learnings_block(learnings, int(context_tokens * 0.05) * CHARS_PER_TOKEN)
     if lessons:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -14,7 +13,6 @@ from marketing_team.domain.errors import LLMError
 from marketing_team.domain.review import SCORE_DIMENSIONS, Finding, Review, Severity, Verdict
 from marketing_team.llm.protocol import LLM, Reply, SystemBlock, parsed_as
 from marketing_team.store import frontmatter
-from marketing_team.store.workspace import atomic_write
 
 log = logging.getLogger(__name__)
 APPROVE_AT = 7.0
@@ -111,16 +109,15 @@ def review_text(text: str, skill: SkillSpec, llm: LLM | None, model: str,
         return structural.model_copy(update={"note": note}), None
 
 
-def write_review(goal_dir: Path, deliverable: Path, review: Review) -> Path:
-    """Store the review beside the deliverable under reviews/."""
-    path = goal_dir / "reviews" / (deliverable.stem + ".review.md")
-    meta = {"deliverable": deliverable.name, "verdict": review.verdict.value, "reviewer": review.reviewer,
+def review_document(deliverable: str, review: Review) -> tuple[str, str]:
+    """The review's document (name, text), kept beside the deliverable under reviews/."""
+    stem = deliverable.removesuffix(".md")
+    meta = {"deliverable": deliverable, "verdict": review.verdict.value, "reviewer": review.reviewer,
             "overall": review.overall, "scores": review.scores}
-    body = [f"# Review of {deliverable.name}: {review.verdict.value}", "", review.note, ""]
+    body = [f"# Review of {deliverable}: {review.verdict.value}", "", review.note, ""]
     if review.findings:
         body += ["## Findings", *[f"- **{f.severity}**{' (' + f.section + ')' if f.section else ''}: "
                                   f"{f.description}" for f in review.findings], ""]
     if review.revision_requests:
         body += ["## Revision requests", *[f"- {r}" for r in review.revision_requests], ""]
-    atomic_write(path, frontmatter.dump(meta, "\n".join(body)))
-    return path
+    return f"reviews/{stem}.review.md", frontmatter.dump(meta, "\n".join(body))

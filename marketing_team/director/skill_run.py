@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from marketing_team.director.prompts import Upstream, skill_message, system_blocks
 from marketing_team.director.runtime import Runtime
@@ -12,8 +11,8 @@ from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord, TaskStatus,
 from marketing_team.domain.learning import Learning, Outcome
 from marketing_team.observability import progress
 from marketing_team.store import frontmatter
+from marketing_team.store.goals import Staged
 from marketing_team.store.replies import reply_key
-from marketing_team.store.workspace import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +65,24 @@ def upstream_for(rt: Runtime, goal: Goal, task: TaskRecord) -> list[Upstream]:
         direct = other.phase_index == task.phase_index - 1
         if not (feeds or direct or task.skill == "director-review" or other.skill == "product-marketing-context"):
             continue
-        if other.output_path is None:
-            found.append(Upstream(other.skill, rt.workspace.goal_dir(goal.id) / f"{other.skill}.md", None))
+        if other.output is None:
+            found.append(Upstream(other.skill, f"{other.phase_index + 1:02d}-{other.skill}.md", None))
             continue
-        path = Path(other.output_path)
-        text = path.read_text(encoding="utf-8") if path.is_file() else None
-        found.append(Upstream(other.skill, path, None if text is None else frontmatter.parse(text, path)[1]))
+        found.append(Upstream(other.skill, other.output, deliverable_body(rt, goal.id, other.output)))
     return found
 
 
-def previous_draft(task: TaskRecord) -> str | None:
+def deliverable_body(rt: Runtime, goal_id: str, name: str) -> str | None:
+    """A stored deliverable's text without its front matter, or None when it is missing."""
+    text = rt.documents.get(goal_id, name)
+    return None if text is None else frontmatter.parse(text, name)[1]
+
+
+def previous_draft(rt: Runtime, goal_id: str, task: TaskRecord) -> str | None:
     """The last draft's body when revising (not for a fresh attempt)."""
-    if task.revision == 0 or task.output_path is None or task.feedback is None:
+    if task.revision == 0 or task.output is None or task.feedback is None:
         return None
-    path = Path(task.output_path)
-    return frontmatter.read(path)[1] if path.is_file() else None
+    return deliverable_body(rt, goal_id, task.output)
 
 
 def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord:
@@ -91,19 +93,20 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
     message = skill_message(
         spec, task.requirements, upstream_for(rt, goal, task),
         rt.learnings.for_skill(task.skill, limit=10), rt.settings.context_tokens,
-        feedback=task.feedback, previous_draft=previous_draft(task),
+        feedback=task.feedback, previous_draft=previous_draft(rt, goal_id, task),
         event_data=goal.event.data if goal.event is not None else None,
     )
     key = reply_key(goal_id, task_id, task.revision, "skill")
     llm = rt.guarded(goal_id, task.skill, key)
-    reply = llm.complete(system_blocks(spec, rt.workspace.read_context()), [message], model,
+    reply = llm.complete(system_blocks(spec, rt.context.get()), [message], model,
                          rt.settings.max_output_tokens)
-    path = rt.workspace.goal_dir(goal_id) / deliverable_name(task)
+    name = deliverable_name(task)
     meta = {"task_id": task.id, "goal_id": goal_id, "skill": task.skill, "model": reply.model,
             "tokens_in": reply.usage.input_tokens, "tokens_out": reply.usage.output_tokens,
             "cache_read_tokens": reply.usage.cache_read_tokens, "cost_usd": str(reply.cost_usd),
             "revision": task.revision, "truncated": reply.truncated}
-    atomic_write(path, frontmatter.dump(meta, reply.text.rstrip() + "\n"))
+    # Stored before the state says so: a crash in between re-records the same document.
+    rt.documents.put(goal_id, name, frontmatter.dump(meta, reply.text.rstrip() + "\n"))
 
     def record(goal: Goal) -> TaskRecord:
         current = goal.task(task_id)
@@ -114,7 +117,7 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
             current.tokens_in += reply.usage.input_tokens
             current.tokens_out += reply.usage.output_tokens
         current.model = reply.model
-        current.output_path = str(path)
+        current.output = name
         if current.status is TaskStatus.IN_PROGRESS:
             current.move(TaskStatus.COMPLETED)
         return current.model_copy()
@@ -124,25 +127,32 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
                                       "skill": task.skill, "model": reply.model, "fresh_call": llm.fresh,
                                       "cost_usd": str(reply.cost_usd)})
     progress.publish(rt.redis, goal_id, "task_completed", task_id=task_id, skill=task.skill,
-                     revision=task.revision, cost_usd=str(reply.cost_usd))
+                     revision=task.revision, cost_usd=str(reply.cost_usd), document=name)
     return done
 
 
 def fail_task(rt: Runtime, goal_id: str, task_id: str, reason: str) -> TaskRecord:
     """Mark a task failed with its reason (the canvas goes on; the Director decides what follows)."""
 
-    def change(goal: Goal) -> TaskRecord:
+    def change(goal: Goal) -> bool:
         task = goal.task(task_id)
-        if not task.status.is_terminal:
-            task.move(TaskStatus.FAILED)
-            task.error = reason[:500]
-            goal.consecutive_failures += 1
-        return task.model_copy()
+        if task.status.is_terminal:
+            return False  # failed (or finished) already: a redelivery learns nothing new
+        task.move(TaskStatus.FAILED)
+        task.error = reason[:500]
+        goal.consecutive_failures += 1
+        return True
 
-    goal, task = rt.goals.update(goal_id, change)
-    rt.learnings.append(Learning(skill=task.skill, goal_id=goal_id, category=goal.category,
-                                 outcome=Outcome.FAILURE, lesson=f"Failed: {reason[:300]}",
-                                 tags=("failure",), confidence=0.6))
+    def learned(goal: Goal, failed: bool) -> list[Staged]:
+        if not failed:
+            return []
+        return [rt.learnings.staged(Learning(
+            skill=goal.task(task_id).skill, goal_id=goal_id, category=goal.category,
+            outcome=Outcome.FAILURE, lesson=f"Failed: {reason[:300]}", tags=("failure",),
+            confidence=0.6))]
+
+    goal, _ = rt.goals.update(goal_id, change, learned)
+    task = goal.task(task_id)
     progress.publish(rt.redis, goal_id, "task_failed", task_id=task_id, skill=task.skill, reason=reason[:200])
     return task
 

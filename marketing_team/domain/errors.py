@@ -16,6 +16,10 @@ class ConfigurationError(MarketingTeamError):
     exit_code = 2
 
 
+class CatalogMismatchError(ConfigurationError):
+    """A worker's catalog is not the one a goal was planned with; it refuses the goal's tasks."""
+
+
 class InputError(MarketingTeamError):
     """A command or request carried bad input (empty goal text, unknown template, bad JSON)."""
 
@@ -30,6 +34,10 @@ class CorruptFileError(MarketingTeamError):
     """A workspace file exists but cannot be parsed; the message names the file."""
 
 
+class CorruptStateError(MarketingTeamError):
+    """A record in the store cannot be parsed; the message names its key."""
+
+
 class IllegalTransitionError(MarketingTeamError):
     """A task or goal status change that the state machine forbids."""
 
@@ -42,7 +50,7 @@ class BrokerUnavailableError(MarketingTeamError):
 
 
 class LockTimeoutError(MarketingTeamError):
-    """A per-goal lock could not be taken in time."""
+    """A lock could not be taken in time, or a record kept changing under a compare-and-set."""
 
 
 # --- run failures -------------------------------------------------------------------------------
@@ -93,8 +101,10 @@ __all__ = [
     "BudgetDeferred",
     "BudgetError",
     "BudgetExhausted",
+    "CatalogMismatchError",
     "ConfigurationError",
     "CorruptFileError",
+    "CorruptStateError",
     "DispatchRefusedError",
     "IllegalTransitionError",
     "InputError",

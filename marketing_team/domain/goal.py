@@ -145,7 +145,7 @@ class TaskRecord(BaseModel):
     inputs: list[str] = Field(default_factory=list)
     revision: int = Field(0, ge=0)
     fresh_attempts: int = Field(0, ge=0)
-    output_path: str | None = None
+    output: str | None = None  # the deliverable's document name in the goal (e.g. 01-seo-audit.md)
     status: TaskStatus = TaskStatus.PENDING
     feedback: str | None = None
     last_review: Review | None = None
@@ -185,6 +185,7 @@ class Goal(BaseModel):
     consecutive_failures: int = 0
     cost_usd: Decimal = Decimal("0")
     provider: str = "offline"
+    catalog_fingerprint: str = ""  # the catalog the goal was planned with; other catalogs refuse it
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None

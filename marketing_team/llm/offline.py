@@ -16,7 +16,7 @@ from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
 from marketing_team.llm.tags import tag_content
 
 OFFLINE_NOTICE = "> Draft by the offline provider: no model wrote this text."
-_UPSTREAM = re.compile(r'<upstream skill="([^"]+)" path="([^"]+)">\n(.*?)\n</upstream>', re.DOTALL)
+_UPSTREAM = re.compile(r'<upstream skill="([^"]+)" document="([^"]+)">\n(.*?)\n</upstream>', re.DOTALL)
 _MIN_WORDS = re.compile(r'<required_sections min_words="(\d+)">')
 
 _ANGLES = (

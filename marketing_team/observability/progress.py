@@ -22,7 +22,6 @@ def publish(client: redis.Redis, goal_id: str, event: str, **data: Any) -> None:
     payload = json.dumps({"event": event, "goal_id": goal_id, **data}, default=str)
     try:
         client.publish(channel(goal_id), payload)
-        client.hset(f"mt:goal:{goal_id}", mapping={"last_event": event, "payload": payload})
     except redis.RedisError as exc:
         log.warning("progress publish failed", extra={"event": "progress_failed", "goal_id": goal_id,
                                                        "error": type(exc).__name__})

@@ -7,6 +7,7 @@ the Celery app around it, starts what the command needs and stops it on exit (al
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -16,7 +17,7 @@ from marketing_team.config.settings import Settings, mask_url
 from marketing_team.director.runtime import Runtime, build_runtime
 from marketing_team.domain.errors import BrokerUnavailableError
 from marketing_team.llm.protocol import LLM
-from marketing_team.ops.embedded import EmbeddedServer, install_signal_handlers
+from marketing_team.ops.embedded import EmbeddedServer, install_signal_handlers, ping
 from marketing_team.ops.supervisor import embedded_url
 from marketing_team.orchestration.app import create_app
 from marketing_team.orchestration.control import CeleryApp
@@ -94,3 +95,28 @@ class RunMode:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def store_session(settings: Settings) -> Iterator[Runtime]:
+    """A runtime on the server that holds the team's state, for commands that read or change it.
+
+    REDIS_URL when set; else the server a live `mtctl up` or `mtctl goal` runs for this
+    workspace; else the workspace's embedded server, started just for this command (its data
+    is append-only on disk) and stopped again.
+    """
+    url = settings.broker_url
+    if url is not None:
+        check_broker(url)  # one line naming the masked URL when Redis is down
+        yield build_runtime(settings, url)
+        return
+    url = embedded_url(settings)
+    live = EmbeddedServer(settings.workspace / ".state")
+    if url is None and ping(str(live.socket_path)):
+        url = live.broker_url  # another command's private server: share it while it runs
+    if url is not None:
+        yield build_runtime(settings, url)
+        return
+    install_signal_handlers()
+    with EmbeddedServer(settings.workspace / ".state", appendonly=True) as server:
+        yield build_runtime(settings, server.broker_url)

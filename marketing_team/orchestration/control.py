@@ -14,8 +14,11 @@ def inside_task() -> bool:
     return get_current_task() is not None
 
 
-def ping_workers(app: Celery, timeout_s: float) -> list[str]:
-    """Names of the workers that answered a ping within timeout_s (at the first pong)."""
-    # limit=1: return at the first pong instead of waiting out the timeout.
-    replies = app.control.ping(timeout=timeout_s, limit=1)
+def ping_workers(app: Celery, timeout_s: float, first_only: bool = True) -> list[str]:
+    """Names of the workers that answered a ping within timeout_s.
+
+    first_only: return at the first pong (is anyone there?) instead of waiting out the timeout
+    for every worker's answer.
+    """
+    replies = app.control.ping(timeout=timeout_s, limit=1 if first_only else None)
     return sorted(name for reply in replies or [] for name in reply)

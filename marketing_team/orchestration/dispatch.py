@@ -126,5 +126,10 @@ def emit(app: Celery, rt: Runtime, events: Iterable[Event]) -> None:
     for event in events:
         record_internal(rt.redis, event)
         if any(m.event == event.type for m in rt.catalog.events):
-            app.signature("triggers.handle_event", args=(event.model_dump_json(),),
-                          queue="director").apply_async()
+            publish_event(app, event)
+
+
+def publish_event(app: Celery, event: Event, claimed: bool = False) -> None:
+    """Send an event to the bus on a worker (`triggers.handle_event`)."""
+    app.signature("triggers.handle_event", args=(event.model_dump_json(), claimed),
+                  queue="director").apply_async()

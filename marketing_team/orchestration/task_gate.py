@@ -18,9 +18,10 @@ from marketing_team.domain.errors import (
     BudgetDeferred,
     BudgetError,
     BudgetExhausted,
+    CatalogMismatchError,
     SkillFailedError,
 )
-from marketing_team.domain.goal import GoalStatus
+from marketing_team.domain.goal import Goal, GoalStatus
 from marketing_team.observability import progress
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,9 @@ DEFER_MAX_S = 300
 # Deferral is not failure: a task may wait for the budget as often as it takes.
 UNLIMITED_RETRIES = 10**9
 DEFERRALS_TTL_S = 30 * 86400
+# A task refused for its catalog goes back to the queue this often (another worker may match).
+CATALOG_RETRIES = 5
+CATALOG_RETRY_S = 2
 
 
 def gated(name: str) -> bool:
@@ -54,6 +58,7 @@ def before_task(task: Task, rt: Runtime, args: tuple[Any, ...], kwargs: dict[str
     goal = rt.goals.load(goal_id)
     if goal.status.is_final:
         return  # the body sees the finished task and reports it done
+    check_catalog(task, rt, goal)
     paused = pause_reason(goal)
     if paused is not None:
         raise SkillFailedError(f"goal {goal_id} is paused ({paused}); `mtctl goals resume {goal_id}`")
@@ -63,6 +68,25 @@ def before_task(task: Task, rt: Runtime, args: tuple[Any, ...], kwargs: dict[str
     if goal.status is GoalStatus.WAITING_BUDGET:
         rt.budget.set_status(goal_id, GoalStatus.RUNNING, "", only_from=(GoalStatus.WAITING_BUDGET,))
         progress.publish(rt.redis, goal_id, "goal_resumed", reason="budget allows it again")
+
+
+def check_catalog(task: Task, rt: Runtime, goal: Goal) -> None:
+    """Refuse a goal planned with another catalog: another worker may have the right one.
+
+    The task goes back to the queue a few times (a worker of the right catalog takes it), then
+    fails with the reason, which fails the goal by name instead of running a different skill.
+    """
+    planned = goal.catalog_fingerprint
+    if not planned or planned == rt.catalog.fingerprint:
+        return
+    reason = (f"goal {goal.id} was planned with catalog {planned}; this worker has "
+              f"{rt.catalog.fingerprint} (MT_CATALOG_DIR or package version differ)")
+    log.warning("catalog mismatch", extra={"event": "catalog_mismatch", "goal_id": goal.id,
+                                           "reason": reason})
+    if task.request.retries < CATALOG_RETRIES:
+        raise task.retry(countdown=CATALOG_RETRY_S, exc=CatalogMismatchError(reason),
+                         max_retries=task.request.retries + 1)
+    raise CatalogMismatchError(reason)
 
 
 def after_refusal(task: Task, rt: Runtime, args: tuple[Any, ...], kwargs: dict[str, Any],

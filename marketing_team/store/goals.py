@@ -1,108 +1,236 @@
-"""Goal state persisted in the workspace: state.json holds it, a per-goal lock guards it."""
+"""Goal state in Redis: one JSON document per goal, changed by compare-and-set, with sorted indexes.
+
+A change is a pure function of the goal; `update` runs it under WATCH/MULTI and retries on a
+conflict, so two workers on two machines never lose each other's writes. Side effects that must
+happen exactly once with a state transition (a review item, a learning) are staged by the caller
+and committed in the same MULTI. Settled goals expire after the retention period; their exported
+folder is the archive.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+import redis
 from pydantic import ValidationError
 
-from marketing_team.domain.errors import CorruptFileError, NotFoundError
-from marketing_team.domain.goal import Goal
-from marketing_team.domain.values import utcnow
-from marketing_team.store.workspace import Workspace, atomic_write
+from marketing_team.domain.errors import (
+    CorruptStateError,
+    InputError,
+    LockTimeoutError,
+    NotFoundError,
+)
+from marketing_team.domain.goal import Goal, GoalStatus
+from marketing_team.domain.values import check_id, utcnow
+from marketing_team.store.connection import RedisConnection
 
+log = logging.getLogger(__name__)
 R = TypeVar("R")
+INDEX = "mt:goals:index"  # every goal we keep: created (ms) -> id
+ACTIVE_TASKS = "mt:tasks:active"  # task status -> how many tasks of unsettled goals have it
+EXPIRING = "mt:goals:expiring"  # settled goals: when their keys expire (s) -> id
+MAX_ATTEMPTS = 200  # compare-and-set tries before giving up (a transient fault: the task retries)
+BACKOFF_CAP_S = 0.05  # jittered, doubling pause after each conflict, up to this
+SWEEP_BATCH = 20
 
 
-class GoalPages(Protocol):
-    """Renders a goal's human pages (the director's markdown), handed to the store by its owner."""
+def state_key(goal_id: str) -> str:
+    """The goal's state document."""
+    return f"mt:goal:{check_id(goal_id, 'goal id')}:state"
 
-    def goal_page(self, goal: Goal) -> str:
-        """goal.md: the headline fields as front matter, then where the goal stands."""
+
+def docs_key(goal_id: str) -> str:
+    """The hash of the goal's documents (deliverables, reviews)."""
+    return f"mt:goal:{check_id(goal_id, 'goal id')}:docs"
+
+
+def status_key(status: GoalStatus) -> str:
+    """The index of goals with one status."""
+    return f"mt:goals:status:{status.value}"
+
+
+class Staged(Protocol):
+    """A write that commits with a goal's state transition, in the same MULTI."""
+
+    def stage(self, pipe: redis.client.Pipeline) -> None:
+        """Queue the write's commands on the transaction."""
         ...
 
-    def plan_page(self, goal: Goal) -> str:
-        """plan.md: the phases and where the plan came from."""
-        ...
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A goal whose stored state cannot be parsed: listed with the reason, never fatal to a list."""
+
+    id: str
+    reason: str
+
+
+def _decode(goal_id: str, raw: bytes | str | None) -> Goal:
+    if raw is None:
+        raise NotFoundError(f"unknown goal {goal_id}")
+    try:
+        return Goal.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first.get("loc", ()))
+        raise CorruptStateError(f"{state_key(goal_id)}: {loc + ': ' if loc else ''}"
+                                f"{first.get('msg')}") from None
+
+
+def _active_tasks(goal: Goal) -> Counter[str]:
+    """The goal's tasks by status while it is under way; nothing once it settled."""
+    if goal.status.is_settled:
+        return Counter()
+    return Counter(task.status.value for task in goal.tasks)
+
+
+def _count_tasks(pipe: redis.client.Pipeline, before: Counter[str], after: Counter[str]) -> None:
+    """Move the active-task counters by the difference a change made (in its transaction)."""
+    for status in set(before) | set(after):
+        delta = after[status] - before[status]
+        if delta:
+            pipe.hincrby(ACTIVE_TASKS, status, delta)
 
 
 class GoalStore:
-    """Load, save and update goals; every change runs under the goal's cross-process lock.
+    """Create, load, change and list goals; every change is a compare-and-set."""
 
-    The state lives in state.json (parsed by pydantic in well under a millisecond: it is read on
-    every step); goal.md is its human page, rendered by the pages handed in.
-    """
+    def __init__(self, connection: RedisConnection, retention_s: int) -> None:
+        self.connection = connection
+        self.retention_s = retention_s
 
-    def __init__(self, workspace: Workspace, pages: GoalPages | None = None) -> None:
-        self.workspace = workspace
-        self.pages = pages
-
-    def path(self, goal_id: str) -> Path:
-        """The machine state of a goal."""
-        return self.workspace.goal_dir(goal_id) / "state.json"
-
-    def page(self, goal_id: str) -> Path:
-        """The goal.md page of a goal."""
-        return self.workspace.goal_dir(goal_id) / "goal.md"
+    @property
+    def client(self) -> redis.Redis:
+        """The client on the team's server."""
+        return self.connection.client
 
     def exists(self, goal_id: str) -> bool:
-        """True when the goal has a folder with its state."""
-        return self.path(goal_id).is_file()
+        """True when the goal is stored."""
+        return bool(self.client.exists(state_key(goal_id)))
 
     def load(self, goal_id: str) -> Goal:
-        """Read a goal; NotFoundError when unknown, CorruptFileError naming the file when broken."""
-        path = self.path(goal_id)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise NotFoundError(f"unknown goal {goal_id}") from None
-        try:
-            return Goal.model_validate_json(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first.get("loc", ()))
-            raise CorruptFileError(f"{path}: {loc + ': ' if loc else ''}{first.get('msg')}") from None
-
-    def save(self, goal: Goal) -> None:
-        """Write state.json and goal.md atomically (callers hold the lock for read-modify-write)."""
-        goal.updated_at = utcnow()
-        atomic_write(self.path(goal.id), goal.model_dump_json(indent=1))
-        if self.pages is not None:
-            atomic_write(self.page(goal.id), self.pages.goal_page(goal), durable=False)
+        """Read a goal; NotFoundError when unknown, CorruptStateError naming the key when broken."""
+        return _decode(goal_id, self.client.get(state_key(goal_id)))
 
     def create(self, goal: Goal) -> None:
-        """Write a new goal's folder: goal.md and plan.md."""
-        self.workspace.goal_dir(goal.id).mkdir(parents=True, exist_ok=False)
-        self.save(goal)
-        if self.pages is not None:
-            atomic_write(self.workspace.goal_dir(goal.id) / "plan.md", self.pages.plan_page(goal))
+        """Store a new goal and index it (InputError when the id is taken)."""
+        goal.updated_at = utcnow()
+        created = int(goal.created_at.timestamp() * 1000)
+        if not self.client.set(state_key(goal.id), goal.model_dump_json(), nx=True):
+            raise InputError(f"goal {goal.id} already exists")
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.zadd(INDEX, {goal.id: created})
+            pipe.zadd(status_key(goal.status), {goal.id: created})
+            _count_tasks(pipe, Counter(), _active_tasks(goal))
+            pipe.execute()
+        self._sweep()
 
-    def update(self, goal_id: str, change: Callable[[Goal], R]) -> tuple[Goal, R]:
-        """Apply change to the goal under its lock and save; returns the goal and change's result."""
-        with self.workspace.goal_lock(goal_id):
-            goal = self.load(goal_id)
-            result = change(goal)
-            self.save(goal)
-            return goal, result
+    def update(self, goal_id: str, change: Callable[[Goal], R],
+               effects: Callable[[Goal, R], Iterable[Staged]] | None = None,
+               watch: Sequence[str] = ()) -> tuple[Goal, R]:
+        """Apply change under compare-and-set (retried on conflict) with its staged side effects.
 
-    def ids(self) -> list[str]:
-        """Goal ids, newest first."""
-        root = self.workspace.goals_dir
-        if not root.is_dir():
+        change must be a pure function of the goal it is given: on a conflict it runs again on
+        the newer state. effects(goal, result) are committed in the same transaction; `watch`
+        names other keys whose change must also restart the attempt.
+        """
+        key = state_key(goal_id)
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                # Jittered backoff: contenders spread out instead of colliding again in lockstep.
+                time.sleep(random.uniform(0, min(BACKOFF_CAP_S, 0.0005 * 2 ** attempt)))
+            with self.client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(key, *watch)  # type: ignore[no-untyped-call]
+                    goal = _decode(goal_id, pipe.get(key))
+                    before, tasks_before = goal.status, _active_tasks(goal)
+                    result = change(goal)
+                    staged = list(effects(goal, result)) if effects is not None else []
+                    goal.updated_at = utcnow()
+                    pipe.multi()
+                    pipe.set(key, goal.model_dump_json())
+                    self._reindex(pipe, goal, before)
+                    _count_tasks(pipe, tasks_before, _active_tasks(goal))
+                    for write in staged:
+                        write.stage(pipe)
+                    pipe.execute()
+                    return goal, result
+                except redis.WatchError:
+                    continue
+        raise LockTimeoutError(f"goal {goal_id} kept changing: no update after {MAX_ATTEMPTS} tries")
+
+    def _reindex(self, pipe: redis.client.Pipeline, goal: Goal, before: GoalStatus) -> None:
+        created = int(goal.created_at.timestamp() * 1000)
+        if goal.status is not before:
+            pipe.zrem(status_key(before), goal.id)
+            pipe.zadd(status_key(goal.status), {goal.id: created})
+        keys = (state_key(goal.id), docs_key(goal.id))
+        if goal.status.is_settled:
+            # Kept for the retention period after it last changed; the export is the archive.
+            for key in keys:
+                pipe.expire(key, self.retention_s)
+            pipe.zadd(EXPIRING, {goal.id: int(time.time()) + self.retention_s})
+        elif before.is_settled:
+            for key in keys:
+                pipe.persist(key)
+            pipe.zrem(EXPIRING, goal.id)
+
+    def _sweep(self) -> None:
+        """Drop expired goals from the indexes (a few per new goal, so the indexes stay bounded)."""
+        due = self.client.zrangebyscore(EXPIRING, "-inf", int(time.time()), start=0, num=SWEEP_BATCH)
+        if not due:
+            return
+        with self.client.pipeline(transaction=False) as pipe:
+            for raw in due:
+                goal_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+                pipe.zrem(INDEX, goal_id)
+                for status in GoalStatus:
+                    pipe.zrem(status_key(status), goal_id)
+                pipe.zrem(EXPIRING, goal_id)
+            pipe.execute()
+
+    def ids(self, limit: int = 20, status: GoalStatus | None = None, offset: int = 0) -> list[str]:
+        """Goal ids, newest first (one status, or all), read from the index."""
+        key = INDEX if status is None else status_key(status)
+        raw = self.client.zrevrange(key, offset, offset + limit - 1)
+        return [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
+
+    def load_many(self, goal_ids: Sequence[str]) -> list[Goal | Unreadable]:
+        """The goals in one round trip; a missing or broken one is Unreadable, never an error."""
+        if not goal_ids:
             return []
-        found = [p for p in root.iterdir() if (p / "state.json").is_file()]
+        raws = self.client.mget([state_key(goal_id) for goal_id in goal_ids])
+        found: list[Goal | Unreadable] = []
+        for goal_id, raw in zip(goal_ids, raws, strict=True):
+            try:
+                found.append(_decode(goal_id, raw))
+            except (NotFoundError, CorruptStateError) as exc:
+                found.append(Unreadable(goal_id, str(exc)))
+        return found
 
-        def created(folder: Path) -> float:
-            # plan.md is written once, when the goal is created (ids only carry the day).
-            plan = folder / "plan.md"
-            return plan.stat().st_mtime if plan.is_file() else 0.0
+    def recent(self, limit: int = 20, status: GoalStatus | None = None) -> list[Goal | Unreadable]:
+        """The newest goals (one status, or all) with their state."""
+        return self.load_many(self.ids(limit, status))
 
-        return [p.name for p in sorted(found, key=lambda p: (p.name.split("-")[-2], created(p)),
-                                       reverse=True)]
+    def counts(self) -> dict[GoalStatus, int]:
+        """How many goals are kept in each status (index sizes: constant time)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for status in GoalStatus:
+                pipe.zcard(status_key(status))
+            sizes = pipe.execute()
+        return {status: int(size) for status, size in zip(GoalStatus, sizes, strict=True)}
 
-    def all(self) -> Iterator[Goal]:
-        """Every goal, newest first."""
-        for goal_id in self.ids():
-            yield self.load(goal_id)
+    def active_task_counts(self) -> dict[str, int]:
+        """How many tasks of goals still under way have each status (a counter: constant time)."""
+        raw = self.client.hgetall(ACTIVE_TASKS)
+        return {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in raw.items()}
+
+    def total(self) -> int:
+        """How many goals are kept."""
+        return int(self.client.zcard(INDEX))

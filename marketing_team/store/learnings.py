@@ -1,91 +1,87 @@
-"""Learnings: appended as markdown for people and as per-skill/per-category JSON lines read from the tail."""
+"""Learnings in Redis: capped lists per skill, per category and overall, newest first.
+
+Bounded by design: a prompt reads at most 10 per skill, planning at most 10 per category, so a
+few hundred kept per list is plenty and nothing grows with the number of goals.
+"""
 
 from __future__ import annotations
 
-import os
+import logging
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
+import redis
 from pydantic import ValidationError
 
-from marketing_team.domain.errors import CorruptFileError
 from marketing_team.domain.goal import Category
 from marketing_team.domain.learning import Learning
-from marketing_team.store.workspace import Workspace, file_lock
+from marketing_team.store.connection import RedisConnection
 
+log = logging.getLogger(__name__)
+PER_SKILL = 200
+PER_CATEGORY = 200
+RECENT = 1000
 _SAFE = re.compile(r"[^a-z0-9-]")
 
 
-def _tail_lines(path: Path, limit: int, block: int = 16384) -> list[bytes]:
-    """The last `limit` lines of a file, newest first, reading backwards in blocks."""
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        return []
-    with handle:
-        handle.seek(0, os.SEEK_END)
-        position = handle.tell()
-        buffer = b""
-        while position > 0 and buffer.count(b"\n") <= limit:
-            step = min(block, position)
-            position -= step
-            handle.seek(position)
-            buffer = handle.read(step) + buffer
-    lines = [line for line in buffer.split(b"\n") if line.strip()]
-    if position > 0:
-        lines = lines[1:]  # the first line may be cut
-    return list(reversed(lines))[:limit]
+def _key(kind: str, name: str) -> str:
+    return f"mt:learnings:{kind}:{_SAFE.sub('_', name.lower())}"
+
+
+RECENT_KEY = "mt:learnings:recent"
+
+
+class StagedLearning:
+    """A learning appended in the same transaction as the state change that taught it."""
+
+    def __init__(self, learning: Learning) -> None:
+        self.learning = learning
+
+    def stage(self, pipe: redis.client.Pipeline) -> None:
+        """LPUSH to the skill, category and recent lists, each trimmed to its cap."""
+        line = self.learning.model_dump_json()
+        targets = [(_key("skill", self.learning.skill), PER_SKILL), (RECENT_KEY, RECENT)]
+        if self.learning.category is not None:
+            targets.append((_key("category", self.learning.category.value), PER_CATEGORY))
+        for key, cap in targets:
+            pipe.lpush(key, line)
+            pipe.ltrim(key, 0, cap - 1)
 
 
 class LearningStore:
-    """Append and read learnings; reads cost O(limit), not O(all learnings)."""
+    """Append and read learnings; reads cost O(limit), never O(all learnings)."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.root = workspace.memory_dir
+    def __init__(self, connection: RedisConnection) -> None:
+        self.connection = connection
 
-    def _index(self, kind: str, key: str) -> Path:
-        return self.root / "index" / f"{kind}-{_SAFE.sub('_', key.lower())}.jsonl"
+    def staged(self, learning: Learning) -> StagedLearning:
+        """The append, for a goal transaction to commit with its state change."""
+        return StagedLearning(learning)
 
     def append(self, learning: Learning) -> None:
-        """Record a learning in the markdown log and in its skill and category indexes."""
-        line = learning.model_dump_json() + "\n"
-        targets = [self._index("skill", learning.skill), self.root / "learnings.jsonl"]
-        if learning.category is not None:
-            targets.append(self._index("category", learning.category.value))
-        entry = (f"\n## {learning.timestamp:%Y-%m-%d %H:%M} · {learning.skill} · {learning.outcome}\n"
-                 f"- Goal: {learning.goal_id or '—'}\n- Lesson: {learning.lesson}\n"
-                 + (f"- Action: {learning.action}\n" if learning.action else "")
-                 + (f"- Tags: {', '.join(learning.tags)}\n" if learning.tags else ""))
-        self.root.mkdir(parents=True, exist_ok=True)
-        with file_lock(self.root / ".lock"):
-            for target in targets:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with target.open("a", encoding="utf-8") as handle:
-                    handle.write(line)
-            with (self.root / "learnings.md").open("a", encoding="utf-8") as handle:
-                handle.write(entry)
+        """Record a learning on its own (outside a goal transaction)."""
+        with self.connection.client.pipeline(transaction=True) as pipe:
+            StagedLearning(learning).stage(pipe)
+            pipe.execute()
 
-    def _read(self, path: Path, limit: int) -> list[Learning]:
+    def _read(self, key: str, limit: int) -> list[Learning]:
         out = []
-        for raw in _tail_lines(path, limit):
+        for raw in self.connection.client.lrange(key, 0, max(0, limit - 1)):
             try:
                 out.append(Learning.model_validate_json(raw))
             except ValidationError:
-                raise CorruptFileError(f"{path}: a line is not a valid learning") from None
+                # One unreadable entry must not keep every later prompt from its lessons.
+                log.warning("unreadable learning skipped", extra={"event": "learning_unreadable",
+                                                                   "key": key})
         return out
 
     def for_skill(self, skill: str, limit: int = 10) -> list[Learning]:
         """The newest learnings attributed to a skill, newest first."""
-        return self._read(self._index("skill", skill), limit)
+        return self._read(_key("skill", skill), limit)
 
     def for_category(self, category: Category, limit: int = 10) -> list[Learning]:
         """The newest learnings of goals in a category, newest first."""
-        return self._read(self._index("category", category.value), limit)
+        return self._read(_key("category", category.value), limit)
 
     def recent(self, limit: int = 50) -> list[Learning]:
-        """The newest learnings of all skills, newest first."""
-        return self._read(self.root / "learnings.jsonl", limit)
-
-    def __iter__(self) -> Iterator[Learning]:
-        return iter(self.recent(limit=10**9))
+        """The newest learnings of all skills, newest first (at most RECENT are kept)."""
+        return self._read(RECENT_KEY, limit)

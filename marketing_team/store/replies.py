@@ -1,18 +1,17 @@
 """Model replies stored by (goal, task, revision), so a redelivered task reuses instead of paying again.
 
-The store keeps each reply as the JSON its owner hands in; the meter (budget layer) turns it back
-into a reply and re-validates it against the call's schema.
+The store keeps each reply as the JSON its owner hands in, set once and expiring with the goal's
+retention; the meter (budget layer) turns it back into a reply and re-validates it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
-from marketing_team.domain.errors import CorruptFileError
-from marketing_team.store.workspace import atomic_write
+from marketing_team.domain.errors import CorruptStateError
+from marketing_team.store.connection import RedisConnection
 
 
 def reply_key(goal_id: str, task_id: str, revision: int, purpose: str) -> str:
@@ -20,34 +19,34 @@ def reply_key(goal_id: str, task_id: str, revision: int, purpose: str) -> str:
     return f"{goal_id}/{task_id}/r{revision}/{purpose}"
 
 
+def redis_key(key: str) -> str:
+    """Where the reply for key is kept (hashed, so any key is a safe Redis key)."""
+    return f"mt:reply:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
 class ReplyStore:
-    """One JSON file per key under a directory, written atomically."""
+    """Set-if-absent, expiring reply records in Redis."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def path_for(self, key: str) -> Path:
-        """The file holding the reply for key (a hash, so any key is a safe file name)."""
-        return self.directory / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+    def __init__(self, connection: RedisConnection, ttl_s: int) -> None:
+        self.connection = connection
+        self.ttl_s = ttl_s
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The stored reply's JSON object, or None; a file that cannot be read back is CorruptFileError."""
-        path = self.path_for(key)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        """The stored reply's JSON object, or None; a record that cannot be read is CorruptStateError."""
+        raw = self.connection.client.get(redis_key(key))
+        if raw is None:
             return None
         try:
-            data = json.loads(text)
+            data = json.loads(raw)
             if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("reply"), dict):
-                raise ValueError("the file does not hold a reply for this key")
+                raise ValueError("the record does not hold a reply for this key")
         except ValueError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise CorruptFileError(f"reply cache file {path} is corrupt: {reason}") from None
+            raise CorruptStateError(f"stored reply {redis_key(key)} is corrupt: {reason}") from None
         reply: dict[str, Any] = data["reply"]
         return reply
 
-    def put(self, key: str, reply: dict[str, Any]) -> None:
-        """Store a reply's JSON object under key."""
-        record = {"key": key, "reply": reply}
-        atomic_write(self.path_for(key), json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    def put(self, key: str, reply: dict[str, Any]) -> bool:
+        """Store a reply unless one is stored already (the first paid answer wins); True when stored."""
+        record = json.dumps({"key": key, "reply": reply}, ensure_ascii=False)
+        return bool(self.connection.client.set(redis_key(key), record, nx=True, ex=self.ttl_s))

@@ -1,75 +1,106 @@
-"""Human review items stored as markdown files: escalations wait there for a person."""
+"""Human review items in Redis: escalations wait there for a person to approve, revise or reject.
+
+An item is created in the same transaction as the goal update that blocks its task, so a crash
+can never leave a goal waiting for a person with no item to decide.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import redis
 from pydantic import ValidationError
 
-from marketing_team.domain.errors import CorruptFileError, InputError, NotFoundError
+from marketing_team.domain.errors import CorruptStateError, InputError, NotFoundError
 from marketing_team.domain.review_item import ItemStatus, Reason, ReviewItem
 from marketing_team.domain.values import check_id, new_id, utcnow
-from marketing_team.store import frontmatter
-from marketing_team.store.workspace import Workspace, atomic_write, file_lock
+from marketing_team.store.connection import RedisConnection
+
+OPEN = "mt:reviews:open"  # created (ms) -> id, open items only
+ALL = "mt:reviews:all"  # created (ms) -> id, every item kept
+
+
+def item_key(item_id: str) -> str:
+    """Where one item is kept."""
+    return f"mt:review:{check_id(item_id, 'review id')}"
+
+
+class StagedItem:
+    """An item written in the same transaction as a goal change (created or decided)."""
+
+    def __init__(self, item: ReviewItem, retention_s: int) -> None:
+        self.item = item
+        self.retention_s = retention_s
+
+    def stage(self, pipe: redis.client.Pipeline) -> None:
+        """SET the item and keep the indexes in step; a decided item expires with the retention."""
+        created = int(self.item.created_at.timestamp() * 1000)
+        key = item_key(self.item.id)
+        pipe.set(key, self.item.model_dump_json())
+        pipe.zadd(ALL, {self.item.id: created})
+        if self.item.status is ItemStatus.OPEN:
+            pipe.zadd(OPEN, {self.item.id: created})
+        else:
+            pipe.zrem(OPEN, self.item.id)
+            pipe.expire(key, self.retention_s)
+
+
+def _decode(item_id: str, raw: bytes | str | None) -> ReviewItem:
+    if raw is None:
+        raise NotFoundError(f"unknown review item {item_id}")
+    try:
+        return ReviewItem.model_validate_json(raw)
+    except ValidationError:
+        raise CorruptStateError(f"{item_key(item_id)}: not a valid review item") from None
 
 
 class ReviewQueue:
-    """Items stored as markdown files under workspace/reviews/, one per item."""
+    """Create, read, list and decide review items."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.root = workspace.reviews_dir
+    def __init__(self, connection: RedisConnection, retention_s: int) -> None:
+        self.connection = connection
+        self.retention_s = retention_s
 
-    def _path(self, item_id: str) -> Path:
-        return self.root / f"{check_id(item_id, 'review id')}.md"
+    @staticmethod
+    def new_item(goal_id: str, reason: Reason, summary: str, task_id: str | None = None,
+                 skill: str | None = None, deliverable: str | None = None) -> ReviewItem:
+        """A new open item (not stored yet)."""
+        return ReviewItem(id=new_id("review"), goal_id=goal_id, task_id=task_id, skill=skill,
+                          reason=reason, summary=summary, deliverable=deliverable)
+
+    def staged(self, item: ReviewItem) -> StagedItem:
+        """The write of item, for a goal transaction to commit with its state change."""
+        return StagedItem(item, self.retention_s)
 
     def save(self, item: ReviewItem) -> None:
-        """Write an item atomically."""
-        body = [f"# Review needed: {item.skill or 'goal'} ({item.reason.value})", "",
-                f"- Goal: `{item.goal_id}`", f"- Task: `{item.task_id or '—'}`",
-                f"- Status: **{item.status.value}**", f"- Deliverable: {item.deliverable or '—'}", "",
-                item.summary, ""]
-        if item.notes:
-            body += ["## Reviewer notes", item.notes, ""]
-        body += ["Decide with `mtctl reviews approve|revise --notes ...|reject " + item.id + "`.", ""]
-        atomic_write(self._path(item.id), frontmatter.dump(item.model_dump(mode="json"), "\n".join(body)))
-
-    def open_item(self, goal_id: str, reason: Reason, summary: str, task_id: str | None = None,
-                  skill: str | None = None, deliverable: str | None = None) -> ReviewItem:
-        """Create an item unless an open one exists for the same task and reason."""
-        with file_lock(self.root / ".lock"):
-            for existing in self.list(ItemStatus.OPEN):
-                if (existing.goal_id, existing.task_id, existing.reason) == (goal_id, task_id, reason):
-                    return existing
-            item = ReviewItem(id=new_id("review"), goal_id=goal_id, task_id=task_id, skill=skill,
-                              reason=reason, summary=summary, deliverable=deliverable)
-            self.save(item)
-            return item
+        """Store an item on its own (outside a goal transaction)."""
+        with self.connection.client.pipeline(transaction=True) as pipe:
+            self.staged(item).stage(pipe)
+            pipe.execute()
 
     def load(self, item_id: str) -> ReviewItem:
-        """One item; NotFoundError when unknown, CorruptFileError naming a broken file."""
-        path = self._path(item_id)
-        if not path.is_file():
-            raise NotFoundError(f"unknown review item {item_id}")
-        meta, _ = frontmatter.read(path)
-        try:
-            return ReviewItem.model_validate(meta)
-        except ValidationError:
-            raise CorruptFileError(f"{path}: not a valid review item") from None
+        """One item; NotFoundError when unknown, CorruptStateError naming a broken record."""
+        return _decode(item_id, self.connection.client.get(item_key(item_id)))
 
-    def list(self, status: ItemStatus | None = None) -> list[ReviewItem]:
-        """Items, newest first, optionally only those with a status."""
-        if not self.root.is_dir():
+    def list(self, status: ItemStatus | None = None, limit: int = 100) -> list[ReviewItem]:
+        """Items, newest first: the open ones from their index, or every kept one."""
+        index = OPEN if status is ItemStatus.OPEN else ALL
+        client = self.connection.client
+        ids = [raw.decode() if isinstance(raw, bytes) else str(raw)
+               for raw in client.zrevrange(index, 0, limit - 1)]
+        if not ids:
             return []
-        items = [self.load(p.stem) for p in self.root.glob("review-*.md")]
-        items.sort(key=lambda i: i.created_at, reverse=True)
-        return [i for i in items if status is None or i.status is status]
+        items = []
+        for item_id, raw in zip(ids, client.mget([item_key(i) for i in ids]), strict=True):
+            if raw is None:  # expired: drop it from the indexes as we go
+                client.zrem(ALL, item_id)
+                client.zrem(OPEN, item_id)
+                continue
+            item = _decode(item_id, raw)
+            if status is None or item.status is status:
+                items.append(item)
+        return items
 
-    def decide(self, item_id: str, status: ItemStatus, notes: str = "") -> ReviewItem:
-        """Record a person's decision on an open item."""
-        with file_lock(self.root / ".lock"):
-            item = self.load(item_id)
-            if item.status is not ItemStatus.OPEN:
-                raise InputError(f"review item {item_id} is already {item.status.value}")
-            decided = item.model_copy(update={"status": status, "notes": notes, "decided_at": utcnow()})
-            self.save(decided)
-            return decided
+    def decided(self, item: ReviewItem, status: ItemStatus, notes: str = "") -> ReviewItem:
+        """The item as decided by a person (not stored: the caller commits it with the goal)."""
+        if item.status is not ItemStatus.OPEN:
+            raise InputError(f"review item {item.id} is already {item.status.value}")
+        return item.model_copy(update={"status": status, "notes": notes, "decided_at": utcnow()})

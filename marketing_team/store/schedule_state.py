@@ -1,20 +1,16 @@
-"""Per-schedule state (enabled, last fired, last skip, counts) in Redis, mirrored to the workspace."""
+"""Per-schedule state (enabled, last fired, last skip, counts) in Redis."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import redis
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from marketing_team.domain.errors import CorruptFileError
 from marketing_team.domain.schedule import SkipReason
 from marketing_team.domain.values import utcnow
-from marketing_team.store.workspace import Workspace, atomic_write, file_lock
+from marketing_team.store.connection import RedisConnection
 
 
 class ScheduleState(BaseModel):
@@ -60,68 +56,25 @@ def _decode(schedule_id: str, raw: Mapping[bytes | str, bytes | str]) -> Schedul
 
 
 class ScheduleStates:
-    """The state store: Redis is the live copy; `state/schedules.json` survives a Redis wipe."""
+    """The state store: one hash per schedule in Redis (append-only, like everything we keep)."""
 
-    def __init__(self, workspace: Workspace, client: redis.Redis | None) -> None:
-        self.client = client
-        self.path: Path = workspace.root / "state" / "schedules.json"
-
-    def _mirror(self) -> dict[str, ScheduleState]:
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-            return {sid: ScheduleState.model_validate({**item, "id": sid}) for sid, item in raw.items()}
-        except FileNotFoundError:
-            return {}
-        except (ValueError, ValidationError, AttributeError) as exc:
-            raise CorruptFileError(f"{self.path}: {type(exc).__name__}") from None
-
-    def _write_mirror(self, states: Iterable[ScheduleState]) -> None:
-        with file_lock(self.path.with_suffix(".lock")):
-            merged = self._mirror()
-            merged.update({s.id: s for s in states})
-            body = {sid: s.model_dump(mode="json", exclude={"id"}) for sid, s in sorted(merged.items())}
-            atomic_write(self.path, json.dumps(body, indent=2) + "\n")
-
-    def _hydrate(self, client: redis.Redis, schedule_id: str) -> None:
-        # After a Redis restart (or on an embedded server) the mirror is the only copy: put it
-        # back before changing anything, so counters continue instead of restarting at zero.
-        if client.exists(_key(schedule_id)):
-            return
-        saved = self._mirror().get(schedule_id)
-        fields = _encode(saved) if saved is not None else {}
-        if fields:
-            with client.pipeline() as pipe:
-                for name, value in fields.items():
-                    pipe.hsetnx(_key(schedule_id), name, value)
-                pipe.execute()
+    def __init__(self, connection: RedisConnection) -> None:
+        self.connection = connection
 
     def get(self, schedule_id: str) -> ScheduleState:
         """The state of one schedule (defaults when it never fired)."""
-        if self.client is None:
-            return self._mirror().get(schedule_id) or ScheduleState(id=schedule_id)
-        self._hydrate(self.client, schedule_id)
-        return _decode(schedule_id, self.client.hgetall(_key(schedule_id)))
+        return _decode(schedule_id, self.connection.client.hgetall(_key(schedule_id)))
 
     def _change(self, schedule_id: str, update: dict[str, Any], counter: str | None) -> ScheduleState:
-        if self.client is None:
-            state = self.get(schedule_id)
-            if counter:
-                update = {**update, counter: getattr(state, counter) + 1}
-            new = state.model_copy(update=update)
-            self._write_mirror([new])
-            return new
         fields = _encode(ScheduleState(id=schedule_id, **update))
         fields = {name: value for name, value in fields.items() if name in update}
-        self._hydrate(self.client, schedule_id)
-        with self.client.pipeline() as pipe:  # MULTI/EXEC: counters and fields move together
+        with self.connection.client.pipeline() as pipe:  # MULTI/EXEC: counters and fields move together
             for name, value in fields.items():
                 pipe.hset(_key(schedule_id), name, value)
             if counter:
                 pipe.hincrby(_key(schedule_id), counter, 1)
             pipe.execute()
-        state = self.get(schedule_id)
-        self._write_mirror([state])
-        return state
+        return self.get(schedule_id)
 
     def set_enabled(self, schedule_id: str, enabled: bool) -> ScheduleState:
         """Switch a schedule on or off; the next tick sees it (beat keeps firing, the task decides)."""

@@ -46,11 +46,12 @@ def spawn(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Pope
 
 
 def spawn_worker(env: Mapping[str, str], log: Path, pool: str = "threads",
-                 concurrency: int = 4) -> subprocess.Popen[bytes]:
-    """A real `celery -A marketing_team worker` process."""
+                 concurrency: int = 4, name: str | None = None) -> subprocess.Popen[bytes]:
+    """A real `celery -A marketing_team worker` process (name: its node name, unique per worker)."""
+    node = name or f"crash-{os.getpid()}"
     return spawn(["-m", "celery", "-A", "marketing_team", "worker", "--pool", pool,
                   "--concurrency", str(concurrency), "-Q", "skills,director", "-l", "WARNING",
-                  "--without-mingle", "--without-gossip", "-n", f"crash-{os.getpid()}@%h"], env, log)
+                  "--without-mingle", "--without-gossip", "-n", f"{node}@%h"], env, log)
 
 
 def children(pid: int) -> list[int]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+import redis
 
 from marketing_team.catalog.specs import Condition, EventMapping
 from marketing_team.director.launch import plan_pipeline
@@ -120,6 +124,16 @@ def _seen_key(event_id: str) -> str:
     return f"mt:events:seen:{event_id}"
 
 
+def claim_event(client: redis.Redis, event: Event) -> bool:
+    """Take the event's id for the dedup window; False when it was seen already (a duplicate)."""
+    return bool(client.set(_seen_key(event.id), event.type.value, nx=True, ex=DEDUP_TTL_S))
+
+
+def release_event(client: redis.Redis, event_id: str) -> None:
+    """Give the id back (nothing was started for it), so the sender's retry can work."""
+    client.delete(_seen_key(event_id))
+
+
 def _cooldown_key(mapping: EventMapping) -> str:
     return f"mt:events:cooldown:{mapping.event.value}:{mapping.pipeline}"
 
@@ -150,22 +164,25 @@ def _try_mapping(rt: Runtime, start: GoalStarter, mapping: EventMapping, event: 
     return start(goal).id
 
 
-def publish_event(rt: Runtime, event: Event, start: GoalStarter) -> EventResult:
-    """Run one event through the bus (webhook, CLI, internal emitters), starting goals with start."""
+def publish_event(rt: Runtime, event: Event, start: GoalStarter, *, claimed: bool = False) -> EventResult:
+    """Run one event through the bus, starting goals with start.
+
+    claimed: the caller (the web process) took the event's id already; otherwise it is taken here.
+    """
     level = logging.WARNING if event.type in INTERNAL_EVENTS else logging.INFO
     log.log(level, "event received", extra={"event": "event_received", "event_id": event.id,
                                             "event_type": event.type.value, "source": event.source})
     mappings = mappings_for(rt.catalog.events, event.type)
-    if not rt.redis.set(_seen_key(event.id), event.type.value, nx=True, ex=DEDUP_TTL_S):
-        return _done(EventResult(event.id, reasons=(EventReason.DUPLICATE,)))
+    if not claimed and not claim_event(rt.redis, event):
+        return _done(rt, EventResult(event.id, reasons=(EventReason.DUPLICATE,)), record=False)
     if not mappings:
-        return _done(EventResult(event.id, reasons=(EventReason.NO_MAPPING,)))
+        return _done(rt, EventResult(event.id, reasons=(EventReason.NO_MAPPING,)))
     goals: list[str] = []
     reasons: list[EventReason] = []
-    claimed: list[str] = [_seen_key(event.id)]
+    taken: list[str] = [_seen_key(event.id)]
     try:
         for mapping in mappings:
-            outcome = _try_mapping(rt, start, mapping, event, claimed)
+            outcome = _try_mapping(rt, start, mapping, event, taken)
             if isinstance(outcome, EventReason):
                 reasons.append(outcome)
             else:
@@ -173,12 +190,27 @@ def publish_event(rt: Runtime, event: Event, start: GoalStarter) -> EventResult:
     except BaseException:
         if not goals:
             # Nothing started: release the claims so the sender's retry of this event can work.
-            rt.redis.delete(*claimed)
+            rt.redis.delete(*taken)
         raise
-    return _done(EventResult(event.id, goals=tuple(goals), reasons=tuple(reasons)))
+    return _done(rt, EventResult(event.id, goals=tuple(goals), reasons=tuple(reasons)))
 
 
-def _done(result: EventResult) -> EventResult:
+def _result_key(event_id: str) -> str:
+    return f"mt:events:result:{event_id}"
+
+
+def _done(rt: Runtime, result: EventResult, record: bool = True) -> EventResult:
     log.info("event handled", extra={"event": "event_handled", "event_id": result.event_id,
                                      "goals": list(result.goals), "reason": result.reason})
+    if record:  # what became of the event, for whoever sent it (kept as long as its dedup claim)
+        rt.redis.set(_result_key(result.event_id), json.dumps(result.as_json()), ex=DEDUP_TTL_S)
     return result
+
+
+def event_result(client: redis.Redis, event_id: str) -> dict[str, Any] | None:
+    """What a handled event started (`{"event_id", "goals", "reason"}`), or None until handled."""
+    raw = client.get(_result_key(event_id))
+    if raw is None:
+        return None
+    found: dict[str, Any] = json.loads(raw)
+    return found

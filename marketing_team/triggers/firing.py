@@ -47,7 +47,7 @@ def entry_of(rt: Runtime, schedule_id: str) -> ScheduleEntry:
 
 def states(rt: Runtime) -> ScheduleStates:
     """The schedule state store of this runtime."""
-    return ScheduleStates(rt.workspace, rt.redis)
+    return rt.schedules
 
 
 def _previous_status(rt: Runtime, goal_id: str | None) -> GoalStatus | None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from decimal import Decimal
 from typing import Any
 
 import redis
 
+from marketing_team.budget.policy import to_usd
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.domain.goal import GoalStatus, TaskStatus
@@ -53,28 +53,22 @@ def _family(name: str, help_text: str, samples: list[tuple[dict[str, str], float
 
 
 def metrics(rt: Runtime) -> str:
-    """Goals and tasks by status, spend, and the budget level, as Prometheus text format 0.0.4."""
-    goals: Counter[str] = Counter()
-    tasks: Counter[str] = Counter()
-    spend = Decimal("0")
-    corrupt = 0
-    for goal_id in rt.goals.ids():
-        try:
-            goal = rt.goals.load(goal_id)
-        except MarketingTeamError:
-            corrupt += 1  # one broken goal.md must not blind the whole scrape
-            continue
-        goals[goal.status.value] += 1
-        tasks.update(t.status.value for t in goal.tasks)
-        spend += goal.cost_usd
+    """Goals by status, tasks of goals under way, the month's spend and the budget level (Prometheus 0.0.4).
+
+    Read from indexes and counters kept with every goal change: constant time in stored goals.
+    """
+    counts = rt.goals.counts()
+    tasks = rt.goals.active_task_counts()
     try:
-        level = rt.budget.standing().level.value
+        now = rt.budget.standing()
+        level, spent = now.level.value, to_usd(now.spent)
     except (MarketingTeamError, redis.RedisError):
-        level = "unknown"
-    lines = _family("mt_goals", "Goals by status.", [({"status": s.value}, goals[s.value]) for s in GoalStatus])
-    lines += _family("mt_tasks", "Skill tasks by status.", [({"status": s.value}, tasks[s.value]) for s in TaskStatus])
-    lines += _family("mt_goal_files_unreadable", "goal.md files that could not be parsed.", [({}, corrupt)])
-    lines += _family("mt_spend_usd", "USD spent by all goals in the workspace.", [({}, spend)])
+        level, spent = "unknown", Decimal("0")
+    lines = _family("mt_goals", "Goals kept, by status.",
+                    [({"status": s.value}, counts[s]) for s in GoalStatus])
+    lines += _family("mt_tasks", "Skill tasks of goals under way, by status.",
+                     [({"status": s.value}, tasks.get(s.value, 0)) for s in TaskStatus])
+    lines += _family("mt_spend_usd", "USD spent this month (the ledger).", [({}, spent)])
     lines += _family("mt_budget_monthly_usd", "The monthly budget in USD.", [({}, rt.settings.budget_monthly)])
     lines += _family("mt_budget_level", "1 for the current budget level.",
                      [({"level": name}, 1 if name == level else 0) for name in LEVELS])

@@ -1,4 +1,4 @@
-"""The WSGI webhook (no framework): `POST /webhook` turns events into goals; `/health`, `/metrics`."""
+"""The WSGI webhook (no framework): `POST /webhook` queues events for the workers; `/health`, `/metrics`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from marketing_team.domain.errors import (
 from marketing_team.domain.event import INTERNAL_EVENTS, Event
 from marketing_team.orchestration.app import create_app as create_celery
 from marketing_team.orchestration.control import CeleryApp
-from marketing_team.orchestration.dispatch import starter
+from marketing_team.orchestration.dispatch import publish_event
 from marketing_team.triggers import event_bus
 from marketing_team.web import status as pages
 
@@ -108,7 +108,19 @@ class WebhookApp:
         body = _read_body(environ)
         self._verify_signature(environ, body)
         event = parse_event(body)
-        return event_bus.publish_event(self.runtime, event, starter(self.celery, self.runtime)).as_json()
+        # The web process plans and starts nothing: it claims the id and hands the event to a
+        # worker, so a slow planning call never holds a request and the web keeps no disk.
+        client = self.runtime.redis
+        if not event_bus.claim_event(client, event):
+            return {"event_id": event.id, "status": "duplicate", "reason": "duplicate"}
+        try:
+            publish_event(self.celery, event, claimed=True)
+        except BaseException:
+            event_bus.release_event(client, event.id)  # nothing queued: the sender may retry
+            raise
+        log.info("event queued", extra={"event": "event_queued", "event_id": event.id,
+                                        "event_type": event.type.value})
+        return {"event_id": event.id, "status": "queued", "reason": None}
 
     def _authorize(self, environ: dict[str, Any]) -> None:
         if self.token is None:  # insecure mode, chosen explicitly at start

@@ -72,7 +72,7 @@ def test_cli_budget_month_option_reads_a_past_month(env: Path, redis_client: red
     assert bad.exit_code == 2 and "YYYY-MM" in bad.output
 
 
-def test_cli_budget_without_any_ledger_reports_nothing_spent(monkeypatch: pytest.MonkeyPatch,
+def test_cli_budget_on_a_fresh_workspace_reports_nothing_spent(monkeypatch: pytest.MonkeyPatch,
                                                              tmp_path: Path) -> None:
     monkeypatch.setenv("WORKSPACE_DIR", str(tmp_path / "fresh"))
 
@@ -81,7 +81,7 @@ def test_cli_budget_without_any_ledger_reports_nothing_spent(monkeypatch: pytest
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert (data["level"], data["spent_usd"], data["remaining_usd"], data["source"]) == (
-        "normal", 0.0, 1000.0, "none")
+        "normal", 0.0, 1000.0, "embedded")
 
 
 def test_cli_budget_unreachable_redis_is_one_line_and_non_zero(monkeypatch: pytest.MonkeyPatch,

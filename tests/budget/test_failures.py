@@ -13,7 +13,6 @@ from marketing_team.domain.review_item import Reason
 from marketing_team.domain.values import utcnow
 from marketing_team.orchestration import dispatch
 from marketing_team.orchestration.inprocess_worker import InProcessWorker
-from marketing_team.store.review_items import ReviewQueue
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
 from marketing_team.testing.team import Team
 from marketing_team.triggers.internal_events import recent_internal
@@ -44,7 +43,7 @@ def test_cascade_three_failures_pause_the_goal_and_block_the_pipeline_once(
     # And pipeline_blocked was emitted once, with a human review item
     blocked = [e for e in recent_internal(paid_team.rt.redis) if e.type is EventType.PIPELINE_BLOCKED]
     assert len(blocked) == 1 and blocked[0].data["goal_id"] == goal.id
-    items = ReviewQueue(paid_team.rt.workspace).list()
+    items = paid_team.rt.reviews.list()
     assert [(i.goal_id, i.reason) for i in items] == [(goal.id, Reason.CASCADING_FAILURE)]
 
     # When the model recovers and the goal is resumed

@@ -49,7 +49,7 @@ def test_hard_cap_50_racing_sdk_calls_stay_within_the_budget(
             start.wait()
             while True:  # a busy refusal is a deferral: try again, as a deferred task would
                 try:
-                    with metered_call(rt.budget, rt.workspace, "", "copywriting", MODEL, 500,
+                    with metered_call(rt.budget, "", "copywriting", MODEL, 500,
                                       input_tokens=TOKENS_IN) as settle:
                         answer = rt.llm.complete([SystemBlock("be brief")], [Message("user", "hi")],
                                                  MODEL, 500)

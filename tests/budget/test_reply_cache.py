@@ -16,7 +16,7 @@ from marketing_team.director.runtime import Runtime, build_runtime
 from marketing_team.domain.values import new_id, utcnow
 from marketing_team.llm.anthropic_provider import AnthropicProvider
 from marketing_team.llm.protocol import Message, SystemBlock, parsed_as
-from marketing_team.store.replies import ReplyStore, reply_key
+from marketing_team.store.replies import reply_key
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply
 from marketing_team.testing.servers import RunningServer
 
@@ -78,7 +78,7 @@ def test_reply_cache_revalidates_structured_replies_from_text(rt: Runtime, fake:
     key = reply_key(goal, "t", 0, "review")
     rt.guarded(goal, "director", key).complete(SYSTEM, ASK, MODEL, 99, schema=Verdict)
 
-    stored = ReplyStore(rt.workspace.goal_dir(goal) / ".replies").get(key)
+    stored = rt.replies.get(key)
     replayed = rt.guarded(goal, "director", key).complete(SYSTEM, ASK, MODEL, 99, schema=Verdict)
 
     assert stored is not None and "parsed" not in stored

@@ -10,8 +10,9 @@ from budget_support import PAID
 
 from marketing_team.budget.ledger import Spend
 from marketing_team.budget.meter import metered_call
-from marketing_team.budget.report import cost_report_path, render
+from marketing_team.budget.report import render
 from marketing_team.config.settings import load_settings
+from marketing_team.director.export import export_costs
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.values import utcnow
 from marketing_team.llm.protocol import Reply, Usage
@@ -33,16 +34,16 @@ def test_report_render_lists_the_day_by_skill_model_and_goal() -> None:
     assert "| goal-20261125-aaaaaa | 7.500000 |" in text
 
 
-def test_report_is_rewritten_after_each_paid_call(redis_server: RunningServer,
-                                                  redis_client: redis.Redis, tmp_path: Path) -> None:
+def test_report_export_shows_every_paid_call_of_the_day(redis_server: RunningServer,
+                                                       redis_client: redis.Redis, tmp_path: Path) -> None:
     cfg = load_settings(_env_file=None, workspace_dir=tmp_path / "ws", redis_url=redis_server.url,
                         **PAID)
     rt = Runtime(settings=cfg, llm=ScriptedLLM(), broker_url=redis_server.url)
     for cost in ("0.25", "0.50"):
-        with metered_call(rt.budget, rt.workspace, "", "seo-audit", "claude-sonnet-5", 500, input_tokens=100) as settle:
+        with metered_call(rt.budget, "", "seo-audit", "claude-sonnet-5", 500, input_tokens=100) as settle:
             settle(Reply(text="ok", stop_reason="end_turn", usage=Usage(input_tokens=1),
                          cost_usd=Decimal(cost), model="claude-sonnet-5"))
 
-    text = cost_report_path(rt.workspace, f"{utcnow():%Y-%m-%d}").read_text()
+    text = export_costs(rt, f"{utcnow():%Y-%m-%d}").read_text()
     assert "- Spent this day: $0.750000 over 2 model call(s)" in text
     assert "| seo-audit | 0.750000 |" in text

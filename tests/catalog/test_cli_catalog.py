@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from marketing_team.cli.cmd_catalog import PRODUCT_TEMPLATE
+from marketing_team.cli.cmd_context import PRODUCT_TEMPLATE
 from marketing_team.cli.main import cli
 
 OK_LINE = "catalog OK: 26 skills, 5 squads, 9 pipelines, 6 schedules, 7 event mappings"

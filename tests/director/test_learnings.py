@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import redis
+
 from marketing_team.domain.goal import Category, GoalStatus
 from marketing_team.domain.learning import Learning, Outcome
-from marketing_team.store.learnings import LearningStore
-from marketing_team.store.workspace import Workspace
+from marketing_team.store.connection import RedisConnection
+from marketing_team.store.learnings import PER_CATEGORY, PER_SKILL, RECENT, LearningStore
 from marketing_team.testing.scripted import ScriptedLLM
+from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 
 
@@ -27,9 +30,32 @@ def test_learning_from_a_failed_review_reaches_the_next_goals_prompt_and_plan(
     assert any("Sent back for revision" in used for used in done.plan.learnings_used)
 
 
-def test_learnings_are_read_newest_first_and_at_most_ten(tmp_path: object) -> None:
-    store = LearningStore(Workspace(tmp_path))  # type: ignore[arg-type]
+def test_learnings_are_read_newest_first_and_at_most_ten(redis_server: RunningServer,
+                                                         redis_client: redis.Redis) -> None:
+    store = LearningStore(RedisConnection(redis_server.url))
     for n in range(25):
         store.append(Learning(skill="seo-audit", outcome=Outcome.SUCCESS, lesson=f"lesson {n}"))
     got = store.for_skill("seo-audit")
     assert [g.lesson for g in got] == [f"lesson {n}" for n in range(24, 14, -1)]
+
+
+def test_learnings_are_bounded_per_skill_per_category_and_overall(redis_server: RunningServer,
+                                                                  redis_client: redis.Redis) -> None:
+    store = LearningStore(RedisConnection(redis_server.url))
+    for n in range(PER_SKILL + 50):
+        store.append(Learning(skill="seo-audit", category=Category.CONTENT, outcome=Outcome.SUCCESS,
+                              lesson=f"lesson {n}"))
+
+    assert redis_client.llen("mt:learnings:skill:seo-audit") == PER_SKILL
+    assert redis_client.llen("mt:learnings:category:content") == PER_CATEGORY
+    assert store.for_skill("seo-audit", limit=1)[0].lesson == f"lesson {PER_SKILL + 49}"
+    assert len(store.recent(limit=10_000)) <= RECENT
+
+
+def test_an_unreadable_learning_is_skipped_not_fatal(redis_server: RunningServer,
+                                                     redis_client: redis.Redis) -> None:
+    store = LearningStore(RedisConnection(redis_server.url))
+    store.append(Learning(skill="seo-audit", outcome=Outcome.SUCCESS, lesson="kept"))
+    redis_client.lpush("mt:learnings:skill:seo-audit", "{not a learning")
+
+    assert [g.lesson for g in store.for_skill("seo-audit")] == ["kept"]

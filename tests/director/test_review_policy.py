@@ -10,7 +10,6 @@ from marketing_team.domain.goal import GoalStatus, TaskStatus
 from marketing_team.domain.review import SCORE_DIMENSIONS, Verdict
 from marketing_team.domain.review_item import ItemStatus, Reason
 from marketing_team.orchestration import dispatch
-from marketing_team.store.review_items import ReviewQueue
 from marketing_team.testing.scripted import Call, ScriptedLLM
 from marketing_team.testing.team import Team
 
@@ -54,8 +53,8 @@ def test_review_low_score_revises_with_the_reviewers_instructions_in_the_prompt(
     assert copy.revision == 1
     revision_prompt = [c for c in scripted.calls if c.is_skill("copywriting")][1].prompt
     assert INSTRUCTION in revision_prompt and "<previous_draft>" in revision_prompt
-    review_file = scripted_team.rt.workspace.goal_dir(goal.id) / "reviews" / f"{copy.phase_index + 1:02d}-copywriting.review.md"
-    assert "overall: 5.0" in review_file.read_text()
+    review = scripted_team.rt.documents.get(goal.id, f"reviews/{copy.phase_index + 1:02d}-copywriting.review.md")
+    assert review is not None and "overall: 5.0" in review
 
 
 def test_review_high_score_approves_first_time(scripted_team: Team, scripted: ScriptedLLM) -> None:
@@ -74,7 +73,7 @@ def test_review_reject_then_reject_escalates_to_the_human_queue(
     done = scripted_team.wait(goal.id)
 
     assert done.status is GoalStatus.WAITING_HUMAN
-    items = ReviewQueue(scripted_team.rt.workspace).list(ItemStatus.OPEN)
+    items = scripted_team.rt.reviews.list(ItemStatus.OPEN)
     assert [(i.goal_id, i.skill, i.reason) for i in items] == [(goal.id, "copywriting", Reason.REJECTED)]
 
 
@@ -93,7 +92,7 @@ def _continue(team: Team, goal_id: str) -> None:
 def test_human_approve_resumes_the_goal_without_rerunning_approved_tasks(
         scripted_team: Team, scripted: ScriptedLLM) -> None:
     goal_id = _pause_on_copywriting(scripted_team, scripted)
-    item = ReviewQueue(scripted_team.rt.workspace).list(ItemStatus.OPEN)[0]
+    item = scripted_team.rt.reviews.list(ItemStatus.OPEN)[0]
     calls_before = scripted.count(lambda c: c.is_skill("marketing-psychology"))
 
     human_review.human_decision(scripted_team.rt, item.id, ItemStatus.APPROVED)
@@ -103,12 +102,12 @@ def test_human_approve_resumes_the_goal_without_rerunning_approved_tasks(
     assert done.status is GoalStatus.COMPLETED
     assert scripted.count(lambda c: c.is_skill("marketing-psychology")) == calls_before == 1
     assert scripted.count(lambda c: c.is_skill("copywriting")) == 2  # no run after the approval
-    assert ReviewQueue(scripted_team.rt.workspace).load(item.id).status is ItemStatus.APPROVED
+    assert scripted_team.rt.reviews.load(item.id).status is ItemStatus.APPROVED
 
 
 def test_human_revise_notes_reach_the_skills_next_prompt(scripted_team: Team, scripted: ScriptedLLM) -> None:
     goal_id = _pause_on_copywriting(scripted_team, scripted)
-    item = ReviewQueue(scripted_team.rt.workspace).list(ItemStatus.OPEN)[0]
+    item = scripted_team.rt.reviews.list(ItemStatus.OPEN)[0]
 
     human_review.human_decision(scripted_team.rt, item.id, ItemStatus.REVISED, "Lead with the 14-day trial")
     _continue(scripted_team, goal_id)
@@ -121,7 +120,7 @@ def test_human_revise_notes_reach_the_skills_next_prompt(scripted_team: Team, sc
 
 def test_human_reject_fails_the_task_and_the_goal_continues(scripted_team: Team, scripted: ScriptedLLM) -> None:
     goal_id = _pause_on_copywriting(scripted_team, scripted)
-    item = ReviewQueue(scripted_team.rt.workspace).list(ItemStatus.OPEN)[0]
+    item = scripted_team.rt.reviews.list(ItemStatus.OPEN)[0]
 
     human_review.human_decision(scripted_team.rt, item.id, ItemStatus.REJECTED, "Off brand")
     _continue(scripted_team, goal_id)

@@ -1,4 +1,4 @@
-"""docker-compose.yml: the Procfile's commands, durable Redis, a shared workspace, restarts; Docker validates it."""
+"""docker-compose.yml: the Procfile's commands, durable Redis, no shared disk, restarts; Docker validates it."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_compose_commands_are_the_procfile_commands() -> None:
         assert line.replace("$$", "$") == command, name
 
 
-def test_compose_runs_durable_redis_and_restarts_every_service_sharing_one_workspace() -> None:
+def test_compose_runs_durable_redis_and_restarts_every_service_sharing_no_disk() -> None:
     compose = _compose()
     services = compose["services"]
     assert set(services) == {"redis", "worker", "beat", "web", "flower"}
@@ -49,10 +49,9 @@ def test_compose_runs_durable_redis_and_restarts_every_service_sharing_one_works
     for name, service in services.items():
         assert service["restart"] == "unless-stopped", name
         if name != "redis":
-            assert "workspace:/data/workspace" in service["volumes"], name
-            assert service["environment"]["WORKSPACE_DIR"] == "/data/workspace"
+            assert "volumes" not in service, f"{name} must not need a disk: Redis is the record"
             assert service["environment"]["REDIS_URL"].startswith("redis://redis:6379")
-    assert {"redis-data", "workspace"} <= set(compose["volumes"])
+    assert set(compose["volumes"]) == {"redis-data"}
 
 
 def test_compose_config_validates_with_docker() -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from marketing_team.catalog.loader import load_catalog
+from marketing_team.director.export import export_goal
 from marketing_team.domain.goal import GoalStatus, Priority, TaskStatus
 from marketing_team.llm.offline import OFFLINE_NOTICE
 from marketing_team.store import frontmatter
@@ -23,19 +22,20 @@ def test_goal_signup_conversion_completes_with_every_task_approved(team: Team) -
     assert done.status is GoalStatus.COMPLETED, done.status_reason
     assert len(done.plan.phases) >= 3
     assert all(t.status is TaskStatus.APPROVED for t in done.tasks)
-    folder = team.rt.workspace.goal_dir(goal.id)
+    stored = team.rt.documents.all(goal.id)
     for task in done.tasks:
-        assert task.output_path is not None
-        path = Path(task.output_path)
-        assert path.parent == folder and path.is_file()
-        meta, body = frontmatter.read(path)
+        assert task.output is not None and task.output in stored
+        meta, body = frontmatter.parse(stored[task.output])
         assert meta["task_id"] == task.id and meta["skill"] == task.skill
         assert body.startswith(OFFLINE_NOTICE)
-        assert (folder / "reviews" / f"{path.stem}.review.md").is_file()
-    assert (folder / "plan.md").is_file()
+        assert f"reviews/{task.output.removesuffix('.md')}.review.md" in stored
+    # The folder people read is an export of the store, written by whoever asks for it.
+    folder = export_goal(team.rt, goal.id)
+    assert (folder / "plan.md").is_file() and (folder / "goal.md").is_file()
+    assert all((folder / name).read_text() == text for name, text in stored.items())
     summary = (folder / "summary.md").read_text()
     assert "no model wrote" in summary.splitlines()[0]
-    assert all(Path(t.output_path).name in summary for t in done.tasks if t.output_path)
+    assert all(t.output in summary for t in done.tasks if t.output)
 
 
 def test_goal_downstream_skill_receives_upstream_deliverables(team: Team) -> None:
@@ -43,7 +43,7 @@ def test_goal_downstream_skill_receives_upstream_deliverables(team: Team) -> Non
     done = team.wait(goal.id)
 
     last = done.tasks[-1]
-    text = Path(str(last.output_path)).read_text()
+    text = team.rt.documents.get(goal.id, str(last.output)) or ""
     earlier = {t.skill for t in done.tasks if t.phase_index == last.phase_index - 1}
     inputs = next(line for line in text.splitlines() if line.startswith("Built on the upstream"))
     assert earlier and all(skill in inputs for skill in earlier)
@@ -74,9 +74,9 @@ def test_revision_short_deliverable_is_revised_and_the_pipeline_continues(
     calls = [c for c in scripted.calls if c.is_skill("copywriting")]
     assert len(calls) == 2
     assert "<revision_feedback>" in calls[1].prompt and SHORT in calls[1].prompt
-    first = scripted_team.rt.workspace.goal_dir(goal.id) / f"{copy.phase_index + 1:02d}-copywriting.md"
-    assert first.read_text().count(SHORT) == 1
-    assert copy.output_path == str(first.with_name(first.stem + ".rev1.md"))
+    first = scripted_team.rt.documents.get(goal.id, f"{copy.phase_index + 1:02d}-copywriting.md")
+    assert first is not None and first.count(SHORT) == 1
+    assert copy.output == f"{copy.phase_index + 1:02d}-copywriting.rev1.md"
 
 
 def test_revision_fourth_failing_review_pauses_goal_waiting_for_human(

@@ -13,7 +13,6 @@ from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
 from marketing_team.domain.review_item import ItemStatus, Reason
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.orchestration import dispatch
-from marketing_team.store.review_items import ReviewQueue
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 
@@ -86,8 +85,9 @@ def test_cascade_review_item_on_a_failed_task_can_be_decided(idle: Team) -> None
         g.task(task.id).status = TaskStatus.FAILED
 
     idle.rt.goals.update(goal.id, failed)
-    item = ReviewQueue(idle.rt.workspace).open_item(goal.id, Reason.CASCADING_FAILURE, "3 failures",
-                                                     task_id=task.id, skill=task.skill)
+    item = idle.rt.reviews.new_item(goal.id, Reason.CASCADING_FAILURE, "3 failures",
+                                    task_id=task.id, skill=task.skill)
+    idle.rt.reviews.save(item)
     decided = human_review.human_decision(idle.rt, item.id, ItemStatus.APPROVED)
     assert decided.status is ItemStatus.APPROVED
     assert idle.rt.goals.load(goal.id).task(task.id).status is TaskStatus.FAILED

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "triggers"))
-from triggers_support import TOKEN, call, web_app  # noqa: E402
-
-from marketing_team.llm.offline import OfflineProvider  # noqa: E402
-from marketing_team.testing.servers import RunningServer  # noqa: E402
-from marketing_team.testing.team import Team  # noqa: E402
-from marketing_team.web.webhook import WebhookApp  # noqa: E402
+from marketing_team.llm.offline import OfflineProvider
+from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.team import Team
+from marketing_team.testing.web_client import TOKEN, call, web_app
+from marketing_team.web.webhook import WebhookApp
 
 EVENT_TYPES = ["traffic_drop", "conversion_drop", "new_blog_post", "budget_warning", "nope", "", 7, None]
 _JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),

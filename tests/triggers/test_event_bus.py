@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from triggers_support import post_event, web_app
 
 from marketing_team.budget.policy import to_micros
 from marketing_team.domain.event import Event, EventType
@@ -19,6 +18,7 @@ from marketing_team.testing.processes import wait_for
 from marketing_team.testing.scripted import ScriptedLLM
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
+from marketing_team.testing.web_client import handled, post_event, web_app
 from marketing_team.triggers.event_bus import publish_event
 
 
@@ -32,8 +32,7 @@ def test_traffic_drop_of_30_percent_runs_every_step_of_the_seo_cycle(team: Team)
     reply = post_event(web, {"id": "evt-drop-1", "type": "traffic_drop", "source": "analytics",
                              "data": {"percentageDrop": 30, "page": "/pricing"}})
 
-    assert reply.status == 202, reply.body
-    body = reply.json()
+    body = handled(team, reply)
     assert body["event_id"] == "evt-drop-1" and body["reason"] is None
     [goal_id] = body["goals"]
     done = team.wait(goal_id, timeout_s=90)
@@ -50,20 +49,19 @@ def test_traffic_drop_of_30_percent_runs_every_step_of_the_seo_cycle(team: Team)
 def test_traffic_drop_of_15_percent_starts_nothing(team: Team) -> None:
     reply = post_event(web_app(team), {"type": "traffic_drop", "data": {"percentageDrop": 15}})
 
-    assert reply.status == 202
-    assert reply.json()["goals"] == [] and reply.json()["reason"] == "condition_false"
+    body = handled(team, reply)
+    assert body["goals"] == [] and body["reason"] == "condition_false"
     assert _goal_ids(team) == []
 
 
 def test_second_traffic_drop_within_the_hour_is_cooled_down(team: Team) -> None:
     web = web_app(team)
-    first = post_event(web, {"type": "traffic_drop", "data": {"percentageDrop": 30}})
+    first = handled(team, post_event(web, {"type": "traffic_drop", "data": {"percentageDrop": 30}}))
 
-    second = post_event(web, {"type": "traffic_drop", "data": {"percentageDrop": 30}})
+    second = handled(team, post_event(web, {"type": "traffic_drop", "data": {"percentageDrop": 30}}))
 
-    assert len(first.json()["goals"]) == 1
-    assert second.status == 202
-    assert second.json() == {"event_id": second.json()["event_id"], "goals": [], "reason": "cooldown"}
+    assert len(first["goals"]) == 1
+    assert second == {"event_id": second["event_id"], "goals": [], "reason": "cooldown"}
     assert len(_goal_ids(team)) == 1
     ttl = team.rt.redis.ttl("mt:events:cooldown:traffic_drop:SEO Cycle")
     assert 3500 < ttl <= 3600
@@ -73,12 +71,11 @@ def test_same_event_id_twice_through_two_web_processes_starts_one_goal(team: Tea
     first_web, second_web = web_app(team), web_app(team)
     event = {"id": "evt-dup-7", "type": "new_blog_post", "data": {"url": "https://x.test/post"}}
 
-    first = post_event(first_web, event)
+    first = handled(team, post_event(first_web, event))
     second = post_event(second_web, event)
 
-    assert len(first.json()["goals"]) == 1
-    assert second.status == 202 and second.json()["reason"] == "duplicate"
-    assert second.json()["goals"] == []
+    assert len(first["goals"]) == 1
+    assert second.status == 202 and second.json()["status"] == "duplicate"
     assert len(_goal_ids(team)) == 1
     assert 0 < team.rt.redis.ttl("mt:events:seen:evt-dup-7") <= 7 * 24 * 3600
 
@@ -87,8 +84,8 @@ def test_duplicate_is_reported_even_when_the_first_send_matched_no_condition(tea
     web = web_app(team)
     event = {"id": "evt-low", "type": "traffic_drop", "data": {"percentageDrop": 5}}
 
-    assert post_event(web, event).json()["reason"] == "condition_false"
-    assert post_event(web, event).json()["reason"] == "duplicate"
+    assert handled(team, post_event(web, event))["reason"] == "condition_false"
+    assert post_event(web, event).json()["status"] == "duplicate"
 
 
 def test_internal_event_goes_through_the_bus_and_is_logged(team: Team,

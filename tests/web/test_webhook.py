@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from triggers_support import TOKEN, Response, call, post_event, web_app
 
 from marketing_team.config.settings import load_settings
 from marketing_team.domain.errors import ConfigurationError
@@ -20,6 +19,7 @@ from marketing_team.llm.offline import OfflineProvider
 from marketing_team.orchestration.beat import write_heartbeat
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
+from marketing_team.testing.web_client import TOKEN, Response, call, web_app
 from marketing_team.web.webhook import MAX_BODY_BYTES, WebhookApp, create_webhook_app
 
 JSON = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
@@ -163,7 +163,7 @@ def test_webhook_with_hmac_secret_accepts_a_correct_signature(idle_team: Team) -
 
     reply = call(_signed(idle_team), body=GOOD, headers={**JSON, "X-Signature-256": signature})
 
-    assert reply.status == 202 and len(reply.json()["goals"]) == 1
+    assert reply.status == 202 and reply.json()["status"] == "queued"
 
 
 @pytest.mark.parametrize("signature", [None, "sha256=", "sha1=abc", "sha256=" + "0" * 64])
@@ -211,7 +211,7 @@ def test_webhook_health_without_a_beat_is_degraded(web: WebhookApp) -> None:
 
 
 def test_webhook_metrics_count_goals_and_tasks_by_status(web: WebhookApp, idle_team: Team) -> None:
-    post_event(web, {"type": "new_blog_post", "data": {}})
+    idle_team.pipeline("Content Production")  # published, and no worker to take it
 
     reply = call(web, "GET", "/metrics")
 
@@ -252,3 +252,18 @@ def test_webhook_random_requests_never_get_a_5xx(web: WebhookApp, method: str, p
 
     assert 200 <= reply.status < 500, (reply.status, reply.body)
     json.loads(reply.body) if reply.headers["Content-Type"] == "application/json" else None
+
+
+def test_webhook_plans_nothing_itself_it_queues_the_event_for_a_worker(
+        web: WebhookApp, idle_team: Team) -> None:
+    # Given a web process and no worker
+    reply = call(web, body=GOOD, headers=JSON)
+
+    # Then the event waits in the director queue as triggers.handle_event; nothing was planned
+    assert reply.status == 202 and reply.json()["status"] == "queued"
+    client = idle_team.rt.redis
+    queues = [key for key in client.scan_iter("director*") if client.type(key) == b"list"]
+    [message] = [json.loads(raw) for key in queues for raw in client.lrange(key, 0, -1)]
+    assert message["headers"]["task"] == "triggers.handle_event"
+    assert idle_team.rt.goals.ids() == []
+    assert not idle_team.settings.workspace.exists()  # the web keeps no disk

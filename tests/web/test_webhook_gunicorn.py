@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from triggers_support import TOKEN, stop, wait_for
 
 from marketing_team.domain.goal import GoalStatus
-from marketing_team.testing.processes import child_env
+from marketing_team.testing.processes import child_env, stop, wait_for
 from marketing_team.testing.servers import free_port
 from marketing_team.testing.team import Team
+from marketing_team.testing.web_client import TOKEN
+from marketing_team.triggers.event_bus import event_result
 from marketing_team.web.webhook import MAX_BODY_BYTES
 
 
@@ -50,7 +51,8 @@ def gunicorn(team: Team, tmp_path: Path) -> Iterator[int]:
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "marketing_team.web.wsgi:app",
                                  "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     try:
         wait_for(lambda: _answers(port) or proc.poll() is not None, 30, "gunicorn to answer")
         assert proc.poll() is None, log.read_text()[-2000:]
@@ -67,13 +69,14 @@ def test_webhook_under_gunicorn_starts_a_goal_and_refuses_bad_requests(gunicorn:
     status, body = _request(gunicorn, "POST", "/webhook", event, auth)
     again, repeat = _request(gunicorn, "POST", "/webhook", event, auth)
 
-    assert status == 202, body
-    [goal_id] = json.loads(body)["goals"]
-    assert again == 202 and json.loads(repeat)["reason"] == "duplicate"
+    assert status == 202 and json.loads(body)["status"] == "queued", body
+    assert again == 202 and json.loads(repeat)["status"] == "duplicate"
     assert _request(gunicorn, "POST", "/webhook", event, {"Content-Type": "application/json"})[0] == 401
     assert _request(gunicorn, "POST", "/webhook", b"x" * (MAX_BODY_BYTES + 1), auth)[0] == 413
     assert _request(gunicorn, "POST", "/webhook", b"y" * (MAX_BODY_BYTES + 10), auth, chunked=True)[0] == 413
     assert _request(gunicorn, "GET", "/webhook")[0] == 405
     metrics_status, metrics = _request(gunicorn, "GET", "/metrics")
     assert metrics_status == 200 and b"mt_goals{status=" in metrics
+    handled = wait_for(lambda: event_result(team.rt.redis, "evt-gunicorn-1"), 30, "the worker")
+    [goal_id] = handled["goals"]
     assert team.wait(goal_id, timeout_s=90).status is GoalStatus.COMPLETED

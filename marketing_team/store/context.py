@@ -1,0 +1,60 @@
+"""The product context every skill reads, kept in Redis (the user's context/product.md is its source)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from marketing_team.domain.values import utcnow
+from marketing_team.store.connection import RedisConnection
+
+KEY = "mt:context:product"
+
+
+def fingerprint(text: str) -> str:
+    """A short hash of a context text, to tell whether a file changed since it was sent."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ContextRecord:
+    """The stored context: its text, its hash, where it came from and when."""
+
+    text: str
+    sha: str
+    source: str
+    updated_at: str
+
+
+def _text(raw: bytes | str | None) -> str:
+    if raw is None:
+        return ""
+    return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+
+
+class ContextStore:
+    """Read and replace the product context."""
+
+    def __init__(self, connection: RedisConnection) -> None:
+        self.connection = connection
+
+    def get(self) -> str:
+        """The context text, or an empty string when none was sent yet."""
+        return _text(self.connection.client.hget(KEY, "text"))
+
+    def record(self) -> ContextRecord | None:
+        """The stored context with its hash and source, or None."""
+        raw = self.connection.client.hgetall(KEY)
+        if not raw:
+            return None
+        data = {_text(k): _text(v) for k, v in raw.items()}
+        return ContextRecord(data.get("text", ""), data.get("sha", ""), data.get("source", ""),
+                             data.get("updated_at", ""))
+
+    def set(self, text: str, source: str) -> ContextRecord:
+        """Replace the context (source: the file or command it came from)."""
+        record = ContextRecord(text, fingerprint(text), source, utcnow().isoformat())
+        self.connection.client.hset(KEY, mapping={"text": record.text, "sha": record.sha,
+                                                  "source": record.source,
+                                                  "updated_at": record.updated_at})
+        return record

@@ -1,0 +1,180 @@
+"""Goal state in Redis: compare-and-set loses no update across threads and processes; indexes; retention."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from marketing_team.director.launch import build_tasks
+from marketing_team.domain.errors import CorruptStateError, InputError
+from marketing_team.domain.goal import (
+    Category,
+    Goal,
+    GoalStatus,
+    PhaseSpec,
+    Plan,
+    Priority,
+    TaskStatus,
+)
+from marketing_team.domain.learning import Learning, Outcome
+from marketing_team.domain.values import new_id
+from marketing_team.store.connection import RedisConnection
+from marketing_team.store.goals import EXPIRING, INDEX, GoalStore, Staged, Unreadable, state_key
+from marketing_team.store.learnings import LearningStore
+from marketing_team.testing.servers import RunningServer
+
+RETENTION_S = 3600
+
+
+def _goal(text: str = "Grow") -> Goal:
+    plan = Plan(phases=(PhaseSpec(name="1", skills=("copywriting",)),), source="routing")
+    goal_id = new_id("goal")
+    return Goal(id=goal_id, description=text, category=Category.CONTENT, priority=Priority.P1,
+                plan=plan, tasks=build_tasks(goal_id, plan, Priority.P1, text))
+
+
+@pytest.fixture
+def store(redis_server: RunningServer, redis_client: redis.Redis) -> Iterator[GoalStore]:
+    """A goal store on the session server, which starts empty."""
+    yield GoalStore(RedisConnection(redis_server.url), RETENTION_S)
+
+
+def _bump(url: str, goal_id: str, threads: int, times: int) -> None:
+    store = GoalStore(RedisConnection(url), RETENTION_S)
+
+    def work() -> None:
+        for _ in range(times):
+            store.update(goal_id, lambda g: setattr(g, "consecutive_failures", g.consecutive_failures + 1))
+
+    running = [threading.Thread(target=work) for _ in range(threads)]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join()
+
+
+def test_cas_8_threads_in_2_processes_50_updates_each_lose_none(store: GoalStore,
+                                                                redis_server: RunningServer) -> None:
+    goal = _goal()
+    store.create(goal)
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_bump, args=(redis_server.url, goal.id, 8, 50)) for _ in range(2)]
+    for proc in workers:
+        proc.start()
+    for proc in workers:
+        proc.join(120)
+    assert [proc.exitcode for proc in workers] == [0, 0]
+    assert store.load(goal.id).consecutive_failures == 2 * 8 * 50
+
+
+def test_staged_effects_commit_once_with_the_transition_that_caused_them(
+        store: GoalStore, redis_server: RunningServer) -> None:
+    learnings = LearningStore(RedisConnection(redis_server.url))
+    goal = _goal()
+    store.create(goal)
+
+    def change(g: Goal) -> bool:
+        if g.status is GoalStatus.RUNNING:
+            return False  # already moved: nothing new happened, nothing to record
+        g.status = GoalStatus.RUNNING
+        return True
+
+    def effects(g: Goal, moved: bool) -> list[Staged]:
+        return [learnings.staged(Learning(skill="director", goal_id=g.id, outcome=Outcome.SUCCESS,
+                                          lesson="started"))] if moved else []
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(store.update(goal.id, change, effects)[1]))
+               for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == [False] * 5 + [True]
+    assert [item.lesson for item in learnings.recent()] == ["started"]
+
+
+def test_index_lists_newest_first_and_by_status_as_status_changes(store: GoalStore) -> None:
+    first, second = _goal("one"), _goal("two")
+    store.create(first)
+    second.created_at = first.created_at.replace(microsecond=0).replace(year=first.created_at.year + 1)
+    store.create(second)
+    store.update(first.id, lambda g: setattr(g, "status", GoalStatus.RUNNING))
+
+    assert store.ids() == [second.id, first.id]
+    assert store.ids(status=GoalStatus.RUNNING) == [first.id]
+    assert store.ids(status=GoalStatus.PLANNED) == [second.id]
+    assert store.counts()[GoalStatus.RUNNING] == 1 and store.total() == 2
+
+
+def test_a_corrupt_goal_is_named_and_never_breaks_the_list(store: GoalStore,
+                                                           redis_client: redis.Redis) -> None:
+    good, bad = _goal("good"), _goal("bad")
+    store.create(good)
+    store.create(bad)
+    redis_client.set(state_key(bad.id), '{"id": 3}')
+
+    with pytest.raises(CorruptStateError, match=state_key(bad.id)):
+        store.load(bad.id)
+    listed = store.recent()
+    assert {g.id for g in listed} == {good.id, bad.id}
+    assert [g.id for g in listed if isinstance(g, Unreadable)] == [bad.id]
+
+
+def test_creating_a_goal_twice_is_refused(store: GoalStore) -> None:
+    goal = _goal()
+    store.create(goal)
+    with pytest.raises(InputError, match="already exists"):
+        store.create(goal)
+
+
+def test_a_settled_goal_expires_after_the_retention_and_a_resumed_one_does_not(
+        store: GoalStore, redis_client: redis.Redis) -> None:
+    goal = _goal()
+    store.create(goal)
+    store.update(goal.id, lambda g: setattr(g, "status", GoalStatus.COMPLETED))
+    assert 0 < redis_client.ttl(state_key(goal.id)) <= RETENTION_S
+    assert redis_client.zscore(EXPIRING, goal.id) is not None
+
+    store.update(goal.id, lambda g: setattr(g, "status", GoalStatus.RUNNING))
+    assert redis_client.ttl(state_key(goal.id)) == -1
+    assert redis_client.zscore(EXPIRING, goal.id) is None
+
+
+def test_expired_goals_leave_the_indexes_as_new_goals_arrive(store: GoalStore,
+                                                             redis_client: redis.Redis) -> None:
+    old = _goal("old")
+    store.create(old)
+    store.update(old.id, lambda g: setattr(g, "status", GoalStatus.COMPLETED))
+    # Its keys expired (as Redis would after the retention) and its expiry time has passed.
+    redis_client.delete(state_key(old.id))
+    redis_client.zadd(EXPIRING, {old.id: int(time.time()) - 1})
+
+    store.create(_goal("new"))
+
+    assert old.id not in store.ids(limit=100)
+    assert redis_client.zscore(INDEX, old.id) is None
+    assert store.counts()[GoalStatus.COMPLETED] == 0
+
+
+def test_active_task_counters_follow_every_change_and_drop_settled_goals(store: GoalStore) -> None:
+    goal = _goal()
+    store.create(goal)
+    assert store.active_task_counts() == {"pending": 1}
+
+    def start(g: Goal) -> None:
+        g.tasks[0].move(TaskStatus.IN_PROGRESS)
+
+    store.update(goal.id, start)
+    assert store.active_task_counts() == {"pending": 0, "in_progress": 1}
+
+    store.update(goal.id, lambda g: setattr(g, "status", GoalStatus.COMPLETED))
+    assert store.active_task_counts() == {"pending": 0, "in_progress": 0}
+    store.update(goal.id, lambda g: setattr(g, "status", GoalStatus.RUNNING))  # resumed: counted again
+    assert store.active_task_counts()["in_progress"] == 1
