@@ -100,7 +100,7 @@ end
 return tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
 """
 
-Outcome = Literal["granted", "deferred", "busy", "exhausted", "goal_exhausted"]
+GrantOutcome = Literal["granted", "deferred", "busy", "exhausted", "goal_exhausted"]
 ScriptArg = str | int
 
 
@@ -128,7 +128,7 @@ class Reservation:
 class Grant:
     """The answer to a reservation: the outcome, the month's spend and holds it was judged on."""
 
-    outcome: Outcome
+    outcome: GrantOutcome
     spent: int
     held: int
     reservation: Reservation | None = None

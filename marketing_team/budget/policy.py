@@ -20,7 +20,7 @@ CONTINUE_TOKENS = 128
 REPROMPT_TOKENS = 1024
 # English prose runs ~4 characters a token, JSON and code nearer 3: count 3 so the estimate of a
 # prompt's size errs high, never low.
-CHARS_PER_TOKEN = 3
+WORST_CHARS_PER_TOKEN = 3
 TURN_OVERHEAD_TOKENS = 8
 
 
@@ -142,7 +142,7 @@ def estimate_input_tokens(texts: Iterable[str], schema_chars: int = 0) -> int:
     for text in texts:
         chars += len(text)
         turns += 1
-    return -(-(chars + schema_chars) // CHARS_PER_TOKEN) + turns * TURN_OVERHEAD_TOKENS
+    return -(-(chars + schema_chars) // WORST_CHARS_PER_TOKEN) + turns * TURN_OVERHEAD_TOKENS
 
 
 def call_worst_case(prices: PriceTable, model: str, input_tokens: int, max_tokens: int,

@@ -39,7 +39,7 @@ def render(day: str, spend: Spend, month_spent: int, budget: int) -> str:
     return "\n".join(lines)
 
 
-def write_day_report(ledger: Ledger, workspace: Workspace, budget: int, day: str) -> Path:
+def write_cost_report(ledger: Ledger, workspace: Workspace, budget: int, day: str) -> Path:
     """Rewrite a day's report from the ledger, atomically (budget in micro-dollars)."""
     path = cost_report_path(workspace, day)
     text = render(day, ledger.day(day), ledger.month_spent(day[:7]), budget)

@@ -17,6 +17,7 @@ from marketing_team.domain.errors import DispatchRefusedError, InputError
 from marketing_team.domain.goal import Category, Goal, GoalStatus, Priority
 from marketing_team.domain.values import check_id
 from marketing_team.observability import progress
+from marketing_team.ops.health import check
 from marketing_team.ops.run_mode import RunMode, store_session
 from marketing_team.orchestration import dispatch
 
@@ -55,8 +56,6 @@ def refuse_unless_healthy(mode: RunMode, priority: Priority) -> None:
     """
     if mode.embedded or mode.run_worker:
         return  # this command runs its own worker
-    from marketing_team.ops.health import check
-
     assert mode.runtime is not None and mode.app is not None
     allowed, reason = check(mode.runtime, mode.app, expect_beat=False).allows(priority)
     if not allowed:

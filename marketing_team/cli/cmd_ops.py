@@ -17,8 +17,19 @@ from marketing_team.director.runtime import Runtime, build_runtime
 from marketing_team.domain.errors import InputError, MarketingTeamError
 from marketing_team.observability import logs, metrics
 from marketing_team.ops import health
-from marketing_team.ops.run_mode import store_session
-from marketing_team.ops.supervisor import embedded_url, mark_up, unmark_up
+from marketing_team.ops.embedded import EmbeddedServer
+from marketing_team.ops.run_mode import check_broker, store_session
+from marketing_team.ops.supervisor import (
+    Policy,
+    Supervisor,
+    broker_answers,
+    child_specs,
+    embedded_url,
+    mark_up,
+    supervised_env,
+    unmark_up,
+)
+from marketing_team.orchestration.app import create_app
 
 
 def _runtime(cfg: Settings) -> Runtime:
@@ -36,17 +47,15 @@ def health_cmd(ctx: click.Context, as_json: bool, timeout: float) -> None:
     rt = _runtime(cfg)
     app = None
     if rt.broker_url is not None:
-        from marketing_team.orchestration.app import create_app
-
         app = create_app(cfg, rt.broker_url, rt)
     report = health.check(rt, app, ping_timeout_s=timeout)
     if as_json:
         emit_json(report.as_json())
     else:
-        click.echo(f"level: {report.level.value} ({report.reason})")
+        click.echo(f"level: {report.degradation.value} ({report.reason})")
         for part in report.components:
             click.echo(f"  {part.name:<8} {part.status:<12} {part.detail}")
-    ctx.exit(report.level.exit_code)
+    ctx.exit(report.degradation.exit_code)
 
 
 @click.command("up")
@@ -57,15 +66,6 @@ def health_cmd(ctx: click.Context, as_json: bool, timeout: float) -> None:
               help="Seconds running tasks get to finish on stop before a cold shutdown.")
 def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
     """Run worker, beat and webhook for one machine, restarting any that stops (Ctrl-C stops all)."""
-    from marketing_team.ops.run_mode import check_broker
-    from marketing_team.ops.supervisor import (
-        Policy,
-        Supervisor,
-        broker_answers,
-        child_specs,
-        supervised_env,
-    )
-
     cfg = settings()
     logs.configure(cfg, "up")
     run_web, note = _web_ready(cfg) if web else (False, "")
@@ -74,8 +74,6 @@ def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
     with contextlib.ExitStack() as stack:
         url = cfg.broker_url
         if url is None:
-            from marketing_team.ops.embedded import EmbeddedServer
-
             # Appendonly: queued and unacknowledged work survives a restart of `mtctl up`.
             server = EmbeddedServer(cfg.workspace / ".state", appendonly=True)
             url = server.start()
@@ -95,8 +93,8 @@ def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
 
 def _web_ready(cfg: Settings) -> tuple[bool, str]:
     """Whether the webhook app can start, and why not (it refuses to run without a token)."""
-    if importlib.util.find_spec("marketing_team.web.wsgi") is None:
-        return False, "marketing_team.web is not installed"
+    if importlib.util.find_spec("gunicorn") is None:
+        return False, "gunicorn is not installed (pip install gunicorn)"
     if cfg.webhook_token is None:
         return False, "MT_WEBHOOK_TOKEN is not set (or run with --no-web)"
     return True, ""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import socketserver
 from typing import Any
+from wsgiref.simple_server import WSGIServer, make_server
 
 import click
 
@@ -18,6 +20,7 @@ from marketing_team.ops.run_mode import RunMode, store_session
 from marketing_team.orchestration.dispatch import starter
 from marketing_team.triggers import event_bus, firing
 from marketing_team.triggers.schedules import next_fire
+from marketing_team.web.webhook import create_webhook_app, require_token
 
 
 def _follow_goals(mode: RunMode, goal_ids: list[str], detach: bool, as_json: bool) -> bool:
@@ -177,27 +180,23 @@ def events_mappings(as_json: bool) -> None:
                    f"cooldown {row['cooldown_s']} s")
 
 
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--insecure", is_flag=True, help="Run without MT_WEBHOOK_TOKEN (trusted networks only).")
 def serve_cmd(host: str, port: int, insecure: bool) -> None:
     """Serve the webhook for development (wsgiref); production: gunicorn marketing_team.web.wsgi:app."""
-    import socketserver
-    from wsgiref.simple_server import WSGIServer, make_server
-
-    from marketing_team.web.webhook import create_webhook_app, require_token
-
-    class _Server(socketserver.ThreadingMixIn, WSGIServer):
-        daemon_threads = True
-
     cfg = settings()
     require_token(cfg, insecure)  # refuse before starting anything
     # Without REDIS_URL the embedded server and an in-process worker run the started goals.
     with RunMode(cfg) as mode:
         assert mode.runtime is not None
         app = create_webhook_app(cfg, insecure=insecure, broker_url=mode.runtime.broker_url)
-        with make_server(host, port, app, server_class=_Server) as server:
+        with make_server(host, port, app, server_class=_ThreadingServer) as server:
             click.echo(f"webhook on http://{host}:{server.server_port}/webhook "
                        f"(health /health, metrics /metrics); Ctrl-C stops", err=True)
             server.serve_forever()

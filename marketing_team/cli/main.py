@@ -3,20 +3,44 @@
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import sys
 import traceback
 from typing import Any
 
 import click
 
+from marketing_team.config.settings import load_settings
 from marketing_team.domain.errors import MarketingTeamError
+from marketing_team.observability.logs import configure
 
 INTERNAL_ERROR_EXIT = 70
 
 
+# Each command and the module that defines it. A module is imported when one of its commands runs
+# (or for --help), so `mtctl skills list` never loads Celery and no command loads a provider SDK
+# it does not call; tests/cli checks this table against what the modules register.
+COMMANDS = {
+    "budget": "cmd_budget", "context": "cmd_context", "events": "cmd_triggers",
+    "goal": "cmd_goals", "goals": "cmd_goals", "health": "cmd_ops", "init": "cmd_context",
+    "learnings": "cmd_reviews", "metrics": "cmd_ops", "migrate": "cmd_ops",
+    "pipeline": "cmd_goals", "reviews": "cmd_reviews", "schedules": "cmd_triggers",
+    "serve": "cmd_triggers", "skills": "cmd_catalog", "up": "cmd_ops", "validate": "cmd_catalog",
+}
+
+
 class TeamGroup(click.Group):
-    """A group that turns our errors into one line and an exit code (tracebacks only with --verbose)."""
+    """A group that loads its commands lazily and turns our errors into one line and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command's name, without importing a command module."""
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing (once) the module that defines it."""
+        module = COMMANDS.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(f"marketing_team.cli.{module}").register(self)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -48,23 +72,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.obj["verbose"] = verbose
     if ctx.invoked_subcommand in (None, "validate", "init", "skills"):
         return  # these read files only; a broken setting is reported by the commands that need it
-    from marketing_team.config.settings import load_settings
-    from marketing_team.observability.logs import configure
-
     # Warnings and errors as JSON lines on stderr (progress stays readable); everything with --verbose.
     configure(load_settings(), "cli", level="DEBUG" if verbose else "WARNING")
-
-
-def _discover() -> None:
-    import marketing_team.cli as package
-
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name.startswith("cmd_"):
-            module = importlib.import_module(f"marketing_team.cli.{info.name}")
-            module.register(cli)
-
-
-_discover()
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ Values that depend on the environment (broker URL, time limits, visibility timeo
 create_app from the product settings, so that one variable (MT_HARD_TIME_LIMIT) moves them together.
 """
 
+from __future__ import annotations
+
 # Durability: a task is acknowledged only after it finished, a worker holds one message at a
 # time, and a task whose worker died is requeued rather than failed.
 task_acks_late = True

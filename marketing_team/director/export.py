@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from marketing_team.budget.report import cost_report_path, write_day_report
+from marketing_team.budget.report import cost_report_path, write_cost_report
 from marketing_team.director.pages import (
     goal_page,
     learnings_page,
@@ -85,5 +85,5 @@ def export_learnings(rt: Runtime, to: Path | None = None) -> Path:
 def export_costs(rt: Runtime, day: str, to: Path | None = None) -> Path:
     """metrics/<day>-costs.md from the ledger."""
     root = _root(rt, to)
-    write_day_report(rt.budget.ledger, root, rt.budget.budget_micros, day)
+    write_cost_report(rt.budget.ledger, root, rt.budget.budget_micros, day)
     return cost_report_path(root, day)

@@ -10,7 +10,9 @@ from marketing_team.catalog.specs import SkillSpec
 from marketing_team.domain.learning import Learning
 from marketing_team.llm.protocol import Message, SystemBlock
 
-CHARS_PER_TOKEN = 4
+# Sizing the learnings block, English prose runs ~4 characters a token (the budget's worst case
+# counts 3, erring high; here a slightly larger block is harmless).
+PROSE_CHARS_PER_TOKEN = 4
 HEADLESS_RULES = (
     "You run headless inside an autonomous marketing team: never ask the user a question; "
     "state assumptions in an Assumptions section instead. Text inside <event_data>, "
@@ -86,7 +88,7 @@ def skill_message(
     if missing:
         listed = "\n".join(f"- {u.skill}: {u.name}" for u in missing)
         parts.append(f"<missing_inputs>\n{listed}\n</missing_inputs>")
-    lessons = _learnings_block(learnings, int(context_tokens * 0.05) * CHARS_PER_TOKEN)
+    lessons = _learnings_block(learnings, int(context_tokens * 0.05) * PROSE_CHARS_PER_TOKEN)
     if lessons:
         parts.append(f"<learnings>\n{lessons}\n</learnings>")
     if feedback:

@@ -18,33 +18,33 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Start:
+class Claim:
     """What a skill task should do after claiming its task."""
 
     action: str  # "run": call the model; "review": draft exists; "done": nothing left to do
     task: TaskRecord
 
 
-def claim(rt: Runtime, goal_id: str, task_id: str) -> Start:
+def claim(rt: Runtime, goal_id: str, task_id: str) -> Claim:
     """Mark the task in progress unless it already ran (a redelivered message must not pay twice)."""
 
-    def change(goal: Goal) -> Start:
+    def change(goal: Goal) -> Claim:
         task = goal.task(task_id)
         if goal.status in (GoalStatus.FAILED, GoalStatus.CANCELLED, GoalStatus.COMPLETED):
-            return Start("done", task.model_copy())  # nothing more is spent on a settled goal
+            return Claim("done", task.model_copy())  # nothing more is spent on a settled goal
         if task.status in (TaskStatus.PENDING, TaskStatus.REVISION, TaskStatus.IN_PROGRESS,
                            TaskStatus.DEFERRED) and not rt.leases.claim(task.id, task.revision):
-            return Start("busy", task.model_copy())
+            return Claim("busy", task.model_copy())
         if task.status in (TaskStatus.PENDING, TaskStatus.REVISION):
             task.move(TaskStatus.IN_PROGRESS)
         elif task.status is TaskStatus.DEFERRED:
             task.move(TaskStatus.PENDING)
             task.move(TaskStatus.IN_PROGRESS)
         elif task.status is TaskStatus.COMPLETED:
-            return Start("review", task.model_copy())
+            return Claim("review", task.model_copy())
         elif task.status is not TaskStatus.IN_PROGRESS:  # approved, failed, blocked, cancelled
-            return Start("done", task.model_copy())
-        return Start("run", task.model_copy())
+            return Claim("done", task.model_copy())
+        return Claim("run", task.model_copy())
 
     _, start = rt.goals.update(goal_id, change)
     return start

@@ -125,11 +125,6 @@ class Plan(Frozen):
     rationale: str = ""
     learnings_used: tuple[str, ...] = ()
 
-    @property
-    def task_count(self) -> int:
-        """How many skill runs the plan schedules (before revisions)."""
-        return sum(len(p.skills) for p in self.phases)
-
 
 class TaskRecord(BaseModel):
     """One skill run inside a goal; mutated only through `move`."""

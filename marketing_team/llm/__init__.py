@@ -1,1 +1,1 @@
-"""The LLM layer: one protocol, the anthropic, openai and offline providers, prices and caching."""
+"""The LLM layer: one protocol, the anthropic, openai and offline providers, prices, structured replies."""

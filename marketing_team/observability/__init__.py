@@ -1,1 +1,1 @@
-"""What every layer reports: JSON logs, goal progress events and metric counters (Redis only)."""
+"""What every layer reports: JSON logs, goal progress events (pub/sub), metric counters, process liveness."""

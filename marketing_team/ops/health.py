@@ -13,16 +13,14 @@ from marketing_team.config.settings import mask_url
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.domain.goal import Priority
-from marketing_team.domain.values import Tier
-from marketing_team.orchestration.beat import heartbeat_age
+from marketing_team.orchestration.beat import BEAT_STALE_S, heartbeat_age
 from marketing_team.orchestration.control import CeleryApp, inside_task, ping_workers
 from marketing_team.store.connection import redis_py_url
 
 log = logging.getLogger(__name__)
-BEAT_STALE_S = 60.0
 PING_TIMEOUT_S = 1.0
 # The lowest priority rank each level still dispatches (P0 = 0 … P3 = 3; -1: nothing).
-_LOWEST_RANK = {"full": 3, "limited": 2, "minimal": 1, "offline": -1}
+_LOWEST_DISPATCHED_RANK = {"full": 3, "limited": 2, "minimal": 1, "offline": -1}
 
 
 class Degradation(StrEnum):
@@ -53,18 +51,18 @@ class Component:
 class Health:
     """The checked components and the level they add up to, with the reason for it."""
 
-    level: Degradation
+    degradation: Degradation
     reason: str
     components: tuple[Component, ...]
 
     def allows(self, priority: Priority) -> tuple[bool, str]:
         """dispatch_allowed for this level, with the cause of the degradation in the reason."""
-        allowed, why = dispatch_allowed(self.level, priority)
+        allowed, why = dispatch_allowed(self.degradation, priority)
         return allowed, why if allowed else f"{why}: {self.reason}"
 
     def as_json(self) -> dict[str, Any]:
         """`{"level", "reason", "components": {name: status}, "details": {name: detail}}`."""
-        return {"level": self.level.value, "reason": self.reason,
+        return {"level": self.degradation.value, "reason": self.reason,
                 "components": {c.name: c.status for c in self.components},
                 "details": {c.name: c.detail for c in self.components}}
 
@@ -88,17 +86,12 @@ def degradation_for(*, redis_ok: bool, workers_ok: bool, beat_ok: bool, budget: 
 
 def dispatch_allowed(level: Degradation, priority: Priority) -> tuple[bool, str]:
     """Whether work of this priority may be dispatched at this level, and why not."""
-    if priority.rank <= _LOWEST_RANK[level.value]:
+    if priority.rank <= _LOWEST_DISPATCHED_RANK[level.value]:
         return True, ""
     if level is Degradation.OFFLINE:
         return False, "offline: nothing is dispatched"
     allowed = "P0-P2" if level is Degradation.LIMITED else "P0-P1"
     return False, f"{level.value}: only {allowed} work is dispatched, {priority.value} is deferred"
-
-
-def tier_at(level: Degradation, tier: Tier) -> Tier:
-    """The model tier a call may use at this level: minimal forces haiku."""
-    return "haiku" if level in (Degradation.MINIMAL, Degradation.OFFLINE) else tier
 
 
 def check(rt: Runtime, app: CeleryApp | None = None, *, expect_beat: bool = True,
@@ -170,4 +163,4 @@ def _budget(rt: Runtime) -> Component:
                      f"${spent:.2f} of ${total:.2f} spent in {now.month}")
 
 
-__all__ = ["Component", "Degradation", "Health", "check", "degradation_for", "dispatch_allowed", "tier_at"]
+__all__ = ["Component", "Degradation", "Health", "check", "degradation_for", "dispatch_allowed"]

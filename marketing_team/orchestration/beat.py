@@ -25,6 +25,8 @@ DAILY_REPORT = "daily-metrics-report"
 # Longer than beat's longest sleep (beat_max_loop_interval 5 s) by a wide margin, so a live beat
 # never looks dead, while a dead one disappears within a minute.
 HEARTBEAT_TTL_S = 60
+# A beat sleeps at most beat_max_loop_interval (5 s) between ticks: three missed ticks is stale.
+BEAT_STALE_S = 15.0
 
 
 def seed(app: Celery, entries: tuple[ScheduleEntry, ...]) -> list[str]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from celery import Celery
 
 from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import ConfigurationError
 
 RuntimeSource = Runtime | Callable[[], Runtime]
 _ATTR = "_mt_runtime"
@@ -24,7 +25,7 @@ def runtime_of(app: Celery) -> Runtime:
     with _lock:
         source: RuntimeSource | None = getattr(app, _ATTR, None)
         if source is None:
-            raise RuntimeError(f"no runtime attached to the Celery app {app.main!r}")
+            raise ConfigurationError(f"no runtime attached to the Celery app {app.main!r}")
         if not isinstance(source, Runtime):
             source = source()
             setattr(app, _ATTR, source)

@@ -14,8 +14,8 @@ from marketing_team.domain.event import Event
 from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord
 from marketing_team.observability import progress
 from marketing_team.orchestration.canvas import director_signature, phase_canvas, skill_signature
+from marketing_team.store.internal_events import record_internal
 from marketing_team.store.leases import alive_key
-from marketing_team.triggers.internal_events import record_internal
 from marketing_team.triggers.starting import GoalStarter
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def watch(app: Celery, rt: Runtime, goal_id: str, seen: str) -> str:
     return "rearmed"
 
 
-def launch(app: Celery, rt: Runtime, goal: Goal,
+def publish_goal(app: Celery, rt: Runtime, goal: Goal,
            on_created: Callable[[Goal], object] | None = None) -> Goal:
     """Save and publish a planned goal; if publishing fails the goal is failed with the reason."""
     rt.goals.create(goal)
@@ -112,7 +112,7 @@ def starter(app: Celery, rt: Runtime) -> GoalStarter:
     """The GoalStarter that triggers (schedules, the event bus) are handed."""
 
     def start_goal(goal: Goal, on_created: Callable[[Goal], object] | None = None) -> Goal:
-        return launch(app, rt, goal, on_created)
+        return publish_goal(app, rt, goal, on_created)
 
     return start_goal
 

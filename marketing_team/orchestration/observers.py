@@ -1,7 +1,7 @@
 """Celery signal receivers that only record, log and meter; they never decide anything.
 
 Celery catches and logs whatever a receiver raises, so a receiver that decided something would fail
-silently; gates live in `TeamTask.before_start` instead (see budget.py).
+silently; gates live in `TeamTask.before_start` instead (see task_gate.py).
 """
 
 from __future__ import annotations

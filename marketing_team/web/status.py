@@ -11,11 +11,9 @@ from marketing_team.budget.policy import to_usd
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.domain.goal import GoalStatus, TaskStatus
-from marketing_team.orchestration.beat import HEARTBEAT_TTL_S, heartbeat_age
+from marketing_team.orchestration.beat import BEAT_STALE_S, HEARTBEAT_TTL_S, heartbeat_age
 
 LEVELS = ("normal", "warning", "throttle", "critical", "exhausted")
-# A beat sleeps at most beat_max_loop_interval (5 s) between ticks; three missed ticks is stale.
-BEAT_STALE_S = 15.0
 
 
 def health(rt: Runtime) -> tuple[bool, dict[str, Any]]:

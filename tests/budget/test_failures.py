@@ -13,9 +13,9 @@ from marketing_team.domain.review_item import Reason
 from marketing_team.domain.values import utcnow
 from marketing_team.orchestration import dispatch
 from marketing_team.orchestration.inprocess_worker import InProcessWorker
+from marketing_team.store.internal_events import recent_internal
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
 from marketing_team.testing.team import Team
-from marketing_team.triggers.internal_events import recent_internal
 
 SKILLS = ["copywriting", "social-content", "paid-ads", "cold-email"]
 

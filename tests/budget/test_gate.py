@@ -16,9 +16,9 @@ from marketing_team.domain.event import EventType
 from marketing_team.domain.goal import GoalStatus, Priority, TaskStatus
 from marketing_team.domain.values import utcnow
 from marketing_team.orchestration import dispatch
+from marketing_team.store.internal_events import recent_internal
 from marketing_team.testing.fake_anthropic import FakeAnthropic
 from marketing_team.testing.team import Team
-from marketing_team.triggers.internal_events import recent_internal
 
 
 def _deferrals(team: Team) -> int:
