@@ -7,7 +7,6 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 
-import redis
 from pydantic import BaseModel, ValidationError
 
 from marketing_team.budget.gate import BudgetGate
@@ -17,7 +16,6 @@ from marketing_team.domain.values import utcnow
 from marketing_team.llm.base import MAX_REPROMPTS
 from marketing_team.llm.protocol import LLM, Message, Reply, SystemBlock
 from marketing_team.llm.structured import parse_structured
-from marketing_team.store.leases import alive_key
 from marketing_team.store.replies import ReplyStore
 
 log = logging.getLogger(__name__)
@@ -103,12 +101,6 @@ class GuardedLLM:
     def _replies(self) -> ReplyStore | None:
         return None if self.key is None or self.goal_id is None else self.replies
 
-    def _heartbeat(self, client: redis.Redis) -> None:
-        # The goal's watchdog sees a long call as alive (the threads pool has no time limits).
-        settings = self.gate.settings
-        timeout = int(settings.llm_timeout_s * (settings.llm_max_retries + 1)) + 60
-        client.set(alive_key(self.goal_id or ""), self.skill, ex=timeout)
-
     def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
                  max_tokens: int, schema: type[BaseModel] | None = None) -> Reply:
         """The stored reply for this key when there is one (a redelivery pays nothing), else a call."""
@@ -117,8 +109,6 @@ class GuardedLLM:
             stored = stored_reply(replies, self.key, schema)
             if stored is not None:
                 return stored
-        if self.goal_id:
-            self._heartbeat(self.gate.connection.client)
         # The reservation is the call's worst case: this prompt's size, every re-prompt a schema
         # may need, full output each time.
         schema_chars = len(json.dumps(schema.model_json_schema())) if schema is not None else 0

@@ -9,7 +9,7 @@ import click
 
 from marketing_team.cli.common import PRIORITY, emit_json, local_runtime, settings
 from marketing_team.cli.watch import follow, goal_summary, print_summary
-from marketing_team.director import export, flow
+from marketing_team.director import export, flow, phases
 from marketing_team.director.launch import estimate_cost, plan_goal, plan_pipeline
 from marketing_team.director.product_context import sync_from_file
 from marketing_team.director.runtime import Runtime
@@ -77,7 +77,7 @@ def _print_plan(rt: Runtime, goal: Goal, note: str) -> None:
         mode = "parallel" if phase.parallel else "sequential"
         click.echo(f"  {index}. {phase.name} [{mode}]: {', '.join(phase.skills)}")
     click.echo(f"Estimated cost: ${estimate_cost(rt, goal):.4f} ({len(goal.tasks)} tasks + reviews, "
-               f"provider {rt.llm.name})")
+               f"provider {rt.provider_name})")
 
 
 @click.command("goal")
@@ -215,7 +215,7 @@ def goals_resume(goal_id: str, detach: bool, as_json: bool, embedded_worker: boo
         rt.goals.load(goal_id)  # unknown id: one line, nothing started
         if detach and mode.embedded:
             raise InputError("--detach needs REDIS_URL and running workers")
-        flow.reopen(rt, goal_id)
+        phases.reopen(rt, goal_id)
         sub = progress.Subscription(rt.redis, goal_id)
         try:
             dispatch.start(app, rt, goal_id)

@@ -6,7 +6,7 @@ import click
 
 from marketing_team.cli.common import emit_json, settings
 from marketing_team.cli.watch import follow, print_summary
-from marketing_team.director import flow, human_review
+from marketing_team.director import human_review, phases
 from marketing_team.domain.goal import GoalStatus
 from marketing_team.domain.review_item import ItemStatus
 from marketing_team.domain.values import check_id
@@ -58,20 +58,21 @@ def _decide(item_id: str, status: ItemStatus, notes: str) -> None:
         rt, app = mode.runtime, mode.app
         assert rt is not None and app is not None  # set by RunMode.start
         item = rt.reviews.load(item_id)
-        human_review.human_decision(rt, item_id, status, notes)
+        decided = human_review.human_decision(rt, item_id, status, notes)
         goal = rt.goals.load(item.goal_id)
         if (status is ItemStatus.REVISED and item.task_id is not None
                 and goal.status is GoalStatus.RUNNING):
             # The rest of its phase is still running: send this task round again on its own.
-            dispatch.rerun_task(app, goal, goal.task(item.task_id))
+            dispatch.republish_task(app, goal, goal.task(item.task_id))
             click.echo(f"{item_id}: {status.value}; {item.skill} runs again in goal {goal.id}")
             return
+        dispatch.follow(app, rt, goal, decided.move)  # the phase's last one out advances it
         if goal.status is not GoalStatus.WAITING_HUMAN or any(
                 i.goal_id == goal.id for i in rt.reviews.list(ItemStatus.OPEN)):
             click.echo(f"{item_id}: {status.value}; goal {goal.id} stays {goal.status.value}")
             return
         # The last open item of a paused goal: continue it where it stopped.
-        flow.reopen(rt, goal.id)
+        phases.reopen(rt, goal.id)
         sub = progress.Subscription(rt.redis, goal.id)
         try:
             dispatch.start(app, rt, goal.id)

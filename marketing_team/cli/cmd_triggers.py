@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socketserver
+import uuid
 from typing import Any
 from wsgiref.simple_server import WSGIServer, make_server
 
@@ -151,7 +152,8 @@ def events_emit(event_type: str, data_json: str, event_id: str | None, detach: b
         assert mode.runtime is not None and mode.app is not None
         if detach and mode.embedded:
             raise InputError("--detach needs REDIS_URL and running workers")
-        result = event_bus.publish_event(mode.runtime, event, starter(mode.app, mode.runtime))
+        result = event_bus.publish_event(mode.runtime, event, starter(mode.app, mode.runtime),
+                                          owner=f"cli-{uuid.uuid4()}")
         if not as_json:
             click.echo(f"event {result.event_id}: " + (f"started {', '.join(result.goals)}"
                                                        if result.goals else f"no goal ({result.reason})"),

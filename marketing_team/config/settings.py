@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     max_parallel_agents: int = Field(8, alias="MAX_PARALLEL_AGENTS", ge=1, le=256)
     soft_time_limit_s: int = Field(600, alias="MT_SOFT_TIME_LIMIT", ge=5)
     hard_time_limit_s: int = Field(660, alias="MT_HARD_TIME_LIMIT", ge=35)
+    heartbeat_timeout_s: int = Field(30, alias="MT_HEARTBEAT_TIMEOUT", ge=2, le=3600)
     timezone: str = Field("UTC", alias="MT_TIMEZONE")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="LOG_LEVEL")
     log_format: Literal["json", "pretty"] = Field("json", alias="LOG_FORMAT")

@@ -1,10 +1,10 @@
-"""How a goal moves: review a finished task, advance a phase, finish, resume, cancel (no Celery here)."""
+"""What happens to a goal's tasks: the review of a finished draft, a failed goal, a cancel (no Celery here)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
+from marketing_team.director.phases import Move, after_final, finish_learning
 from marketing_team.director.review import review_document, review_text
 from marketing_team.director.review_policy import NextStep, apply_step, next_step
 from marketing_team.director.runtime import Runtime
@@ -33,14 +33,16 @@ def _lesson(task: TaskRecord, step: NextStep) -> tuple[Outcome, str]:
 
 
 def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
-                model_allowed: bool = True) -> NextStep:
-    """Review the task's latest deliverable, apply the policy, record a learning (and an item)."""
+                model_allowed: bool = True) -> tuple[NextStep, Move]:
+    """Review the task's latest deliverable, apply the policy, record a learning (and an item).
+
+    Returns the step for the task and what its decision means for the goal's phases: an
+    approval or escalation that was the phase's last unfinished task advances the goal.
+    """
     goal = rt.goals.load(goal_id)
     task = goal.task(task_id)
-    if task.status is TaskStatus.REVISION:
-        return NextStep.REVISE  # redelivered after the decision was saved: re-issue the revision
     if task.status is not TaskStatus.COMPLETED or task.output is None:
-        return NextStep.APPROVE if task.status is TaskStatus.APPROVED else NextStep.ESCALATE
+        return _already(task.status), Move.NONE  # a copy after the decision: nothing more to do
     deliverable = task.output
     text = deliverable_body(rt, goal_id, deliverable) or ""
     spec = rt.catalog.skill(task.skill)
@@ -51,9 +53,9 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
     review, reply = review_text(text, spec, use_model, model, task.requirements)
     rt.documents.put(goal_id, *review_document(deliverable, review))
 
-    def change(goal: Goal) -> NextStep | None:
+    def change(goal: Goal) -> tuple[NextStep, Move] | None:
         current = goal.task(task_id)
-        if current.status is not TaskStatus.COMPLETED:  # a redelivered review already applied
+        if current.status is not TaskStatus.COMPLETED:  # a copy of this review applied it first
             return None
         step = next_step(current, review)
         apply_step(current, review, step)
@@ -61,11 +63,13 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
             goal.cost_usd += reply.cost_usd
         if step is NextStep.APPROVE:
             goal.consecutive_failures = 0
-        return step
+        final = step in (NextStep.APPROVE, NextStep.ESCALATE)
+        return step, after_final(goal) if final else Move.NONE
 
-    def effects(goal: Goal, step: NextStep | None) -> list[Staged]:
-        if step is None:
+    def effects(goal: Goal, applied: tuple[NextStep, Move] | None) -> list[Staged]:
+        if applied is None:
             return []  # the transition happened before: so did its learning and item
+        step, move = applied
         current = goal.task(task_id)
         outcome, lesson = _lesson(current, step)
         staged: list[Staged] = [rt.learnings.staged(Learning(
@@ -78,18 +82,18 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
                 goal_id, reason, f"{current.skill} did not pass review after {current.revision} "
                 f"revision(s):\n" + (review.feedback or review.note), task_id=task_id,
                 skill=current.skill, deliverable=deliverable)))
-        return staged
+        return staged + finish_learning(rt, goal, move)
 
     goal, applied = rt.goals.update(goal_id, change, effects)
     task = goal.task(task_id)
-    step = applied if applied is not None else _already(task.status)
+    step, move = applied if applied is not None else (_already(task.status), Move.NONE)
     log.info("task reviewed", extra={"event": "task_reviewed", "goal_id": goal_id, "task_id": task_id,
                                      "skill": task.skill, "verdict": review.verdict.value,
                                      "decision": step.value})
     progress.publish(rt.redis, goal_id, "task_reviewed", task_id=task_id, skill=task.skill,
                      verdict=review.verdict.value, decision=step.value, status=task.status.value,
                      document=review_document(deliverable, review)[0])
-    return step
+    return step, move
 
 
 def _already(status: TaskStatus) -> NextStep:
@@ -99,106 +103,21 @@ def _already(status: TaskStatus) -> NextStep:
     return NextStep.REVISE if status is TaskStatus.REVISION else NextStep.ESCALATE
 
 
-@dataclass(frozen=True)
-class Next:
-    """What advance decided: dispatch phase `index`, finish, or nothing (waiting or duplicate)."""
-
-    action: str  # "dispatch" | "finish" | "wait" | "noop"
-    index: int = 0
-
-
-def advance(rt: Runtime, goal_id: str, phase_index: int) -> Next:
-    """Record a finished phase and say what comes next; safe to run twice for the same phase."""
-
-    def change(goal: Goal) -> Next:
-        if goal.status.is_settled:
-            return Next("noop")
-        if goal.current_phase == phase_index + 1 and goal.dispatched_phase < goal.current_phase:
-            # Redelivered after this phase was recorded but before the next was published.
-            if goal.current_phase >= len(goal.plan.phases):
-                return Next("finish")
-            return Next("dispatch", goal.current_phase)
-        if goal.current_phase != phase_index:
-            return Next("noop")
-        tasks = goal.phase_tasks(phase_index)
-        blocked = [t for t in tasks if t.status is TaskStatus.BLOCKED]
-        if blocked:
-            goal.status = GoalStatus.WAITING_HUMAN
-            goal.status_reason = "human review needed for " + ", ".join(t.skill for t in blocked)
-            return Next("wait")
-        if any(not t.status.is_terminal for t in tasks):
-            return Next("noop")  # a task of this phase is still under way elsewhere
-        goal.current_phase += 1
-        if goal.current_phase >= len(goal.plan.phases):
-            return Next("finish")
-        return Next("dispatch", goal.current_phase)
-
-    goal, nxt = rt.goals.update(goal_id, change)
-    progress.publish(rt.redis, goal_id, "phase_done", phase=phase_index + 1, next=nxt.action,
-                     status=goal.status.value)
-    return nxt
-
-
-def finish(rt: Runtime, goal_id: str) -> Goal:
-    """Settle the goal's final status and record the Director's learning (once)."""
-
-    def change(goal: Goal) -> bool:
-        if goal.status.is_settled:
-            return False
-        rejected = [t for t in goal.tasks if (t.error or "").startswith("rejected by a human")]
-        failed = [t for t in goal.tasks if t.status is not TaskStatus.APPROVED and t not in rejected]
-        goal.status = GoalStatus.FAILED if failed else GoalStatus.COMPLETED
-        goal.status_reason = (f"{len(failed)} task(s) not approved" if failed else
-                              f"{len(rejected)} task(s) rejected by a reviewer" if rejected else "")
-        goal.finished_at = utcnow()
-        return True
-
-    def learned(goal: Goal, settled_now: bool) -> list[Staged]:
-        if not settled_now:
-            return []  # a redelivered finish: the learning was recorded with the first
-        ok = goal.status is GoalStatus.COMPLETED
-        return [rt.learnings.staged(Learning(
-            skill="director", goal_id=goal_id, category=goal.category,
-            outcome=Outcome.SUCCESS if ok else Outcome.FAILURE,
-            lesson=(f"Plan {goal.plan.template or goal.plan.source} for a {goal.category} goal "
-                    f"{'completed' if ok else 'ended ' + goal.status.value} with "
-                    f"{sum(t.revision for t in goal.tasks)} revision(s), cost ${goal.cost_usd:.4f}."),
-            tags=(goal.category.value,), confidence=0.5))]
-
-    goal, _ = rt.goals.update(goal_id, change, learned)
-    progress.publish(rt.redis, goal_id, "goal_finished", status=goal.status.value, cost_usd=str(goal.cost_usd))
-    return goal
-
-
-def fail_goal(rt: Runtime, goal_id: str, reason: str) -> Goal:
-    """Mark a goal failed with a reason (watchdog, crashed canvas)."""
+def fail_goal(rt: Runtime, goal_id: str, reason: str, run: int | None = None,
+              only_from: tuple[GoalStatus, ...] | None = None) -> Goal:
+    """Mark a goal failed with a reason (sweeper, crashed canvas); a stale run's callback changes nothing."""
 
     def change(goal: Goal) -> None:
-        if not goal.status.is_settled:
-            goal.status = GoalStatus.FAILED
-            goal.status_reason = reason
-            goal.finished_at = utcnow()
+        if goal.status.is_settled or (run is not None and goal.run != run):
+            return
+        if only_from is not None and goal.status not in only_from:
+            return
+        goal.status = GoalStatus.FAILED
+        goal.status_reason = reason
+        goal.finished_at = utcnow()
 
     goal, _ = rt.goals.update(goal_id, change)
     progress.publish(rt.redis, goal_id, "goal_finished", status=goal.status.value, reason=reason)
-    return goal
-
-
-def reopen(rt: Runtime, goal_id: str) -> Goal:
-    """Make a stopped goal runnable again from its first unfinished task."""
-
-    def change(goal: Goal) -> None:
-        if goal.status in (GoalStatus.COMPLETED, GoalStatus.CANCELLED):
-            raise InputError(f"goal {goal_id} is {goal.status}; nothing to resume")
-        for task in goal.tasks:
-            if task.status is TaskStatus.DEFERRED:
-                task.move(TaskStatus.PENDING)
-        goal.status = GoalStatus.RUNNING
-        goal.status_reason = ""
-        goal.consecutive_failures = 0
-        goal.finished_at = None
-
-    goal, _ = rt.goals.update(goal_id, change)
     return goal
 
 

@@ -49,23 +49,23 @@ def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | N
                               has_context=bool(rt.context.get().strip()))
     goal_id = new_id("goal")
     goal = Goal(id=goal_id, description=text, category=chosen, priority=priority, plan=plan,
-                source=source, provider=rt.llm.name, catalog_fingerprint=rt.catalog.fingerprint,
+                source=source, provider=rt.provider_name, catalog_fingerprint=rt.catalog.fingerprint,
                 tasks=build_tasks(goal_id, plan, priority, text))
     return goal, note
 
 
 def plan_pipeline(rt: Runtime, name: str, priority: Priority | None = None,
                   source: str = "cli", description: str | None = None,
-                  event: Event | None = None) -> Goal:
-    """A goal that runs every step of a named template."""
+                  event: Event | None = None, goal_id: str | None = None) -> Goal:
+    """A goal that runs every step of a named template (goal_id: one reserved for it already)."""
     spec = rt.catalog.pipeline(name)
     plan = with_foundation(pipeline_plan(spec.name, rt.catalog),
                            bool(rt.context.get().strip()))
     prio = priority or spec.priority
     text = description or f"Run the {spec.name} pipeline: {spec.description}".strip()
-    goal_id = new_id("goal")
+    goal_id = goal_id or new_id("goal")
     return Goal(id=goal_id, description=text[:2000], category=spec.category, priority=prio,
-                plan=plan, pipeline=spec.name, source=source, provider=rt.llm.name, event=event,
+                plan=plan, pipeline=spec.name, source=source, provider=rt.provider_name, event=event,
                 catalog_fingerprint=rt.catalog.fingerprint, tasks=build_tasks(goal_id, plan, prio, text))
 
 

@@ -6,7 +6,8 @@ and passed down explicitly; nothing here reaches up to build one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+import threading
 
 import redis
 
@@ -30,30 +31,22 @@ from marketing_team.store.schedule_state import ScheduleStates
 from marketing_team.store.workspace import Workspace
 
 
-@dataclass
 class Runtime:
-    """Everything a task body or command needs, built once per process (tests build their own)."""
+    """Everything a task body or command needs, built once per process (tests build their own).
 
-    settings: Settings
-    llm: LLM
-    broker_url: str | None = None
-    catalog: Catalog = field(init=False)
-    workspace: Workspace = field(init=False)  # where exports for people go; never read back
-    connection: RedisConnection = field(init=False)
-    goals: GoalStore = field(init=False)
-    documents: DocumentStore = field(init=False)
-    learnings: LearningStore = field(init=False)
-    reviews: ReviewQueue = field(init=False)
-    replies: ReplyStore = field(init=False)
-    context: ContextStore = field(init=False)
-    schedules: ScheduleStates = field(init=False)
-    budget: BudgetGate = field(init=False)
+    The LLM is built on first use: importing a provider's SDK costs over a second, which
+    commands that never call a model (budget, goals list, health) should not pay.
+    """
 
-    def __post_init__(self) -> None:
-        self.catalog = load_catalog(self.settings.catalog_dir)
-        self.workspace = Workspace(self.settings.workspace)
-        self.connection = RedisConnection(self.broker_url or self.settings.broker_url)
-        retention = self.settings.retention_s
+    def __init__(self, settings: Settings, llm: LLM | None = None, broker_url: str | None = None) -> None:
+        self.settings = settings
+        self.broker_url = broker_url
+        self._llm = llm
+        self._llm_lock = threading.Lock()
+        self.catalog: Catalog = load_catalog(settings.catalog_dir)
+        self.workspace = Workspace(settings.workspace)  # exports for people; never read back
+        self.connection = RedisConnection(broker_url or settings.broker_url)
+        retention = settings.retention_s
         self.goals = GoalStore(self.connection, retention)
         self.documents = DocumentStore(self.connection)
         self.learnings = LearningStore(self.connection)
@@ -61,26 +54,40 @@ class Runtime:
         self.replies = ReplyStore(self.connection, retention)
         self.context = ContextStore(self.connection)
         self.schedules = ScheduleStates(self.connection)
-        self.budget = BudgetGate(self.settings, self.connection, self.goals, self.offline)
+        self.budget = BudgetGate(settings, self.connection, self.goals, self.offline)
+
+    @property
+    def llm(self) -> LLM:
+        """The model provider (the configured one, built on first use, unless one was handed in)."""
+        if self._llm is None:
+            with self._llm_lock:
+                if self._llm is None:
+                    self._llm = make_llm(self.settings)
+        return self._llm
+
+    @property
+    def provider_name(self) -> str:
+        """The provider's name, without building it."""
+        return self._llm.name if self._llm is not None else self.settings.llm_provider
 
     @property
     def redis(self) -> redis.Redis:
         """A client on the broker's server (progress, ledger, cooldowns)."""
         return self.connection.client
 
-    @property
+    @functools.cached_property
     def leases(self) -> Leases:
-        """Per-(task, revision) leases; they lapse after 2x the hard time limit."""
-        return Leases(self.redis, self.settings.hard_time_limit_s * 2)
+        """Per-step leases, kept alive by their holder's heartbeat (MT_HEARTBEAT_TIMEOUT)."""
+        return Leases(self.redis, self.settings.heartbeat_timeout_s)
 
     def model_for(self, tier: Tier) -> str:
         """The model id for a tier under the current provider."""
-        return model_for_tier(self.settings, tier, self.llm.name)
+        return model_for_tier(self.settings, tier, self.provider_name)
 
     @property
     def offline(self) -> bool:
         """True when no model writes the text."""
-        return self.llm.name == "offline"
+        return self.provider_name == "offline"
 
     def guarded(self, goal_id: str | None, skill: str, key: str | None = None) -> GuardedLLM:
         """The runtime's LLM behind the budget and, with a key, the reply store."""
@@ -89,4 +96,4 @@ class Runtime:
 
 def build_runtime(settings: Settings, broker_url: str | None = None, llm: LLM | None = None) -> Runtime:
     """The runtime of one process: the configured provider unless one is handed in."""
-    return Runtime(settings=settings, llm=llm or make_llm(settings), broker_url=broker_url)
+    return Runtime(settings=settings, llm=llm, broker_url=broker_url)

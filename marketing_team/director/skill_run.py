@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
+from marketing_team.director.phases import ACTIVE
 from marketing_team.director.prompts import Upstream, skill_message, system_blocks
 from marketing_team.director.runtime import Runtime
-from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord, TaskStatus, deliverable_name
-from marketing_team.domain.learning import Learning, Outcome
+from marketing_team.domain.goal import Goal, TaskRecord, TaskStatus, deliverable_name
 from marketing_team.observability import progress
 from marketing_team.store import frontmatter
-from marketing_team.store.goals import Staged
+from marketing_team.store.leases import Lease
 from marketing_team.store.replies import reply_key
 
 log = logging.getLogger(__name__)
@@ -19,40 +20,85 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Claim:
-    """What a skill task should do after claiming its task."""
+    """What a skill or review message should do once it looked at its task.
 
-    action: str  # "run": call the model; "review": draft exists; "done": nothing left to do
+    run: do the work (the lease is held); review: the draft exists, the chained review takes it;
+    done: the task is finished (approved, failed, blocked); busy: another live copy holds the
+    lease; stale: the message belongs to an earlier run; quiet: the goal is paused or settled.
+    """
+
+    action: Literal["run", "review", "done", "busy", "stale", "quiet"]
     task: TaskRecord
+    lease: Lease | None = None
 
 
-def claim(rt: Runtime, goal_id: str, task_id: str) -> Claim:
-    """Mark the task in progress unless it already ran (a redelivered message must not pay twice)."""
+_RUNNABLE = (TaskStatus.PENDING, TaskStatus.REVISION, TaskStatus.DEFERRED, TaskStatus.IN_PROGRESS)
+
+
+def _look(goal: Goal, task: TaskRecord, run: int) -> Claim | None:
+    """The claim's answer without a lease, or None when the task is the caller's to run."""
+    if goal.run != run:
+        return Claim("stale", task)
+    if goal.status not in ACTIVE:
+        return Claim("quiet", task)  # paused, waiting for a person, or settled: end quietly
+    if task.status is TaskStatus.COMPLETED:
+        return Claim("review", task)
+    if task.status not in _RUNNABLE:
+        return Claim("done", task)
+    return None
+
+
+def claim(rt: Runtime, goal_id: str, task_id: str, run: int) -> Claim:
+    """Take the right to draft the task (a lease, kept alive while the call runs) and mark it running.
+
+    A redelivered or duplicated message finds the lease held by a live copy and is told `busy`;
+    a copy of an earlier run is told `stale`; neither pays for a call.
+    """
+    goal = rt.goals.load(goal_id)
+    task = goal.task(task_id)
+    early = _look(goal, task, run)
+    if early is not None:
+        return early
+    lease = rt.leases.claim("skill", goal_id, task_id, task.revision, run)
+    if lease is None:
+        return Claim("busy", task)
 
     def change(goal: Goal) -> Claim:
-        task = goal.task(task_id)
-        if goal.status in (GoalStatus.FAILED, GoalStatus.CANCELLED, GoalStatus.COMPLETED):
-            return Claim("done", task.model_copy())  # nothing more is spent on a settled goal
-        if task.status in (TaskStatus.PENDING, TaskStatus.REVISION, TaskStatus.IN_PROGRESS,
-                           TaskStatus.DEFERRED) and not rt.leases.claim(task.id, task.revision):
-            return Claim("busy", task.model_copy())
-        if task.status in (TaskStatus.PENDING, TaskStatus.REVISION):
-            task.move(TaskStatus.IN_PROGRESS)
-        elif task.status is TaskStatus.DEFERRED:
-            task.move(TaskStatus.PENDING)
-            task.move(TaskStatus.IN_PROGRESS)
-        elif task.status is TaskStatus.COMPLETED:
-            return Claim("review", task.model_copy())
-        elif task.status is not TaskStatus.IN_PROGRESS:  # approved, failed, blocked, cancelled
-            return Claim("done", task.model_copy())
-        return Claim("run", task.model_copy())
+        current = goal.task(task_id)
+        found = _look(goal, current, run)
+        if found is not None:
+            return found
+        if current.revision != lease.revision:
+            return Claim("done", current.model_copy())  # revised meanwhile: its own message runs it
+        if current.status is TaskStatus.DEFERRED:
+            current.move(TaskStatus.PENDING)
+        if current.status is not TaskStatus.IN_PROGRESS:
+            current.move(TaskStatus.IN_PROGRESS)
+        return Claim("run", current.model_copy(), lease)
 
-    _, start = rt.goals.update(goal_id, change)
-    return start
+    _, claimed = rt.goals.update(goal_id, change)
+    if claimed.lease is None:
+        rt.leases.release(lease)
+    return claimed
 
 
-def release(rt: Runtime, task: TaskRecord) -> None:
-    """Give the lease back once this run ended (done, failed, or handed to a retry)."""
-    rt.leases.release(task.id, task.revision)
+def claim_review(rt: Runtime, goal_id: str, task_id: str, run: int) -> Claim:
+    """Take the right to review the task's current draft (one lease per revision)."""
+    goal = rt.goals.load(goal_id)
+    task = goal.task(task_id)
+    early = _look(goal, task, run)
+    if early is None or early.action != "review":
+        return early or Claim("done", task)  # nothing drafted for this revision: nothing to review
+    lease = rt.leases.claim("review", goal_id, task_id, task.revision, run)
+    if lease is None:
+        return Claim("busy", task)
+    return Claim("run", task, lease)
+
+
+def release(rt: Runtime, claimed: Claim) -> None:
+    """Give the lease back once this step ended (done, failed, or handed to a retry)."""
+    if claimed.lease is not None:
+        rt.leases.release(claimed.lease)
 
 
 def upstream_for(rt: Runtime, goal: Goal, task: TaskRecord) -> list[Upstream]:
@@ -129,30 +175,3 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
     progress.publish(rt.redis, goal_id, "task_completed", task_id=task_id, skill=task.skill,
                      revision=task.revision, cost_usd=str(reply.cost_usd), document=name)
     return done
-
-
-def fail_task(rt: Runtime, goal_id: str, task_id: str, reason: str) -> TaskRecord:
-    """Mark a task failed with its reason (the canvas goes on; the Director decides what follows)."""
-
-    def change(goal: Goal) -> bool:
-        task = goal.task(task_id)
-        if task.status.is_terminal:
-            return False  # failed (or finished) already: a redelivery learns nothing new
-        task.move(TaskStatus.FAILED)
-        task.error = reason[:500]
-        goal.consecutive_failures += 1
-        return True
-
-    def learned(goal: Goal, failed: bool) -> list[Staged]:
-        if not failed:
-            return []
-        return [rt.learnings.staged(Learning(
-            skill=goal.task(task_id).skill, goal_id=goal_id, category=goal.category,
-            outcome=Outcome.FAILURE, lesson=f"Failed: {reason[:300]}", tags=("failure",),
-            confidence=0.6))]
-
-    goal, _ = rt.goals.update(goal_id, change, learned)
-    task = goal.task(task_id)
-    progress.publish(rt.redis, goal_id, "task_failed", task_id=task_id, skill=task.skill, reason=reason[:200])
-    return task
-

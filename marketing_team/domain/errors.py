@@ -30,6 +30,10 @@ class NotFoundError(InputError):
     """A goal, review item, skill or template id that does not exist."""
 
 
+class AlreadyExistsError(InputError):
+    """A goal (or other record) with this id was saved already."""
+
+
 class CorruptFileError(MarketingTeamError):
     """A workspace file exists but cannot be parsed; the message names the file."""
 

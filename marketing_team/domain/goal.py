@@ -176,7 +176,9 @@ class Goal(BaseModel):
     event: Event | None = None  # what started the goal; its data reaches prompts only quoted
     tasks: list[TaskRecord] = Field(default_factory=list)
     current_phase: int = 0
-    dispatched_phase: int = -1  # the last phase whose canvas was published
+    run: int = 0  # bumped by every resume: messages of an earlier run end as no-ops
+    dispatched_phase: int = -1  # the phase of this run whose canvas a publisher claimed
+    republished: int = 0  # times the sweeper republished the current phase without progress
     consecutive_failures: int = 0
     cost_usd: Decimal = Decimal("0")
     provider: str = "offline"

@@ -12,9 +12,11 @@ from marketing_team.config import celery_settings
 from marketing_team.config.settings import Settings
 from marketing_team.director.runtime import build_runtime
 from marketing_team.domain.errors import ConfigurationError
+from marketing_team.llm.factory import preload_sdk
 from marketing_team.llm.protocol import LLM
-from marketing_team.orchestration import log_context, observers, tasks, trigger_tasks
+from marketing_team.orchestration import log_context, observers, sweeper, tasks, trigger_tasks
 from marketing_team.orchestration.context import RuntimeSource, attach
+from marketing_team.orchestration.queues import PRIORITY_STEPS, SEP
 from marketing_team.orchestration.result_backend import backend_url
 from marketing_team.store.connection import redis_py_url
 
@@ -28,12 +30,12 @@ def _static_config() -> dict[str, Any]:
 def derived_config(settings: Settings, broker_url: str) -> dict[str, Any]:
     """Settings that follow from ours: URLs, time limits, and a visibility timeout above them."""
     # A visibility timeout shorter than a task makes a healthy worker run it again (measured);
-    # it must also exceed the watchdog's countdown (2 x hard limit) so that timer is not redelivered.
+    # at 3x the hard limit it is only the last resort behind the heartbeat leases.
     visibility = settings.hard_time_limit_s * 3
     # unacked_restore_throttle=1: a dead worker's messages return right after the visibility
     # timeout instead of waiting for the next ~100 s restore sweep.
     transport = {"visibility_timeout": visibility, "queue_order_strategy": "priority",
-                 "priority_steps": list(range(10)), "sep": ":", "unacked_restore_throttle": 1}
+                 "priority_steps": PRIORITY_STEPS, "sep": SEP, "unacked_restore_throttle": 1}
     return {
         "broker_url": broker_url,
         "result_backend": backend_url(broker_url),
@@ -61,6 +63,7 @@ def create_app(settings: Settings, broker_url: str, runtime: RuntimeSource) -> C
     observers.connect(app)
     log_context.install()
     app.steps["worker"].add(_catalog_check_step(settings))
+    app.steps["worker"].add(sweeper.SweeperStep)
     return app
 
 
@@ -71,7 +74,7 @@ def build_app(settings: Settings, broker_url: str | None = None, llm: LLM | None
 
 
 def _catalog_check_step(settings: Settings) -> type:
-    """A worker bootstep that refuses to start on an invalid catalog (SPEC §3)."""
+    """A worker bootstep that refuses to start on an invalid catalog (SPEC §3) and preloads the SDK."""
 
     class CatalogCheck(bootsteps.Step):  # type: ignore[misc]
         """Validate the merged catalog before the worker consumes anything."""
@@ -81,6 +84,7 @@ def _catalog_check_step(settings: Settings) -> type:
             if problems:
                 shown = "; ".join(str(p) for p in problems[:5])
                 raise ConfigurationError(f"invalid catalog ({len(problems)} problem(s)): {shown}")
+            preload_sdk(settings)  # before the pool forks: children inherit the imported SDK
             super().__init__(parent, **kwargs)
 
     return CatalogCheck

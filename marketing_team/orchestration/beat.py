@@ -11,17 +11,15 @@ from typing import Any
 
 import redis
 from celery import Celery
-from celery.schedules import crontab
 from redbeat import RedBeatScheduler, RedBeatSchedulerEntry
 from redbeat.schedulers import get_redis
 
 from marketing_team.catalog.loader import load_catalog
 from marketing_team.config.settings import load_settings
 from marketing_team.domain.schedule import ScheduleEntry
-from marketing_team.orchestration.beat_schedule import beat_schedule
+from marketing_team.orchestration.beat_schedule import SWEEP_ENTRY, beat_schedule, sweep_entry
 
 HEARTBEAT_KEY = "mt:beat:heartbeat"
-DAILY_REPORT = "daily-metrics-report"
 # Longer than beat's longest sleep (beat_max_loop_interval 5 s) by a wide margin, so a live beat
 # never looks dead, while a dead one disappears within a minute.
 HEARTBEAT_TTL_S = 60
@@ -68,10 +66,7 @@ class Scheduler(RedBeatScheduler):  # type: ignore[misc]
         catalog = load_catalog(settings.catalog_dir)
         # redbeat stores beat_schedule as its static entries and keeps each one's last run.
         schedule = beat_schedule(catalog.schedules)
-        # The day's run report (metrics/YYYY-MM-DD-report.md), just before midnight.
-        schedule[DAILY_REPORT] = {"task": "director.daily_report",
-                                  "schedule": crontab(minute=55, hour=23), "args": (),
-                                  "options": {"queue": "director"}}
+        schedule[SWEEP_ENTRY] = sweep_entry()
         self.app.conf.beat_schedule = schedule
         super().setup_schedule()
 

@@ -1,16 +1,20 @@
-"""Beat's schedule as data: one `triggers.fire_schedule(id)` entry per catalog schedule (pure builder)."""
+"""Beat's schedule as data: one `triggers.fire_schedule(id)` entry per catalog schedule, and the sweep."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from celery.schedules import crontab
+from celery.schedules import crontab, schedule
 
 from marketing_team.domain.schedule import ScheduleEntry
 from marketing_team.triggers.schedules import parse_cron
 
 FIRE_TASK = "triggers.fire_schedule"
+SWEEP_ENTRY = "mt-sweep"
+# Workers sweep every few seconds themselves; beat's entry keeps parked work and stuck goals
+# moving when every worker is busy with long calls, and costs one lock check when it is not.
+SWEEP_EVERY_S = 30.0
 
 
 def to_crontab(expr: str) -> crontab:
@@ -34,3 +38,9 @@ def beat_schedule(entries: Iterable[ScheduleEntry]) -> dict[str, dict[str, Any]]
             "options": {"queue": "director", "priority": entry.priority.broker_priority},
         }
     return out
+
+
+def sweep_entry() -> dict[str, Any]:
+    """Beat's `director.sweep` entry (one sweeper at a time runs under its Redis lock)."""
+    return {"task": "director.sweep", "schedule": schedule(run_every=SWEEP_EVERY_S), "args": (),
+            "options": {"queue": "director", "expires": SWEEP_EVERY_S}}

@@ -1,4 +1,9 @@
-"""Pure canvas builders: a phase is a chain, parallel skills a chord whose join is advance_goal."""
+"""Pure canvas builders: a step is a skill chained to its review; a phase is a chain, or a chord.
+
+Every signature carries the goal's run number, so a message of an earlier run (a resume bumped
+it) ends as a no-op when it arrives. The review is chained at publish time, so each skill task
+keeps its own id and name in the result backend and in Flower.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,9 @@ from celery.canvas import Signature
 from marketing_team.domain.goal import Goal, TaskRecord, TaskStatus
 
 
-def skill_signature(app: Celery, task: TaskRecord) -> Signature:
-    """One skill run (it splices its own review and revisions in with Task.replace)."""
-    return app.signature(f"skills.{task.skill}", args=(task.goal_id, task.id), immutable=True,
+def skill_signature(app: Celery, task: TaskRecord, run: int) -> Signature:
+    """One draft of a skill (the review is chained after it)."""
+    return app.signature(f"skills.{task.skill}", args=(task.goal_id, task.id, run), immutable=True,
                          priority=task.priority.broker_priority, queue="skills")
 
 
@@ -23,9 +28,17 @@ def director_signature(app: Celery, name: str, *args: Any, priority: int = 0,
                          priority=priority, **options)
 
 
-def review_signature(app: Celery, goal_id: str, task_id: str, priority: int) -> Signature:
-    """The Director's review of one task."""
-    return director_signature(app, "review", goal_id, task_id, priority=priority)
+def review_signature(app: Celery, task: TaskRecord, run: int) -> Signature:
+    """The Director's review of one task's current draft."""
+    return director_signature(app, "review", task.goal_id, task.id, run,
+                              priority=task.priority.broker_priority)
+
+
+def step_signature(app: Celery, task: TaskRecord, run: int) -> Signature:
+    """What a task still needs: its draft then its review, or only the review of a draft it has."""
+    if task.status is TaskStatus.COMPLETED:
+        return review_signature(app, task, run)
+    return chain(skill_signature(app, task, run), review_signature(app, task, run))
 
 
 def runnable(task: TaskRecord) -> bool:
@@ -33,14 +46,37 @@ def runnable(task: TaskRecord) -> bool:
     return not task.status.is_terminal and task.status is not TaskStatus.BLOCKED
 
 
-def phase_canvas(app: Celery, goal: Goal, index: int) -> Signature:
-    """The canvas for one phase: unfinished tasks only, then advance_goal(results, goal, phase)."""
+def join_signature(app: Celery, goal: Goal, index: int) -> Signature:
+    """The phase's join: advance_goal(results, goal, phase, run), an optimisation that repeats a check."""
+    return director_signature(app, "advance_goal", goal.id, index, goal.run,
+                              priority=goal.priority.broker_priority, immutable=False)
+
+
+def phase_canvas(app: Celery, goal: Goal, index: int, tasks: list[TaskRecord] | None = None) -> Signature:
+    """One phase (its unfinished tasks, or the ones given), then advance_goal for this run."""
     phase = goal.plan.phases[index]
-    todo = [skill_signature(app, t) for t in goal.phase_tasks(index) if runnable(t)]
-    prio = goal.priority.broker_priority
-    if not todo:
-        return director_signature(app, "advance_goal", None, goal.id, index, priority=prio)
-    join = director_signature(app, "advance_goal", goal.id, index, priority=prio, immutable=False)
-    if phase.parallel and len(todo) > 1:
-        return chord(group(todo), join)
-    return chain(*todo, join)
+    chosen = tasks if tasks is not None else [t for t in goal.phase_tasks(index) if runnable(t)]
+    steps = [step_signature(app, t, goal.run) for t in chosen]
+    if not steps:
+        return _join_alone(app, goal, index)
+    if phase.parallel and len(steps) > 1:
+        return chord(group(steps), join_signature(app, goal, index))
+    return chain(*steps, join_signature(app, goal, index))
+
+
+def resume_canvas(app: Celery, goal: Goal, task: TaskRecord) -> Signature:
+    """A task taken over from a silent worker: it, the later ones of a sequential phase, the join."""
+    siblings = [t for t in goal.phase_tasks(task.phase_index) if runnable(t)]
+    ids = [t.id for t in siblings]
+    if task.id not in ids:
+        return _join_alone(app, goal, task.phase_index)
+    start = ids.index(task.id)
+    chosen = siblings[start:start + 1] if goal.plan.phases[task.phase_index].parallel else siblings[start:]
+    return chain(*[step_signature(app, t, goal.run) for t in chosen],
+                 join_signature(app, goal, task.phase_index))
+
+
+def _join_alone(app: Celery, goal: Goal, index: int) -> Signature:
+    """advance_goal with no step before it (nothing left to run in the phase)."""
+    return director_signature(app, "advance_goal", None, goal.id, index, goal.run,
+                              priority=goal.priority.broker_priority)

@@ -30,3 +30,18 @@ def runtime_of(app: Celery) -> Runtime:
             source = source()
             setattr(app, _ATTR, source)
         return source
+
+
+def own_runtime(app: Celery) -> Runtime:
+    """A runtime for a helper thread of a worker's main process, not shared with its tasks.
+
+    Built anew from the factory (never cached on the app): a prefork pool forks its children from
+    this process while the thread runs, and a child must build its own runtime rather than inherit
+    one whose connections, locks and keeper threads belong to the parent. A runtime handed in
+    already built (in-process workers, which never fork) is used as it is.
+    """
+    with _lock:
+        source: RuntimeSource | None = getattr(app, _ATTR, None)
+    if source is None:
+        raise ConfigurationError(f"no runtime attached to the Celery app {app.main!r}")
+    return source if isinstance(source, Runtime) else source()

@@ -1,4 +1,10 @@
-"""Celery tasks: thin adapters that take ids, call a plain function and return a small JSON result."""
+"""Celery tasks: thin adapters that take ids, call a plain function and return a small JSON result.
+
+Every goal step carries (goal id, task id, run). A step whose work is not its to do ends quietly:
+a copy of an earlier run, a paused or settled goal, a finished task. A busy copy (another live
+holder runs the step) never reports success for work it did not do: it looks again later, when
+the holder has finished (or died and been taken over), and gives up with `Ignore` after a while.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +13,20 @@ from typing import Any
 
 import redis
 from celery import Celery, Task
+from celery.exceptions import Ignore
 
 from marketing_team.catalog.specs import Catalog
-from marketing_team.director import flow, human_review, skill_run
-from marketing_team.director.daily_report import write_daily_report
+from marketing_team.director import failures, flow, phases, skill_run
 from marketing_team.director.review_policy import NextStep
 from marketing_team.director.runtime import Runtime
+from marketing_team.director.skill_run import Claim
 from marketing_team.domain.errors import (
     BudgetError,
     LLMTransientError,
     LockTimeoutError,
     MarketingTeamError,
 )
-from marketing_team.orchestration import canvas, dispatch, task_gate
+from marketing_team.orchestration import canvas, dispatch, sweeper, task_gate
 from marketing_team.orchestration.context import runtime_of
 
 log = logging.getLogger(__name__)
@@ -28,7 +35,7 @@ MAX_INFRA_RETRIES = 8  # broker or lock trouble: about four minutes of backoff i
 
 
 class TeamTask(Task):  # type: ignore[misc]
-    """Shared base of every task: the pre-run hook is where gates veto (signals cannot)."""
+    """Shared base of every task: the pre-run hook is where gates act (signals cannot)."""
 
     abstract = True
     # Transient faults retry the whole task with backoff; see the skill body.
@@ -40,11 +47,11 @@ class TeamTask(Task):  # type: ignore[misc]
         return runtime_of(self.app)
 
     def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        """Budget gate: raises to veto or retries to defer; never a signal (signals cannot veto)."""
+        """The gates: catalog and budget (park or stop, never a failed member)."""
         task_gate.before_task(self, self.rt, args, kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the body; a refusal by the hard cap inside it defers the task or stops its goal."""
+        """Run the body; a refusal by the hard cap inside it parks the step or stops its goal."""
         request = self.request_stack.top
         # In a worker the tracer has pushed the real request already; Task.__call__ would push a
         # bare one (no retries, chain or delivery info) unless the worker installed Celery's
@@ -56,7 +63,7 @@ class TeamTask(Task):  # type: ignore[misc]
             task_gate.after_refusal(self, self.rt, args, kwargs, exc)
             raise
         except (redis.RedisError, LockTimeoutError) as exc:
-            # A broker blip or a busy goal lock is a transient fault: retry the whole task.
+            # A broker blip or a goal that kept changing is a transient fault: retry the whole task.
             if self.request.retries >= MAX_INFRA_RETRIES:
                 raise
             raise self.retry(exc=exc, countdown=2 ** min(self.request.retries + 1, 6),
@@ -77,36 +84,59 @@ def _announce(app: Celery, rt: Runtime) -> None:
                                                            "error": type(exc).__name__})
 
 
-def skill_body(task: Task, goal_id: str, task_id: str) -> Any:
-    """Run the skill unless it already ran, then splice the Director's review in after it."""
+def _ended(task: Task, rt: Runtime, claimed: Claim, busy: int) -> dict[str, str]:
+    """The result of a step that had nothing to do; a busy copy comes back later instead."""
+    if claimed.action == "busy":
+        # Another live copy runs it: success now would be a lie to the chord. Look again soon
+        # (2, 4, 8 s … up to the heartbeat timeout: a look is one read); past twice the hard
+        # time limit the sweeper owns the step.
+        waits = [busy_wait(n, rt.settings.heartbeat_timeout_s) for n in range(busy + 1)]
+        if sum(waits) > rt.settings.hard_time_limit_s * 2:
+            raise Ignore()
+        raise task.retry(countdown=waits[-1], kwargs={**task.request.kwargs, "busy": busy + 1},
+                         max_retries=task.request.retries + 1)
+    return {"task_id": claimed.task.id, "status": claimed.task.status.value, "ended": claimed.action}
+
+
+def busy_wait(looks: int, heartbeat_timeout_s: int) -> int:
+    """Seconds before a busy copy looks again, after it looked `looks` times already."""
+    wait: int = min(heartbeat_timeout_s, 2 ** min(looks + 1, 16))
+    return wait
+
+
+def _faults(task: Task, busy: int) -> int:
+    """How many of the task's retries were for transient faults (busy looks do not count)."""
+    return max(0, int(task.request.retries) - busy)
+
+
+def skill_body(task: Task, goal_id: str, task_id: str, run: int = 0, busy: int = 0) -> Any:
+    """Draft the task's deliverable unless that is not this message's to do; its review follows."""
     rt = runtime_of(task.app)
-    start = skill_run.claim(rt, goal_id, task_id)
-    if start.action in ("done", "busy"):  # busy: another copy of this message is running it
-        return {"task_id": task_id, "status": start.task.status.value, "copy": start.action}
-    if start.action == "run":
-        try:
-            _run(task, rt, goal_id, task_id, start.task.skill)
-        except _Failed as failed:
-            return _failed(task.app, rt, goal_id, task_id, str(failed))
-        finally:
-            skill_run.release(rt, start.task)  # a retry or a later revision may run it again
-    prio = start.task.priority.broker_priority
-    return task.replace(canvas.review_signature(task.app, goal_id, task_id, prio))
+    claimed = skill_run.claim(rt, goal_id, task_id, run)
+    if claimed.action != "run":
+        return _ended(task, rt, claimed, busy)
+    try:
+        _run(task, rt, goal_id, task_id, claimed.task.skill, busy)
+    except _Failed as failed:
+        return _failed(task.app, rt, goal_id, task_id, str(failed))
+    finally:
+        skill_run.release(rt, claimed)  # a retry or a later revision may run it again
+    return {"task_id": task_id, "status": "completed"}
 
 
 class _Failed(Exception):
     """A skill run that failed for good; the message is its typed reason."""
 
 
-def _run(task: Task, rt: Runtime, goal_id: str, task_id: str, skill: str) -> None:
+def _run(task: Task, rt: Runtime, goal_id: str, task_id: str, skill: str, busy: int) -> None:
     """One model run of the skill; transient faults retry the whole task, others fail it."""
     spec = rt.catalog.skill(skill)
     try:
         skill_run.run_skill(rt, goal_id, task_id, rt.model_for(rt.budget.effective_tier(spec.tier)))
     except BudgetError:
-        raise  # not a skill failure: TeamTask defers the task or stops the goal
+        raise  # not a skill failure: TeamTask parks the step or stops the goal
     except LLMTransientError as exc:
-        used = max(0, task_gate.transient_retries(task, rt))  # budget deferrals do not count
+        used = _faults(task, busy)
         if used < MAX_TRANSIENT_RETRIES:
             raise task.retry(exc=exc, countdown=2 ** (used + 1),
                              max_retries=task.request.retries + 1) from None
@@ -116,10 +146,10 @@ def _run(task: Task, rt: Runtime, goal_id: str, task_id: str, skill: str) -> Non
 
 
 def _failed(app: Celery, rt: Runtime, goal_id: str, task_id: str, reason: str) -> dict[str, str]:
-    skill_run.fail_task(rt, goal_id, task_id, reason)
-    blocked = human_review.task_failed(rt, goal_id, task_id, reason)  # third in a row pauses
-    if blocked is not None:
-        dispatch.emit(app, rt, [blocked])
+    failed = failures.fail_task(rt, goal_id, task_id, reason)
+    if failed.blocked is not None:
+        dispatch.emit(app, rt, [failed.blocked])
+    dispatch.follow(app, rt, rt.goals.load(goal_id), failed.move)
     log.warning("skill failed", extra={"event": "skill_failed", "goal_id": goal_id,
                                        "task_id": task_id, "reason": reason})
     return {"task_id": task_id, "status": "failed"}
@@ -131,41 +161,42 @@ def register(app: Celery, catalog: Catalog) -> None:
         app.task(name=f"skills.{slug}", base=TeamTask, bind=True, shared=False)(skill_body)
 
     @app.task(name="director.review", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]
-    def review(self: TeamTask, goal_id: str, task_id: str) -> Any:
+    def review(self: TeamTask, goal_id: str, task_id: str, run: int = 0, busy: int = 0) -> Any:
         rt = self.rt
+        claimed = skill_run.claim_review(rt, goal_id, task_id, run)
+        if claimed.action != "run":
+            return _ended(self, rt, claimed, busy)
         model = rt.model_for(rt.budget.effective_tier("sonnet"))
         # After the transient retries are spent the structural review decides alone.
-        used = max(0, task_gate.transient_retries(self, rt))  # budget deferrals do not count
+        used = _faults(self, busy)
         try:
-            step = flow.review_task(rt, goal_id, task_id, model,
-                                    model_allowed=used < MAX_TRANSIENT_RETRIES)
+            step, move = flow.review_task(rt, goal_id, task_id, model,
+                                          model_allowed=used < MAX_TRANSIENT_RETRIES)
         except LLMTransientError as exc:
             raise self.retry(exc=exc, countdown=2 ** (used + 1),
                              max_retries=self.request.retries + 1) from None
+        finally:
+            skill_run.release(rt, claimed)
+        goal = rt.goals.load(goal_id)
         if step in (NextStep.REVISE, NextStep.RETRY):
-            goal = rt.goals.load(goal_id)
-            return self.replace(canvas.skill_signature(self.app, goal.task(task_id)))
+            # The revision splices into the running canvas: this review becomes draft + review.
+            return self.replace(canvas.step_signature(self.app, goal.task(task_id), run))
+        dispatch.follow(self.app, rt, goal, move)
         return {"task_id": task_id, "decision": step.value}
 
     @app.task(name="director.advance_goal", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]
-    def advance_goal(self: TeamTask, results: Any, goal_id: str, phase_index: int) -> str:
-        rt = self.rt
-        nxt = flow.advance(rt, goal_id, phase_index)
-        if nxt.action == "dispatch":
-            dispatch.dispatch_phase(self.app, rt, rt.goals.load(goal_id), nxt.index)
-        elif nxt.action == "finish":
-            flow.finish(rt, goal_id)
-        return nxt.action
+    def advance_goal(self: TeamTask, results: Any, goal_id: str, phase_index: int, run: int = 0) -> str:
+        goal, move = phases.advance(self.rt, goal_id, phase_index, run)
+        dispatch.follow(self.app, self.rt, goal, move)
+        return move.value
 
-    @app.task(name="director.daily_report", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]
-    def daily_report(self: TeamTask) -> str:
-        return str(write_daily_report(self.rt))
-
-    @app.task(name="director.watchdog", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]
-    def watchdog(self: TeamTask, goal_id: str, seen: str) -> str:
-        return dispatch.watch(self.app, self.rt, goal_id, seen)
+    @app.task(name="director.sweep", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]
+    def sweep(self: TeamTask) -> dict[str, int]:
+        return sweeper.sweep(self.app, self.rt).as_json()
 
     # Not bound: Celery calls an errback with (request, exc, traceback) plus its own arguments.
     @app.task(name="director.task_crashed", base=TeamTask, shared=False)  # type: ignore[untyped-decorator]
-    def task_crashed(request: Any, exc: BaseException, traceback: Any, goal_id: str) -> None:
-        flow.fail_goal(runtime_of(app), goal_id, f"a task crashed: {type(exc).__name__}: {exc}"[:300])
+    def task_crashed(request: Any, exc: BaseException, traceback: Any, goal_id: str,
+                     run: int = 0) -> None:
+        flow.fail_goal(runtime_of(app), goal_id, f"a task crashed: {type(exc).__name__}: {exc}"[:300],
+                       run=run)

@@ -24,8 +24,8 @@ def register(app: Celery) -> None:
         return firing.fire(rt, schedule_id, starter(self.app, rt), manual=manual).as_json()
 
     @app.task(name="triggers.handle_event", bind=True, shared=False)  # type: ignore[untyped-decorator]
-    def handle_event(self: Task, event_json: str, claimed: bool = False) -> dict[str, Any]:
-        """Run one event (as JSON) through the bus on a worker (claimed: the web took its id)."""
+    def handle_event(self: Task, event_json: str) -> dict[str, Any]:
+        """Run one event (as JSON) through the bus on a worker; this message owns the event's claim."""
         rt = runtime_of(self.app)
         event = Event.model_validate_json(event_json)
-        return event_bus.publish_event(rt, event, starter(self.app, rt), claimed=claimed).as_json()
+        return event_bus.publish_event(rt, event, starter(self.app, rt), owner=self.request.id).as_json()

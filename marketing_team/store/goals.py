@@ -21,8 +21,8 @@ import redis
 from pydantic import ValidationError
 
 from marketing_team.domain.errors import (
+    AlreadyExistsError,
     CorruptStateError,
-    InputError,
     LockTimeoutError,
     NotFoundError,
 )
@@ -35,6 +35,7 @@ R = TypeVar("R")
 INDEX = "mt:goals:index"  # every goal we keep: created (ms) -> id
 ACTIVE_TASKS = "mt:tasks:active"  # task status -> how many tasks of unsettled goals have it
 EXPIRING = "mt:goals:expiring"  # settled goals: when their keys expire (s) -> id
+TOUCHED = "mt:goals:touched"  # goals under way: when their state last changed (s) -> id
 MAX_ATTEMPTS = 200  # compare-and-set tries before giving up (a transient fault: the task retries)
 BACKOFF_CAP_S = 0.05  # jittered, doubling pause after each conflict, up to this
 SWEEP_BATCH = 20
@@ -69,6 +70,12 @@ class Unreadable:
 
     id: str
     reason: str
+
+
+def _unchanged(goal: Goal, raw: bytes | str | None) -> bool:
+    """True when goal serialises to exactly what was read (the change changed nothing)."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    return text == goal.model_dump_json()
 
 
 def _decode(goal_id: str, raw: bytes | str | None) -> Goal:
@@ -119,16 +126,27 @@ class GoalStore:
         return _decode(goal_id, self.client.get(state_key(goal_id)))
 
     def create(self, goal: Goal) -> None:
-        """Store a new goal and index it (InputError when the id is taken)."""
+        """Store a new goal and index it (AlreadyExistsError when the id is taken)."""
         goal.updated_at = utcnow()
         created = int(goal.created_at.timestamp() * 1000)
-        if not self.client.set(state_key(goal.id), goal.model_dump_json(), nx=True):
-            raise InputError(f"goal {goal.id} already exists")
+        key = state_key(goal.id)
+        taken = AlreadyExistsError(f"goal {goal.id} already exists")
+        # One transaction: a crash never leaves a goal its indexes do not know (or the reverse).
         with self.client.pipeline(transaction=True) as pipe:
-            pipe.zadd(INDEX, {goal.id: created})
-            pipe.zadd(status_key(goal.status), {goal.id: created})
-            _count_tasks(pipe, Counter(), _active_tasks(goal))
-            pipe.execute()
+            try:
+                pipe.watch(key)  # type: ignore[no-untyped-call]
+                if pipe.exists(key):
+                    raise taken
+                pipe.multi()
+                pipe.set(key, goal.model_dump_json())
+                pipe.zadd(INDEX, {goal.id: created})
+                pipe.zadd(status_key(goal.status), {goal.id: created})
+                if not goal.status.is_settled:
+                    pipe.zadd(TOUCHED, {goal.id: goal.updated_at.timestamp()})
+                _count_tasks(pipe, Counter(), _active_tasks(goal))
+                pipe.execute()
+            except redis.WatchError:
+                raise taken from None
         self._sweep()
 
     def update(self, goal_id: str, change: Callable[[Goal], R],
@@ -148,10 +166,16 @@ class GoalStore:
             with self.client.pipeline(transaction=True) as pipe:
                 try:
                     pipe.watch(key, *watch)  # type: ignore[no-untyped-call]
-                    goal = _decode(goal_id, pipe.get(key))
+                    raw = pipe.get(key)
+                    goal = _decode(goal_id, raw)
                     before, tasks_before = goal.status, _active_tasks(goal)
                     result = change(goal)
                     staged = list(effects(goal, result)) if effects is not None else []
+                    if not staged and _unchanged(goal, raw):
+                        # No transition (a repeated join, a stale copy): no write, so the goal
+                        # does not look touched to the sweeper nor restart its retention.
+                        pipe.reset()
+                        return goal, result
                     goal.updated_at = utcnow()
                     pipe.multi()
                     pipe.set(key, goal.model_dump_json())
@@ -171,6 +195,10 @@ class GoalStore:
             pipe.zrem(status_key(before), goal.id)
             pipe.zadd(status_key(goal.status), {goal.id: created})
         keys = (state_key(goal.id), docs_key(goal.id))
+        if goal.status.is_settled:
+            pipe.zrem(TOUCHED, goal.id)
+        else:
+            pipe.zadd(TOUCHED, {goal.id: goal.updated_at.timestamp()})
         if goal.status.is_settled:
             # Kept for the retention period after it last changed; the export is the archive.
             for key in keys:
@@ -193,6 +221,7 @@ class GoalStore:
                 for status in GoalStatus:
                     pipe.zrem(status_key(status), goal_id)
                 pipe.zrem(EXPIRING, goal_id)
+                pipe.zrem(TOUCHED, goal_id)
             pipe.execute()
 
     def ids(self, limit: int = 20, status: GoalStatus | None = None, offset: int = 0) -> list[str]:
@@ -217,6 +246,16 @@ class GoalStore:
     def recent(self, limit: int = 20, status: GoalStatus | None = None) -> list[Goal | Unreadable]:
         """The newest goals (one status, or all) with their state."""
         return self.load_many(self.ids(limit, status))
+
+    def untouched_since(self, cutoff: float, limit: int = 100) -> list[str]:
+        """Goals under way whose state has not changed since cutoff (epoch s), oldest first."""
+        raw = self.client.zrangebyscore(TOUCHED, "-inf", cutoff, start=0, num=limit)
+        return [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
+
+    def created_before(self, status: GoalStatus, cutoff: float, limit: int = 100) -> list[str]:
+        """Goals in one status created before cutoff (epoch s), oldest first."""
+        raw = self.client.zrangebyscore(status_key(status), "-inf", int(cutoff * 1000), start=0, num=limit)
+        return [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
 
     def counts(self) -> dict[GoalStatus, int]:
         """How many goals are kept in each status (index sizes: constant time)."""

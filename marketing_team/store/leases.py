@@ -1,18 +1,72 @@
-"""Leases in Redis: the right to run one revision of a task, held by one worker thread at a time."""
+"""Leases in Redis: the right to run one step of a task, kept alive by its holder's heartbeat.
+
+Temporal-style liveness: while a skill or review runs, a keeper thread in its process renews its
+lease every third of MT_HEARTBEAT_TIMEOUT. A lease whose holder stopped renewing (a SIGKILLed
+worker, a lost machine) lapses after the timeout and another worker takes it over and republishes
+the task. All times are the server's clock, so machines with skewed clocks agree.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 import redis
 
 from marketing_team.observability.processes import is_alive
 
+log = logging.getLogger(__name__)
+DUE = "mt:leases:due"  # lease key -> when it lapses unless renewed (server time, seconds)
+Kind = Literal["skill", "review"]
 
-def _key(task_id: str, revision: int) -> str:
-    return f"mt:lease:{task_id}:{revision}"
+# KEYS: lease hash, due zset. ARGV: timeout, then field/value pairs. Take the lease if free.
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local now = tonumber(redis.call('TIME')[1])
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), KEYS[1])
+return 1
+"""
+# KEYS: lease hash, due zset. ARGV: token, timeout. Push the lapse time on while we hold it.
+_RENEW = """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), KEYS[1])
+return 1
+"""
+# KEYS: lease hash, due zset. ARGV: token. Give it back (only the holder can).
+_RELEASE = """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], KEYS[1])
+return 1
+"""
+# KEYS: lease hash, due zset. ARGV: token seen. Take over a lapsed lease (one taker wins).
+_TAKE_OVER = """
+local due = redis.call('ZSCORE', KEYS[2], KEYS[1])
+local now = tonumber(redis.call('TIME')[1])
+if not due or tonumber(due) > now then return 0 end
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], KEYS[1])
+return 1
+"""
+# ARGV: limit. Lapsed lease keys, oldest first.
+_LAPSED = """
+local now = tonumber(redis.call('TIME')[1])
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+"""
+
+
+def lease_key(kind: Kind, task_id: str, revision: int) -> str:
+    """Where the lease of one step (a skill's draft or its review, per revision) is kept."""
+    return f"mt:lease:{kind}:{task_id}:{revision}"
 
 
 def holder() -> str:
@@ -20,36 +74,163 @@ def holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-class Leases:
-    """Claim and release per-(task, revision) leases; a holder that died on this host is taken over.
+def pid_space() -> str:
+    """Where this process's pids mean something: the kernel's boot and its pid namespace.
 
-    Elsewhere a lease expires after its ttl, which must end before the broker's visibility timeout
-    redelivers the message.
+    A lease held by a pid of the same space can be checked at once: a prefork pool child killed
+    by the OOM killer frees its lease here without waiting for MT_HEARTBEAT_TIMEOUT.
     """
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}/{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return ""  # not Linux: never judged locally, the heartbeat decides
 
-    def __init__(self, client: redis.Redis, ttl_s: int) -> None:
-        self.client = client
-        self.ttl_s = ttl_s
 
-    def claim(self, task_id: str, revision: int) -> bool:
-        """True when this thread now holds the lease (a second copy of a message must not run)."""
-        key, me = _key(task_id, revision), holder()
-        if self.client.set(key, me, nx=True, ex=self.ttl_s):
-            return True
-        raw = self.client.get(key)
-        held_by = raw.decode() if isinstance(raw, bytes) else str(raw or "")
-        host, _, rest = held_by.partition(":")
-        pid = rest.partition(":")[0]
-        if held_by == me or (host == socket.gethostname() and pid.isdigit() and not is_alive(int(pid))):
-            self.client.set(key, me, ex=self.ttl_s)
-            return True
+def _dead_here(data: dict[str, str]) -> bool:
+    """True when the lease's holder is a process of this pid space that no longer runs."""
+    space = pid_space()
+    parts = data.get("holder", "").split(":")
+    if not space or data.get("space") != space or len(parts) < 2 or not parts[1].isdigit():
         return False
-
-    def release(self, task_id: str, revision: int) -> None:
-        """Give the lease back once this run ended (done, failed, or handed to a retry)."""
-        self.client.delete(_key(task_id, revision))
+    return not is_alive(int(parts[1]))
 
 
-def alive_key(goal_id: str) -> str:
-    """The heartbeat key a task refreshes before each model call of its goal."""
-    return f"mt:goal:{goal_id}:alive"
+@dataclass(frozen=True)
+class Lease:
+    """A lease held: what it is for, and the token that proves we hold it."""
+
+    key: str
+    token: str
+    goal_id: str
+    task_id: str
+    run: int
+    kind: Kind
+    revision: int
+
+
+def _text(raw: bytes | str | None) -> str:
+    return "" if raw is None else raw.decode() if isinstance(raw, bytes) else raw
+
+
+class Leases:
+    """Claim, renew, release and take over leases on the team's server."""
+
+    def __init__(self, client: redis.Redis, timeout_s: int) -> None:
+        self.client = client
+        self.timeout_s = timeout_s
+        self._claim = client.register_script(_CLAIM)
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+        self._take_over = client.register_script(_TAKE_OVER)
+        self._lapsed = client.register_script(_LAPSED)
+
+    def claim(self, kind: Kind, goal_id: str, task_id: str, revision: int, run: int) -> Lease | None:
+        """The lease for this step, or None while another live holder has it; kept alive until released."""
+        lease = Lease(lease_key(kind, task_id, revision), uuid.uuid4().hex, goal_id, task_id, run,
+                      kind, revision)
+        fields = {"token": lease.token, "goal_id": goal_id, "task_id": task_id, "run": str(run),
+                  "kind": kind, "revision": str(revision), "holder": holder(), "space": pid_space()}
+        pairs = [item for pair in fields.items() for item in pair]
+        if not self._claim(keys=[lease.key, DUE], args=[self.timeout_s, *pairs]):
+            if not self._free_if_dead(lease.key):
+                return None
+            if not self._claim(keys=[lease.key, DUE], args=[self.timeout_s, *pairs]):
+                return None  # someone else took the freed lease first
+        keeper(self).hold(lease)
+        return lease
+
+    def _free_if_dead(self, key: str) -> bool:
+        """Free a lease whose holder died on this machine (its token unchanged); True when freed."""
+        data = {_text(k): _text(v) for k, v in self.client.hgetall(key).items()}
+        if not data or not _dead_here(data):
+            return False
+        log.warning("lease of a dead process freed", extra={
+            "event": "lease_freed", "goal_id": data.get("goal_id"), "task_id": data.get("task_id"),
+            "holder": data.get("holder")})
+        return bool(self._release(keys=[key, DUE], args=[data.get("token", "")]))
+
+    def renew(self, lease: Lease) -> bool:
+        """Push the lease's lapse time on; False when it was taken over (we lost it)."""
+        return bool(self._renew(keys=[lease.key, DUE], args=[lease.token, self.timeout_s]))
+
+    def release(self, lease: Lease) -> None:
+        """Give the lease back once the step ended (done, failed, or handed to a retry)."""
+        keeper(self).drop(lease)
+        self._release(keys=[lease.key, DUE], args=[lease.token])
+
+    def lapsed(self, limit: int = 50) -> list[Lease]:
+        """Leases whose holder stopped renewing them (oldest first), as they were held."""
+        found = []
+        for raw in self._lapsed(keys=[DUE], args=[limit]):
+            key = _text(raw)
+            data = {_text(k): _text(v) for k, v in self.client.hgetall(key).items()}
+            if not data:  # released between the two reads: drop its stale entry
+                self.client.zrem(DUE, key)
+                continue
+            kind: Kind = "review" if data.get("kind") == "review" else "skill"
+            found.append(Lease(key, data.get("token", ""), data.get("goal_id", ""),
+                               data.get("task_id", ""), int(data.get("run") or 0), kind,
+                               int(data.get("revision") or 0)))
+        return found
+
+    def take_over(self, lease: Lease) -> bool:
+        """Take a lapsed lease away from its silent holder; True for the one taker that wins."""
+        return bool(self._take_over(keys=[lease.key, DUE], args=[lease.token]))
+
+    def alive(self, kind: Kind, task_id: str, revision: int) -> bool:
+        """True while someone holds this step's lease and renews it."""
+        return bool(self.client.exists(lease_key(kind, task_id, revision)))
+
+
+class LeaseKeeper:
+    """One thread per process that renews every lease this process holds (its heartbeat)."""
+
+    def __init__(self, leases: Leases) -> None:
+        self.leases = leases
+        self.held: dict[str, Lease] = {}
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="mt-lease-keeper", daemon=True)
+        self.thread.start()
+
+    def hold(self, lease: Lease) -> None:
+        """Renew this lease until it is dropped."""
+        with self.lock:
+            self.held[lease.key] = lease
+
+    def drop(self, lease: Lease) -> None:
+        """Stop renewing this lease."""
+        with self.lock:
+            self.held.pop(lease.key, None)
+
+    def _loop(self) -> None:
+        interval = max(0.5, self.leases.timeout_s / 3)
+        while not self.wake.wait(interval):
+            with self.lock:
+                current = list(self.held.values())
+            for lease in current:
+                try:
+                    if not self.leases.renew(lease):
+                        log.warning("lease taken over", extra={"event": "lease_lost",
+                                                               "goal_id": lease.goal_id,
+                                                               "task_id": lease.task_id})
+                        self.drop(lease)
+                except redis.RedisError as exc:  # the next beat tries again
+                    log.warning("lease renewal failed", extra={"event": "lease_renewal_failed",
+                                                               "error": type(exc).__name__})
+
+
+_keepers: dict[tuple[int, str, int], LeaseKeeper] = {}
+_keepers_lock = threading.Lock()
+
+
+def keeper(leases: Leases) -> LeaseKeeper:
+    """This process's keeper for the server and timeout of leases (started on first use)."""
+    args = leases.client.connection_pool.connection_kwargs
+    where = (os.getpid(), f"{args.get('host')}:{args.get('port')}:{args.get('path')}", leases.timeout_s)
+    with _keepers_lock:
+        found = _keepers.get(where)
+        if found is None:  # first lease of this process (a forked child gets its own)
+            found = _keepers[where] = LeaseKeeper(leases)
+        return found

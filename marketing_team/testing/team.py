@@ -59,11 +59,15 @@ class Team:
     def reconfigure(self, **changes: Any) -> Runtime:
         """What an operator does: restart with changed settings (state stays in Redis).
 
-        The worker's tasks use the new runtime from their next run on.
+        The worker is restarted with the new runtime, as a redeployed worker would be.
         """
         self.settings = self.settings.model_copy(update=changes)
         self.rt = build_runtime(self.settings, self.server.broker_url, self.llm)
+        if self.worker is not None:
+            self.worker.stop()
         attach(self.app, self.rt)
+        if self.worker is not None:
+            self.worker = InProcessWorker(self.app, self.concurrency).start()
         return self.rt
 
     def goal(self, text: str, priority: Priority = Priority.P1, category: Category | None = None) -> Goal:

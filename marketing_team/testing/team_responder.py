@@ -49,6 +49,16 @@ def answer(request: RecordedRequest) -> tuple[str, int, int]:
     return reply.text, reply.usage.input_tokens, reply.usage.output_tokens
 
 
+def skill_of(request: RecordedRequest) -> str | None:
+    """The skill a request drafts for (None for reviews, plans and other Director calls)."""
+    marker = "produce the "
+    for message in request.body.get("messages", []):
+        content = message["content"] if isinstance(message["content"], str) else json.dumps(message["content"])
+        if marker in content and "ReviewReply" not in content:
+            return content.split(marker, 1)[1].split(" deliverable", 1)[0]
+    return None
+
+
 def offline_responder(delay: Callable[[RecordedRequest], float] | None = None
                       ) -> Callable[[RecordedRequest], FakeReply]:
     """A responder answering every request like the offline provider, optionally late."""

@@ -15,6 +15,8 @@ from marketing_team.catalog.specs import Condition, EventMapping
 from marketing_team.director.launch import plan_pipeline
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.event import INTERNAL_EVENTS, Event, EventType
+from marketing_team.domain.goal import GoalStatus
+from marketing_team.domain.values import new_id
 from marketing_team.triggers.starting import GoalStarter
 
 log = logging.getLogger(__name__)
@@ -124,62 +126,115 @@ def _seen_key(event_id: str) -> str:
     return f"mt:events:seen:{event_id}"
 
 
-def claim_event(client: redis.Redis, event: Event) -> bool:
-    """Take the event's id for the dedup window; False when it was seen already (a duplicate)."""
-    return bool(client.set(_seen_key(event.id), event.type.value, nx=True, ex=DEDUP_TTL_S))
+# KEYS: the claim. ARGV: owner, ttl. Take the claim, or keep it when the owner already holds it.
+_CLAIM = """
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+return 1
+"""
+# KEYS: the claim. ARGV: owner. Give it back, only if still ours.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+"""
 
 
-def release_event(client: redis.Redis, event_id: str) -> None:
+def claim_event(client: redis.Redis, event_id: str, owner: str, ttl_s: int = DEDUP_TTL_S) -> bool:
+    """Take the event's id for its owner (the id of the message that handles it).
+
+    False when another owner holds it (a duplicate). The owner's own copies (a redelivered
+    message keeps its id) are let through: what they start is deduplicated per mapping. The web
+    takes a short claim before it queues the message (so a crash in between frees the id once the
+    claim lapses) and extends it to the dedup window once the message is queued.
+    """
+    return bool(client.eval(_CLAIM, 1, _seen_key(event_id), owner, ttl_s))
+
+
+def release_event(client: redis.Redis, event_id: str, owner: str) -> None:
     """Give the id back (nothing was started for it), so the sender's retry can work."""
-    client.delete(_seen_key(event_id))
+    client.eval(_RELEASE, 1, _seen_key(event_id), owner)
 
 
 def _cooldown_key(mapping: EventMapping) -> str:
     return f"mt:events:cooldown:{mapping.event.value}:{mapping.pipeline}"
 
 
+def _started_key(event_id: str, mapping: EventMapping) -> str:
+    return f"mt:events:started:{event_id}:{mapping.pipeline}"
+
+
+def _text(raw: bytes | str | None) -> str | None:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _cooled_down(rt: Runtime, mapping: EventMapping, event: Event, claimed: list[str]) -> bool:
+    """Take the mapping's cooldown for this event; True when another event holds it."""
+    if not mapping.cooldown_s:
+        return False
+    key = _cooldown_key(mapping)
+    # SET NX EX is the atomic test-and-claim: two processes cannot both pass it. A cooldown held
+    # by this very event is a copy of its own handling (redelivered after a crash): it passes.
+    if rt.redis.set(key, event.id, nx=True, ex=mapping.cooldown_s):
+        claimed.append(key)
+        return False
+    return _text(rt.redis.get(key)) != event.id
+
+
 def _try_mapping(rt: Runtime, start: GoalStarter, mapping: EventMapping, event: Event,
                  claimed: list[str]) -> EventReason | str:
-    """The started goal id, or the reason this mapping starts nothing."""
+    """The started goal id, or the reason this mapping starts nothing.
+
+    The goal's id is reserved for (event, pipeline) before the goal is saved, so a copy of this
+    handling (a redelivery after a crash anywhere in it) finds the same goal and finishes
+    starting it, instead of starting a second one or nothing.
+    """
     if mapping.condition is not None and not condition_holds(mapping.condition, event.data):
         return EventReason.CONDITION_FALSE
-    key = _cooldown_key(mapping)
-    # SET NX EX is the atomic test-and-claim: two processes cannot both pass it. It comes before
-    # the budget read so a burst of cooled-down events costs one round trip less each.
-    if mapping.cooldown_s:
-        if not rt.redis.set(key, event.id, nx=True, ex=mapping.cooldown_s):
+    started_key = _started_key(event.id, mapping)
+    reserved = _text(rt.redis.get(started_key))
+    if reserved is None:
+        if _cooled_down(rt, mapping, event, claimed):
             return EventReason.COOLDOWN
-        claimed.append(key)
-    allowed, level = rt.budget.allows(mapping.priority)
-    if not allowed:
-        if mapping.cooldown_s:
-            rt.redis.delete(key)  # nothing started: the next event may try again
-            claimed.remove(key)
-        return EventReason(f"budget_{level}")
+        allowed, level = rt.budget.allows(mapping.priority)
+        if not allowed:
+            cooldown = _cooldown_key(mapping)
+            if cooldown in claimed:  # nothing started: the next event may try again
+                rt.redis.delete(cooldown)
+                claimed.remove(cooldown)
+            return EventReason(f"budget_{level}")
+        reserved = new_id("goal")
+        if not rt.redis.set(started_key, reserved, nx=True, ex=DEDUP_TTL_S):
+            reserved = _text(rt.redis.get(started_key)) or reserved  # a concurrent copy won
+    if rt.goals.exists(reserved):
+        existing = rt.goals.load(reserved)
+        if existing.status is not GoalStatus.PLANNED:
+            return existing.id  # started already (by this handling's earlier copy)
+        return start(existing).id
     spec = rt.catalog.pipeline(mapping.pipeline)
-    text = goal_text(mapping, event, spec.description)
     goal = plan_pipeline(rt, mapping.pipeline, mapping.priority, source=f"event:{event.type.value}",
-                         event=event,
-                         description=text)
+                         event=event, description=goal_text(mapping, event, spec.description),
+                         goal_id=reserved)
     return start(goal).id
 
 
-def publish_event(rt: Runtime, event: Event, start: GoalStarter, *, claimed: bool = False) -> EventResult:
+def publish_event(rt: Runtime, event: Event, start: GoalStarter, owner: str) -> EventResult:
     """Run one event through the bus, starting goals with start.
 
-    claimed: the caller (the web process) took the event's id already; otherwise it is taken here.
+    owner: the id of the message handling the event; its own claim (the web took it before
+    queueing the message, or an earlier copy of this message did) does not make it a duplicate.
     """
     level = logging.WARNING if event.type in INTERNAL_EVENTS else logging.INFO
     log.log(level, "event received", extra={"event": "event_received", "event_id": event.id,
                                             "event_type": event.type.value, "source": event.source})
     mappings = mappings_for(rt.catalog.events, event.type)
-    if not claimed and not claim_event(rt.redis, event):
+    if not claim_event(rt.redis, event.id, owner):
         return _done(rt, EventResult(event.id, reasons=(EventReason.DUPLICATE,)), record=False)
     if not mappings:
         return _done(rt, EventResult(event.id, reasons=(EventReason.NO_MAPPING,)))
     goals: list[str] = []
     reasons: list[EventReason] = []
-    taken: list[str] = [_seen_key(event.id)]
+    taken: list[str] = []
     try:
         for mapping in mappings:
             outcome = _try_mapping(rt, start, mapping, event, taken)
@@ -190,7 +245,9 @@ def publish_event(rt: Runtime, event: Event, start: GoalStarter, *, claimed: boo
     except BaseException:
         if not goals:
             # Nothing started: release the claims so the sender's retry of this event can work.
-            rt.redis.delete(*taken)
+            if taken:
+                rt.redis.delete(*taken)
+            release_event(rt.redis, event.id, owner)
         raise
     return _done(rt, EventResult(event.id, goals=tuple(goals), reasons=tuple(reasons)))
 

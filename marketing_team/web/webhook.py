@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -111,13 +112,17 @@ class WebhookApp:
         # The web process plans and starts nothing: it claims the id and hands the event to a
         # worker, so a slow planning call never holds a request and the web keeps no disk.
         client = self.runtime.redis
-        if not event_bus.claim_event(client, event):
+        # The claim names the message that will handle the event. It is short until the message
+        # is queued: a web process dying in between frees the id for the sender's retry.
+        owner = str(uuid.uuid4())
+        if not event_bus.claim_event(client, event.id, owner, self.runtime.settings.heartbeat_timeout_s):
             return {"event_id": event.id, "status": "duplicate", "reason": "duplicate"}
         try:
-            publish_event(self.celery, event, claimed=True)
+            publish_event(self.celery, event, message_id=owner)
         except BaseException:
-            event_bus.release_event(client, event.id)  # nothing queued: the sender may retry
+            event_bus.release_event(client, event.id, owner)  # nothing queued: the sender may retry
             raise
+        event_bus.claim_event(client, event.id, owner)  # queued: held for the dedup window
         log.info("event queued", extra={"event": "event_queued", "event_id": event.id,
                                         "event_type": event.type.value})
         return {"event_id": event.id, "status": "queued", "reason": None}

@@ -5,14 +5,13 @@ from __future__ import annotations
 from budget_support import offline_answer, planned_goal
 
 from marketing_team.budget.ledger import month_of
-from marketing_team.director import flow
+from marketing_team.director import phases
 from marketing_team.domain.event import EventType
 from marketing_team.domain.goal import GoalStatus, Priority, TaskStatus
 from marketing_team.domain.learning import Outcome
 from marketing_team.domain.review_item import Reason
 from marketing_team.domain.values import utcnow
 from marketing_team.orchestration import dispatch
-from marketing_team.orchestration.inprocess_worker import InProcessWorker
 from marketing_team.store.internal_events import recent_internal
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
 from marketing_team.testing.team import Team
@@ -48,7 +47,7 @@ def test_cascade_three_failures_pause_the_goal_and_block_the_pipeline_once(
 
     # When the model recovers and the goal is resumed
     fake.responder = offline_answer
-    flow.reopen(paid_team.rt, goal.id)
+    phases.reopen(paid_team.rt, goal.id)
     dispatch.start(paid_team.app, paid_team.rt, goal.id)
 
     # Then only the unfinished task runs, and no second pipeline_blocked appears
@@ -85,11 +84,8 @@ def test_restarted_worker_keeps_the_month_s_spend(paid_team: Team, fake: FakeAnt
     spent = paid_team.rt.budget.ledger.month_spent(month)
     assert spent > 0
 
-    # When the worker stops and a new one starts with a fresh runtime (a new process's view)
-    assert paid_team.worker is not None
-    paid_team.worker.stop()
+    # When the worker restarts with a fresh runtime (a new process's view)
     rt = paid_team.reconfigure()
-    paid_team.worker = InProcessWorker(paid_team.app, paid_team.concurrency).start()
 
     # Then the spend is still there and the next goal adds to it
     assert rt.budget.ledger.month_spent(month) == spent

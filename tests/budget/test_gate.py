@@ -5,25 +5,25 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-import redis
 from budget_support import planned_goal, raise_budget, reported_cost, wait_until
 
-from marketing_team.budget.ledger import PREFIX, month_of
+from marketing_team.budget.ledger import month_of
 from marketing_team.budget.policy import to_micros
-from marketing_team.director import flow
+from marketing_team.director import phases
 from marketing_team.domain.errors import BudgetDeferred, BudgetExhausted
 from marketing_team.domain.event import EventType
 from marketing_team.domain.goal import GoalStatus, Priority, TaskStatus
 from marketing_team.domain.values import utcnow
 from marketing_team.orchestration import dispatch
 from marketing_team.store.internal_events import recent_internal
+from marketing_team.store.parked import ParkedWork
 from marketing_team.testing.fake_anthropic import FakeAnthropic
 from marketing_team.testing.team import Team
 
 
-def _deferrals(team: Team) -> int:
-    client: redis.Redis = team.rt.redis
-    return max((int(client.get(key) or 0) for key in client.scan_iter(f"{PREFIX}deferrals:*")), default=0)
+def _rechecks(team: Team) -> int:
+    """How often the most-waited parked step was checked again and parked once more."""
+    return max((step.waits for step in ParkedWork(team.rt.redis).waiting()), default=0)
 
 
 def _spent(team: Team) -> Decimal:
@@ -40,8 +40,8 @@ def test_gate_p2_waits_at_90_percent_while_p0_runs_then_finishes_when_the_budget
     wait_until(lambda: paid_team.rt.goals.load(p2.id).status is GoalStatus.WAITING_BUDGET,
                "the P2 goal to wait for budget")
 
-    # Then phase 2 is deferred, and however often it retries it never reaches the model
-    wait_until(lambda: _deferrals(paid_team) >= 2, "a second deferral of the phase-2 task")
+    # Then phase 2 is parked, and however often it is checked again it never reaches the model
+    wait_until(lambda: _rechecks(paid_team) >= 1, "a recheck of the parked phase-2 task")
     waiting = paid_team.rt.goals.load(p2.id)
     assert waiting.status is GoalStatus.WAITING_BUDGET
     assert "throttle" in waiting.status_reason and "P2" in waiting.status_reason
@@ -77,7 +77,7 @@ def test_gate_exhausted_month_stops_the_goal_resumable_without_calling_the_model
 
     # When the budget is raised and the goal resumed (what `mtctl goals resume` does)
     rt = raise_budget(paid_team, "20")
-    flow.reopen(rt, goal.id)
+    phases.reopen(rt, goal.id)
     dispatch.start(paid_team.app, rt, goal.id)
 
     # Then it finishes without re-running anything already done

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from marketing_team.domain.goal import GoalStatus, TaskStatus
 from marketing_team.testing.processes import child_env
@@ -49,14 +48,3 @@ def test_cli_learnings_list_filters_by_skill(team: Team) -> None:
     learnings = json.loads(out.stdout)
     assert learnings and all(item["skill"] == "seo-audit" for item in learnings)
     assert all(item["lesson"].startswith("Approved") for item in learnings)
-
-
-def test_daily_report_task_writes_the_days_metrics_report(team: Team) -> None:
-    from celery.result import allow_join_result
-
-    team.wait(team.pipeline("SEO Cycle").id)
-    with allow_join_result():
-        path = team.app.send_task("director.daily_report", queue="director").get(timeout=30)
-    report = Path(path)
-    assert report.parent == team.rt.workspace.metrics_dir and report.name.endswith("-report.md")
-    assert "seo-audit" in report.read_text()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketing_team.director import flow, human_review
+from marketing_team.director import human_review, phases
 from marketing_team.director.review import overall_score, verdict_for, weights_for
 from marketing_team.domain.goal import GoalStatus, TaskStatus
 from marketing_team.domain.review import SCORE_DIMENSIONS, Verdict
@@ -85,7 +85,7 @@ def _pause_on_copywriting(team: Team, scripted: ScriptedLLM) -> str:
 
 
 def _continue(team: Team, goal_id: str) -> None:
-    flow.reopen(team.rt, goal_id)
+    phases.reopen(team.rt, goal_id)
     dispatch.start(team.app, team.rt, goal_id)
 
 

@@ -19,6 +19,7 @@ from marketing_team.domain.goal import Goal, GoalStatus, Priority, TaskStatus
 from marketing_team.llm.factory import make_llm
 from marketing_team.orchestration import dispatch
 from marketing_team.orchestration.app import build_app
+from marketing_team.orchestration.canvas import step_signature
 from marketing_team.testing.fake_anthropic import FakeAnthropic, RecordedRequest
 from marketing_team.testing.processes import (
     child_env,
@@ -29,22 +30,13 @@ from marketing_team.testing.processes import (
     wait_for,
 )
 from marketing_team.testing.servers import RunningServer
-from marketing_team.testing.team_responder import offline_responder
+from marketing_team.testing.team_responder import offline_responder, skill_of
 
 KEY = "sk-ant-test-crash-0000"
 
 
-def _skill(request: RecordedRequest) -> str | None:
-    marker = "produce the "
-    for message in request.body.get("messages", []):
-        content = message["content"] if isinstance(message["content"], str) else json.dumps(message["content"])
-        if marker in content and "ReviewReply" not in content:
-            return content.split(marker, 1)[1].split(" deliverable", 1)[0]
-    return None
-
-
 def _count(fake: FakeAnthropic, skill: str) -> int:
-    return sum(1 for r in fake.requests if _skill(r) == skill)
+    return sum(1 for r in fake.requests if skill_of(r) == skill)
 
 
 @pytest.fixture
@@ -53,7 +45,7 @@ def slow_copy() -> Iterator[FakeAnthropic]:
     seen: list[str] = []
 
     def delay(request: RecordedRequest) -> float:
-        if _skill(request) == "copywriting" and "copywriting" not in seen:
+        if skill_of(request) == "copywriting" and "copywriting" not in seen:
             seen.append("copywriting")
             return 4.0
         return 0.0
@@ -121,13 +113,13 @@ def test_crash_redelivered_task_with_stored_reply_makes_no_second_request(
                 g.task(first.id).status = TaskStatus.IN_PROGRESS
                 g.status = GoalStatus.RUNNING
 
-            rt.goals.update(goal.id, rewind)
-            app.signature(f"skills.{first.skill}", args=(goal.id, first.id)).apply_async()
+            rewound, _ = rt.goals.update(goal.id, rewind)
+            step_signature(app, rewound.task(first.id), rewound.run).apply_async()
             wait_for(lambda: rt.goals.load(goal.id).task(first.id).status is TaskStatus.APPROVED,
                      30, "the redelivered task")
 
             # Then the stored reply is reused: no new request for that skill
-            skill_requests = [r for r in fake.requests[before:] if _skill(r) == first.skill]
+            skill_requests = [r for r in fake.requests[before:] if skill_of(r) == first.skill]
             assert skill_requests == []
         finally:
             stop(worker)

@@ -28,7 +28,7 @@ from marketing_team.orchestration.control import ping_workers
 from marketing_team.testing.fake_anthropic import FakeAnthropic, RecordedRequest
 from marketing_team.testing.processes import child_env, spawn_worker, stop, wait_for
 from marketing_team.testing.servers import RunningServer
-from marketing_team.testing.team_responder import offline_responder
+from marketing_team.testing.team_responder import offline_responder, skill_of
 
 TEXTS = ["Increase signup conversion by 20%", "Improve checkout conversion this quarter",
          "Lift trial conversion on the pricing page", "Increase demo request conversion",
@@ -109,22 +109,13 @@ def test_two_workers_with_their_own_disks_run_five_goals_started_from_a_third_di
     assert _workers_that_ran(redis_client) == {"w1", "w2"}, "both workers must have consumed"
 
 
-def _skill(request: RecordedRequest) -> str | None:
-    marker = "produce the "
-    for message in request.body.get("messages", []):
-        content = message["content"] if isinstance(message["content"], str) else json.dumps(message["content"])
-        if marker in content and "ReviewReply" not in content:
-            return content.split(marker, 1)[1].split(" deliverable", 1)[0]
-    return None
-
-
 @pytest.mark.slow
 def test_one_of_two_workers_sigkilled_mid_skill_every_goal_still_completes(
         redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path) -> None:
     first_copy: list[str] = []
 
     def delay(request: RecordedRequest) -> float:
-        if _skill(request) == "copywriting" and not first_copy:
+        if skill_of(request) == "copywriting" and not first_copy:
             first_copy.append("slow")
             return 6.0  # the call the worker dies in
         return 0.0
@@ -160,8 +151,8 @@ def test_one_of_two_workers_sigkilled_mid_skill_every_goal_still_completes(
 
 
 def _lease_holder(client: redis.Redis) -> int | None:
-    for key in client.scan_iter("mt:lease:copywriting-*"):
-        holder = (client.get(key) or b"").decode()
+    for key in client.scan_iter("mt:lease:skill:copywriting-*"):
+        holder = (client.hget(key, "holder") or b"").decode()
         pid = holder.split(":")[1] if holder.count(":") >= 2 else ""
         if pid.isdigit():
             return int(pid)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from marketing_team.director import flow, human_review, skill_run
+from marketing_team.director import human_review, phases, skill_run
 from marketing_team.director.launch import plan_pipeline
+from marketing_team.director.phases import Move
 from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
 from marketing_team.domain.review_item import ItemStatus, Reason
 from marketing_team.llm.offline import OfflineProvider
@@ -39,27 +41,50 @@ def _approve_phase(team: Team, goal_id: str, index: int) -> None:
     team.rt.goals.update(goal_id, change)
 
 
-def test_advance_redelivered_before_the_next_phase_was_published_publishes_it(idle: Team) -> None:
+def test_concurrent_joins_of_one_phase_claim_the_next_phase_once(idle: Team) -> None:
     goal = _saved(idle)
     dispatch.start(idle.app, idle.rt, goal.id)
     _approve_phase(idle, goal.id, 0)
 
-    first = flow.advance(idle.rt, goal.id, 0)  # recorded; the worker dies before publishing
-    again = flow.advance(idle.rt, goal.id, 0)  # the redelivered message
-    assert (first.action, first.index) == (again.action, again.index) == ("dispatch", 1)
+    # When the join arrives twice at once (a redelivery, or the join and the last task out)
+    moves: list[Move] = []
+    threads = [threading.Thread(target=lambda: moves.append(phases.advance(idle.rt, goal.id, 0, 0)[1]))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
-    dispatch.dispatch_phase(idle.app, idle.rt, idle.rt.goals.load(goal.id), 1)
-    assert flow.advance(idle.rt, goal.id, 0).action == "noop"  # published once only
+    # Then exactly one of them was told to publish phase 2, recorded before anything is published
+    assert sorted(moves) == sorted([Move.PUBLISH, Move.NONE, Move.NONE, Move.NONE])
+    after = idle.rt.goals.load(goal.id)
+    assert (after.current_phase, after.dispatched_phase) == (1, 1)
+    assert phases.advance(idle.rt, goal.id, 0, 0)[1] is Move.NONE
+
+
+def test_a_join_of_an_earlier_run_changes_nothing(idle: Team) -> None:
+    goal = _saved(idle)
+    dispatch.start(idle.app, idle.rt, goal.id)
+    _approve_phase(idle, goal.id, 0)
+    phases.reopen(idle.rt, goal.id)  # a resume: run 1
+
+    assert phases.advance(idle.rt, goal.id, 0, 0)[1] is Move.NONE  # run 0's join
+    assert idle.rt.goals.load(goal.id).current_phase == 0
 
 
 def test_second_copy_of_a_running_task_does_not_run_it_again(idle: Team) -> None:
     goal = _saved(idle)
     task = goal.tasks[0]
-    assert skill_run.claim(idle.rt, goal.id, task.id).action == "run"
+    dispatch.start(idle.app, idle.rt, goal.id)
+    first = skill_run.claim(idle.rt, goal.id, task.id, 0)
+    assert first.action == "run" and first.lease is not None
 
-    # A resumed goal publishes the task again while the first copy still runs (live holder).
-    idle.rt.redis.set(f"mt:lease:{task.id}:0", "elsewhere:1:1")
-    assert skill_run.claim(idle.rt, goal.id, task.id).action == "busy"
+    # A copy of its message arrives while the first still runs (its lease renewed): busy
+    assert skill_run.claim(idle.rt, goal.id, task.id, 0).action == "busy"
+    # and a copy from before a resume is stale
+    skill_run.release(idle.rt, first)
+    phases.reopen(idle.rt, goal.id)
+    assert skill_run.claim(idle.rt, goal.id, task.id, 0).action == "stale"
 
 
 def test_resume_of_a_goal_whose_phases_all_ran_settles_it_without_crashing(idle: Team) -> None:
@@ -72,7 +97,7 @@ def test_resume_of_a_goal_whose_phases_all_ran_settles_it_without_crashing(idle:
         g.status = GoalStatus.FAILED  # the watchdog failed it after its finish was lost
 
     idle.rt.goals.update(goal.id, all_ran)
-    flow.reopen(idle.rt, goal.id)
+    phases.reopen(idle.rt, goal.id)
     done = dispatch.start(idle.app, idle.rt, goal.id)
     assert done.status is GoalStatus.COMPLETED
 
@@ -89,5 +114,39 @@ def test_cascade_review_item_on_a_failed_task_can_be_decided(idle: Team) -> None
                                     task_id=task.id, skill=task.skill)
     idle.rt.reviews.save(item)
     decided = human_review.human_decision(idle.rt, item.id, ItemStatus.APPROVED)
-    assert decided.status is ItemStatus.APPROVED
+    assert decided.item.status is ItemStatus.APPROVED
     assert idle.rt.goals.load(goal.id).task(task.id).status is TaskStatus.FAILED
+
+
+def test_the_last_join_delivered_many_times_at_once_records_one_director_learning(idle: Team) -> None:
+    # Given a goal whose every task is approved, waiting only for its last phase's join
+    goal = _saved(idle)
+    last = len(goal.plan.phases) - 1
+
+    def all_but_the_join(g: Goal) -> None:
+        for t in g.tasks:
+            t.status = TaskStatus.APPROVED
+        g.status = GoalStatus.RUNNING
+        g.current_phase = g.dispatched_phase = last
+
+    idle.rt.goals.update(goal.id, all_but_the_join)
+
+    # When eight copies of that join run at once (redeliveries, a resume, the sweeper)
+    moves: list[Move] = []
+    barrier = threading.Barrier(8)
+
+    def join() -> None:
+        barrier.wait()
+        moves.append(phases.advance(idle.rt, goal.id, last, goal.run)[1])
+
+    threads = [threading.Thread(target=join) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    # Then the goal finished once, with one learning of the Director's
+    assert sorted(moves) == sorted([Move.FINISH] + [Move.NONE] * 7)
+    assert idle.rt.goals.load(goal.id).status is GoalStatus.COMPLETED
+    director = [entry for entry in idle.rt.learnings.for_skill("director", 50) if entry.goal_id == goal.id]
+    assert len(director) == 1

@@ -42,8 +42,8 @@ def test_reliability_secrets_appear_in_no_log_file_or_output(tmp_path: Path) -> 
                         _run(env, "health", "--json"), _run(env, "learnings", "list"),
                         _run({**env, "REDIS_URL": url.replace(REDIS_PASSWORD, REDIS_PASSWORD + "x")},
                              "goal", "Grow", "--detach"),
-                        _run({**env, "ANTHROPIC_BASE_URL": "http://127.0.0.1:1"}, "--verbose", "goal",
-                             "Grow signups", "--dry-run")]
+                        _run({**env, "ANTHROPIC_BASE_URL": "http://127.0.0.1:1", "MT_LLM_MAX_RETRIES": "0"},
+                             "--verbose", "goal", "Grow signups", "--dry-run")]
             sent = " ".join(" ".join(r.headers.values()) for r in fake.requests)
         files = [p for p in (tmp_path / "ws").rglob("*") if p.is_file()]
         texts = outputs + [p.read_text(errors="replace") for p in files]

@@ -52,6 +52,7 @@ def web(idle: Team) -> WebhookApp:
     return web_app(idle)
 
 
+@pytest.mark.slow  # 10,000 generated requests: about 30 s on two cores
 @settings(max_examples=10_000, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=_BAD_BODIES, auth=_AUTH, content_type=_TYPES,
@@ -68,6 +69,7 @@ def test_reliability_webhook_bad_requests_get_no_5xx_and_dispatch_nothing(
     assert 400 <= reply.status < 500, (reply.status, reply.body)
 
 
+@pytest.mark.slow  # it checks what the property test above left behind
 def test_reliability_webhook_abuse_dispatched_nothing(idle: Team) -> None:
     # Runs after the property test in this module (same team): no goal, no event claimed.
     assert idle.rt.goals.ids() == []

@@ -24,7 +24,15 @@ from marketing_team.domain.goal import (
 from marketing_team.domain.learning import Learning, Outcome
 from marketing_team.domain.values import new_id
 from marketing_team.store.connection import RedisConnection
-from marketing_team.store.goals import EXPIRING, INDEX, GoalStore, Staged, Unreadable, state_key
+from marketing_team.store.goals import (
+    EXPIRING,
+    INDEX,
+    TOUCHED,
+    GoalStore,
+    Staged,
+    Unreadable,
+    state_key,
+)
 from marketing_team.store.learnings import LearningStore
 from marketing_team.testing.servers import RunningServer
 
@@ -178,3 +186,17 @@ def test_active_task_counters_follow_every_change_and_drop_settled_goals(store: 
     assert store.active_task_counts() == {"pending": 0, "in_progress": 0}
     store.update(goal.id, lambda g: setattr(g, "status", GoalStatus.RUNNING))  # resumed: counted again
     assert store.active_task_counts()["in_progress"] == 1
+
+
+def test_an_update_that_changes_nothing_writes_nothing(store: GoalStore, redis_client: redis.Redis) -> None:
+    goal = _goal()
+    store.create(goal)
+    stored = redis_client.get(state_key(goal.id))
+    touched = redis_client.zscore(TOUCHED, goal.id)
+
+    # A repeated join, or a stale copy's check: it reads the goal and leaves it as it was
+    after, result = store.update(goal.id, lambda g: g.status is GoalStatus.PLANNED)
+
+    assert result is True and after.updated_at == goal.updated_at
+    assert redis_client.get(state_key(goal.id)) == stored  # not even its updated_at moved
+    assert redis_client.zscore(TOUCHED, goal.id) == touched  # so the sweeper sees no progress

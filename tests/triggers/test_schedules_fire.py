@@ -19,7 +19,7 @@ from marketing_team.budget.policy import to_micros
 from marketing_team.domain.goal import GoalStatus
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.orchestration.beat import HEARTBEAT_KEY, heartbeat_age
-from marketing_team.orchestration.beat_schedule import FIRE_TASK
+from marketing_team.orchestration.beat_schedule import FIRE_TASK, SWEEP_ENTRY
 from marketing_team.orchestration.dispatch import starter
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
@@ -63,6 +63,7 @@ def test_two_beats_fire_a_schedule_once_per_tick(redis_server: RunningServer, tm
         wait_for(lambda: team.rt.redis.exists(HEARTBEAT_KEY), 30, "a beat to take the lock and tick")
         for schedule_id in (*DEFAULT_IDS, "probe"):
             assert team.rt.redis.exists(f"redbeat:{schedule_id}"), schedule_id
+        assert team.rt.redis.exists(f"redbeat:{SWEEP_ENTRY}"), "the sweep's entry"
         # Cron is minute-grained: this test adds an interval entry for the probe schedule through
         # redbeat's own API (same task, same args as the seeded cron entry).
         RedBeatSchedulerEntry("probe-every-second", FIRE_TASK, schedule(run_every=INTERVAL_S),

@@ -1,0 +1,83 @@
+"""A task that failed for good: recorded, learned from, and the cascade that pauses a goal for a person.
+
+One transaction moves the task to failed, counts the failure, pauses the goal at the third in a
+row (with its review item) or else lets the last task out advance the phase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import JsonValue
+
+from marketing_team.director.phases import ACTIVE, Move, after_final, finish_learning
+from marketing_team.director.runtime import Runtime
+from marketing_team.domain.event import Event, EventType
+from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
+from marketing_team.domain.learning import Learning, Outcome
+from marketing_team.domain.review_item import Reason
+from marketing_team.observability import progress
+from marketing_team.store.goals import Staged
+
+CASCADE_LIMIT = 3
+CASCADE_REASON = "cascading failure"
+
+
+def pause_reason(goal: Goal) -> str | None:
+    """Why a goal is paused by a cascade of failures, or None when it is not."""
+    if goal.status is GoalStatus.WAITING_HUMAN and goal.status_reason.startswith(CASCADE_REASON):
+        return goal.status_reason
+    return None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """What recording a failure did: the phase move, and the pipeline_blocked event when it paused."""
+
+    move: Move
+    blocked: Event | None = None
+
+
+def fail_task(rt: Runtime, goal_id: str, task_id: str, reason: str) -> Failed:
+    """Record a task's permanent failure; a redelivered failure of a finished task changes nothing."""
+
+    def change(goal: Goal) -> tuple[bool, Move, bool]:
+        task = goal.task(task_id)
+        if task.status.is_terminal:
+            return False, Move.NONE, False  # failed (or finished) already: nothing new happened
+        task.move(TaskStatus.FAILED)
+        task.error = reason[:500]
+        goal.consecutive_failures += 1
+        if goal.consecutive_failures >= CASCADE_LIMIT and goal.status in ACTIVE:
+            goal.status = GoalStatus.WAITING_HUMAN
+            goal.status_reason = (f"{CASCADE_REASON}: {goal.consecutive_failures} tasks failed in a "
+                                  f"row (last {task.skill}: {reason[:160]})")
+            return True, Move.WAIT, True
+        return True, after_final(goal), False
+
+    def effects(goal: Goal, outcome: tuple[bool, Move, bool]) -> list[Staged]:
+        failed, move, paused = outcome
+        if not failed:
+            return []
+        task = goal.task(task_id)
+        staged: list[Staged] = [rt.learnings.staged(Learning(
+            skill=task.skill, goal_id=goal_id, category=goal.category, outcome=Outcome.FAILURE,
+            lesson=f"Failed: {reason[:300]}", tags=("failure",), confidence=0.6))]
+        if paused:  # the person's item commits with the pause: never a wait with no item
+            staged.append(rt.reviews.staged(rt.reviews.new_item(
+                goal_id, Reason.CASCADING_FAILURE, goal.status_reason, task_id=task_id,
+                skill=task.skill)))
+        return staged + finish_learning(rt, goal, move)
+
+    goal, (failed, move, paused) = rt.goals.update(goal_id, change, effects)
+    task = goal.task(task_id)
+    if failed:
+        progress.publish(rt.redis, goal_id, "task_failed", task_id=task_id, skill=task.skill,
+                         reason=reason[:200])
+    if not paused:
+        return Failed(move)
+    progress.publish(rt.redis, goal_id, "goal_paused", reason=goal.status_reason,
+                     status=goal.status.value)
+    data: dict[str, JsonValue] = {"goal_id": goal_id, "task_id": task_id, "skill": task.skill,
+                                  "failures": goal.consecutive_failures, "reason": goal.status_reason}
+    return Failed(move, Event(type=EventType.PIPELINE_BLOCKED, source="director", data=data))
