@@ -190,14 +190,24 @@ def goals_show(goal_id: str, as_json: bool) -> None:
 
 
 @goals_group.command("export")
-@click.argument("goal_id")
+@click.argument("goal_id", required=False)
+@click.option("--all", "everything", is_flag=True,
+              help="Every kept goal, the review items, learnings and today's reports.")
 @click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write the folder under this directory (default: WORKSPACE_DIR/goals).")
-def goals_export(goal_id: str, to: Path | None) -> None:
-    """Rebuild a goal's markdown folder from the store, at any time."""
+              help="Write under this directory (default: WORKSPACE_DIR).")
+def goals_export(goal_id: str | None, everything: bool, to: Path | None) -> None:
+    """Rebuild a goal's markdown folder (or every goal's) from the store, at any time."""
+    if everything == (goal_id is not None):
+        raise InputError("give one goal id or --all")
     with store_session(settings()) as rt:
-        folder = export.export_goal(rt, check_id(goal_id, "goal id"), to)
-    click.echo(f"exported {goal_id} -> {folder}")
+        if goal_id is not None:
+            folder = export.export_goal(rt, check_id(goal_id, "goal id"), to)
+            click.echo(f"exported {goal_id} -> {folder}")
+            return
+        done = export.export_everything(rt, to)
+        root = to or rt.workspace.root
+    click.echo(f"exported {done.goals} goal(s) and {done.review_items} review item(s) -> {root}"
+               + (f"; {done.skipped} unreadable goal(s) skipped (see the warnings)" if done.skipped else ""))
 
 
 @goals_group.command("resume")

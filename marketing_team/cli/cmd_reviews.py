@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from marketing_team.cli.common import emit_json, settings
-from marketing_team.cli.watch import follow, print_summary
+from marketing_team.cli.watch import export_all, follow, print_summary
 from marketing_team.director import human_review, phases
+from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import GoalStatus
 from marketing_team.domain.review_item import ItemStatus
 from marketing_team.domain.values import check_id
@@ -51,60 +52,71 @@ def reviews_show(item_id: str) -> None:
         click.echo(f"notes: {item.notes}")
 
 
-def _decide(item_id: str, status: ItemStatus, notes: str) -> None:
+def _decide(item_id: str, status: ItemStatus, notes: str, detach: bool) -> None:
     cfg = settings()
     check_id(item_id, "review id")
     with RunMode(cfg) as mode:
         rt, app = mode.runtime, mode.app
         assert rt is not None and app is not None  # set by RunMode.start
+        if detach and mode.embedded:
+            raise InputError("--detach needs REDIS_URL and running workers (the embedded worker "
+                             "stops with this command)")
         item = rt.reviews.load(item_id)
         decided = human_review.human_decision(rt, item_id, status, notes)
         goal = rt.goals.load(item.goal_id)
-        if (status is ItemStatus.REVISED and item.task_id is not None
-                and goal.status is GoalStatus.RUNNING):
-            # The rest of its phase is still running: send this task round again on its own.
-            dispatch.republish_task(app, goal, goal.task(item.task_id))
-            click.echo(f"{item_id}: {status.value}; {item.skill} runs again in goal {goal.id}")
-            return
-        dispatch.follow(app, rt, goal, decided.move)  # the phase's last one out advances it
-        if goal.status is not GoalStatus.WAITING_HUMAN or any(
-                i.goal_id == goal.id for i in rt.reviews.list(ItemStatus.OPEN)):
-            click.echo(f"{item_id}: {status.value}; goal {goal.id} stays {goal.status.value}")
-            return
-        # The last open item of a paused goal: continue it where it stopped.
-        phases.reopen(rt, goal.id)
         sub = progress.Subscription(rt.redis, goal.id)
         try:
-            dispatch.start(app, rt, goal.id)
-            click.echo(f"{item_id}: {status.value}; goal {goal.id} resumed", err=True)
-            if mode.embedded:
-                print_summary(rt, follow(rt, goal.id, sub))
+            if (status is ItemStatus.REVISED and item.task_id is not None
+                    and goal.status is GoalStatus.RUNNING):
+                # The rest of its phase is still running: send this task round again on its own.
+                dispatch.republish_task(app, goal, goal.task(item.task_id))
+                click.echo(f"{item_id}: {status.value}; {item.skill} runs again in goal {goal.id}",
+                           err=True)
+            else:
+                dispatch.follow(app, rt, goal, decided.move)  # the phase's last one out advances it
+                goal = rt.goals.load(goal.id)
+                paused = goal.status is GoalStatus.WAITING_HUMAN
+                if paused and not any(i.goal_id == goal.id for i in rt.reviews.list(ItemStatus.OPEN)):
+                    # The last open item of a paused goal: continue it where it stopped.
+                    phases.reopen(rt, goal.id)
+                    dispatch.start(app, rt, goal.id)
+                    click.echo(f"{item_id}: {status.value}; goal {goal.id} resumed", err=True)
+                else:
+                    click.echo(f"{item_id}: {status.value}; goal {goal.id} stays {goal.status.value}")
+                    if goal.status.is_settled:  # other items still open, or it ended meanwhile
+                        export_all(rt, goal.id)
+                        return
+            # Followed like `mtctl goal`: progress, then the folder exported and a summary.
+            print_summary(rt, rt.goals.load(goal.id) if detach else follow(rt, goal.id, sub))
         finally:
             sub.close()
 
 
 @reviews_group.command("approve")
 @click.argument("item_id")
+@click.option("--detach", is_flag=True, help="Return at once instead of following the goal.")
 @click.option("--notes", default="", help="Why (kept with the item and as a learning).")
-def reviews_approve(item_id: str, notes: str) -> None:
+def reviews_approve(item_id: str, notes: str, detach: bool) -> None:
     """Approve the deliverable as it is; the paused pipeline continues."""
-    _decide(item_id, ItemStatus.APPROVED, notes)
+    _decide(item_id, ItemStatus.APPROVED, notes, detach)
 
 
 @reviews_group.command("revise")
 @click.argument("item_id")
+@click.option("--detach", is_flag=True, help="Return at once instead of following the goal.")
 @click.option("--notes", required=True, help="What to change; the skill's next prompt carries it.")
-def reviews_revise(item_id: str, notes: str) -> None:
+def reviews_revise(item_id: str, notes: str, detach: bool) -> None:
     """Re-run the skill with your notes."""
-    _decide(item_id, ItemStatus.REVISED, notes)
+    _decide(item_id, ItemStatus.REVISED, notes, detach)
 
 
 @reviews_group.command("reject")
 @click.argument("item_id")
+@click.option("--detach", is_flag=True, help="Return at once instead of following the goal.")
 @click.option("--notes", default="")
-def reviews_reject(item_id: str, notes: str) -> None:
+def reviews_reject(item_id: str, notes: str, detach: bool) -> None:
     """Fail the task; the goal continues without it."""
-    _decide(item_id, ItemStatus.REJECTED, notes)
+    _decide(item_id, ItemStatus.REJECTED, notes, detach)
 
 
 @click.group("learnings")

@@ -11,6 +11,7 @@ from marketing_team.director.runtime import Runtime
 from marketing_team.domain.goal import Goal, TaskStatus
 from marketing_team.domain.values import utcnow
 from marketing_team.observability import progress
+from marketing_team.observability.metrics import today
 
 
 def goal_summary(rt: Runtime, goal: Goal) -> dict[str, Any]:
@@ -75,9 +76,9 @@ def follow(rt: Runtime, goal_id: str, sub: progress.Subscription, quiet: bool = 
     The goal's folder is exported as events arrive (each new document, and goal.md), then in
     full once the goal settles: the folder is this command's, nothing reads it back.
     """
-    goal = rt.goals.load(goal_id)
+    goal = sub.read(lambda: rt.goals.load(goal_id))
     for event in ([] if goal.status.is_settled else sub.events()):
-        goal = rt.goals.load(goal_id)
+        goal = sub.read(lambda: rt.goals.load(goal_id))  # waits out a Redis restart, then says so
         if event is not None:
             document = event.get("document")
             if isinstance(document, str):
@@ -93,8 +94,9 @@ def follow(rt: Runtime, goal_id: str, sub: progress.Subscription, quiet: bool = 
 
 
 def export_all(rt: Runtime, goal_id: str) -> None:
-    """The goal's whole folder, plus today's cost report, the learnings and the review items."""
+    """The goal's whole folder, plus today's cost and metrics reports, learnings and review items."""
     export.export_goal(rt, goal_id)
+    export.export_daily_report(rt, today(rt.settings.timezone))
     export.export_costs(rt, utcnow().strftime("%Y-%m-%d"))
     export.export_learnings(rt)
     export.export_reviews(rt)

@@ -6,9 +6,13 @@ export` rebuilds any goal's folder at any time, into the workspace or another di
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from marketing_team.budget.report import cost_report_path, write_cost_report
+from marketing_team.director.daily_report import report_markdown
 from marketing_team.director.pages import (
     goal_page,
     learnings_page,
@@ -17,12 +21,16 @@ from marketing_team.director.pages import (
     summary_markdown,
 )
 from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import CorruptStateError, InputError, NotFoundError
 from marketing_team.domain.review_item import ItemStatus
-from marketing_team.domain.values import check_id
+from marketing_team.domain.values import check_id, utcnow
+from marketing_team.observability.metrics import today
 from marketing_team.store.documents import check_name
 from marketing_team.store.workspace import Workspace, atomic_write
 
+log = logging.getLogger(__name__)
 LEARNINGS_EXPORTED = 200
+PAGE = 100  # goal ids read from the index per round trip by export_everything
 
 
 def _root(rt: Runtime, to: Path | None) -> Workspace:
@@ -59,9 +67,13 @@ def export_document(rt: Runtime, goal_id: str, name: str, to: Path | None = None
 def export_goal(rt: Runtime, goal_id: str, to: Path | None = None) -> Path:
     """The whole folder of a goal: every document, goal.md, plan.md and (once settled) summary.md."""
     check_id(goal_id, "goal id")
-    folder = export_status(rt, goal_id, to)
-    for name, text in rt.documents.all(goal_id).items():
-        atomic_write(folder / check_name(name), text, durable=False)
+    folder = goal_folder(rt, goal_id, to)
+    try:
+        export_status(rt, goal_id, to)
+        for name, text in rt.documents.all(goal_id).items():
+            atomic_write(folder / check_name(name), text, durable=False)
+    except OSError as exc:  # --to names a file, a read-only place, a full disk
+        raise InputError(f"cannot write {folder}: {exc.strerror or exc}") from None
     return folder
 
 
@@ -87,3 +99,50 @@ def export_costs(rt: Runtime, day: str, to: Path | None = None) -> Path:
     root = _root(rt, to)
     write_cost_report(rt.budget.ledger, root, rt.budget.budget_micros, day)
     return cost_report_path(root, day)
+
+
+def export_daily_report(rt: Runtime, day: date, to: Path | None = None) -> Path:
+    """metrics/<day>-report.md: runs, failures, tokens and cost per skill, and the day's goals."""
+    path = _root(rt, to).metrics_dir / f"{day.isoformat()}-report.md"
+    atomic_write(path, report_markdown(rt, day), durable=False)
+    return path
+
+
+@dataclass
+class Exported:
+    """What export_everything wrote, and the goals it could not read."""
+
+    goals: int = 0
+    review_items: int = 0
+    skipped: int = 0
+
+
+def export_everything(rt: Runtime, to: Path | None = None) -> Exported:
+    """Every kept goal's folder, the review items, learnings, and today's cost and metrics reports.
+
+    For goals no `mtctl goal` followed (started by a schedule, a webhook, or `--detach`): their
+    folder exists only once something exports it. An unreadable goal is skipped with a warning.
+    """
+    root = _root(rt, to).root
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write {root}: {exc.strerror or exc}") from None
+    done = Exported()
+    offset = 0
+    while ids := rt.goals.ids(PAGE, offset=offset):
+        offset += len(ids)
+        for goal_id in ids:
+            try:
+                export_goal(rt, goal_id, to)
+                done.goals += 1
+            except (NotFoundError, CorruptStateError, InputError) as exc:  # expired or broken
+                log.warning(f"goal {goal_id} not exported: {exc}",
+                            extra={"event": "export_skipped", "goal_id": goal_id})
+                done.skipped += 1
+    done.review_items = export_reviews(rt, to)
+    export_learnings(rt, to)
+    day = today(rt.settings.timezone)
+    export_costs(rt, utcnow().strftime("%Y-%m-%d"), to)
+    export_daily_report(rt, day, to)
+    return done

@@ -12,13 +12,14 @@ from marketing_team.director.skill_run import deliverable_body
 from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord, TaskStatus
 from marketing_team.domain.learning import Learning, Outcome
-from marketing_team.domain.review_item import Reason
+from marketing_team.domain.review_item import ItemStatus, Reason
 from marketing_team.domain.values import utcnow
 from marketing_team.observability import progress
 from marketing_team.store.goals import Staged
 from marketing_team.store.replies import reply_key
 
 log = logging.getLogger(__name__)
+OPEN_ITEMS_SCANNED = 1000  # a cancel closes the goal's open items among this many newest
 
 
 def _lesson(task: TaskRecord, step: NextStep) -> tuple[Outcome, str]:
@@ -133,6 +134,12 @@ def cancel(rt: Runtime, goal_id: str) -> Goal:
         goal.status = GoalStatus.CANCELLED
         goal.finished_at = utcnow()
 
-    goal, _ = rt.goals.update(goal_id, change)
+    def effects(goal: Goal, _: None) -> list[Staged]:
+        # Read per attempt: an item created meanwhile changed the goal too, so this runs again.
+        return [rt.reviews.staged(rt.reviews.decided(item, ItemStatus.CLOSED, "goal cancelled"))
+                for item in rt.reviews.list(ItemStatus.OPEN, limit=OPEN_ITEMS_SCANNED)
+                if item.goal_id == goal.id]
+
+    goal, _ = rt.goals.update(goal_id, change, effects)
     progress.publish(rt.redis, goal_id, "goal_finished", status=goal.status.value)
     return goal

@@ -3,7 +3,8 @@
 Those releases kept goal state in `goals/<id>/state.json`, deliverables and reviews beside it,
 review items in `reviews/`, learnings in `memory/learnings.jsonl`, schedule state in
 `state/schedules.json` and the product context in `context/product.md`. Running the import again
-adds nothing twice: goals and items already stored are skipped, learnings are imported once.
+adds nothing twice: goals and items already stored are skipped, and learnings continue after the
+last line imported (so an interrupted import picks up where it stopped).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from marketing_team.store import frontmatter
 from marketing_team.store.documents import check_name
 from marketing_team.store.workspace import Workspace
 
-LEARNINGS_MARK = "mt:migration:learnings"  # set once the old learnings were imported
+LEARNINGS_MARK = "mt:migration:learnings"  # how many lines of the old learnings are imported
 _PAGES = {"goal.md", "plan.md", "summary.md"}  # rendered from state by every export
 
 
@@ -41,6 +42,7 @@ class MigrationReport:
     schedules: int = 0
     context: bool = False
     problems: list[str] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)  # goals that were under way
 
     def lines(self) -> list[str]:
         """The report for people, one fact a line."""
@@ -50,7 +52,9 @@ class MigrationReport:
                f"schedules imported: {self.schedules}",
                "product context: " + ("imported" if self.context else "not imported (none, or "
                                       "Redis has one already)")]
-        return out + [f"skipped: {problem}" for problem in self.problems]
+        return (out + [f"skipped: {problem}" for problem in self.problems]
+                + [f"goal {goal_id} was under way when the old release stopped: "
+                   f"`mtctl goals resume {goal_id}` continues it" for goal_id in self.unfinished])
 
 
 def _old_goal(path: Path) -> Goal:
@@ -77,7 +81,10 @@ def _import_goals(rt: Runtime, workspace: Workspace, report: MigrationReport) ->
     root = workspace.goals_dir
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
         state = folder / "state.json"
-        if not state.is_file() or not is_id(folder.name):
+        if not is_id(folder.name):
+            continue
+        if not state.is_file():
+            report.problems.append(f"{folder}: no state.json (nothing to import)")
             continue
         try:
             goal = _old_goal(state)
@@ -93,20 +100,29 @@ def _import_goals(rt: Runtime, workspace: Workspace, report: MigrationReport) ->
         report.documents += len(documents)
         rt.goals.create(goal)
         report.goals += 1
+        if not goal.status.is_settled:
+            report.unfinished.append(goal.id)
 
 
 def _import_learnings(rt: Runtime, workspace: Workspace, report: MigrationReport) -> None:
     path = workspace.memory_dir / "learnings.jsonl"
-    if not path.is_file() or not rt.redis.set(LEARNINGS_MARK, str(path), nx=True):
+    if not path.is_file():
         return
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
+    done = int(rt.redis.get(LEARNINGS_MARK) or 0)
+    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+        if number <= done:
             continue
         try:
-            rt.learnings.append(Learning.model_validate_json(line))  # oldest first: newest ends on top
-            report.learnings += 1
+            line = raw.decode("utf-8")
+            if line.strip():
+                # oldest first: the newest ends on top
+                rt.learnings.append(Learning.model_validate_json(line))
+                report.learnings += 1
+        except UnicodeDecodeError:
+            report.problems.append(f"{path}:{number}: not UTF-8 text")
         except ValidationError:
             report.problems.append(f"{path}:{number}: not a learning")
+        rt.redis.set(LEARNINGS_MARK, number)  # after the line: a crash repeats at most this one
 
 
 def _import_items(rt: Runtime, workspace: Workspace, report: MigrationReport) -> None:

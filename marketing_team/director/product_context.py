@@ -17,15 +17,17 @@ def send_file(rt: Runtime) -> ContextRecord | None:
 def sync_from_file(rt: Runtime) -> str | None:
     """Send context/product.md when it changed since it was last sent; returns what to tell the user.
 
-    The file wins: an edited file replaces whatever context Redis holds. Without a file, the
-    context in Redis (sent earlier, maybe from another machine) stays as it is.
+    The file wins when it changed: an edited file replaces whatever context Redis holds. An
+    unchanged file leaves alone a context sent since from elsewhere (`mtctl context set`, another
+    machine), and without a file the context in Redis stays as it is.
     """
     text = rt.workspace.read_context_file()
     if text is None:
         return None
+    source = str(rt.workspace.context_file)
     stored = rt.context.record()
-    if stored is not None and stored.sha == fingerprint(text):
+    if stored is not None and fingerprint(text) in (stored.sha, rt.context.last_sent_by(source)):
         return None
-    rt.context.set(text, str(rt.workspace.context_file))
+    rt.context.set(text, source)
     verb = "changed since it was last sent" if stored is not None else "was new to the team's store"
     return f"{rt.workspace.context_file} {verb}: sent to Redis (the file wins over the stored copy)"

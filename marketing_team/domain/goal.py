@@ -67,6 +67,14 @@ class GoalStatus(StrEnum):
         """True when nothing will happen without a person: the CLI stops watching."""
         return self not in (GoalStatus.PLANNED, GoalStatus.RUNNING, GoalStatus.WAITING_BUDGET)
 
+    @property
+    def expires(self) -> bool:
+        """True when nothing is owed to the goal: it is kept only for the retention period.
+
+        A goal waiting for a person is settled but never expires: the decision is still owed.
+        """
+        return self.is_settled and self is not GoalStatus.WAITING_HUMAN
+
 
 class TaskStatus(StrEnum):
     """Lifecycle of one skill run."""

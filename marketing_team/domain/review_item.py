@@ -27,6 +27,7 @@ class ItemStatus(StrEnum):
     APPROVED = "approved"
     REVISED = "revised"
     REJECTED = "rejected"
+    CLOSED = "closed"  # its goal was cancelled: nothing left to decide
 
 
 class ReviewItem(BaseModel):

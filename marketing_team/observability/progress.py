@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from typing import Any
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import redis
 
+from marketing_team.domain.errors import BrokerUnavailableError
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+RECONNECT_S = 30.0  # how long a follower waits for Redis to come back before giving up
+RETRY_EVERY_S = 0.5
 
 
 def channel(goal_id: str) -> str:
@@ -28,21 +34,53 @@ def publish(client: redis.Redis, goal_id: str, event: str, **data: Any) -> None:
 
 
 class Subscription:
-    """A goal's progress channel, subscribed before work is published so no event is missed."""
+    """A goal's progress channel, subscribed before work is published so no event is missed.
 
-    def __init__(self, client: redis.Redis, goal_id: str) -> None:
+    Redis going away (a restart, a failover) does not end the follow: reads reconnect and the
+    channel is subscribed again, for up to reconnect_s; then BrokerUnavailableError says so.
+    """
+
+    def __init__(self, client: redis.Redis, goal_id: str, reconnect_s: float = RECONNECT_S) -> None:
+        self.goal_id = goal_id
+        self.reconnect_s = reconnect_s
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         self._pubsub.subscribe(channel(goal_id))
 
     def events(self, wake_every_s: float = 2.0) -> Iterator[dict[str, Any] | None]:
-        """Yield each event; yield None when nothing arrived for wake_every_s (to re-check state)."""
+        """Yield each event; yield None when nothing arrived for wake_every_s (to re-check state).
+
+        After a reconnect it yields None too: events published meanwhile were lost.
+        """
         while True:
-            message = self._pubsub.get_message(timeout=wake_every_s)
+            try:
+                message = self._pubsub.get_message(timeout=wake_every_s)
+            except (redis.ConnectionError, redis.TimeoutError):
+                # The next read reconnects and subscribes again (redis-py's pub/sub on_connect)
+                self.read(lambda: self._pubsub.get_message(timeout=0))
+                yield None
+                continue
             if message is None:
                 yield None
             elif message.get("type") == "message":
                 yield json.loads(message["data"])
 
+    def read(self, fetch: Callable[[], T]) -> T:
+        """fetch(), retried while Redis is unreachable, for up to reconnect_s."""
+        deadline = time.monotonic() + self.reconnect_s
+        while True:
+            try:
+                return fetch()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if time.monotonic() >= deadline:
+                    raise BrokerUnavailableError(
+                        f"lost Redis while following goal {self.goal_id} and it did not come back "
+                        f"within {self.reconnect_s:.0f} s ({type(exc).__name__}); the goal goes on "
+                        f"where workers reach Redis: `mtctl goals show {self.goal_id}`") from None
+                time.sleep(RETRY_EVERY_S)
+
     def close(self) -> None:
         """Unsubscribe and release the connection."""
-        self._pubsub.close()
+        try:
+            self._pubsub.close()
+        except redis.RedisError:
+            pass  # gone already: nothing to release on the server

@@ -74,6 +74,7 @@ def sweep(app: Celery, rt: Runtime, stuck_every_s: float = STUCK_EVERY_S) -> Swe
         _unpark(app, rt, report)
         _planned(rt, report)
         _stuck(app, rt, report, stuck_every_s)
+        rt.goals.drop_expired()  # also when no new goal arrives to do it
     finally:
         rt.redis.delete(LOCK)
     if any(report.as_json().values()):

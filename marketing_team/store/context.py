@@ -9,6 +9,7 @@ from marketing_team.domain.values import utcnow
 from marketing_team.store.connection import RedisConnection
 
 KEY = "mt:context:product"
+SENT = "mt:context:sent"  # source -> hash of what that source last sent (one field per source)
 
 
 def fingerprint(text: str) -> str:
@@ -54,7 +55,14 @@ class ContextStore:
     def set(self, text: str, source: str) -> ContextRecord:
         """Replace the context (source: the file or command it came from)."""
         record = ContextRecord(text, fingerprint(text), source, utcnow().isoformat())
-        self.connection.client.hset(KEY, mapping={"text": record.text, "sha": record.sha,
-                                                  "source": record.source,
-                                                  "updated_at": record.updated_at})
+        with self.connection.client.pipeline(transaction=True) as pipe:
+            pipe.hset(KEY, mapping={"text": record.text, "sha": record.sha,
+                                    "source": record.source, "updated_at": record.updated_at})
+            pipe.hset(SENT, source, record.sha)
+            pipe.execute()
         return record
+
+    def last_sent_by(self, source: str) -> str | None:
+        """The hash of what source last sent, whatever was sent since from elsewhere."""
+        raw = self.connection.client.hget(SENT, source)
+        return None if raw is None else _text(raw)

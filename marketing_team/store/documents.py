@@ -6,12 +6,14 @@ they expire with the goal's state.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from marketing_team.domain.errors import InputError
 from marketing_team.store.connection import RedisConnection
 from marketing_team.store.goals import docs_key
 
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"^(?:[a-z]+/)?[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.md$")
 
 
@@ -42,6 +44,14 @@ class DocumentStore:
         return None if raw is None else _text(raw)
 
     def all(self, goal_id: str) -> dict[str, str]:
-        """Every document of the goal by name."""
-        raw = self.connection.client.hgetall(docs_key(goal_id))
-        return {_text(k): _text(v) for k, v in raw.items()}
+        """Every readable document of the goal by name (a malformed one is skipped with a warning)."""
+        found: dict[str, str] = {}
+        for raw_name, raw_text in self.connection.client.hgetall(docs_key(goal_id)).items():
+            name = raw_name.decode("utf-8", "replace") if isinstance(raw_name, bytes) else raw_name
+            try:
+                found[check_name(name)] = _text(raw_text)
+            except (InputError, UnicodeDecodeError) as exc:
+                problem = str(exc) if isinstance(exc, InputError) else "not UTF-8 text"
+                log.warning(f"skipped document {name!r} of goal {goal_id}: {problem}",
+                            extra={"event": "document_unreadable", "goal_id": goal_id})
+        return found

@@ -27,7 +27,7 @@ from marketing_team.domain.errors import (
     NotFoundError,
 )
 from marketing_team.domain.goal import Goal, GoalStatus
-from marketing_team.domain.values import check_id, utcnow
+from marketing_team.domain.values import check_id, is_id, utcnow
 from marketing_team.store.connection import RedisConnection
 
 log = logging.getLogger(__name__)
@@ -143,11 +143,13 @@ class GoalStore:
                 pipe.zadd(status_key(goal.status), {goal.id: created})
                 if not goal.status.is_settled:
                     pipe.zadd(TOUCHED, {goal.id: goal.updated_at.timestamp()})
+                if goal.status.expires:  # imported already finished (`mtctl migrate`)
+                    self._expire(pipe, goal.id)
                 _count_tasks(pipe, Counter(), _active_tasks(goal))
                 pipe.execute()
             except redis.WatchError:
                 raise taken from None
-        self._sweep()
+        self.drop_expired()
 
     def update(self, goal_id: str, change: Callable[[Goal], R],
                effects: Callable[[Goal, R], Iterable[Staged]] | None = None,
@@ -194,23 +196,25 @@ class GoalStore:
         if goal.status is not before:
             pipe.zrem(status_key(before), goal.id)
             pipe.zadd(status_key(goal.status), {goal.id: created})
-        keys = (state_key(goal.id), docs_key(goal.id))
         if goal.status.is_settled:
             pipe.zrem(TOUCHED, goal.id)
         else:
             pipe.zadd(TOUCHED, {goal.id: goal.updated_at.timestamp()})
-        if goal.status.is_settled:
-            # Kept for the retention period after it last changed; the export is the archive.
-            for key in keys:
-                pipe.expire(key, self.retention_s)
-            pipe.zadd(EXPIRING, {goal.id: int(time.time()) + self.retention_s})
-        elif before.is_settled:
-            for key in keys:
+        if goal.status.expires:
+            self._expire(pipe, goal.id)
+        elif before.expires:
+            for key in (state_key(goal.id), docs_key(goal.id)):
                 pipe.persist(key)
             pipe.zrem(EXPIRING, goal.id)
 
-    def _sweep(self) -> None:
-        """Drop expired goals from the indexes (a few per new goal, so the indexes stay bounded)."""
+    def _expire(self, pipe: redis.client.Pipeline, goal_id: str) -> None:
+        """Keep the goal for the retention period after it last changed; the export is the archive."""
+        for key in (state_key(goal_id), docs_key(goal_id)):
+            pipe.expire(key, self.retention_s)
+        pipe.zadd(EXPIRING, {goal_id: int(time.time()) + self.retention_s})
+
+    def drop_expired(self) -> None:
+        """Drop expired goals from the indexes (a batch per new goal and per sweep: bounded)."""
         due = self.client.zrangebyscore(EXPIRING, "-inf", int(time.time()), start=0, num=SWEEP_BATCH)
         if not due:
             return
@@ -234,11 +238,16 @@ class GoalStore:
         """The goals in one round trip; a missing or broken one is Unreadable, never an error."""
         if not goal_ids:
             return []
-        raws = self.client.mget([state_key(goal_id) for goal_id in goal_ids])
+        valid = [goal_id for goal_id in goal_ids if is_id(goal_id)]
+        raws = dict(zip(valid, self.client.mget([state_key(g) for g in valid]) if valid else [],
+                        strict=True))
         found: list[Goal | Unreadable] = []
-        for goal_id, raw in zip(goal_ids, raws, strict=True):
+        for goal_id in goal_ids:
+            if goal_id not in raws:  # written into an index by hand: never a key to read
+                found.append(Unreadable(goal_id, f"malformed goal id in an index: {goal_id!r}"))
+                continue
             try:
-                found.append(_decode(goal_id, raw))
+                found.append(_decode(goal_id, raws[goal_id]))
             except (NotFoundError, CorruptStateError) as exc:
                 found.append(Unreadable(goal_id, str(exc)))
         return found

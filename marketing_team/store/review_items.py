@@ -6,6 +6,9 @@ can never leave a goal waiting for a person with no item to decide.
 
 from __future__ import annotations
 
+import logging
+import time
+
 import redis
 from pydantic import ValidationError
 
@@ -14,8 +17,10 @@ from marketing_team.domain.review_item import ItemStatus, Reason, ReviewItem
 from marketing_team.domain.values import check_id, new_id, utcnow
 from marketing_team.store.connection import RedisConnection
 
+log = logging.getLogger(__name__)
 OPEN = "mt:reviews:open"  # created (ms) -> id, open items only
 ALL = "mt:reviews:all"  # created (ms) -> id, every item kept
+PRUNE_BATCH = 50
 
 
 def item_key(item_id: str) -> str:
@@ -75,6 +80,28 @@ class ReviewQueue:
         with self.connection.client.pipeline(transaction=True) as pipe:
             self.staged(item).stage(pipe)
             pipe.execute()
+        self.prune()
+
+    def prune(self) -> int:
+        """Drop items older than the retention from the index of all items (open ones stay).
+
+        A decided item's record expires on its own; its index entry goes here, a batch at a time
+        (called as items are saved and listed), so the index stays bounded by the retention.
+        """
+        client = self.connection.client
+        cutoff = int((time.time() - self.retention_s) * 1000)
+        old = [raw.decode() if isinstance(raw, bytes) else str(raw)
+               for raw in client.zrangebyscore(ALL, "-inf", cutoff, start=0, num=PRUNE_BATCH)]
+        if not old:
+            return 0
+        with client.pipeline(transaction=False) as pipe:
+            for raw in old:
+                pipe.zscore(OPEN, raw)
+            still_open = pipe.execute()
+        gone = [raw for raw, score in zip(old, still_open, strict=True) if score is None]
+        if gone:
+            client.zrem(ALL, *gone)
+        return len(gone)
 
     def load(self, item_id: str) -> ReviewItem:
         """One item; NotFoundError when unknown, CorruptStateError naming a broken record."""
@@ -94,9 +121,15 @@ class ReviewQueue:
                 client.zrem(ALL, item_id)
                 client.zrem(OPEN, item_id)
                 continue
-            item = _decode(item_id, raw)
+            try:
+                item = _decode(item_id, raw)
+            except CorruptStateError as exc:  # one broken record never hides the others
+                log.warning(f"skipped a review item: {exc}",
+                            extra={"event": "review_item_unreadable", "item_id": item_id})
+                continue
             if status is None or item.status is status:
                 items.append(item)
+        self.prune()
         return items
 
     def decided(self, item: ReviewItem, status: ItemStatus, notes: str = "") -> ReviewItem:

@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from marketing_team.domain.errors import InputError
 from marketing_team.domain.values import check_id
 
 
@@ -87,3 +88,6 @@ class Workspace:
             return self.context_file.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{self.context_file}: not UTF-8 text (byte {exc.start}); save it as "
+                             "UTF-8") from None

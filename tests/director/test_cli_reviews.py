@@ -34,6 +34,9 @@ def test_cli_reviews_approve_continues_the_paused_goal_on_running_workers(
     approved = _mtctl(scripted_team, "reviews", "approve", items[0]["id"])
     assert approved.returncode == 0, approved.stderr
 
+    # The command followed the resumed goal to its end, like `mtctl goal`, and exported its folder
+    assert f"Goal {goal.id}: completed" in approved.stdout
+    assert (scripted_team.settings.workspace / "goals" / goal.id / "summary.md").is_file()
     done = scripted_team.wait(goal.id)
     assert done.status is GoalStatus.COMPLETED
     assert next(t for t in done.tasks if t.skill == "copywriting").status is TaskStatus.APPROVED
@@ -48,3 +51,20 @@ def test_cli_learnings_list_filters_by_skill(team: Team) -> None:
     learnings = json.loads(out.stdout)
     assert learnings and all(item["skill"] == "seo-audit" for item in learnings)
     assert all(item["lesson"].startswith("Approved") for item in learnings)
+
+
+def test_cancelling_a_paused_goal_closes_its_open_items(scripted_team: Team, scripted: ScriptedLLM) -> None:
+    scripted.on(lambda c: c.is_skill("copywriting"), "Too short.", times=4)
+    goal = scripted_team.pipeline("Copywriting Review Chain")
+    assert scripted_team.wait(goal.id).status is GoalStatus.WAITING_HUMAN
+    item = json.loads(_mtctl(scripted_team, "reviews", "list", "--json").stdout)[0]
+
+    cancelled = _mtctl(scripted_team, "goals", "cancel", goal.id)
+
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert json.loads(_mtctl(scripted_team, "reviews", "list", "--json").stdout) == []
+    decided = json.loads(_mtctl(scripted_team, "reviews", "list", "--all", "--json").stdout)
+    assert [(i["id"], i["status"]) for i in decided] == [(item["id"], "closed")]
+    late = _mtctl(scripted_team, "reviews", "approve", item["id"])
+    assert late.returncode == 2 and "already closed" in late.stderr
+    assert scripted_team.rt.goals.load(goal.id).status is GoalStatus.CANCELLED

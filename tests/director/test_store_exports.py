@@ -17,6 +17,7 @@ from marketing_team.cli.main import cli
 from marketing_team.director.export import export_goal
 from marketing_team.director.migration import migrate_workspace
 from marketing_team.director.product_context import sync_from_file
+from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import GoalStatus
 from marketing_team.domain.review_item import ItemStatus
 from marketing_team.testing.scripted import ScriptedLLM
@@ -50,11 +51,15 @@ def test_the_context_file_wins_when_it_changed_and_is_left_alone_when_not(team: 
     first = sync_from_file(team.rt)
     unchanged = sync_from_file(team.rt)
     team.rt.context.set("# Edited in Redis by someone else\n", "mtctl context set")
+    # This file did not change since it was sent: the newer context from elsewhere stays
+    untouched = sync_from_file(team.rt)
+    kept = team.rt.context.get()
     path.write_text("# Acme\nWe sell anvils and rockets.\n")
     changed = sync_from_file(team.rt)
 
     assert first is not None and "sent to Redis" in first
-    assert unchanged is None
+    assert unchanged is None and untouched is None
+    assert kept == "# Edited in Redis by someone else\n"
     assert changed is not None and "the file wins" in changed
     assert team.rt.context.get() == "# Acme\nWe sell anvils and rockets.\n"
 
@@ -136,3 +141,97 @@ def test_mtctl_migrate_says_what_it_did(redis_server: RunningServer, redis_clien
     assert result.exit_code == 0, result.output
     assert "goals imported: 1 (0 already in Redis, skipped)" in result.output
     assert "learnings imported: 1" in result.output
+
+
+def test_goals_export_all_writes_the_folders_of_goals_nobody_followed(
+        team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+    goal = team.pipeline("Copywriting Review Chain")  # as a schedule or webhook starts it
+    assert team.wait(goal.id).status is GoalStatus.COMPLETED
+    folder = team.settings.workspace / "goals" / goal.id
+    assert not folder.exists()
+    monkeypatch.setenv("REDIS_URL", team.server.url)
+    monkeypatch.setenv("WORKSPACE_DIR", str(team.settings.workspace))
+
+    result = CliRunner().invoke(cli, ["goals", "export", "--all"])
+
+    assert result.exit_code == 0, result.output
+    assert "exported 1 goal(s)" in result.output
+    assert (folder / "summary.md").is_file() and (folder / "goal.md").is_file()
+    assert list((team.settings.workspace / "metrics").glob("*-report.md"))
+    neither = CliRunner().invoke(cli, ["goals", "export"])
+    assert neither.exit_code == 2 and "give one goal id or --all" in neither.output
+
+
+def test_migrate_names_what_it_could_not_import_and_what_needs_a_resume(
+        team: Team, redis_client: redis.Redis, tmp_path: Path) -> None:
+    old = _old_workspace(tmp_path / "old")
+    running = json.loads(json.dumps(OLD_STATE))
+    running.update(id="goal-20261102-aaaaaa", status="running", finished_at=None)
+    running["tasks"][0].update(goal_id=running["id"], status="pending")
+    (old / "goals" / running["id"]).mkdir()
+    (old / "goals" / running["id"] / "state.json").write_text(json.dumps(running))
+    (old / "goals" / "goal-20261103-bbbbbb").mkdir()  # a folder whose state was lost
+    (old / "memory" / "learnings.jsonl").write_bytes(
+        b'{"skill": "copywriting", "outcome": "success", "lesson": "One"}\n'
+        b'\xff\xfe not text\n'
+        b'{"skill": "copywriting", "outcome": "success", "lesson": "Two"}\n')
+
+    report = migrate_workspace(team.rt, old)
+    lines = "\n".join(report.lines())
+
+    assert report.goals == 2 and report.learnings == 2
+    assert "learnings.jsonl:2: not UTF-8 text" in lines
+    assert "goal-20261103-bbbbbb: no state.json" in lines
+    assert f"mtctl goals resume {running['id']}" in lines
+    # The finished goal is kept for the retention period like any goal that finished here
+    assert 0 < redis_client.ttl("mt:goal:goal-20261101-abc123:state")
+    assert redis_client.ttl(f"mt:goal:{running['id']}:state") == -1
+
+
+def test_migrate_imports_only_the_learnings_added_since_the_last_import(
+        team: Team, tmp_path: Path) -> None:
+    old = _old_workspace(tmp_path / "old")
+    path = old / "memory" / "learnings.jsonl"
+    path.write_text('{"skill": "copywriting", "outcome": "success", "lesson": "One"}\n')
+    migrate_workspace(team.rt, old)
+
+    # The old release wrote one more line before the user ran the import again
+    with path.open("a") as handle:
+        handle.write('{"skill": "copywriting", "outcome": "success", "lesson": "Two"}\n')
+    again = migrate_workspace(team.rt, old)
+
+    assert again.learnings == 1
+    assert [item.lesson for item in team.rt.learnings.for_skill("copywriting")] == ["Two", "One"]
+
+
+def test_an_export_skips_a_broken_document_with_a_warning_and_writes_the_rest(
+        team: Team, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture) -> None:
+    goal = team.pipeline("Copywriting Review Chain")
+    assert team.wait(goal.id).status is GoalStatus.COMPLETED
+    redis_client.hset(f"mt:goal:{goal.id}:docs", mapping={"../escape.md": "x", "bad.md": b"\xff\xfe"})
+
+    folder = export_goal(team.rt, goal.id)
+
+    assert (folder / "summary.md").is_file() and not (folder / "bad.md").exists()
+    assert not (folder.parent / "escape.md").exists()
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "'../escape.md'" in warned and "bad.md" in warned
+
+
+def test_bad_input_around_exports_is_one_line_naming_the_path(
+        team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    goal = team.pipeline("Copywriting Review Chain")
+    assert team.wait(goal.id).status is GoalStatus.COMPLETED
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("REDIS_URL", team.server.url)
+    monkeypatch.setenv("WORKSPACE_DIR", str(team.settings.workspace))
+
+    exported = CliRunner().invoke(cli, ["goals", "export", goal.id, "--to", str(blocker / "sub")])
+    team.rt.workspace.context_file.parent.mkdir(parents=True)
+    team.rt.workspace.context_file.write_bytes(b"# Acme \xff\xfe\n")
+    with pytest.raises(InputError, match="product.md: not UTF-8 text"):
+        sync_from_file(team.rt)
+
+    assert exported.exit_code == 2, exported.output
+    assert exported.output.count("\n") == 1 and str(blocker / "sub") in exported.output

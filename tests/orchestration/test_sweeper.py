@@ -22,7 +22,7 @@ from marketing_team.domain.goal import Goal, GoalStatus, Priority, TaskStatus
 from marketing_team.domain.schedule import SkipReason
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.orchestration import dispatch, sweeper
-from marketing_team.store.goals import TOUCHED, status_key
+from marketing_team.store.goals import EXPIRING, TOUCHED, status_key
 from marketing_team.store.leases import DUE, keeper
 from marketing_team.store.parked import PARKED, ParkedStep, ParkedWork
 from marketing_team.testing.invariants import unaccounted_goals
@@ -177,3 +177,15 @@ def test_only_one_worker_sweeps_at_a_time(idle: Team) -> None:
 
     assert _sweep(idle).as_json() == sweeper.SweepReport().as_json()
     assert idle.rt.redis.get(sweeper.LOCK) == b"another worker"
+
+
+def test_goals_whose_retention_ended_leave_the_indexes_even_when_no_new_goal_arrives(idle: Team) -> None:
+    goal = _published(idle)
+    idle.rt.goals.update(goal.id, lambda g: setattr(g, "status", GoalStatus.COMPLETED))
+    idle.rt.redis.delete(f"mt:goal:{goal.id}:state")  # expired, as Redis does after the retention
+    idle.rt.redis.zadd(EXPIRING, {goal.id: int(time.time()) - 1})
+
+    _sweep(idle)
+
+    assert goal.id not in idle.rt.goals.ids(limit=100)
+    assert idle.rt.goals.counts()[GoalStatus.COMPLETED] == 0

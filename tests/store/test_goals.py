@@ -200,3 +200,37 @@ def test_an_update_that_changes_nothing_writes_nothing(store: GoalStore, redis_c
     assert result is True and after.updated_at == goal.updated_at
     assert redis_client.get(state_key(goal.id)) == stored  # not even its updated_at moved
     assert redis_client.zscore(TOUCHED, goal.id) == touched  # so the sweeper sees no progress
+
+
+def test_a_goal_waiting_for_a_person_never_expires(store: GoalStore, redis_client: redis.Redis) -> None:
+    goal = _goal()
+    store.create(goal)
+
+    store.update(goal.id, lambda g: setattr(g, "status", GoalStatus.WAITING_HUMAN))
+
+    # A person owes it a decision: it must still be there when they come back from holiday
+    assert redis_client.ttl(state_key(goal.id)) == -1
+    assert redis_client.zscore(EXPIRING, goal.id) is None
+
+
+def test_a_goal_stored_already_settled_expires_like_one_that_settled_here(
+        store: GoalStore, redis_client: redis.Redis) -> None:
+    imported = _goal()
+    imported.status = GoalStatus.COMPLETED  # as `mtctl migrate` stores an old finished goal
+
+    store.create(imported)
+
+    assert 0 < redis_client.ttl(state_key(imported.id)) <= RETENTION_S
+    assert redis_client.zscore(EXPIRING, imported.id) is not None
+
+
+def test_a_malformed_id_in_the_index_is_listed_as_unreadable(store: GoalStore,
+                                                             redis_client: redis.Redis) -> None:
+    good = _goal()
+    store.create(good)
+    redis_client.zadd(INDEX, {"../../etc": 1})
+
+    listed = store.recent()
+
+    assert [g.id for g in listed if isinstance(g, Goal)] == [good.id]
+    assert [g.id for g in listed if isinstance(g, Unreadable)] == ["../../etc"]
