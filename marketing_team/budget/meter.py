@@ -121,7 +121,14 @@ class GuardedLLM:
             self.fresh = True
             # Stored before settling: if the ledger is unreachable now, a redelivery still reuses
             # the reply it paid for instead of paying again.
+            won = True
             if replies is not None and self.key is not None:
-                replies.put(self.key, reply.model_dump(mode="json", exclude={"parsed"}))
-            settle(reply)
+                won = replies.put(self.key, reply.model_dump(mode="json", exclude={"parsed"}))
+            settle(reply)  # paid either way
+        if not won and replies is not None and self.key is not None:
+            # Another worker answered this call first (this one was frozen past its heartbeat and
+            # its step taken over): everyone uses the first answer, so no late text replaces it.
+            first = stored_reply(replies, self.key, schema)
+            if first is not None:
+                return first
         return reply

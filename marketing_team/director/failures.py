@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from marketing_team.director.phases import ACTIVE, Move, after_final, finish_learning
+from marketing_team.director.phases import ACTIVE, Move, after_final, move_effects
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.event import Event, EventType
 from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
@@ -67,7 +67,7 @@ def fail_task(rt: Runtime, goal_id: str, task_id: str, reason: str) -> Failed:
             staged.append(rt.reviews.staged(rt.reviews.new_item(
                 goal_id, Reason.CASCADING_FAILURE, goal.status_reason, task_id=task_id,
                 skill=task.skill)))
-        return staged + finish_learning(rt, goal, move)
+        return staged + move_effects(rt, goal, move)
 
     goal, (failed, move, paused) = rt.goals.update(goal_id, change, effects)
     task = goal.task(task_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from marketing_team.director.phases import Move, after_final, finish_learning
+from marketing_team.director.phases import Move, after_final, move_effects
 from marketing_team.director.review import review_document, review_text
 from marketing_team.director.review_policy import NextStep, apply_step, next_step
 from marketing_team.director.runtime import Runtime
@@ -56,7 +56,9 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
 
     def change(goal: Goal) -> tuple[NextStep, Move] | None:
         current = goal.task(task_id)
-        if current.status is not TaskStatus.COMPLETED:  # a copy of this review applied it first
+        if current.status is not TaskStatus.COMPLETED or current.revision != task.revision:
+            return None  # a copy of this review applied it first, or it judged an older revision
+        if current.output != deliverable:
             return None
         step = next_step(current, review)
         apply_step(current, review, step)
@@ -83,7 +85,7 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
                 goal_id, reason, f"{current.skill} did not pass review after {current.revision} "
                 f"revision(s):\n" + (review.feedback or review.note), task_id=task_id,
                 skill=current.skill, deliverable=deliverable)))
-        return staged + finish_learning(rt, goal, move)
+        return staged + move_effects(rt, goal, move)
 
     goal, applied = rt.goals.update(goal_id, change, effects)
     task = goal.task(task_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marketing_team.director.phases import Move, after_final, finish_learning
+from marketing_team.director.phases import Move, after_final, move_effects
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
@@ -65,7 +65,7 @@ def human_decision(rt: Runtime, item_id: str, status: ItemStatus, notes: str = "
                 skill=item.skill or "director", goal_id=item.goal_id, category=goal.category,
                 outcome=outcome, tags=("human", status.value), confidence=0.9,
                 lesson=f"A human reviewer {status.value} it" + (f": {notes.strip()}" if notes.strip() else "."))))
-        return staged + finish_learning(rt, goal, move)
+        return staged + move_effects(rt, goal, move)
 
     _, move = rt.goals.update(item.goal_id, change, effects, watch=(item_key(item_id),))
     return Decided(decided, move)

@@ -65,8 +65,11 @@ def settle(goal: Goal) -> None:
     goal.finished_at = utcnow()
 
 
-def finish_learning(rt: Runtime, goal: Goal, move: Move) -> list[Staged]:
-    """The Director's learning, staged with the transition that finished the goal (once)."""
+def move_effects(rt: Runtime, goal: Goal, move: Move) -> list[Staged]:
+    """What a phase move commits with its transition (once): the publication a claim owes, or
+    the Director's learning when the goal finished."""
+    if move is Move.PUBLISH:
+        return [rt.outbox.staged(goal.id, goal.run, goal.current_phase)]
     if move is not Move.FINISH:
         return []
     ok = goal.status is GoalStatus.COMPLETED
@@ -87,7 +90,7 @@ def advance(rt: Runtime, goal_id: str, phase_index: int, run: int) -> tuple[Goal
             return Move.NONE  # an earlier run's join, or the phase moved on already
         return after_final(goal)
 
-    return rt.goals.update(goal_id, change, lambda goal, move: finish_learning(rt, goal, move))
+    return rt.goals.update(goal_id, change, lambda goal, move: move_effects(rt, goal, move))
 
 
 def claim_start(rt: Runtime, goal_id: str) -> tuple[Goal, Move]:
@@ -106,7 +109,7 @@ def claim_start(rt: Runtime, goal_id: str) -> tuple[Goal, Move]:
         goal.dispatched_phase = goal.current_phase
         return Move.PUBLISH
 
-    return rt.goals.update(goal_id, change, lambda goal, move: finish_learning(rt, goal, move))
+    return rt.goals.update(goal_id, change, lambda goal, move: move_effects(rt, goal, move))
 
 
 def reopen(rt: Runtime, goal_id: str) -> Goal:

@@ -25,6 +25,7 @@ from marketing_team.store.documents import DocumentStore
 from marketing_team.store.goals import GoalStore
 from marketing_team.store.learnings import LearningStore
 from marketing_team.store.leases import Leases
+from marketing_team.store.outbox import Outbox
 from marketing_team.store.replies import ReplyStore
 from marketing_team.store.review_items import ReviewQueue
 from marketing_team.store.schedule_state import ScheduleStates
@@ -54,6 +55,7 @@ class Runtime:
         self.replies = ReplyStore(self.connection, retention)
         self.context = ContextStore(self.connection)
         self.schedules = ScheduleStates(self.connection)
+        self.outbox = Outbox(self.connection, grace_s=settings.heartbeat_timeout_s)
         self.budget = BudgetGate(settings, self.connection, self.goals, self.offline)
 
     @property

@@ -156,6 +156,8 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
 
     def record(goal: Goal) -> TaskRecord:
         current = goal.task(task_id)
+        if current.revision != task.revision or current.status is not TaskStatus.IN_PROGRESS:
+            return current.model_copy()  # a late copy: the step moved on without it
         if key not in current.billed:
             current.billed.append(key)
             current.cost_usd += reply.cost_usd
@@ -164,8 +166,7 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
             current.tokens_out += reply.usage.output_tokens
         current.model = reply.model
         current.output = name
-        if current.status is TaskStatus.IN_PROGRESS:
-            current.move(TaskStatus.COMPLETED)
+        current.move(TaskStatus.COMPLETED)
         return current.model_copy()
 
     _, done = rt.goals.update(goal_id, record)

@@ -17,6 +17,7 @@ from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord
 from marketing_team.observability import progress
 from marketing_team.orchestration.canvas import director_signature, phase_canvas, resume_canvas
 from marketing_team.store.internal_events import record_internal
+from marketing_team.store.outbox import Publication
 from marketing_team.triggers.starting import GoalStarter
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def follow(app: Celery, rt: Runtime, goal: Goal, move: Move, phase_done: bool = 
                          status=goal.status.value)
     if move is Move.PUBLISH:
         dispatch_phase(app, goal, goal.current_phase)
+        rt.outbox.done(Publication(goal.id, goal.run, goal.current_phase))  # owed no more
     elif move is Move.FINISH:
         progress.publish(rt.redis, goal.id, "goal_finished", status=goal.status.value,
                          cost_usd=str(goal.cost_usd), reason=goal.status_reason)

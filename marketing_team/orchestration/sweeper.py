@@ -4,6 +4,8 @@ Run every few seconds by each worker (one at a time, under a Redis lock) and by 
 - takes over leases whose holder stopped renewing them (a SIGKILLed worker) and republishes the
   step, so it resumes on another worker within about a minute;
 - republishes parked steps once the budget level allows them (or stops their goal when spent);
+- publishes phases a transition claimed but whose publisher died before publishing them (the
+  outbox the claim wrote in its transaction);
 - fails goals planned but never published (their reason says so), so a schedule is not blocked;
 - republishes the current phase of a goal with no state change for the hard time limit, no live
   lease and no message waiting for it, and fails it, naming what is stuck, when a second such
@@ -15,6 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
@@ -38,6 +42,7 @@ MAX_REPUBLISH = 1
 STUCK_CHECK = "mt:sweeper:stuck-check"
 STUCK_EVERY_S = 30.0
 BATCH = 50
+MAX_PAGES = 20  # quiet goals examined per stuck check: up to BATCH x MAX_PAGES
 
 
 @dataclass
@@ -46,6 +51,7 @@ class SweepReport:
 
     taken_over: int = 0
     unparked: int = 0
+    published: int = 0
     planned_failed: int = 0
     republished: int = 0
     stuck_failed: int = 0
@@ -54,6 +60,7 @@ class SweepReport:
     def as_json(self) -> dict[str, int]:
         """The counts, for the task result and logs."""
         return {"taken_over": self.taken_over, "unparked": self.unparked,
+                "published": self.published,
                 "planned_failed": self.planned_failed, "republished": self.republished,
                 "stuck_failed": self.stuck_failed}
 
@@ -63,23 +70,50 @@ def interval_s(rt: Runtime) -> float:
     return max(0.5, rt.settings.heartbeat_timeout_s / 6)
 
 
+# KEYS: the lock. ARGV: token. Delete the lock only when it is still this sweep's.
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 def sweep(app: Celery, rt: Runtime, stuck_every_s: float = STUCK_EVERY_S) -> SweepReport:
-    """One pass, unless another worker is sweeping right now (stuck goals: every stuck_every_s)."""
+    """One pass, unless another worker is sweeping right now (stuck goals: every stuck_every_s).
+
+    Each step runs on its own: a step that fails (a malformed record, a broker error while
+    publishing) is logged and the others still run.
+    """
     report = SweepReport()
     hold = max(5, int(interval_s(rt) * 4))
-    if not rt.redis.set(LOCK, "1", nx=True, ex=hold):
+    token = uuid.uuid4().hex
+    if not rt.redis.set(LOCK, token, nx=True, ex=hold):
         return report
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("take_over", lambda: _take_over(app, rt, report)),
+        ("unpark", lambda: _unpark(app, rt, report)),
+        ("publish_owed", lambda: _publish_owed(app, rt, report)),
+        ("planned", lambda: _planned(rt, report)),
+        ("stuck", lambda: _stuck(app, rt, report, stuck_every_s)),
+        ("drop_expired", rt.goals.drop_expired),  # also when no new goal arrives to do it
+    ]
     try:
-        _take_over(app, rt, report)
-        _unpark(app, rt, report)
-        _planned(rt, report)
-        _stuck(app, rt, report, stuck_every_s)
-        rt.goals.drop_expired()  # also when no new goal arrives to do it
+        for name, step in steps:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - one bad step must not stop the others
+                log.warning(f"sweep step {name} failed: {type(exc).__name__}: {exc}"[:300],
+                            extra={"event": "sweep_step_failed", "step": name})
+                report.notes.append(name)
     finally:
-        rt.redis.delete(LOCK)
+        release_lock(rt, token)
     if any(report.as_json().values()):
         log.info("sweep", extra={"event": "sweep", **report.as_json()})
     return report
+
+
+def release_lock(rt: Runtime, token: str) -> None:
+    """Give the sweep lock back, unless it expired and a later sweep holds it now."""
+    rt.redis.eval(_UNLOCK, 1, LOCK, token)
 
 
 def _current(rt: Runtime, goal_id: str, run: int) -> Goal | None:
@@ -93,16 +127,22 @@ def _current(rt: Runtime, goal_id: str, run: int) -> Goal | None:
 
 def _take_over(app: Celery, rt: Runtime, report: SweepReport) -> None:
     for lease in rt.leases.lapsed(BATCH):
-        if not rt.leases.take_over(lease):
+        taken = rt.leases.take_over(lease)
+        if taken is None:
             continue  # renewed meanwhile, or another sweeper took it
-        goal = _current(rt, lease.goal_id, lease.run)
-        if goal is None:
-            continue  # the goal moved on: nothing to resume
-        _republish(app, goal, lease)
-        report.taken_over += 1
-        log.warning("step taken over from a silent worker", extra={
-            "event": "lease_taken_over", "goal_id": goal.id, "task_id": lease.task_id,
-            "kind": lease.kind})
+        try:
+            goal = _current(rt, lease.goal_id, lease.run)
+            if goal is None:
+                continue  # the goal moved on: nothing to resume
+            _republish(app, goal, lease)
+            report.taken_over += 1
+            log.warning("step taken over from a silent worker", extra={
+                "event": "lease_taken_over", "goal_id": goal.id, "task_id": lease.task_id,
+                "kind": lease.kind})
+        finally:
+            # Released only now: had this sweeper died before republishing, the lease would
+            # lapse again and the next sweep would take it over in turn.
+            rt.leases.release(taken)
 
 
 def _republish(app: Celery, goal: Goal, lease: Lease) -> None:
@@ -134,6 +174,18 @@ def _unpark(app: Celery, rt: Runtime, report: SweepReport) -> None:
             report.unparked += 1
 
 
+def _publish_owed(app: Celery, rt: Runtime, report: SweepReport) -> None:
+    for owed in rt.outbox.overdue(BATCH):
+        goal = _current(rt, owed.goal_id, owed.run)
+        if (goal is not None and goal.status is GoalStatus.RUNNING
+                and goal.current_phase == owed.phase <= goal.dispatched_phase):
+            dispatch.dispatch_phase(app, goal, owed.phase)  # its claimer died before publishing
+            report.published += 1
+            log.warning("published a phase its claimer never published", extra={
+                "event": "phase_published_late", "goal_id": goal.id, "phase": owed.phase + 1})
+        rt.outbox.done(owed)
+
+
 def _planned(rt: Runtime, report: SweepReport) -> None:
     grace = rt.settings.heartbeat_timeout_s * 4
     for goal_id in rt.goals.created_before(GoalStatus.PLANNED, time.time() - grace, BATCH):
@@ -154,30 +206,48 @@ def _stuck(app: Celery, rt: Runtime, report: SweepReport, every_s: float) -> Non
     if every_s and not rt.redis.set(STUCK_CHECK, "1", nx=True, ex=max(1, int(every_s))):
         return  # checked moments ago (by this or another sweeper): the windows are minutes long
     window_s = rt.settings.hard_time_limit_s
-    queued: set[str] | None = None
-    for goal_id in rt.goals.untouched_since(time.time() - window_s, BATCH):
-        try:
-            goal = rt.goals.load(goal_id)
-        except MarketingTeamError:
-            continue  # unreadable or gone: nothing to republish
-        if goal.status is not GoalStatus.RUNNING:
-            continue  # parked work is the parking's; planned goals are the planned check's
-        pending = [t for t in goal.phase_tasks(goal.current_phase) if runnable(t)]
-        if any(_alive(rt, t.id, t.revision) for t in pending):
-            continue  # a long call still renews its lease: alive, not stuck
-        queued = goals_with_messages(rt.redis) if queued is None else queued
-        if goal.id in queued:
-            continue  # its message waits for a free worker
-        if goal.republished >= MAX_REPUBLISH:
-            stuck = ", ".join(f"{t.skill} ({t.status.value})" for t in pending) or "the phase's join"
-            flow.fail_goal(rt, goal.id, f"no progress for {window_s * 2} s (phase "
-                           f"{goal.current_phase + 1} republished once, nothing ran it); "
-                           f"stuck: {stuck}", run=goal.run)
-            report.stuck_failed += 1
-            continue
-        goal, _ = rt.goals.update(goal.id, _count_republish)
-        dispatch.dispatch_phase(app, goal, goal.current_phase)
-        report.republished += 1
+    cutoff = time.time() - window_s
+    queued: list[set[str]] = []  # read once per pass, when first needed
+    offset = 0
+    for _ in range(MAX_PAGES):
+        page = rt.goals.untouched_since(cutoff, BATCH, offset)
+        # Entries that stay listed (alive, queued) are paged past; the others left the range.
+        offset += sum(_check_stuck(app, rt, report, goal_id, window_s, queued) for goal_id in page)
+        if len(page) < BATCH:
+            break
+
+
+def _check_stuck(app: Celery, rt: Runtime, report: SweepReport, goal_id: str, window_s: int,
+                 queued: list[set[str]]) -> bool:
+    """Republish or fail one quiet goal; True when it stays listed as quiet (left alone)."""
+    try:
+        goal = rt.goals.load(goal_id)
+    except MarketingTeamError:
+        rt.goals.forget_touched(goal_id)
+        return False  # unreadable or gone: nothing to republish
+    if goal.status is not GoalStatus.RUNNING:
+        # Parked work is the parking's, planned goals the planned check's: an entry left from
+        # before a status change is dropped, so it cannot crowd running goals out.
+        rt.goals.forget_touched(goal_id)
+        return False
+    pending = [t for t in goal.phase_tasks(goal.current_phase) if runnable(t)]
+    if any(_alive(rt, t.id, t.revision) for t in pending):
+        return True  # a long call still renews its lease: alive, not stuck
+    if not queued:
+        queued.append(goals_with_messages(rt.redis))
+    if goal.id in queued[0]:
+        return True  # its message waits for a free worker
+    if goal.republished >= MAX_REPUBLISH:
+        stuck = ", ".join(f"{t.skill} ({t.status.value})" for t in pending) or "the phase's join"
+        flow.fail_goal(rt, goal.id, f"no progress for {window_s * 2} s (phase "
+                       f"{goal.current_phase + 1} republished once, nothing ran it); "
+                       f"stuck: {stuck}", run=goal.run)
+        report.stuck_failed += 1
+        return False
+    goal, _ = rt.goals.update(goal.id, _count_republish)
+    dispatch.dispatch_phase(app, goal, goal.current_phase)
+    report.republished += 1
+    return False
 
 
 def _count_republish(goal: Goal) -> None:
@@ -219,7 +289,7 @@ class SweeperStep(bootsteps.StartStopStep):  # type: ignore[misc]
             try:
                 sweep(app, rt)
                 failing = False
-            except (redis.RedisError, MarketingTeamError) as exc:  # the next pass tries again
+            except Exception as exc:  # noqa: BLE001 - the next pass tries again; never die
                 # One warning per outage, not one every few seconds while the server is down.
                 log.log(logging.DEBUG if failing else logging.WARNING, "sweep failed", extra={
                     "event": "sweep_failed", "error": f"{type(exc).__name__}: {exc}"[:300]})

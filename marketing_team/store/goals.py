@@ -35,7 +35,7 @@ R = TypeVar("R")
 INDEX = "mt:goals:index"  # every goal we keep: created (ms) -> id
 ACTIVE_TASKS = "mt:tasks:active"  # task status -> how many tasks of unsettled goals have it
 EXPIRING = "mt:goals:expiring"  # settled goals: when their keys expire (s) -> id
-TOUCHED = "mt:goals:touched"  # goals under way: when their state last changed (s) -> id
+TOUCHED = "mt:goals:touched"  # running goals: when their state last changed (s) -> id
 MAX_ATTEMPTS = 200  # compare-and-set tries before giving up (a transient fault: the task retries)
 BACKOFF_CAP_S = 0.05  # jittered, doubling pause after each conflict, up to this
 SWEEP_BATCH = 20
@@ -141,7 +141,7 @@ class GoalStore:
                 pipe.set(key, goal.model_dump_json())
                 pipe.zadd(INDEX, {goal.id: created})
                 pipe.zadd(status_key(goal.status), {goal.id: created})
-                if not goal.status.is_settled:
+                if goal.status is GoalStatus.RUNNING:
                     pipe.zadd(TOUCHED, {goal.id: goal.updated_at.timestamp()})
                 if goal.status.expires:  # imported already finished (`mtctl migrate`)
                     self._expire(pipe, goal.id)
@@ -196,10 +196,10 @@ class GoalStore:
         if goal.status is not before:
             pipe.zrem(status_key(before), goal.id)
             pipe.zadd(status_key(goal.status), {goal.id: created})
-        if goal.status.is_settled:
-            pipe.zrem(TOUCHED, goal.id)
-        else:
+        if goal.status is GoalStatus.RUNNING:
             pipe.zadd(TOUCHED, {goal.id: goal.updated_at.timestamp()})
+        else:  # only running goals can be stuck: parked and planned ones have their own checks
+            pipe.zrem(TOUCHED, goal.id)
         if goal.status.expires:
             self._expire(pipe, goal.id)
         elif before.expires:
@@ -256,10 +256,14 @@ class GoalStore:
         """The newest goals (one status, or all) with their state."""
         return self.load_many(self.ids(limit, status))
 
-    def untouched_since(self, cutoff: float, limit: int = 100) -> list[str]:
-        """Goals under way whose state has not changed since cutoff (epoch s), oldest first."""
-        raw = self.client.zrangebyscore(TOUCHED, "-inf", cutoff, start=0, num=limit)
+    def untouched_since(self, cutoff: float, limit: int = 100, offset: int = 0) -> list[str]:
+        """Running goals whose state has not changed since cutoff (epoch s), oldest first."""
+        raw = self.client.zrangebyscore(TOUCHED, "-inf", cutoff, start=offset, num=limit)
         return [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
+
+    def forget_touched(self, goal_id: str) -> None:
+        """Drop a goal from the running goals' change times (it is not running any more)."""
+        self.client.zrem(TOUCHED, goal_id)
 
     def created_before(self, status: GoalStatus, cutoff: float, limit: int = 100) -> list[str]:
         """Goals in one status created before cutoff (epoch s), oldest first."""

@@ -47,14 +47,16 @@ redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], KEYS[1])
 return 1
 """
-# KEYS: lease hash, due zset. ARGV: token seen. Take over a lapsed lease (one taker wins).
+# KEYS: lease hash, due zset. ARGV: token seen, new token, holder, space, timeout. Take over a
+# lapsed lease (one taker wins) and hold it while the step is republished: a taker that dies
+# before republishing lets it lapse again, so the next sweep takes it over in turn.
 _TAKE_OVER = """
 local due = redis.call('ZSCORE', KEYS[2], KEYS[1])
 local now = tonumber(redis.call('TIME')[1])
 if not due or tonumber(due) > now then return 0 end
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], KEYS[1])
+redis.call('HSET', KEYS[1], 'token', ARGV[2], 'holder', ARGV[3], 'space', ARGV[4])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), KEYS[1])
 return 1
 """
 # ARGV: limit. Lapsed lease keys, oldest first.
@@ -169,14 +171,29 @@ class Leases:
                 self.client.zrem(DUE, key)
                 continue
             kind: Kind = "review" if data.get("kind") == "review" else "skill"
-            found.append(Lease(key, data.get("token", ""), data.get("goal_id", ""),
-                               data.get("task_id", ""), int(data.get("run") or 0), kind,
-                               int(data.get("revision") or 0)))
+            run, revision = data.get("run") or "0", data.get("revision") or "0"
+            if not (run.isdigit() and revision.isdigit() and data.get("token")):
+                # Not a lease we wrote: drop it rather than stop every sweep on it
+                log.warning(f"dropped a malformed lease {key[:120]!r}", extra={"event": "lease_malformed"})
+                self.client.delete(key)
+                self.client.zrem(DUE, key)
+                continue
+            found.append(Lease(key, data["token"], data.get("goal_id", ""),
+                               data.get("task_id", ""), int(run), kind, int(revision)))
         return found
 
-    def take_over(self, lease: Lease) -> bool:
-        """Take a lapsed lease away from its silent holder; True for the one taker that wins."""
-        return bool(self._take_over(keys=[lease.key, DUE], args=[lease.token]))
+    def take_over(self, lease: Lease) -> Lease | None:
+        """Take a lapsed lease from its silent holder: the taker's lease (one taker wins), else None.
+
+        The taker holds it (renewed by this process) until it released it after republishing.
+        """
+        taken = Lease(lease.key, uuid.uuid4().hex, lease.goal_id, lease.task_id, lease.run,
+                      lease.kind, lease.revision)
+        if not self._take_over(keys=[lease.key, DUE],
+                               args=[lease.token, taken.token, holder(), pid_space(), self.timeout_s]):
+            return None
+        keeper(self).hold(taken)
+        return taken
 
     def alive(self, kind: Kind, task_id: str, revision: int) -> bool:
         """True while someone holds this step's lease and renews it."""

@@ -7,10 +7,12 @@ message is acknowledged and a record waits here; the sweeper checks the level an
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 import redis
 
+log = logging.getLogger(__name__)
 PARKED = "mt:parked"  # member: the parked step as JSON -> when to check it again (server time, s)
 
 # ARGV: limit. Entries due now, oldest first.
@@ -57,11 +59,26 @@ class ParkedWork:
         """Steps whose check is due, oldest first."""
         steps = []
         for raw in self._due(keys=[PARKED], args=[limit]):
-            member = raw.decode() if isinstance(raw, bytes) else str(raw)
-            data = json.loads(member)
-            waits = int(self.client.hget(f"{PARKED}:waits", member) or 0)
-            steps.append(ParkedStep(data["goal_id"], data["task_id"], int(data["run"]), waits))
+            member = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+            step = self._parse(member, self.client.hget(f"{PARKED}:waits", member))
+            if step is None:
+                self.client.zrem(PARKED, raw)
+                self.client.hdel(f"{PARKED}:waits", raw)
+                continue
+            steps.append(step)
         return steps
+
+    @staticmethod
+    def _parse(member: str, waits: bytes | str | None) -> ParkedStep | None:
+        """The step an entry names, or None (with a warning) for one we did not write."""
+        try:
+            data = json.loads(member)
+            return ParkedStep(str(data["goal_id"]), str(data["task_id"]), int(data["run"]),
+                              int(waits or 0))
+        except (ValueError, TypeError, KeyError):
+            log.warning(f"dropped a malformed parked entry {member[:120]!r}",
+                        extra={"event": "parked_malformed"})
+            return None
 
     def wake_all(self) -> int:
         """Make every parked step due now (a restarted worker may bring a new budget); how many."""
@@ -76,8 +93,8 @@ class ParkedWork:
         members = [m.decode() if isinstance(m, bytes) else str(m)
                    for m in self.client.zrange(PARKED, 0, limit - 1)]
         waits = self.client.hmget(f"{PARKED}:waits", members) if members else []
-        return [ParkedStep(d["goal_id"], d["task_id"], int(d["run"]), int(w or 0))
-                for d, w in zip((json.loads(m) for m in members), waits, strict=True)]
+        return [step for m, w in zip(members, waits, strict=True)
+                if (step := self._parse(m, w)) is not None]
 
     def drop(self, step: ParkedStep) -> None:
         """The step left the parking: republished, or its goal moved on."""

@@ -2,7 +2,8 @@
 
 "No goal stays running without a live task or a queued message for it": a goal under way must
 have something that will move it on: a lease (live, or lapsed and about to be taken over), a
-message naming it in a queue or held unacknowledged by a worker, or a parked step.
+message naming it in a queue or held unacknowledged by a worker, a parked step, or a phase
+its claimer owes the broker (the outbox, swept when overdue).
 """
 
 from __future__ import annotations
@@ -31,5 +32,6 @@ def unaccounted_goals(rt: Runtime) -> list[str]:
     if not active:
         return []
     moving = (_leased_goals(rt.redis) | goals_with_messages(rt.redis)
-              | {step.goal_id for step in ParkedWork(rt.redis).waiting(10_000)})
+              | {step.goal_id for step in ParkedWork(rt.redis).waiting(10_000)}
+              | rt.outbox.goals())
     return [goal_id for goal_id in active if goal_id not in moving]

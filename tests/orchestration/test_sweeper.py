@@ -16,14 +16,16 @@ import pytest
 import redis
 
 from marketing_team.budget.policy import to_micros
-from marketing_team.director import skill_run
+from marketing_team.director import flow, skill_run
 from marketing_team.director.launch import plan_pipeline
+from marketing_team.director.phases import Move
 from marketing_team.domain.goal import Goal, GoalStatus, Priority, TaskStatus
 from marketing_team.domain.schedule import SkipReason
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.orchestration import dispatch, sweeper
 from marketing_team.store.goals import EXPIRING, TOUCHED, status_key
 from marketing_team.store.leases import DUE, keeper
+from marketing_team.store.outbox import OUTBOX
 from marketing_team.store.parked import PARKED, ParkedStep, ParkedWork
 from marketing_team.testing.invariants import unaccounted_goals
 from marketing_team.testing.servers import RunningServer
@@ -189,3 +191,97 @@ def test_goals_whose_retention_ended_leave_the_indexes_even_when_no_new_goal_arr
 
     assert goal.id not in idle.rt.goals.ids(limit=100)
     assert idle.rt.goals.counts()[GoalStatus.COMPLETED] == 0
+
+
+def test_a_phase_claimed_by_a_process_that_died_before_publishing_it_is_published_by_the_sweeper(
+        idle: Team) -> None:
+    goal = _published(idle)
+    idle.app.control.purge()
+    task, model = goal.tasks[0], idle.rt.model_for("sonnet")
+    claimed = skill_run.claim(idle.rt, goal.id, task.id, goal.run)
+    skill_run.run_skill(idle.rt, goal.id, task.id, model)
+    skill_run.release(idle.rt, claimed)
+    _, move = flow.review_task(idle.rt, goal.id, task.id, model)
+    assert move is Move.PUBLISH  # the next phase is this process's to publish, and it dies here
+    assert _queued(idle.rt.redis) == []
+    assert unaccounted_goals(idle.rt) == []  # the claim itself records the publication it owes
+    owed = idle.rt.redis.zrange(OUTBOX, 0, -1)
+    idle.rt.redis.zadd(OUTBOX, dict.fromkeys(owed, 1))  # its grace period passed
+
+    report = _sweep(idle)
+
+    assert report.published == 1
+    next_task = idle.rt.goals.load(goal.id).phase_tasks(1)[0]
+    assert any(next_task.id in line for line in _queued(idle.rt.redis))
+    assert _sweep(idle).published == 0 and idle.rt.redis.zcard(OUTBOX) == 0
+
+
+def test_a_publication_that_went_out_leaves_nothing_owed(idle: Team) -> None:
+    _published(idle)
+
+    assert idle.rt.redis.zcard(OUTBOX) == 0
+
+
+def test_a_sweeper_that_dies_between_takeover_and_republish_leaves_the_step_to_the_next_sweep(
+        idle: Team) -> None:
+    goal = _published(idle)
+    idle.app.control.purge()
+    task = goal.tasks[0]
+    claimed = skill_run.claim(idle.rt, goal.id, task.id, goal.run)
+    assert claimed.lease is not None
+    keeper(idle.rt.leases).drop(claimed.lease)
+    idle.rt.redis.zadd(DUE, {claimed.lease.key: 1})
+    lapsed = idle.rt.leases.lapsed()
+
+    taken = idle.rt.leases.take_over(lapsed[0])  # ...and this sweeper dies before republishing
+    assert taken is not None
+    keeper(idle.rt.leases).drop(taken)  # nobody renews the sweeper's hold either
+    idle.rt.redis.zadd(DUE, {claimed.lease.key: 1})  # a heartbeat timeout later
+    report = _sweep(idle)
+
+    assert report.taken_over == 1
+    assert sum(task.id in line for line in _queued(idle.rt.redis)) == 1
+
+
+def test_a_stuck_goal_is_found_behind_any_number_of_goals_waiting_for_the_budget(idle: Team) -> None:
+    for _ in range(sweeper.BATCH + 5):
+        waiting = _published(idle)
+        idle.rt.goals.update(waiting.id, lambda g: setattr(g, "status", GoalStatus.WAITING_BUDGET))
+        _quiet_for_long(idle, waiting.id)
+    stuck = _published(idle)
+    idle.app.control.purge()
+    _quiet_for_long(idle, stuck.id)
+
+    report = _sweep(idle)
+
+    assert report.republished == 1
+    assert any(stuck.tasks[0].id in line for line in _queued(idle.rt.redis))
+
+
+@pytest.mark.parametrize("key, kind, value", [
+    (PARKED, "zset", {"not json": 1}),
+    (PARKED, "zset", {'{"goal_id": "goal-20261129-aaaaaa"}': 1}),
+    ("mt:lease:skill:seo-audit-20261129-aaaaaa:0", "hash", {"token": "t", "run": "abc"}),
+])
+def test_one_malformed_record_never_stops_the_sweeper(idle: Team, key: str, kind: str,
+                                                      value: dict[str, object]) -> None:
+    if kind == "zset":
+        idle.rt.redis.zadd(key, value)  # type: ignore[arg-type]
+    else:
+        idle.rt.redis.hset(key, mapping=value)  # type: ignore[arg-type]
+        idle.rt.redis.zadd(DUE, {key: 1})
+    goal = _published(idle)
+    idle.app.control.purge()
+    _quiet_for_long(idle, goal.id)
+
+    report = _sweep(idle)  # the bad record is skipped; the rest of the pass still runs
+
+    assert report.republished == 1
+
+
+def test_a_sweep_only_ever_releases_its_own_lock(idle: Team) -> None:
+    idle.rt.redis.set(sweeper.LOCK, "a later sweeper", ex=30)
+
+    sweeper.release_lock(idle.rt, "this sweeper's token")
+
+    assert idle.rt.redis.get(sweeper.LOCK) == b"a later sweeper"
