@@ -14,7 +14,6 @@ from marketing_team.budget.policy import (
     admit,
     allows,
     at_least,
-    call_worst_case,
     defer_reason,
     forced_tier,
     level_for,
@@ -28,7 +27,6 @@ from marketing_team.domain.errors import BudgetDeferred, BudgetError, BudgetExha
 from marketing_team.domain.event import Event, EventType
 from marketing_team.domain.goal import Goal, GoalStatus, Priority, TaskStatus
 from marketing_team.domain.values import Tier, utcnow
-from marketing_team.llm.pricing import PriceTable
 from marketing_team.store.connection import RedisConnection
 from marketing_team.store.goals import GoalStore
 
@@ -151,16 +149,6 @@ class BudgetGate:
         raise error(f"goal {goal.id} not started: {admission.reason}")
 
     # --- reservations ----------------------------------------------------------------------
-    def worst_case_micros(self, model: str, max_tokens: int, input_tokens: int | None = None,
-                          attempts: int = 1) -> int:
-        """What a call must reserve; zero for providers that cost nothing."""
-        # "offline" is the model id of the offline provider (no model, no price, nothing to hold).
-        if self.offline or model == "offline":
-            return 0
-        tokens = self.settings.context_tokens if input_tokens is None else input_tokens
-        return to_micros(call_worst_case(PriceTable.from_settings(self.settings), model, tokens,
-                                         max_tokens, attempts))
-
     def reserve(self, goal_id: str, micros: int) -> Reservation:
         """Hold micros for a call against the month and the goal's cap, or raise the refusal."""
         goal = self.goals.load(goal_id) if goal_id and self.goals.exists(goal_id) else None

@@ -77,10 +77,17 @@ return {'granted', spent, held}
 
 # KEYS: month hash, day hash, goal hash (the month hash again when none), reservations,
 # reservation expiries. ARGV: prefix, token ('' none), micros, skill, model, goal id, day of
-# month, month ttl, day ttl, count ('1' record a call, '0' only release).
+# month, month ttl, day ttl, count ('1' record a call, '0' only release), settled marker ('' none;
+# a reply is recorded only by the settle that sets its marker), marker ttl.
 _SETTLE = _SWEEP + """
 if ARGV[2] ~= '' then release(KEYS[4], KEYS[5], ARGV[2]) end
-if ARGV[10] == '1' then
+local count = ARGV[10]
+if count == '1' and ARGV[11] ~= '' then
+  if not redis.call('SET', ARGV[1] .. 'settled:' .. ARGV[11], '1', 'NX', 'EX', ARGV[12]) then
+    count = '0'
+  end
+end
+if count == '1' then
   local a = ARGV[3]
   for _, key in ipairs({KEYS[1], KEYS[2]}) do
     redis.call('HINCRBY', key, 'spent', a)
@@ -191,9 +198,13 @@ class Ledger:
         return Grant(outcome, spent, held, granted)
 
     def settle(self, reservation: Reservation | None, micros: int, *, goal_id: str, skill: str,
-               model: str, when: datetime | None = None) -> int:
-        """Release the hold and record the actual spend; returns the month's spend after it."""
-        return self._apply(reservation, micros, goal_id, skill, model, when, count=True)
+               model: str, when: datetime | None = None, once: str = "") -> int:
+        """Release the hold and record the actual spend; returns the month's spend after it.
+
+        With `once` (a reply's identity), the spend is recorded by the first settle of that reply
+        only, in the same script: a redelivery that settles a stored reply again records nothing.
+        """
+        return self._apply(reservation, micros, goal_id, skill, model, when, count=True, once=once)
 
     def release(self, reservation: Reservation) -> None:
         """Give back a hold without recording spend (the call failed before it cost anything known)."""
@@ -205,13 +216,13 @@ class Ledger:
         return self._apply(None, micros, goal_id, skill, model, when, count=True)
 
     def _apply(self, reservation: Reservation | None, micros: int, goal_id: str, skill: str,
-               model: str, when: datetime | None, *, count: bool) -> int:
+               model: str, when: datetime | None, *, count: bool, once: str = "") -> int:
         at = when or utcnow()
         month, day = month_of(at), day_of(at)
         keys = self._keys(month, goal_id)
         keys = [keys[0], f"{PREFIX}day:{day}", keys[1], keys[2], keys[3]]
         args: list[ScriptArg] = [PREFIX, reservation.token if reservation else "", micros, skill, model, goal_id,
-                day[-2:], MONTH_TTL_S, DAY_TTL_S, "1" if count else "0"]
+                day[-2:], MONTH_TTL_S, DAY_TTL_S, "1" if count else "0", once, MONTH_TTL_S]
         return int(self._settle(keys=keys, args=args))
 
     def month_spent(self, month: str) -> int:

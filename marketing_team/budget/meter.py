@@ -1,91 +1,136 @@
-"""Every model call the team makes goes through here: the stored reply first, then a metered call."""
+"""Every model call the team makes goes through here: each HTTP request reserved at its bound,
+answered from what was already paid for when it can be, and settled exactly once."""
 
 from __future__ import annotations
 
-import contextlib
-import json
+import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from decimal import Decimal
 
 from pydantic import BaseModel, ValidationError
 
 from marketing_team.budget.gate import BudgetGate
-from marketing_team.budget.policy import estimate_input_tokens, to_micros, to_usd
-from marketing_team.domain.errors import BudgetExhausted, StructuredOutputError
-from marketing_team.domain.values import utcnow
-from marketing_team.llm.base import MAX_REPROMPTS
-from marketing_team.llm.protocol import LLM, Message, Reply, SystemBlock
-from marketing_team.llm.structured import parse_structured
+from marketing_team.budget.ledger import Reservation
+from marketing_team.budget.policy import to_micros, to_usd
+from marketing_team.domain.errors import BudgetExhausted, CorruptStateError, ProviderBillingError
+from marketing_team.llm.bounds import usage_problem
+from marketing_team.llm.pricing import PriceTable
+from marketing_team.llm.protocol import LLM, Message, Reply, RequestMeter, SystemBlock
 from marketing_team.store.replies import ReplyStore
 
 log = logging.getLogger(__name__)
 
 
-def _no_settle(reply: Reply) -> None:
-    """Settle for a call that cannot cost anything."""
+def settled_marker(key: str | None, index: int, reply: Reply) -> str:
+    """The identity a reply is settled under: its call key and request number, and the provider's
+    id for it (two workers that both paid for one request each settle their own reply)."""
+    raw = f"{key or ''}#{index}|{reply.request_id}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:40] if key or reply.request_id else ""
 
 
-@contextlib.contextmanager
-def metered_call(gate: BudgetGate, goal_id: str, skill: str, model: str,
-                 max_tokens: int, *, input_tokens: int | None = None,
-                 attempts: int = 1) -> Iterator[Callable[[Reply], None]]:
-    """Reserve a call's worst case before it, settle to its actual cost after (yields settle)."""
-    if gate.offline:  # no model, no money: nothing to hold or record (and maybe no broker: --dry-run)
-        yield _no_settle
-        return
-    micros = gate.worst_case_micros(model, max_tokens, input_tokens, attempts)
-    cap = to_micros(gate.settings.call_cost_cap, round_up=False)
-    if micros > cap:
-        raise BudgetExhausted(f"a {model} call may cost up to ${to_usd(micros)}, over the per-call "
-                              f"cap ${to_usd(cap)} (MT_CALL_COST_CAP)")
-    book = gate.ledger
-    held = gate.reserve(goal_id, micros) if micros > 0 else None
-    settled = False
+class CallMeter:
+    """The budget's side of one call's requests (see `RequestMeter`)."""
 
-    def settle(reply: Reply) -> None:
-        nonlocal settled
-        if settled:
-            return
-        when = utcnow()
-        actual = to_micros(reply.cost_usd)
-        book.settle(held, actual, goal_id=goal_id, skill=skill, model=model, when=when)
-        settled = True
-        if held is not None and actual > held.micros:
-            log.warning("call cost more than its reservation", extra={
-                "event": "reservation_exceeded", "goal_id": goal_id, "skill": skill,
-                "model": model, "reserved_usd": str(to_usd(held.micros)),
-                "cost_usd": str(to_usd(actual))})
+    def __init__(self, gate: BudgetGate, replies: ReplyStore | None, key: str | None,
+                 goal_id: str, skill: str) -> None:
+        self.gate = gate
+        self.replies = replies
+        self.key = key
+        self.goal_id = goal_id
+        self.skill = skill
+        self.fresh = False  # True once a request actually reached the provider
+        self.cost_usd = Decimal("0")  # every request's cost, paid now or replayed (for the goal)
+        self._held: dict[int, Reservation | None] = {}
+        self._models: dict[int, str] = {}  # the model each request asked for (priced as that)
 
-    try:
-        yield settle
-    finally:
-        if not settled and held is not None:
-            book.release(held)
+    def _stored_key(self, index: int) -> str | None:
+        return None if self.key is None or self.replies is None else f"{self.key}#{index}"
 
+    def _stored(self, index: int) -> Reply | None:
+        stored_key = self._stored_key(index)
+        if stored_key is None or self.replies is None:
+            return None
+        try:
+            raw = self.replies.get(stored_key)
+            return None if raw is None else Reply.model_validate(raw)
+        except (CorruptStateError, ValidationError) as exc:
+            log.warning(f"stored reply {stored_key} unreadable ({type(exc).__name__}); calling again")
+            return None
 
-def stored_reply(replies: ReplyStore, key: str, schema: type[BaseModel] | None) -> Reply | None:
-    """The reply stored under key as an answer to this call: re-validated against schema, else None."""
-    raw = replies.get(key)
-    if raw is None:
+    def before(self, index: int, model: str, input_bound: int, max_tokens: int) -> Reply | None:
+        """The reply already paid for this request (settled now if a crash left it unsettled), or
+        None after reserving the request's bound for every attempt the SDK may make."""
+        paid = self._stored(index)
+        if paid is not None:
+            self._settle(None, paid, paid.cost_usd, index)
+            return paid
+        if self.gate.offline:  # no model, no money: nothing to hold (and maybe no broker)
+            return None
+        self._models[index] = model
+        bound = self.bound_micros(model, input_bound, max_tokens)
+        cap = to_micros(self.gate.settings.call_cost_cap, round_up=False)
+        if bound > cap:
+            raise BudgetExhausted(f"a {model} request may cost up to ${to_usd(bound)}, over the "
+                                  f"per-call cap ${to_usd(cap)} (MT_CALL_COST_CAP)")
+        # Every attempt the SDK may make could reach the model: the hold covers them all.
+        held = bound * (1 + max(0, self.gate.settings.llm_max_retries))
+        self._held[index] = self.gate.reserve(self.goal_id, held) if held > 0 else None
         return None
-    try:
-        stored = Reply.model_validate(raw)
-    except ValidationError:
-        log.warning("stored reply %s is not a reply; calling again", key)
-        return None
-    if schema is None:
-        return stored
-    try:
-        parsed = parse_structured(stored.text, schema)
-    except StructuredOutputError as exc:
-        # The schema changed since the reply was stored: it no longer answers the call.
-        log.warning("stored reply %s no longer validates (%s); calling again", key, exc)
-        return None
-    return stored.model_copy(update={"parsed": parsed})
+
+    def bound_micros(self, model: str, input_bound: int, max_tokens: int) -> int:
+        """The most one attempt of a request can cost: its input bound at the dearest input rate
+        and max_tokens of output."""
+        if model == "offline":  # the offline provider's model id: no price, nothing to hold
+            return 0
+        prices = PriceTable.from_settings(self.gate.settings)
+        return to_micros(prices.worst_case_cost(model, input_bound, max_tokens))
+
+    def after(self, index: int, reply: Reply, input_bound: int, max_tokens: int) -> Reply:
+        """Store and settle the reply once; an unbelievable usage records the bound and raises."""
+        self.fresh = True
+        held = self._held.pop(index, None)
+        usage = reply.usage
+        problem = "no usage reported" if reply.usage_missing else usage_problem(
+            usage.input_tokens, usage.output_tokens, usage.cache_write_tokens + usage.cache_read_tokens,
+            input_bound, max_tokens)
+        bound = self.bound_micros(self._models.pop(index, reply.model), input_bound, max_tokens)
+        if problem is not None and bound > 0:  # a free (local) model has nothing to mistrust
+            self._settle(held, reply, to_usd(bound), index)
+            raise ProviderBillingError(
+                f"{reply.model} reply {reply.request_id or '(no id)'}: {problem}; recorded its "
+                f"bound ${to_usd(bound)} instead of trusting it")
+        winner = reply
+        stored_key = self._stored_key(index)
+        if stored_key is not None and self.replies is not None:
+            # Stored before settling: if the ledger is unreachable now, a redelivery reuses the
+            # reply and settles it then. A late copy (its worker lost the step) uses the first.
+            if not self.replies.put(stored_key, reply.model_dump(mode="json", exclude={"parsed"})):
+                winner = self._stored(index) or reply
+        self._settle(held, reply, reply.cost_usd, index)
+        return winner
+
+    def failed(self, index: int) -> None:
+        """No reply: the hold goes back."""
+        held = self._held.pop(index, None)
+        if held is not None:
+            self.gate.ledger.release(held)
+
+    def _settle(self, held: Reservation | None, reply: Reply, cost: Decimal, index: int) -> None:
+        self.cost_usd += max(Decimal(0), cost)
+        if self.gate.offline and held is None:
+            return  # nothing was reserved, nothing is owed: no model was paid
+        self.gate.ledger.settle(held, max(0, to_micros(cost)), goal_id=self.goal_id,
+                                skill=self.skill, model=reply.model,
+                                once=settled_marker(self.key, index, reply))
+
+    def release_all(self) -> None:
+        """Give back every hold still open (the call ended abnormally)."""
+        for index in list(self._held):
+            self.failed(index)
 
 
 class GuardedLLM:
-    """An LLM behind the budget (reserve, settle) and, with a key, the reply store."""
+    """An LLM behind the budget: every request reserved, settled once, and (with a key) stored."""
 
     def __init__(self, llm: LLM, gate: BudgetGate, replies: ReplyStore, goal_id: str | None,
                  skill: str, key: str | None = None) -> None:
@@ -97,38 +142,18 @@ class GuardedLLM:
         self.key = key
         self.name = llm.name
         self.fresh = False  # True once a call actually reached the provider
-
-    def _replies(self) -> ReplyStore | None:
-        return None if self.key is None or self.goal_id is None else self.replies
+        self.cost_usd = Decimal("0")  # what the calls made through this cost (for the goal)
 
     def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
-                 max_tokens: int, schema: type[BaseModel] | None = None) -> Reply:
-        """The stored reply for this key when there is one (a redelivery pays nothing), else a call."""
-        replies = self._replies()
-        if replies is not None and self.key is not None:
-            stored = stored_reply(replies, self.key, schema)
-            if stored is not None:
-                return stored
-        # The reservation is the call's worst case: this prompt's size, every re-prompt a schema
-        # may need, full output each time.
-        schema_chars = len(json.dumps(schema.model_json_schema())) if schema is not None else 0
-        tokens = estimate_input_tokens([b.text for b in system_blocks] + [m.content for m in messages],
-                                       schema_chars)
-        attempts = 1 + MAX_REPROMPTS if schema is not None else 1
-        with metered_call(self.gate, self.goal_id or "", self.skill, model,
-                          max_tokens, input_tokens=tokens, attempts=attempts) as settle:
-            reply = self.llm.complete(system_blocks, messages, model, max_tokens, schema=schema)
-            self.fresh = True
-            # Stored before settling: if the ledger is unreachable now, a redelivery still reuses
-            # the reply it paid for instead of paying again.
-            won = True
-            if replies is not None and self.key is not None:
-                won = replies.put(self.key, reply.model_dump(mode="json", exclude={"parsed"}))
-            settle(reply)  # paid either way
-        if not won and replies is not None and self.key is not None:
-            # Another worker answered this call first (this one was frozen past its heartbeat and
-            # its step taken over): everyone uses the first answer, so no late text replaces it.
-            first = stored_reply(replies, self.key, schema)
-            if first is not None:
-                return first
-        return reply
+                 max_tokens: int, schema: type[BaseModel] | None = None,
+                 meter: RequestMeter | None = None) -> Reply:
+        """The call, each of its requests metered (a redelivery replays what it paid for)."""
+        stores = self.replies if self.key is not None and self.goal_id is not None else None
+        own = CallMeter(self.gate, stores, self.key, self.goal_id or "", self.skill)
+        try:
+            return self.llm.complete(system_blocks, messages, model, max_tokens, schema=schema,
+                                     meter=own)
+        finally:  # paid attempts count even when the call failed (validation, a billing error)
+            own.release_all()
+            self.fresh = self.fresh or own.fresh
+            self.cost_usd += own.cost_usd

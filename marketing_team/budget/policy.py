@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
@@ -10,19 +9,8 @@ from typing import Literal
 
 from marketing_team.domain.goal import Priority
 from marketing_team.domain.values import Tier
-from marketing_team.llm.pricing import PriceTable
 
 MICROS_PER_USD = 1_000_000
-# A continued reply re-sends the prompt plus the partial reply and a short instruction; a
-# structured re-prompt re-sends both turns plus the validation error. Token allowances for the
-# extra text, generous on purpose (an under-estimate would let spend pass the budget).
-CONTINUE_TOKENS = 128
-REPROMPT_TOKENS = 1024
-# English prose runs ~4 characters a token, JSON and code nearer 3: count 3 so the estimate of a
-# prompt's size errs high, never low.
-WORST_CHARS_PER_TOKEN = 3
-TURN_OVERHEAD_TOKENS = 8
-
 
 class BudgetLevel(StrEnum):
     """How much of the month's budget is spent, and so who may still run."""
@@ -134,25 +122,3 @@ def defer_reason(level: BudgetLevel, priority: Priority, spent: int, budget: int
     """Why work of this priority waits at this level, in one line."""
     return (f"budget level {level} ({share_percent(spent, budget)}% of ${to_usd(budget)} spent in "
             f"{month}): {priority} work waits; {allowed_text(level)} run")
-
-
-def estimate_input_tokens(texts: Iterable[str], schema_chars: int = 0) -> int:
-    """A prompt's input tokens from its texts (system blocks, turns) and schema, erring high."""
-    chars, turns = 0, 0
-    for text in texts:
-        chars += len(text)
-        turns += 1
-    return -(-(chars + schema_chars) // WORST_CHARS_PER_TOKEN) + turns * TURN_OVERHEAD_TOKENS
-
-
-def call_worst_case(prices: PriceTable, model: str, input_tokens: int, max_tokens: int,
-                    attempts: int = 1) -> Decimal:
-    """The most one metered call can cost: every attempt at full output, continued once."""
-    total = Decimal(0)
-    prompt = input_tokens
-    for _ in range(max(1, attempts)):
-        total += prices.worst_case_cost(model, prompt, max_tokens)
-        # The continuation of a truncated reply carries the prompt and the partial reply.
-        total += prices.worst_case_cost(model, prompt + max_tokens + CONTINUE_TOKENS, max_tokens)
-        prompt += 2 * max_tokens + REPROMPT_TOKENS
-    return total

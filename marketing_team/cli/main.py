@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import traceback
 from typing import Any
@@ -43,24 +44,37 @@ class TeamGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
+        # A command run with --json promises one JSON object on stdout, whatever happens.
+        as_json = "--json" in ctx.args
         try:
             return super().invoke(ctx)
         except MarketingTeamError as exc:
             if ctx.obj and ctx.obj.get("verbose"):
                 traceback.print_exc()
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            self._fail(ctx, f"error: {exc}", str(exc), exc.exit_code, as_json)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+            self._fail(ctx, "interrupted", "interrupted", 130, as_json)
+        except click.UsageError as exc:
+            if as_json:
+                self._fail(ctx, f"error: {exc.format_message()}", exc.format_message(),
+                           exc.exit_code, as_json)
+            raise
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - the edge: anything unexpected becomes one line
             if ctx.obj and ctx.obj.get("verbose"):
                 traceback.print_exc()
-            click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --verbose for details)",
-                       err=True)
-            ctx.exit(INTERNAL_ERROR_EXIT)
+            text = f"{type(exc).__name__}: {exc}"
+            self._fail(ctx, f"internal error: {text} (run with --verbose for details)",
+                       f"internal error: {text}", INTERNAL_ERROR_EXIT, as_json)
+
+    @staticmethod
+    def _fail(ctx: click.Context, line: str, error: str, code: int, as_json: bool) -> None:
+        """One line on stderr, the JSON object too when asked for, and the exit code."""
+        click.echo(line, err=True)
+        if as_json:
+            click.echo(json.dumps({"status": "error", "error": error, "exit_code": code}))
+        ctx.exit(code)
 
 
 @click.group(cls=TeamGroup)

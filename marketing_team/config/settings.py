@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     soft_time_limit_s: int = Field(600, alias="MT_SOFT_TIME_LIMIT", ge=5)
     hard_time_limit_s: int = Field(660, alias="MT_HARD_TIME_LIMIT", ge=35)
     heartbeat_timeout_s: int = Field(30, alias="MT_HEARTBEAT_TIMEOUT", ge=2, le=3600)
+    allow_volatile_ledger: bool = Field(False, alias="MT_ALLOW_VOLATILE_LEDGER")
     timezone: str = Field("UTC", alias="MT_TIMEZONE")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="LOG_LEVEL")
     log_format: Literal["json", "pretty"] = Field("json", alias="LOG_FORMAT")

@@ -7,6 +7,7 @@ import re
 from pydantic import BaseModel
 
 from marketing_team.catalog.specs import Catalog
+from marketing_team.domain.errors import LLMError
 from marketing_team.domain.goal import Category
 from marketing_team.llm.protocol import LLM, Message, SystemBlock, parsed_as
 
@@ -35,12 +36,17 @@ def classify(text: str, catalog: Catalog, llm: LLM, model: str) -> Category:
     found = classify_by_rules(text, catalog)
     if found is not None:
         return found
-    reply = llm.complete(
-        [SystemBlock("You classify marketing goals. Answer with JSON only.")],
-        [Message("user", "<task>Pick the category of this goal: "
-                 + ", ".join(c.value for c in Category) + "</task>\n<goal>" + text + "</goal>")],
-        model,
-        256,
-        schema=CategoryChoice,
-    )
+    try:
+        reply = llm.complete(
+            [SystemBlock("You classify marketing goals. Answer with JSON only.")],
+            [Message("user", "<task>Pick the category of this goal: "
+                     + ", ".join(c.value for c in Category) + "</task>\n<goal>" + text + "</goal>")],
+            model,
+            256,
+            schema=CategoryChoice,
+        )
+    except LLMError as exc:
+        if exc.transient or not exc.falls_back:
+            raise
+        return Category.STRATEGIC  # the broadest category: its rule plan covers most goals
     return parsed_as(reply, CategoryChoice).category

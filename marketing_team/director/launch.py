@@ -34,23 +34,30 @@ def build_tasks(goal_id: str, plan: Plan, priority: Priority, description: str) 
 
 
 def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | None = None,
-              source: str = "cli") -> tuple[Goal, str]:
-    """A planned goal (not yet saved) and a note on how the plan was chosen."""
+              source: str = "cli", goal_id: str | None = None) -> tuple[Goal, str]:
+    """A planned goal (not yet saved) and a note on how the plan was chosen.
+
+    The Director's calls are the goal's first: metered under its id (so its cap counts them),
+    stored under its id (a redelivered start with a reserved id does not pay twice) and added
+    to its cost.
+    """
     text = text.strip()
     if not text:
         raise InputError("goal text is empty")
     if len(text) > 2000:
         raise InputError("goal text is longer than 2000 characters")
+    goal_id = goal_id or new_id("goal")
     director_model = rt.model_for("opus")
-    llm = rt.guarded(None, "director")
-    chosen = category or classify(text, rt.catalog, llm, director_model)
+    classifier = rt.guarded(goal_id, "director", f"{goal_id}/classify")
+    chosen = category or classify(text, rt.catalog, classifier, director_model)
     lessons = rt.learnings.for_category(chosen, limit=10)
-    plan, note = propose_plan(text, chosen, rt.catalog, llm, director_model, lessons,
+    planner = rt.guarded(goal_id, "director", f"{goal_id}/plan")
+    plan, note = propose_plan(text, chosen, rt.catalog, planner, director_model, lessons,
                               has_context=bool(rt.context.get().strip()))
-    goal_id = new_id("goal")
     goal = Goal(id=goal_id, description=text, category=chosen, priority=priority, plan=plan,
                 source=source, provider=rt.provider_name, catalog_fingerprint=rt.catalog.fingerprint,
-                tasks=build_tasks(goal_id, plan, priority, text))
+                tasks=build_tasks(goal_id, plan, priority, text),
+                cost_usd=classifier.cost_usd + planner.cost_usd)
     return goal, note
 
 

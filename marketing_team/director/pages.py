@@ -34,6 +34,7 @@ def plan_markdown(goal: Goal) -> str:
     """plan.md: the phases, where the plan came from and which learnings informed it."""
     lines = [f"# Plan for {goal.id}", "", f"Goal: {goal.description}", "",
              f"Source: {goal.plan.source}" + (f" ({goal.plan.template})" if goal.plan.template else ""),
+             *([f"How it was chosen: {goal.plan.note}"] if goal.plan.note else []),
              "", goal.plan.rationale, ""]
     for index, phase in enumerate(goal.plan.phases, start=1):
         mode = "in parallel" if phase.parallel else "in order"

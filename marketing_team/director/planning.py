@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
+from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from marketing_team.catalog.specs import DIRECTOR_REVIEW, Catalog
-from marketing_team.domain.errors import MarketingTeamError
+from marketing_team.domain.errors import LLMError, MarketingTeamError
 from marketing_team.domain.goal import Category, PhaseSpec, Plan
 from marketing_team.domain.learning import Learning
 from marketing_team.llm.protocol import LLM, Message, SystemBlock, parsed_as
@@ -30,6 +32,18 @@ class PlanProposal(BaseModel):
 
     phases: list[ProposedPhase] = Field(min_length=1)
     rationale: str = ""
+
+
+@functools.lru_cache(maxsize=8)
+def plan_schema(skill_names: tuple[str, ...]) -> type[PlanProposal]:
+    """PlanProposal whose phases may name only these skills (an enum in the JSON schema)."""
+    known = Literal[skill_names]  # type: ignore[valid-type]
+    phase = create_model("ProposedPhase", __base__=ProposedPhase,
+                         skills=(list[known], Field(min_length=1)))  # type: ignore[valid-type]
+    schema: type[PlanProposal] = create_model(
+        "PlanProposal", __base__=PlanProposal,
+        phases=(list[phase], Field(min_length=1)))  # type: ignore[valid-type]
+    return schema
 
 
 def rule_plan(category: Category, catalog: Catalog) -> Plan:
@@ -113,24 +127,34 @@ def propose_plan(goal: str, category: Category, catalog: Catalog, llm: LLM, mode
     """Ask the model for a plan; fall back to the rule plan when it is invalid. Returns (plan, note)."""
     suggestion = with_foundation(rule_plan(category, catalog), has_context)
     used = tuple(f"{item.skill}: {item.lesson}"[:200] for item in learnings)
-    reply = llm.complete(
-        [SystemBlock("You are the Marketing Director of an autonomous marketing team. "
-                     "You plan work for specialist skills. Never ask questions.")],
-        [Message("user", _plan_prompt(goal, category, catalog, suggestion, learnings))],
-        model, 4096, schema=PlanProposal,
-    )
+
+    def fallback(note: str) -> tuple[Plan, str]:
+        return suggestion.model_copy(update={"learnings_used": used, "note": note}), note
+
+    schema = plan_schema(tuple(sorted(catalog.skills)))
     try:
-        proposal = parsed_as(reply, PlanProposal)
+        reply = llm.complete(
+            [SystemBlock("You are the Marketing Director of an autonomous marketing team. "
+                         "You plan work for specialist skills. Never ask questions.")],
+            [Message("user", _plan_prompt(goal, category, catalog, suggestion, learnings))],
+            model, 4096, schema=schema,
+        )
+        proposal = parsed_as(reply, schema)
         phases = tuple(PhaseSpec(name=p.name, skills=tuple(p.skills), parallel=p.parallel)
                        for p in proposal.phases)
+    except LLMError as exc:
+        if exc.transient or not exc.falls_back:
+            raise  # a fault worth retrying, or money the provider's reply cannot be trusted on
+        return fallback(f"rule plan: the model's plan was unusable ({str(exc)[:200]})")
     except (ValidationError, MarketingTeamError) as exc:
-        return suggestion.model_copy(update={"learnings_used": used}), f"model plan unusable: {exc}"
+        return fallback(f"rule plan: the model's plan was unusable ({str(exc)[:200]})")
     problems = plan_problems(phases, catalog)
     if problems:
-        note = "model plan rejected: " + "; ".join(problems[:3])
-        return suggestion.model_copy(update={"learnings_used": used}), note
-    plan = Plan(phases=phases, source="llm", rationale=proposal.rationale, learnings_used=used)
-    return with_foundation(plan, has_context), "model plan accepted"
+        return fallback("rule plan: the model's plan was rejected: " + "; ".join(problems[:3]))
+    note = "model plan accepted"
+    plan = Plan(phases=phases, source="llm", rationale=proposal.rationale, learnings_used=used,
+                note=note)
+    return with_foundation(plan, has_context), note
 
 
 def pipeline_plan(name: str, catalog: Catalog) -> Plan:

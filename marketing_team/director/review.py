@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from marketing_team.catalog.specs import SkillSpec
 from marketing_team.director.prompts import review_messages
@@ -41,14 +41,26 @@ class ReviewFinding(BaseModel):
     section: str | None = None
 
 
+# Every dimension required, each a number from 0 to 10: a reply that leaves one out fails
+# validation (and is re-prompted) instead of counting it as 0.
+ReviewScores = create_model(  # type: ignore[call-overload]
+    "ReviewScores", __config__=ConfigDict(extra="forbid"),
+    **{name: (float, Field(ge=0, le=10)) for name in SCORE_DIMENSIONS})
+
+
 class ReviewReply(BaseModel):
     """The model's structured review."""
 
     verdict: Verdict
     findings: list[ReviewFinding] = Field(default_factory=list)
     revision_requests: list[str] = Field(default_factory=list)
-    scores: dict[str, float] = Field(default_factory=dict)
+    scores: ReviewScores  # type: ignore[valid-type]
     summary: str = ""
+
+    def score_map(self) -> dict[str, float]:
+        """The seven scores by dimension."""
+        scores: dict[str, float] = self.scores.model_dump()
+        return scores
 
 
 def weights_for(squad: str) -> dict[str, float]:
@@ -82,11 +94,11 @@ def model_review(llm: LLM, model: str, skill: SkillSpec, requirements: str, text
                          review_messages(skill, requirements, text, weights), model, 2048,
                          schema=ReviewReply)
     parsed = parsed_as(reply, ReviewReply)
-    overall = overall_score(parsed.scores, weights)
+    overall = overall_score(parsed.score_map(), weights)
     findings = tuple(Finding(severity=f.severity, description=f.description, section=f.section)
                      for f in parsed.findings)
     review = Review(verdict=verdict_for(overall, parsed.verdict), findings=findings,
-                    revision_requests=tuple(parsed.revision_requests), scores=dict(parsed.scores),
+                    revision_requests=tuple(parsed.revision_requests), scores=parsed.score_map(),
                     overall=overall, reviewer="llm", note=parsed.summary)
     return review, reply
 
@@ -100,8 +112,8 @@ def review_text(text: str, skill: SkillSpec, llm: LLM | None, model: str,
     try:
         return model_review(llm, model, skill, requirements, text)
     except LLMError as exc:
-        if exc.transient:
-            raise  # worth retrying the whole review task
+        if exc.transient or not exc.falls_back:
+            raise  # worth retrying the whole review task, or a provider not to be trusted
         # Malformed or refused review: the structural verdict stands, with the reason on record.
         log.warning("model review unusable; structural review only",
                     extra={"event": "review_fallback", "skill": skill.slug, "reason": str(exc)[:200]})

@@ -62,6 +62,7 @@ class LLMError(MarketingTeamError):
     """A model call failed after the SDK's own bounded retries."""
 
     transient = False
+    falls_back = True  # a rule-based answer (plan, structural review) may stand in for it
 
 
 class LLMTransientError(LLMError):
@@ -76,6 +77,13 @@ class LLMTimeoutError(LLMTransientError):
 
 class StructuredOutputError(LLMError):
     """The model's reply failed schema validation after the bounded re-prompts."""
+
+
+class ProviderBillingError(LLMError):
+    """A reply whose reported usage cannot be true (negative, missing, beyond what the request
+    allows): its request's bound was recorded, and the goal stops rather than trust the provider."""
+
+    falls_back = False
 
 
 class BudgetError(MarketingTeamError):

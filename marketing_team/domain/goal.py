@@ -132,6 +132,7 @@ class Plan(Frozen):
     template: str | None = None
     rationale: str = ""
     learnings_used: tuple[str, ...] = ()
+    note: str = ""  # how it was chosen: the model's plan accepted, or why the rule plan stands in
 
 
 class TaskRecord(BaseModel):

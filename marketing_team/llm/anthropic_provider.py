@@ -9,7 +9,7 @@ from marketing_team.config.settings import Settings
 
 if TYPE_CHECKING:  # the SDK itself is imported when a provider is built (~1.3 s, ~77 MiB)
     import anthropic
-    from anthropic.types import MessageParam, TextBlockParam
+    from anthropic.types import MessageParam, OutputConfigParam, TextBlockParam
 from marketing_team.domain.errors import (
     ConfigurationError,
     LLMError,
@@ -24,6 +24,9 @@ from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
 # because a breakpoint caches the whole prefix before it.
 MAX_CACHE_BREAKPOINTS = 4
 _TRANSIENT_TYPES = {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"}
+# Base URLs whose server refused native structured output once (a proxy, an older gateway):
+# asked with the schema in words from then on, for the life of the process.
+_REFUSES_NATIVE: set[str] = set()
 
 
 class AnthropicProvider(BaseProvider):
@@ -38,6 +41,7 @@ class AnthropicProvider(BaseProvider):
         self._secret = settings.anthropic_api_key.get_secret_value()
         self._timeout_s = settings.llm_timeout_s
         self._max_retries = settings.llm_max_retries
+        self._base_url = settings.anthropic_base_url or "default"
         import anthropic  # only processes that call a model pay for importing the SDK
 
         self._sdk = anthropic
@@ -56,24 +60,32 @@ class AnthropicProvider(BaseProvider):
         max_tokens: int,
         json_schema: dict[str, Any] | None,
     ) -> Reply:
-        """One Messages API request (the SDK may retry it); SDK errors become ours here."""
+        """One Messages API request (the SDK may retry it); SDK errors become ours here.
+
+        A schema goes as native structured output (`output_config.format`); a server that
+        refuses the parameter is remembered (per base URL) and asked with the schema in words.
+        """
         started = time.monotonic()
+        native = json_schema is not None and self._base_url not in _REFUSES_NATIVE
         try:
-            message = self._client.messages.create(
-                model=model,
-                max_tokens=max_tokens,
-                system=system_param(system_blocks),
-                messages=messages_param(messages, json_schema),
-            )
+            message = self._create(system_blocks, messages, model, max_tokens, json_schema, native)
+        except self._sdk.BadRequestError as exc:
+            if not (native and "output_config" in str(exc.message)):
+                self._raise_translated(exc, model)
+            _REFUSES_NATIVE.add(self._base_url)  # a 400 is not billed: ask again in words
+            try:
+                message = self._create(system_blocks, messages, model, max_tokens, json_schema, False)
+            except self._sdk.AnthropicError as again:
+                self._raise_translated(again, model)
         except self._sdk.AnthropicError as exc:
             self._raise_translated(exc, model)
         text = "".join(block.text for block in message.content if block.type == "text")
-        raw = message.usage
+        raw = getattr(message, "usage", None)
         usage = Usage(
-            input_tokens=raw.input_tokens,
-            output_tokens=raw.output_tokens,
-            cache_write_tokens=raw.cache_creation_input_tokens or 0,
-            cache_read_tokens=raw.cache_read_input_tokens or 0,
+            input_tokens=getattr(raw, "input_tokens", 0) or 0,
+            output_tokens=getattr(raw, "output_tokens", 0) or 0,
+            cache_write_tokens=getattr(raw, "cache_creation_input_tokens", 0) or 0,
+            cache_read_tokens=getattr(raw, "cache_read_input_tokens", 0) or 0,
         )
         return Reply(
             text=text,
@@ -82,7 +94,21 @@ class AnthropicProvider(BaseProvider):
             cost_usd=self.prices.cost(model, usage),
             model=model,
             duration_s=time.monotonic() - started,
+            request_id=str(getattr(message, "id", "") or ""),
+            usage_missing=raw is None or getattr(raw, "input_tokens", None) is None,
         )
+
+    def _create(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
+                max_tokens: int, json_schema: dict[str, Any] | None, native: bool) -> Any:
+        if native and json_schema is not None:
+            config: OutputConfigParam = {"format": {
+                "type": "json_schema", "schema": self._sdk.transform_schema(json_schema)}}
+            return self._client.messages.create(
+                model=model, max_tokens=max_tokens, system=system_param(system_blocks),
+                messages=messages_param(messages, None), output_config=config)
+        return self._client.messages.create(
+            model=model, max_tokens=max_tokens, system=system_param(system_blocks),
+            messages=messages_param(messages, json_schema))
 
     def _raise_translated(self, exc: anthropic.AnthropicError, model: str) -> NoReturn:
         """Raise the one typed error for an SDK failure, its text stripped of secrets."""
@@ -137,12 +163,9 @@ def system_param(blocks: list[SystemBlock]) -> list[TextBlockParam]:
 def messages_param(
     messages: list[Message], json_schema: dict[str, Any] | None
 ) -> list[MessageParam]:
-    """Conversation turns; with a schema, the instruction joins the last user turn.
-
-    The schema goes in as an instruction rather than native structured outputs or tool use:
-    it works unchanged on every model, proxy, OpenAI-compatible server and the test fake, and
-    our own validation with bounded re-prompts is the guarantee either way.
-    """
+    """Conversation turns; with a schema (the fallback for servers refusing native structured
+    output), the instruction joins the last user turn. Our own validation with bounded
+    re-prompts is the guarantee either way."""
     params: list[MessageParam] = [_turn(m.role, m.content) for m in messages]
     if json_schema is not None:
         instruction = schema_instruction(json_schema)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel
 
 from marketing_team.domain.errors import StructuredOutputError
+from marketing_team.llm.bounds import input_bound
 from marketing_team.llm.pricing import PriceTable
-from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
+from marketing_team.llm.protocol import Message, Reply, RequestMeter, SystemBlock, Usage
 from marketing_team.llm.structured import parse_structured
 
 log = logging.getLogger(__name__)
@@ -55,13 +58,21 @@ class BaseProvider(ABC):
         model: str,
         max_tokens: int,
         schema: type[BaseModel] | None = None,
+        meter: RequestMeter | None = None,
     ) -> Reply:
-        """Complete the conversation; with a schema, `Reply.parsed` holds a validated instance."""
+        """Complete the conversation; with a schema, `Reply.parsed` holds a validated instance.
+
+        Every HTTP request (continuations and re-prompts too) goes through the meter, numbered in
+        order: each is reserved at its bound before it is sent and settled once when it returns,
+        so a call that fails validation after three paid attempts has paid for three.
+        """
         self.prices.price(model)  # an unpriced model fails before any money is spent
         json_schema = schema.model_json_schema() if schema is not None else None
+        numbers = itertools.count()
         conversation = list(messages)
         spent: list[Reply] = []
-        reply = self._complete_text(system_blocks, conversation, model, max_tokens, json_schema)
+        reply = self._complete_text(system_blocks, conversation, model, max_tokens, json_schema,
+                                    meter, numbers)
         spent.append(reply)
         if schema is None:
             return self._summed(reply, spent)
@@ -82,7 +93,7 @@ class BaseProvider(ABC):
                     Message("user", reprompt_text(str(exc))),
                 ]
                 reply = self._complete_text(
-                    system_blocks, conversation, model, max_tokens, json_schema
+                    system_blocks, conversation, model, max_tokens, json_schema, meter, numbers
                 )
                 spent.append(reply)
                 attempt += 1
@@ -96,9 +107,12 @@ class BaseProvider(ABC):
         model: str,
         max_tokens: int,
         json_schema: dict[str, Any] | None,
+        meter: RequestMeter | None,
+        numbers: Iterator[int],
     ) -> Reply:
         """One reply, continued once if the output limit cut it off."""
-        first = self._call(system_blocks, messages, model, max_tokens, json_schema)
+        first = self._request(next(numbers), system_blocks, messages, model, max_tokens,
+                              json_schema, meter)
         if first.stop_reason != "max_tokens":
             return first
         log.info("continuing a reply from %s truncated at %d output tokens", model, max_tokens)
@@ -106,7 +120,8 @@ class BaseProvider(ABC):
         # OpenAI-compatible servers refuse a conversation that ends with an assistant turn.
         partial = Message("assistant", first.text or "(no text yet)")  # empty turns are refused
         follow_up = [*messages, partial, Message("user", CONTINUE_PROMPT)]
-        second = self._call(system_blocks, follow_up, model, max_tokens, json_schema)
+        second = self._request(next(numbers), system_blocks, follow_up, model, max_tokens,
+                               json_schema, meter)
         merged = self._summed(second, [first, second])
         return merged.model_copy(
             update={
@@ -114,6 +129,33 @@ class BaseProvider(ABC):
                 "truncated": second.stop_reason == "max_tokens",
             }
         )
+
+    def _request(
+        self,
+        index: int,
+        system_blocks: list[SystemBlock],
+        messages: list[Message],
+        model: str,
+        max_tokens: int,
+        json_schema: dict[str, Any] | None,
+        meter: RequestMeter | None,
+    ) -> Reply:
+        """One metered HTTP request: reserved at its bound, or answered from what was paid for."""
+        if meter is None:
+            return self._call(system_blocks, messages, model, max_tokens, json_schema)
+        texts = [b.text for b in system_blocks] + [m.content for m in messages]
+        if json_schema is not None:  # sent natively, or in words on servers that refuse that
+            texts.append(schema_instruction(json_schema))
+        bound = input_bound(texts)
+        paid = meter.before(index, model, bound, max_tokens)
+        if paid is not None:
+            return paid
+        try:
+            reply = self._call(system_blocks, messages, model, max_tokens, json_schema)
+        except BaseException:
+            meter.failed(index)
+            raise
+        return meter.after(index, reply, bound, max_tokens)
 
     def _summed(self, last: Reply, replies: list[Reply]) -> Reply:
         """The last reply with usage, cost and duration of all the requests it took."""

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from marketing_team.domain.errors import LLMError
 from marketing_team.domain.text import headings, normalise
-from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
+from marketing_team.llm.protocol import Message, Reply, RequestMeter, SystemBlock, Usage
 from marketing_team.llm.tags import tag_content
 
 OFFLINE_NOTICE = "> Draft by the offline provider: no model wrote this text."
@@ -121,8 +121,9 @@ class OfflineProvider:
     name = "offline"
 
     def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
-                 max_tokens: int, schema: type[BaseModel] | None = None) -> Reply:
-        """Produce a deterministic reply for the same inputs."""
+                 max_tokens: int, schema: type[BaseModel] | None = None,
+                 meter: RequestMeter | None = None) -> Reply:
+        """Produce a deterministic reply for the same inputs (free: nothing to meter)."""
         started = time.monotonic()
         if schema is not None:
             parsed = _structured(schema, messages[-1].content)

@@ -20,6 +20,8 @@ MISSING_EXTRA = "MT_LLM_PROVIDER=openai needs: pip install 'marketing-team[opena
 # OpenAI finish reasons in the protocol's (Anthropic) vocabulary.
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 
+# Base URLs whose server refused `response_format` json_schema once: asked in words since.
+_REFUSES_NATIVE: set[str] = set()
 
 class OpenAIProvider(BaseProvider):
     """Chat completions on a local or hosted OpenAI-compatible endpoint; cost from settings."""
@@ -37,6 +39,7 @@ class OpenAIProvider(BaseProvider):
         self._secret = key.get_secret_value() if key is not None else ""
         self._timeout_s = settings.llm_timeout_s
         self._max_retries = settings.llm_max_retries
+        self._base_url = settings.openai_base_url or "default"
         # Local servers ignore the key, but the SDK refuses to start without one.
         self._client: Any = openai.OpenAI(
             api_key=self._secret or "not-needed",
@@ -53,14 +56,23 @@ class OpenAIProvider(BaseProvider):
         max_tokens: int,
         json_schema: dict[str, Any] | None,
     ) -> Reply:
-        """One chat-completions request (the SDK may retry it); SDK errors become ours here."""
+        """One chat-completions request (the SDK may retry it); SDK errors become ours here.
+
+        A schema goes as `response_format` json_schema; a server that refuses it is remembered
+        (per base URL) and asked with the schema in words from then on.
+        """
         started = time.monotonic()
+        native = json_schema is not None and self._base_url not in _REFUSES_NATIVE
         try:
-            response = self._client.chat.completions.create(
-                model=model,
-                max_tokens=max_tokens,
-                messages=chat_messages(system_blocks, messages, json_schema),
-            )
+            response = self._create(system_blocks, messages, model, max_tokens, json_schema, native)
+        except self._openai.BadRequestError as exc:
+            if not (native and "response_format" in str(exc.message)):
+                self._raise_translated(exc, model)
+            _REFUSES_NATIVE.add(self._base_url)
+            try:
+                response = self._create(system_blocks, messages, model, max_tokens, json_schema, False)
+            except self._openai.OpenAIError as again:
+                self._raise_translated(again, model)
         except self._openai.OpenAIError as exc:
             self._raise_translated(exc, model)
         choice = response.choices[0]
@@ -77,7 +89,21 @@ class OpenAIProvider(BaseProvider):
             cost_usd=self.prices.cost(model, usage),
             model=model,
             duration_s=time.monotonic() - started,
+            request_id=str(getattr(response, "id", "") or ""),
+            usage_missing=raw is None,
         )
+
+    def _create(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
+                max_tokens: int, json_schema: dict[str, Any] | None, native: bool) -> Any:
+        if native and json_schema is not None:
+            return self._client.chat.completions.create(
+                model=model, max_tokens=max_tokens,
+                messages=chat_messages(system_blocks, messages, None),
+                response_format={"type": "json_schema", "json_schema": {
+                    "name": str(json_schema.get("title") or "reply"), "schema": json_schema}})
+        return self._client.chat.completions.create(
+            model=model, max_tokens=max_tokens,
+            messages=chat_messages(system_blocks, messages, json_schema))
 
     def _raise_translated(self, exc: Exception, model: str) -> NoReturn:
         """Raise the one typed error for an SDK failure, its text stripped of the key."""

@@ -62,6 +62,30 @@ class Reply(BaseModel):
     truncated: bool = False
     # With a schema: the validated pydantic object (its class is the schema passed in).
     parsed: BaseModel | None = None
+    # The provider's id of this reply (the Messages API's message id), and whether the server
+    # left usage out: a reply without usage cannot be billed as reported.
+    request_id: str = ""
+    usage_missing: bool = False
+
+
+class RequestMeter(Protocol):
+    """What a provider tells the budget around each HTTP request of a call (in order, by index).
+
+    Requests of one call are numbered 0, 1, … (continuations and re-prompts included); the same
+    call made again (a redelivery) makes the same requests with the same numbers.
+    """
+
+    def before(self, index: int, model: str, input_bound: int, max_tokens: int) -> Reply | None:
+        """Reserve the request's bound, or return the reply already paid for this request."""
+        ...
+
+    def after(self, index: int, reply: Reply, input_bound: int, max_tokens: int) -> Reply:
+        """Settle the reply once (its usage checked against the bound); returns the reply to use."""
+        ...
+
+    def failed(self, index: int) -> None:
+        """The request got no reply: give its reservation back."""
+        ...
 
 
 class LLM(Protocol):
@@ -76,8 +100,12 @@ class LLM(Protocol):
         model: str,
         max_tokens: int,
         schema: type[BaseModel] | None = None,
+        meter: RequestMeter | None = None,
     ) -> Reply:
-        """Complete the conversation; with a schema, `Reply.parsed` holds a validated instance."""
+        """Complete the conversation; with a schema, `Reply.parsed` holds a validated instance.
+
+        With a meter, every HTTP request is announced to it before and after (budget, ledger).
+        """
         ...
 
 

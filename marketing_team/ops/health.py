@@ -16,6 +16,7 @@ from marketing_team.domain.goal import Priority
 from marketing_team.orchestration.beat import BEAT_STALE_S, heartbeat_age
 from marketing_team.orchestration.control import CeleryApp, inside_task, ping_workers
 from marketing_team.store.connection import redis_py_url
+from marketing_team.store.durability import volatility
 
 log = logging.getLogger(__name__)
 PING_TIMEOUT_S = 1.0
@@ -111,7 +112,10 @@ def check(rt: Runtime, app: CeleryApp | None = None, *, expect_beat: bool = True
             down = Component("redis", "down", False, f"{mask_url(url)}: {type(exc).__name__}")
             return _fold(down, Component("workers", "unknown", False),
                          Component("beat", "unknown", False), Component("budget", "unknown", True))
-        return _fold(Component("redis", "ok", True, mask_url(url)),
+        problem = volatility(client)
+        detail = mask_url(url) + (f"; the budget ledger would not survive a restart: {problem}"
+                                  if problem else "")
+        return _fold(Component("redis", "ok", True, detail),
                      _workers(app, ping_timeout_s), _beat(client, expect_beat), _budget(rt))
     finally:
         client.close()

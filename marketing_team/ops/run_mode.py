@@ -23,6 +23,7 @@ from marketing_team.orchestration.app import create_app
 from marketing_team.orchestration.control import CeleryApp
 from marketing_team.orchestration.inprocess_worker import InProcessWorker
 from marketing_team.store.connection import redis_py_url
+from marketing_team.store.durability import require_durable_ledger
 
 
 def check_broker(url: str) -> None:
@@ -71,6 +72,10 @@ class RunMode:
                 self._stack.callback(server.stop)
             else:
                 check_broker(url)
+                if self.settings.llm_provider != "offline":
+                    with contextlib.closing(redis.Redis.from_url(redis_py_url(url))) as client:
+                        require_durable_ledger(client, mask_url(url),
+                                               self.settings.allow_volatile_ledger)
             self.runtime = build_runtime(self.settings, url, self.llm)
             self.app = create_app(self.settings, url, self.runtime)
             # The process's current and default app: canvases built in this thread publish here.

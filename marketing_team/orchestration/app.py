@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+import redis
 from celery import Celery, bootsteps
 
 from marketing_team.catalog.loader import load_catalog
 from marketing_team.catalog.validate import validate_catalog
 from marketing_team.config import celery_settings
-from marketing_team.config.settings import Settings
+from marketing_team.config.settings import Settings, mask_url
 from marketing_team.director.runtime import build_runtime
 from marketing_team.domain.errors import ConfigurationError
 from marketing_team.llm.factory import preload_sdk
@@ -19,6 +21,7 @@ from marketing_team.orchestration.context import RuntimeSource, attach
 from marketing_team.orchestration.queues import PRIORITY_STEPS, SEP
 from marketing_team.orchestration.result_backend import backend_url
 from marketing_team.store.connection import redis_py_url
+from marketing_team.store.durability import require_durable_ledger
 
 LOCAL_DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
@@ -62,7 +65,7 @@ def create_app(settings: Settings, broker_url: str, runtime: RuntimeSource) -> C
     trigger_tasks.register(app)
     observers.connect(app)
     log_context.install()
-    app.steps["worker"].add(_catalog_check_step(settings))
+    app.steps["worker"].add(_catalog_check_step(settings, broker_url))
     app.steps["worker"].add(sweeper.SweeperStep)
     return app
 
@@ -73,8 +76,9 @@ def build_app(settings: Settings, broker_url: str | None = None, llm: LLM | None
     return create_app(settings, url, lambda: build_runtime(settings, url, llm))
 
 
-def _catalog_check_step(settings: Settings) -> type:
-    """A worker bootstep that refuses to start on an invalid catalog (SPEC §3) and preloads the SDK."""
+def _catalog_check_step(settings: Settings, broker_url: str) -> type:
+    """A worker bootstep that refuses to start on an invalid catalog (SPEC §3) or, for paid work,
+    on a server that would lose the ledger; it also preloads the SDK."""
 
     class CatalogCheck(bootsteps.Step):  # type: ignore[misc]
         """Validate the merged catalog before the worker consumes anything."""
@@ -84,6 +88,9 @@ def _catalog_check_step(settings: Settings) -> type:
             if problems:
                 shown = "; ".join(str(p) for p in problems[:5])
                 raise ConfigurationError(f"invalid catalog ({len(problems)} problem(s)): {shown}")
+            if settings.llm_provider != "offline":
+                with contextlib.closing(redis.Redis.from_url(redis_py_url(broker_url))) as client:
+                    require_durable_ledger(client, mask_url(broker_url), settings.allow_volatile_ledger)
             preload_sdk(settings)  # before the pool forks: children inherit the imported SDK
             super().__init__(parent, **kwargs)
 

@@ -25,6 +25,7 @@ from marketing_team.domain.errors import (
     LLMTransientError,
     LockTimeoutError,
     MarketingTeamError,
+    ProviderBillingError,
 )
 from marketing_team.orchestration import canvas, dispatch, sweeper, task_gate
 from marketing_team.orchestration.context import runtime_of
@@ -119,6 +120,8 @@ def skill_body(task: Task, goal_id: str, task_id: str, run: int = 0, busy: int =
         _run(task, rt, goal_id, task_id, claimed.task.skill, busy)
     except _Failed as failed:
         return _failed(task.app, rt, goal_id, task_id, str(failed))
+    except ProviderBillingError as exc:
+        return _untrusted(task.app, rt, goal_id, task_id, exc)
     finally:
         skill_run.release(rt, claimed)  # a retry or a later revision may run it again
     return {"task_id": task_id, "status": "completed"}
@@ -133,8 +136,8 @@ def _run(task: Task, rt: Runtime, goal_id: str, task_id: str, skill: str, busy: 
     spec = rt.catalog.skill(skill)
     try:
         skill_run.run_skill(rt, goal_id, task_id, rt.model_for(rt.budget.effective_tier(spec.tier)))
-    except BudgetError:
-        raise  # not a skill failure: TeamTask parks the step or stops the goal
+    except (BudgetError, ProviderBillingError):
+        raise  # not a skill failure: the step parks, or the goal stops
     except LLMTransientError as exc:
         used = _faults(task, busy)
         if used < MAX_TRANSIENT_RETRIES:
@@ -143,6 +146,15 @@ def _run(task: Task, rt: Runtime, goal_id: str, task_id: str, skill: str, busy: 
         raise _Failed(f"{type(exc).__name__}: {exc}") from None
     except MarketingTeamError as exc:  # permanent: fails at once with its typed reason
         raise _Failed(f"{type(exc).__name__}: {exc}") from None
+
+
+def _untrusted(app: Celery, rt: Runtime, goal_id: str, task_id: str,
+               exc: ProviderBillingError) -> dict[str, str]:
+    """Stop the goal: its provider reported usage that cannot be true (its bound was recorded)."""
+    dispatch.emit(app, rt, [failures.untrusted_provider(rt, goal_id, task_id, str(exc))])
+    log.error("provider billing not trusted; goal stopped", extra={
+        "event": "provider_untrusted", "goal_id": goal_id, "task_id": task_id, "reason": str(exc)})
+    return {"task_id": task_id, "status": "goal_stopped"}
 
 
 def _failed(app: Celery, rt: Runtime, goal_id: str, task_id: str, reason: str) -> dict[str, str]:
@@ -175,6 +187,8 @@ def register(app: Celery, catalog: Catalog) -> None:
         except LLMTransientError as exc:
             raise self.retry(exc=exc, countdown=2 ** (used + 1),
                              max_retries=self.request.retries + 1) from None
+        except ProviderBillingError as exc:
+            return _untrusted(self.app, rt, goal_id, task_id, exc)
         finally:
             skill_run.release(rt, claimed)
         goal = rt.goals.load(goal_id)

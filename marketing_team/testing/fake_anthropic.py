@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import json
 import math
+import socket
 import threading
 import time
 from collections import deque
@@ -30,6 +31,7 @@ class FakeReply:
     error_type: str = "api_error"
     retry_after: float | None = None
     delay_s: float = 0.0
+    usage_reported: bool = True  # False: the reply leaves `usage` out (a broken proxy or server)
 
     @classmethod
     def text(
@@ -55,6 +57,11 @@ class FakeReply:
     def truncated(cls, content: str = "partial", output_tokens: int = 5) -> FakeReply:
         """A reply cut off by the output limit (stop_reason max_tokens)."""
         return cls.text(content, output_tokens=output_tokens, stop_reason="max_tokens")
+
+    @classmethod
+    def without_usage(cls, content: str = "ok") -> FakeReply:
+        """A normal reply whose body has no `usage` at all."""
+        return cls(content=content, usage_reported=False)
 
     @classmethod
     def slow(cls, seconds: float, content: str = "ok") -> FakeReply:
@@ -117,6 +124,11 @@ class FakeAnthropic:
         self.responder = responder
         self.requests: list[RecordedRequest] = []
         self.unexpected: list[RecordedRequest] = []
+        # Every message reply delivered to a client still waiting for it, with its request:
+        # what a real server would bill (an abandoned request's late answer is not delivered).
+        self.served: list[tuple[RecordedRequest, FakeReply]] = []
+        # Like a proxy or gateway that predates structured outputs: `output_config` gets a 400.
+        self.refuse_native_structured_output = False
         self._script: deque[FakeReply] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -138,6 +150,11 @@ class FakeAnthropic:
             return len(self._script)
 
     def _next_reply(self, request: RecordedRequest) -> FakeReply | None:
+        if self.refuse_native_structured_output and "output_config" in request.body:
+            with self._lock:
+                self.requests.append(request)
+            return FakeReply(content="output_config: Extra inputs are not permitted", status=400,
+                             error_type="invalid_request_error")
         with self._lock:
             self.requests.append(request)
             if self._script:
@@ -201,7 +218,7 @@ class FakeAnthropic:
     def _payload(self, reply: FakeReply, request: RecordedRequest) -> dict[str, Any]:
         if reply.status >= 400:
             return {"type": "error", "error": {"type": reply.error_type, "message": reply.content}}
-        return {
+        payload: dict[str, Any] = {
             "id": f"msg_fake_{next(self._ids)}",
             "type": "message",
             "role": "assistant",
@@ -209,13 +226,15 @@ class FakeAnthropic:
             "content": [{"type": "text", "text": reply.content}],
             "stop_reason": reply.stop_reason,
             "stop_sequence": None,
-            "usage": {
+        }
+        if reply.usage_reported:
+            payload["usage"] = {
                 "input_tokens": reply.input_tokens,
                 "output_tokens": reply.output_tokens,
                 "cache_creation_input_tokens": reply.cache_creation_input_tokens,
                 "cache_read_input_tokens": reply.cache_read_input_tokens,
-            },
-        }
+            }
+        return payload
 
 
 def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
@@ -238,7 +257,21 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
                 reply = FakeReply(content="fake: no scripted reply left", status=500)
             if reply.delay_s and fake._stopping.wait(reply.delay_s):
                 return  # the fake is stopping; nobody is waiting for this answer
+            if reply.delay_s and self._client_gone():
+                return  # the client timed out and hung up: nothing delivered, nothing billed
             self._send(reply.status, fake._payload(reply, request), reply.retry_after)
+            if reply.status == 200:
+                with fake._lock:
+                    fake.served.append((request, reply))
+
+        def _client_gone(self) -> bool:
+            try:
+                peeked: bytes = self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                return peeked == b""
+            except BlockingIOError:
+                return False  # open, nothing more sent: still waiting for the answer
+            except OSError:
+                return True
 
         def _send(self, status: int, payload: dict[str, Any], retry_after: float | None) -> None:
             data = json.dumps(payload).encode()

@@ -34,6 +34,8 @@ def child_env(extra: Mapping[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MT_", "ANTHROPIC_", "REDIS_", "OPENAI_"))}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
+    # Test servers keep nothing across a restart on purpose; a test of the refusal says "0".
+    env["MT_ALLOW_VOLATILE_LEDGER"] = "1"
     env.update(extra)
     return env
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from pydantic import BaseModel
 
-from marketing_team.llm.protocol import LLM, Message, Reply, SystemBlock, Usage
+from marketing_team.llm.bounds import input_bound
+from marketing_team.llm.protocol import LLM, Message, Reply, RequestMeter, SystemBlock, Usage
+from marketing_team.llm.structured import parse_structured
 
 
 class UnexpectedCall(AssertionError):
@@ -81,8 +85,27 @@ class ScriptedLLM:
         return self
 
     def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
-                 max_tokens: int, schema: type[BaseModel] | None = None) -> Reply:
-        """Answer from the script, the fallback, or raise UnexpectedCall."""
+                 max_tokens: int, schema: type[BaseModel] | None = None,
+                 meter: RequestMeter | None = None) -> Reply:
+        """Answer from the script, the fallback, or raise UnexpectedCall; one metered request."""
+        if meter is None:
+            return self._answer(system_blocks, messages, model, max_tokens, schema)
+        texts = [b.text for b in system_blocks] + [m.content for m in messages]
+        bound = input_bound(texts + ([json.dumps(schema.model_json_schema())] if schema else []))
+        paid = meter.before(0, model, bound, max_tokens)
+        if paid is None:
+            try:
+                reply = self._answer(system_blocks, messages, model, max_tokens, schema)
+            except BaseException:
+                meter.failed(0)
+                raise
+            paid = meter.after(0, reply, bound, max_tokens)
+        if schema is not None and not isinstance(paid.parsed, schema):
+            paid = paid.model_copy(update={"parsed": parse_structured(paid.text, schema)})
+        return paid
+
+    def _answer(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
+                max_tokens: int, schema: type[BaseModel] | None) -> Reply:
         call = Call(tuple(system_blocks), tuple(messages), model, max_tokens, schema)
         with self._lock:
             self.calls.append(call)
@@ -112,7 +135,7 @@ class ScriptedLLM:
                 parsed = schema.model_validate_json(text)
         usage = Usage(input_tokens=sum(len(m.content) for m in messages) // 4, output_tokens=len(text) // 4)
         return Reply(text=text, stop_reason="end_turn", usage=usage, cost_usd=self.cost_per_call,
-                     model=model, parsed=parsed)
+                     model=model, parsed=parsed, request_id=f"scripted-{uuid.uuid4().hex[:12]}")
 
     def count(self, match: Callable[[Call], bool]) -> int:
         """How many recorded calls match."""

@@ -27,8 +27,9 @@ class Team:
     def __init__(self, server: RunningServer, workspace: Path, llm: LLM, *, concurrency: int = 8,
                  worker: bool = True, **settings: Any) -> None:
         self.server = server
-        self.settings = load_settings(_env_file=None, workspace_dir=workspace,
-                                      redis_url=server.url, **settings)
+        # Test servers keep nothing across a restart on purpose: a volatile ledger is expected.
+        self.settings = load_settings(_env_file=None, workspace_dir=workspace, redis_url=server.url,
+                                      **{"allow_volatile_ledger": True, **settings})
         self.llm = llm
         self.concurrency = concurrency
         self.rt = build_runtime(self.settings, server.broker_url, llm)

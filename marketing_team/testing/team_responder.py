@@ -40,8 +40,11 @@ def answer(request: RecordedRequest) -> tuple[str, int, int]:
               for b in (body.get("system") or [])]
     messages = [Message(m["role"], _text(m["content"])) for m in body.get("messages", [])]
     schema: type[BaseModel] | None = None
+    native = (body.get("output_config") or {}).get("format") or {}
     found = _SCHEMA_TAIL.search(messages[-1].content) if messages else None
-    if found is not None:
+    if native:  # structured output asked natively: the schema rides beside the messages
+        schema = SCHEMAS.get(str(native.get("schema", {}).get("title", "")))
+    elif found is not None:  # the fallback: the schema in words at the end of the last turn
         title = json.loads(found.group(1)).get("title", "")
         schema = SCHEMAS.get(title)
         messages[-1] = Message("user", messages[-1].content[: found.start()])
@@ -52,6 +55,8 @@ def answer(request: RecordedRequest) -> tuple[str, int, int]:
 def skill_of(request: RecordedRequest) -> str | None:
     """The skill a request drafts for (None for reviews, plans and other Director calls)."""
     marker = "produce the "
+    if request.body.get("output_config"):
+        return None  # a structured call: a review, a plan, a classification
     for message in request.body.get("messages", []):
         content = message["content"] if isinstance(message["content"], str) else json.dumps(message["content"])
         if marker in content and "ReviewReply" not in content:

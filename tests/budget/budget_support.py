@@ -39,7 +39,8 @@ def offline_answer(request: RecordedRequest) -> FakeReply:
     body = request.body
     system = [SystemBlock(_text(block["text"])) for block in body.get("system", [])]
     messages = [Message(m["role"], _text(m["content"])) for m in body["messages"]]
-    schema = ReviewReply if '"title":"ReviewReply"' in messages[-1].content else None
+    structured = (body.get("output_config") or {}).get("format") or {}
+    schema = ReviewReply if structured.get("schema", {}).get("title") == "ReviewReply" else None
     reply = OfflineProvider().complete(system, messages, "offline", 8192, schema=schema)
     return FakeReply.text(reply.text, input_tokens=TOKENS_IN, output_tokens=TOKENS_OUT)
 

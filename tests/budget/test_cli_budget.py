@@ -92,8 +92,9 @@ def test_cli_budget_unreachable_redis_is_one_line_and_non_zero(monkeypatch: pyte
     result = CliRunner().invoke(cli, ["budget", "--json"])
 
     assert result.exit_code == 3
-    assert len(result.output.strip().splitlines()) == 1
-    assert "unreachable" in result.output and "s3cret" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "unreachable" in result.stderr and "s3cret" not in result.output
+    assert json.loads(result.stdout)["exit_code"] == 3  # --json: one object on stdout, even now
 
 
 def test_cli_budget_without_redis_url_reads_the_embedded_server_s_ledger(

@@ -12,17 +12,13 @@ from marketing_team.budget.policy import (
     allowed_text,
     allows,
     at_least,
-    call_worst_case,
-    estimate_input_tokens,
     forced_tier,
     level_for,
     stop_at,
     to_micros,
     to_usd,
 )
-from marketing_team.config.settings import load_settings
 from marketing_team.domain.goal import Priority
-from marketing_team.llm.pricing import PriceTable
 
 BUDGET = 1_000_000_000  # $1000 in micro-dollars
 
@@ -103,18 +99,3 @@ def test_decide_stops_a_goal_at_its_cap_even_at_normal_level() -> None:
 def test_decide_runs_an_allowed_priority() -> None:
     assert admit(BudgetLevel.WARNING, Priority.P2, spent=850_000_000, budget=BUDGET, goal_spent=0,
                   goal_cap=100_000_000, month="2026-11").kind == "run"
-
-
-def test_call_worst_case_covers_the_continuation_and_each_structured_attempt() -> None:
-    prices = PriceTable.from_settings(load_settings(_env_file=None))
-    one = prices.worst_case_cost("claude-sonnet-5", 1000, 1000)
-    continued = prices.worst_case_cost("claude-sonnet-5", 2128, 1000)
-    assert call_worst_case(prices, "claude-sonnet-5", 1000, 1000) == one + continued
-    three = call_worst_case(prices, "claude-sonnet-5", 1000, 1000, attempts=3)
-    assert three > 3 * (one + continued)  # later attempts re-send the earlier turns
-
-
-def test_estimate_input_tokens_errs_high_for_prose_and_schema() -> None:
-    prose = "word " * 1200  # 6000 characters, ~1500 real tokens
-    assert estimate_input_tokens([prose]) >= 1500
-    assert estimate_input_tokens([prose, "hi"], schema_chars=300) == 2000 + 1 + 100 + 16

@@ -78,7 +78,7 @@ def test_reply_cache_revalidates_structured_replies_from_text(rt: Runtime, fake:
     key = reply_key(goal, "t", 0, "review")
     rt.guarded(goal, "director", key).complete(SYSTEM, ASK, MODEL, 99, schema=Verdict)
 
-    stored = rt.replies.get(key)
+    stored = rt.replies.get(f"{key}#0")  # each request of a call is stored by its number
     replayed = rt.guarded(goal, "director", key).complete(SYSTEM, ASK, MODEL, 99, schema=Verdict)
 
     assert stored is not None and "parsed" not in stored

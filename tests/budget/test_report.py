@@ -9,13 +9,12 @@ import redis
 from budget_support import PAID
 
 from marketing_team.budget.ledger import Spend
-from marketing_team.budget.meter import metered_call
 from marketing_team.budget.report import render
 from marketing_team.config.settings import load_settings
 from marketing_team.director.export import export_costs
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.values import utcnow
-from marketing_team.llm.protocol import Reply, Usage
+from marketing_team.llm.protocol import Message, SystemBlock
 from marketing_team.testing.scripted import ScriptedLLM
 from marketing_team.testing.servers import RunningServer
 
@@ -38,11 +37,11 @@ def test_report_export_shows_every_paid_call_of_the_day(redis_server: RunningSer
                                                        redis_client: redis.Redis, tmp_path: Path) -> None:
     cfg = load_settings(_env_file=None, workspace_dir=tmp_path / "ws", redis_url=redis_server.url,
                         **PAID)
-    rt = Runtime(settings=cfg, llm=ScriptedLLM(), broker_url=redis_server.url)
     for cost in ("0.25", "0.50"):
-        with metered_call(rt.budget, "", "seo-audit", "claude-sonnet-5", 500, input_tokens=100) as settle:
-            settle(Reply(text="ok", stop_reason="end_turn", usage=Usage(input_tokens=1),
-                         cost_usd=Decimal(cost), model="claude-sonnet-5"))
+        scripted = ScriptedLLM(cost_per_call=Decimal(cost)).on(lambda call: True, "ok")
+        rt = Runtime(settings=cfg, llm=scripted, broker_url=redis_server.url)
+        rt.guarded("", "seo-audit").complete([SystemBlock("audit")], [Message("user", "the site")],
+                                             "claude-sonnet-5", 500)
 
     text = export_costs(rt, f"{utcnow():%Y-%m-%d}").read_text()
     assert "- Spent this day: $0.750000 over 2 model call(s)" in text

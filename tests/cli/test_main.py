@@ -6,8 +6,10 @@ import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import click
+from click.testing import CliRunner
 
 from marketing_team.cli.main import COMMANDS, cli
 from marketing_team.testing.processes import child_env
@@ -37,3 +39,12 @@ def test_a_command_that_calls_no_broker_loads_neither_celery_nor_a_provider_sdk(
     assert result.returncode == 0, result.stderr[-2000:]
     assert "copywriting" in result.stdout
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_command_run_with_json_prints_one_json_object_when_it_fails(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["goal", "   ", "--json"],
+                                env={"WORKSPACE_DIR": str(tmp_path)})
+
+    assert result.exit_code == 2
+    assert json.loads(result.stdout) == {"status": "error", "error": "goal text is empty",
+                                         "exit_code": 2}

@@ -28,7 +28,7 @@ class Score(BaseModel):
 VALID = '{"score": 8, "reason": "clear benefit"}'
 
 
-def test_structured_reply_requests_the_schema_in_the_last_user_turn(
+def test_structured_reply_sends_the_schema_as_native_structured_output(
     fake: FakeAnthropic, provider: AnthropicProvider
 ) -> None:
     fake.script(FakeReply.text(VALID))
@@ -37,10 +37,26 @@ def test_structured_reply_requests_the_schema_in_the_last_user_turn(
 
     assert reply.parsed == Score(score=8, reason="clear benefit")
     (request,) = fake.requests
-    last = request.body["messages"][-1]
-    assert last["role"] == "user"
-    assert last["content"].startswith("Score this headline.")
-    assert json.dumps(Score.model_json_schema(), separators=(",", ":")) in last["content"]
+    sent = request.body["output_config"]["format"]
+    assert sent["type"] == "json_schema" and sent["schema"]["title"] == "Score"
+    assert request.body["messages"][-1]["content"] == "Score this headline."  # no schema in words
+
+
+def test_a_server_refusing_native_structured_output_is_asked_in_words_from_then_on(
+    fake: FakeAnthropic, provider: AnthropicProvider
+) -> None:
+    fake.refuse_native_structured_output = True
+    fake.script(FakeReply.text(VALID), FakeReply.text(VALID))
+
+    first = provider.complete(SYSTEM, ASK, MODEL, 500, schema=Score)
+    second = provider.complete(SYSTEM, ASK, MODEL, 500, schema=Score)
+
+    assert first.parsed == second.parsed == Score(score=8, reason="clear benefit")
+    refused, asked, again = fake.requests  # one refusal, then words only, remembered
+    assert "output_config" in refused.body and "output_config" not in asked.body
+    assert "output_config" not in again.body
+    schema_words = json.dumps(Score.model_json_schema(), separators=(",", ":"))
+    assert schema_words in asked.body["messages"][-1]["content"]
 
 
 def test_structured_reply_tolerates_fences_and_surrounding_prose(

@@ -44,8 +44,8 @@ EVENT = {"type": "traffic_drop", "data": {"percentageDrop": 30}}
 
 def _rejecting(request: RecordedRequest) -> FakeReply:
     """Answers like the offline provider, except that every review rejects the draft."""
-    last = request.body["messages"][-1]["content"]
-    if "ReviewReply" not in (last if isinstance(last, str) else json.dumps(last)):
+    structured = (request.body.get("output_config") or {}).get("format") or {}
+    if structured.get("schema", {}).get("title") != "ReviewReply":
         return offline_responder()(request)
     review = {"verdict": "REJECT", "scores": dict.fromkeys(SCORE_DIMENSIONS, 2.0),
               "findings": [{"severity": "major", "section": "All", "description": "Off brief"}],

@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from marketing_team.llm.offline import OfflineProvider
-from marketing_team.llm.protocol import Message, Reply, SystemBlock
+from marketing_team.llm.protocol import Message, Reply, RequestMeter, SystemBlock
 from marketing_team.testing.processes import child_env
 from marketing_team.testing.processes import wait_for as harness_wait_for
 from marketing_team.testing.servers import RunningServer
@@ -91,7 +91,8 @@ class GatedLLM:
         self._inner = OfflineProvider()
 
     def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
-                 max_tokens: int, schema: type[BaseModel] | None = None) -> Reply:
+                 max_tokens: int, schema: type[BaseModel] | None = None,
+                 meter: RequestMeter | None = None) -> Reply:
         """Wait for the gate (at most 60 s, so a failed test cannot hang), then answer offline."""
         if not self.gate.wait(60):
             raise TimeoutError("the test never opened the gate")

@@ -1,0 +1,96 @@
+"""The ledger equals what the provider billed, to the micro-dollar, whatever the provider does.
+
+Goals run on the real worker through the real SDK against the fake, which answers one request in
+five with a fault: a rate limit, a server error, a timeout, a truncated reply, invalid JSON for a
+structured call, or a reply without usage. A reply without usage stops its goal, recording its
+request's bound; every other served reply is recorded at its reported cost.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+from budget_support import PAID, offline_answer, wait_until
+
+from marketing_team.budget.ledger import month_of
+from marketing_team.budget.policy import to_usd
+from marketing_team.config.settings import load_settings
+from marketing_team.domain.values import utcnow
+from marketing_team.llm.anthropic_provider import AnthropicProvider
+from marketing_team.llm.pricing import PriceTable
+from marketing_team.llm.protocol import Usage
+from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
+from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.team import Team
+
+GOALS = 4
+FAULT_SHARE = 0.2
+
+
+class Faulty:
+    """offline_answer, except that one request in five (seeded) gets a fault."""
+
+    def __init__(self, seed: int) -> None:
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.faults: list[str] = []
+
+    def __call__(self, request: RecordedRequest) -> FakeReply:
+        with self.lock:
+            roll = self.random.random()
+            kind = self.random.choice(["429", "500", "timeout", "truncated", "invalid", "no_usage"])
+        good = offline_answer(request)
+        if roll >= FAULT_SHARE:
+            return good
+        with self.lock:
+            self.faults.append(kind)
+        structured = "output_config" in request.body
+        return {
+            "429": FakeReply.rate_limited(retry_after=0.01),
+            "500": FakeReply.server_error(retry_after=0.01),
+            "timeout": FakeReply(content=good.content, delay_s=1.5, input_tokens=good.input_tokens,
+                                 output_tokens=good.output_tokens),
+            "truncated": FakeReply.text(good.content[: len(good.content) // 2], input_tokens=good.input_tokens,
+                                        output_tokens=good.output_tokens, stop_reason="max_tokens"),
+            "invalid": FakeReply.text("Sure! Here is my review: looks good.", input_tokens=good.input_tokens,
+                                      output_tokens=40) if structured else good,
+            "no_usage": FakeReply.without_usage(good.content),
+        }[kind]
+
+
+def test_the_ledger_equals_what_the_provider_billed_under_injected_faults(
+        redis_server: RunningServer, tmp_path: Path) -> None:
+    faulty = Faulty(seed=20261129)
+    with FakeAnthropic(default=None, responder=faulty) as fake:
+        values = {**PAID, "anthropic_base_url": fake.url, "llm_max_retries": 2, "llm_timeout_s": 1.0,
+                  "budget_monthly": Decimal("100")}
+        cfg = load_settings(_env_file=None, workspace_dir=tmp_path / "ws", redis_url=redis_server.url,
+                            **values)
+        with Team(redis_server, tmp_path / "ws", AnthropicProvider(cfg), **values) as team:
+            goals = [team.pipeline("Copywriting Review Chain") for _ in range(GOALS)]
+            wait_until(lambda: all(team.rt.goals.load(g.id).status.is_settled for g in goals),
+                       "every goal to settle", timeout_s=150)
+            settled = [team.rt.goals.load(g.id) for g in goals]
+            month = team.rt.budget.ledger.month(month_of(utcnow()))
+
+    prices = PriceTable.from_settings(cfg)
+    reported = sum((prices.cost(str(request.body["model"]),
+                                Usage(input_tokens=reply.input_tokens, output_tokens=reply.output_tokens))
+                    for request, reply in fake.served if reply.usage_reported), Decimal(0))
+    # Each reply without usage stopped its goal, naming the bound it recorded instead
+    bounds = [Decimal(g.status_reason.split("recorded its bound $")[1].split()[0])
+              for g in settled if "recorded its bound $" in g.status_reason]
+    unreported = sum(1 for _, reply in fake.served if not reply.usage_reported)
+
+    assert set(faulty.faults) >= {"429", "500", "timeout", "truncated"}, faulty.faults
+    assert len(bounds) == unreported
+    stopped = [g for g in settled if "recorded its bound $" in g.status_reason]
+    assert all(g.status.value == "failed" and "claude-" in g.status_reason and "msg_fake_" in g.status_reason
+               for g in stopped)  # the reason names the model and the provider's reply id
+    assert to_usd(month.spent) == reported + sum(bounds, Decimal(0))
+    assert month.reserved == 0
+    print(f"\n{len(fake.requests)} requests, faults {sorted(faulty.faults)}; ledger ${to_usd(month.spent)}"
+          f" = served ${reported} + bounds {bounds}; goals {[g.status.value for g in settled]}")
