@@ -9,7 +9,7 @@ import click
 
 from marketing_team.budget.ledger import Spend, month_of
 from marketing_team.budget.policy import level_for, share_percent, to_micros, to_usd
-from marketing_team.cli.common import emit_json, settings
+from marketing_team.cli.common import emit_json, say, settings
 from marketing_team.config.settings import Settings
 from marketing_team.domain.errors import InputError
 from marketing_team.domain.values import utcnow
@@ -50,20 +50,20 @@ def budget_summary(cfg: Settings, spend: Spend, month: str, source: str) -> dict
 def _print(cfg: Settings, spend: Spend, month: str, source: str) -> None:
     budget = to_micros(cfg.budget_monthly, round_up=False)
     level = level_for(spend.spent, budget)
-    click.echo(f"Budget {month}: ${to_usd(spend.spent):.2f} of ${to_usd(budget):.2f} spent "
+    say(f"Budget {month}: ${to_usd(spend.spent):.2f} of ${to_usd(budget):.2f} spent "
                f"({share_percent(spend.spent, budget)}%), level {level}; "
                f"${to_usd(max(0, budget - spend.spent)):.2f} left")
-    click.echo(f"  {spend.calls} model call(s); ${to_usd(spend.reserved):.4f} held by calls in "
+    say(f"  {spend.calls} model call(s); ${to_usd(spend.reserved):.4f} held by calls in "
                f"flight; caps ${cfg.goal_budget_cap:.2f} per goal, ${cfg.call_cost_cap:.2f} per call")
     for title, amounts in (("skill", spend.by_skill), ("model", spend.by_model)):
         if amounts:
-            click.echo(f"By {title}:")
+            say(f"By {title}:")
             for name, micros in sorted(amounts.items(), key=lambda kv: (-kv[1], kv[0])):
-                click.echo(f"  {name:<32} ${to_usd(micros):.4f}")
+                say(f"  {name:<32} ${to_usd(micros):.4f}")
     if spend.by_day:
-        click.echo("By day:")
+        say("By day:")
         for day, micros in sorted(spend.by_day.items()):
-            click.echo(f"  {day:<32} ${to_usd(micros):.4f}")
+            say(f"  {day:<32} ${to_usd(micros):.4f}")
 
 
 @click.command("budget")

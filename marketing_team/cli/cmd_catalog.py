@@ -11,7 +11,7 @@ import click
 from marketing_team.catalog.loader import load_catalog_from
 from marketing_team.catalog.specs import DIRECTOR_REVIEW, FOUNDATION, Catalog, SkillSpec
 from marketing_team.catalog.validate import validate_catalog
-from marketing_team.cli.common import emit_json, settings
+from marketing_team.cli.common import emit_json, say, settings
 from marketing_team.domain.errors import NotFoundError
 
 _PARENS = re.compile(r"\s*\([^()]*\)")
@@ -55,15 +55,15 @@ def validate_cmd() -> None:
     cfg = settings()
     problems = validate_catalog(cfg.catalog_dir)
     for problem in problems:
-        click.echo(str(problem))
+        say(str(problem))
     if problems:
         plural = "" if len(problems) == 1 else "s"
-        click.echo(f"catalog invalid: {len(problems)} problem{plural}")
+        say(f"catalog invalid: {len(problems)} problem{plural}")
         raise SystemExit(1)
     catalog = load_catalog_from(cfg.catalog_dir)
     if cfg.catalog_dir is not None:
-        click.echo(f"user catalog: {cfg.catalog_dir}")
-    click.echo(f"catalog OK: {len(_team_skills(catalog))} skills, {len(catalog.squads)} squads, "
+        say(f"user catalog: {cfg.catalog_dir}")
+    say(f"catalog OK: {len(_team_skills(catalog))} skills, {len(catalog.squads)} squads, "
                f"{len(catalog.pipelines)} pipelines, {len(catalog.schedules)} schedules, "
                f"{len(catalog.events)} event mappings")
 
@@ -88,12 +88,12 @@ def skills_list(as_json: bool) -> None:
     previous = None
     for row in rows:
         if previous is not None and row[0] != previous and previous != "SQUAD":
-            click.echo()  # a blank line between squads keeps the groups readable
+            say()  # a blank line between squads keeps the groups readable
         previous = row[0]
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        say("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
                    + "  " + row[3])
     squads = {s.squad for s in skills} - {FOUNDATION}
-    click.echo(f"\n{len(skills)} skills in {len(squads)} squads"
+    say(f"\n{len(skills)} skills in {len(squads)} squads"
                + (" + foundation" if any(s.squad == FOUNDATION for s in skills) else ""))
 
 
@@ -114,14 +114,14 @@ def skills_show(slug: str, as_json: bool) -> None:
     fields = [("name", spec.name), ("description", spec.description), ("squad", spec.squad),
               ("tier", spec.tier), ("min words", str(spec.min_words)),
               ("downstream", ", ".join(spec.downstream) or "-"), ("source", str(spec.source))]
-    click.echo(spec.slug)
+    say(spec.slug)
     for label, value in fields:
-        click.echo(f"  {label + ':':<13}{value}")
-    click.echo("  sections:")
+        say(f"  {label + ':':<13}{value}")
+    say("  sections:")
     for index, section in enumerate(spec.sections, start=1):
-        click.echo(f"    {index}. {section}")
-    click.echo()
-    click.echo(spec.instructions)
+        say(f"    {index}. {section}")
+    say()
+    say(spec.instructions)
 
 
 def register(cli: click.Group) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from marketing_team.cli.common import settings
+from marketing_team.cli.common import say, settings
 from marketing_team.director.product_context import send_file
 from marketing_team.domain.errors import InputError
 from marketing_team.ops.run_mode import store_session
@@ -76,8 +76,8 @@ def init_cmd(force: bool) -> None:
     atomic_write(path, PRODUCT_TEMPLATE)
     with store_session(cfg) as rt:
         send_file(rt)
-    click.echo(f"wrote {path}")
-    click.echo("Fill in each section: every skill reads this file before it writes. "
+    say(f"wrote {path}")
+    say("Fill in each section: every skill reads this file before it writes. "
                "`mtctl goal` sends it again whenever it changed.")
 
 
@@ -96,7 +96,7 @@ def context_set(file: Path) -> None:
         raise InputError(f"{file} is not UTF-8 text") from None
     with store_session(settings()) as rt:
         record = rt.context.set(text, str(file.resolve()))
-    click.echo(f"product context set from {file} ({len(text)} characters, {record.sha})")
+    say(f"product context set from {file} ({len(text)} characters, {record.sha})")
 
 
 @context_group.command("show")
@@ -105,10 +105,10 @@ def context_show() -> None:
     with store_session(settings()) as rt:
         record = rt.context.record()
     if record is None or not record.text.strip():
-        click.echo("no product context yet: run `mtctl init`, or `mtctl context set FILE`")
+        say("no product context yet: run `mtctl init`, or `mtctl context set FILE`")
         return
-    click.echo(f"# from {record.source} at {record.updated_at} ({record.sha})")
-    click.echo(record.text.rstrip())
+    say(f"# from {record.source} at {record.updated_at} ({record.sha})")
+    say(record.text.rstrip())
 
 
 def register(cli: click.Group) -> None:

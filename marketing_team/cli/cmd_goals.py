@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from marketing_team.cli.common import PRIORITY, emit_json, local_runtime, settings
+from marketing_team.cli.common import PRIORITY, emit_json, local_runtime, say, settings
 from marketing_team.cli.watch import follow, goal_summary, print_summary
 from marketing_team.director import export, flow, phases
 from marketing_team.director.launch import estimate_cost, plan_goal, plan_pipeline
@@ -34,7 +34,7 @@ def _run(mode: RunMode, goal: Goal, detach: bool, as_json: bool) -> None:
     sub = progress.Subscription(rt.redis, goal.id)
     try:
         if not as_json:
-            click.echo(f"Goal {goal.id}: {len(goal.plan.phases)} phases, {len(goal.tasks)} tasks "
+            say(f"Goal {goal.id}: {len(goal.plan.phases)} phases, {len(goal.tasks)} tasks "
                        f"({goal.category}, {goal.priority}) -> {export.goal_folder(rt, goal.id)}",
                        err=True)
         dispatch.start(app, rt, goal.id)
@@ -70,13 +70,13 @@ def _report(rt: Runtime, goal: Goal, as_json: bool) -> None:
 
 
 def _print_plan(rt: Runtime, goal: Goal, note: str) -> None:
-    click.echo(f"Plan for: {goal.description}  [{goal.category}, {goal.priority}]")
-    click.echo(f"Source: {goal.plan.source}{' (' + goal.plan.template + ')' if goal.plan.template else ''}"
+    say(f"Plan for: {goal.description}  [{goal.category}, {goal.priority}]")
+    say(f"Source: {goal.plan.source}{' (' + goal.plan.template + ')' if goal.plan.template else ''}"
                f" — {note}")
     for index, phase in enumerate(goal.plan.phases, start=1):
         mode = "parallel" if phase.parallel else "sequential"
-        click.echo(f"  {index}. {phase.name} [{mode}]: {', '.join(phase.skills)}")
-    click.echo(f"Estimated cost: ${estimate_cost(rt, goal):.4f} ({len(goal.tasks)} tasks + reviews, "
+        say(f"  {index}. {phase.name} [{mode}]: {', '.join(phase.skills)}")
+    say(f"Estimated cost: ${estimate_cost(rt, goal):.4f} ({len(goal.tasks)} tasks + reviews, "
                f"provider {rt.provider_name})")
 
 
@@ -112,7 +112,7 @@ def _sync_context(rt: Runtime, quiet: bool) -> None:
     """Send context/product.md to the team when it changed (the file wins), and say so."""
     note = sync_from_file(rt)
     if note and not quiet:
-        click.echo(note, err=True)
+        say(note, err=True)
 
 
 @click.command("pipeline")
@@ -154,12 +154,12 @@ def goals_list(as_json: bool, limit: int, status: str | None) -> None:
         emit_json(rows)
         return
     if not rows:
-        click.echo("no goals yet")
+        say("no goals yet")
     for row in rows:
         if row["status"] == "unreadable":
-            click.echo(f"{row['goal_id']}  unreadable       {row['reason'][:80]}")
+            say(f"{row['goal_id']}  unreadable       {row['reason'][:80]}")
             continue
-        click.echo(f"{row['goal_id']}  {row['status']:<16} {row['tasks']['approved']}/"
+        say(f"{row['goal_id']}  {row['status']:<16} {row['tasks']['approved']}/"
                    f"{row['tasks']['total']} ${row['cost_usd']:.4f}  {row['description'][:60]}")
 
 
@@ -182,11 +182,11 @@ def goals_show(goal_id: str, as_json: bool) -> None:
         emit_json(data)
         return
     for index, phase in enumerate(goal.plan.phases):
-        click.echo(f"  phase {index + 1}: {phase.name}")
+        say(f"  phase {index + 1}: {phase.name}")
         for t in goal.phase_tasks(index):
             score = f" score {t.last_review.overall}" if t.last_review and t.last_review.overall else ""
             err = f" — {t.error}" if t.error else ""
-            click.echo(f"    {t.skill:<28} {t.status.value:<12} rev {t.revision}{score}{err}")
+            say(f"    {t.skill:<28} {t.status.value:<12} rev {t.revision}{score}{err}")
 
 
 @goals_group.command("export")
@@ -202,11 +202,11 @@ def goals_export(goal_id: str | None, everything: bool, to: Path | None) -> None
     with store_session(settings()) as rt:
         if goal_id is not None:
             folder = export.export_goal(rt, check_id(goal_id, "goal id"), to)
-            click.echo(f"exported {goal_id} -> {folder}")
+            say(f"exported {goal_id} -> {folder}")
             return
         done = export.export_everything(rt, to)
         root = to or rt.workspace.root
-    click.echo(f"exported {done.goals} goal(s) and {done.review_items} review item(s) -> {root}"
+    say(f"exported {done.goals} goal(s) and {done.review_items} review item(s) -> {root}"
                + (f"; {done.skipped} unreadable goal(s) skipped (see the warnings)" if done.skipped else ""))
 
 
@@ -243,7 +243,7 @@ def goals_cancel(goal_id: str) -> None:
     """Cancel a goal; running tasks finish, nothing new starts."""
     with store_session(settings()) as rt:
         goal = flow.cancel(rt, check_id(goal_id, "goal id"))
-    click.echo(f"Goal {goal.id}: {goal.status.value}")
+    say(f"Goal {goal.id}: {goal.status.value}")
 
 
 def register(cli: click.Group) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from marketing_team.cli.common import emit_json, settings
+from marketing_team.cli.common import emit_json, say, settings
 from marketing_team.config.settings import Settings
 from marketing_team.director import daily_report
 from marketing_team.director.migration import migrate_workspace
@@ -52,9 +52,9 @@ def health_cmd(ctx: click.Context, as_json: bool, timeout: float) -> None:
     if as_json:
         emit_json(report.as_json())
     else:
-        click.echo(f"level: {report.degradation.value} ({report.reason})")
+        say(f"level: {report.degradation.value} ({report.reason})")
         for part in report.components:
-            click.echo(f"  {part.name:<8} {part.status:<12} {part.detail}")
+            say(f"  {part.name:<8} {part.status:<12} {part.detail}")
     ctx.exit(report.degradation.exit_code)
 
 
@@ -70,7 +70,7 @@ def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
     logs.configure(cfg, "up")
     run_web, note = _web_ready(cfg) if web else (False, "")
     if note:
-        click.echo(f"web not started: {note}", err=True)
+        say(f"web not started: {note}", err=True)
     with contextlib.ExitStack() as stack:
         url = cfg.broker_url
         if url is None:
@@ -122,9 +122,9 @@ def metrics_cmd(day_text: str | None, write: bool, as_json: bool) -> None:
                    "tokens_out": c.tokens_out, "cost_usd": str(c.cost_usd)}
             for name, c in per_skill.items()}})
         return
-    click.echo(text.rstrip())
+    say(text.rstrip())
     if path is not None:
-        click.echo(f"\nwritten: {path}")
+        say(f"\nwritten: {path}")
 
 
 @click.command("migrate")
@@ -136,7 +136,7 @@ def migrate_cmd(source: Path | None) -> None:
     with store_session(cfg) as rt:
         report = migrate_workspace(rt, source or cfg.workspace)
     for line in report.lines():
-        click.echo(line)
+        say(line)
 
 
 def register(cli: click.Group) -> None:

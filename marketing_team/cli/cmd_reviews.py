@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from marketing_team.cli.common import emit_json, settings
+from marketing_team.cli.common import emit_json, say, settings
 from marketing_team.cli.watch import export_all, follow, print_summary
 from marketing_team.director import human_review, phases
 from marketing_team.domain.errors import InputError
@@ -32,9 +32,9 @@ def reviews_list(show_all: bool, as_json: bool) -> None:
         emit_json([i.model_dump(mode="json") for i in items])
         return
     if not items:
-        click.echo("no review items" + ("" if show_all else " open"))
+        say("no review items" + ("" if show_all else " open"))
     for item in items:
-        click.echo(f"{item.id}  {item.status.value:<9} {item.reason.value:<19} {item.goal_id}  "
+        say(f"{item.id}  {item.status.value:<9} {item.reason.value:<19} {item.goal_id}  "
                    f"{item.skill or '—'}")
 
 
@@ -44,12 +44,12 @@ def reviews_show(item_id: str) -> None:
     """One item with the reviewer's findings and the deliverable's path."""
     with store_session(settings()) as rt:
         item = rt.reviews.load(check_id(item_id, "review id"))
-    click.echo(f"{item.id}: {item.status.value} ({item.reason.value})")
-    click.echo(f"goal {item.goal_id}  task {item.task_id or '—'}  skill {item.skill or '—'}")
-    click.echo(f"deliverable: {item.deliverable or '—'}")
-    click.echo(item.summary)
+    say(f"{item.id}: {item.status.value} ({item.reason.value})")
+    say(f"goal {item.goal_id}  task {item.task_id or '—'}  skill {item.skill or '—'}")
+    say(f"deliverable: {item.deliverable or '—'}")
+    say(item.summary)
     if item.notes:
-        click.echo(f"notes: {item.notes}")
+        say(f"notes: {item.notes}")
 
 
 def _decide(item_id: str, status: ItemStatus, notes: str, detach: bool) -> None:
@@ -70,7 +70,7 @@ def _decide(item_id: str, status: ItemStatus, notes: str, detach: bool) -> None:
                     and goal.status is GoalStatus.RUNNING):
                 # The rest of its phase is still running: send this task round again on its own.
                 dispatch.republish_task(app, goal, goal.task(item.task_id))
-                click.echo(f"{item_id}: {status.value}; {item.skill} runs again in goal {goal.id}",
+                say(f"{item_id}: {status.value}; {item.skill} runs again in goal {goal.id}",
                            err=True)
             else:
                 dispatch.follow(app, rt, goal, decided.move)  # the phase's last one out advances it
@@ -80,9 +80,9 @@ def _decide(item_id: str, status: ItemStatus, notes: str, detach: bool) -> None:
                     # The last open item of a paused goal: continue it where it stopped.
                     phases.reopen(rt, goal.id)
                     dispatch.start(app, rt, goal.id)
-                    click.echo(f"{item_id}: {status.value}; goal {goal.id} resumed", err=True)
+                    say(f"{item_id}: {status.value}; goal {goal.id} resumed", err=True)
                 else:
-                    click.echo(f"{item_id}: {status.value}; goal {goal.id} stays {goal.status.value}")
+                    say(f"{item_id}: {status.value}; goal {goal.id} stays {goal.status.value}")
                     if goal.status.is_settled:  # other items still open, or it ended meanwhile
                         export_all(rt, goal.id)
                         return
@@ -136,9 +136,9 @@ def learnings_list(skill: str | None, limit: int, as_json: bool) -> None:
         emit_json([i.model_dump(mode="json") for i in items])
         return
     if not items:
-        click.echo("no learnings yet")
+        say("no learnings yet")
     for item in items:
-        click.echo(f"{item.timestamp:%Y-%m-%d %H:%M}  {item.skill:<26} {item.outcome.value:<8} {item.lesson}")
+        say(f"{item.timestamp:%Y-%m-%d %H:%M}  {item.skill:<26} {item.outcome.value:<8} {item.lesson}")
 
 
 def register(cli: click.Group) -> None:

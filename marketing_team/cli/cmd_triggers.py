@@ -10,7 +10,7 @@ from wsgiref.simple_server import WSGIServer, make_server
 
 import click
 
-from marketing_team.cli.common import emit_json, local_runtime, settings
+from marketing_team.cli.common import emit_json, local_runtime, say, settings
 from marketing_team.cli.watch import follow, goal_summary, print_summary
 from marketing_team.domain.errors import InputError
 from marketing_team.domain.event import Event, EventType
@@ -72,7 +72,7 @@ def schedules_list(as_json: bool) -> None:
     for row in rows:
         switch = "on " if row["enabled"] else "off"
         skip = f"  last skip: {row['last_skip_reason']}" if row["last_skip_reason"] else ""
-        click.echo(f"{row['id']:<16} {switch} {row['cron']:<12} next {row['next_fire']}  "
+        say(f"{row['id']:<16} {switch} {row['cron']:<12} next {row['next_fire']}  "
                    f"{row['priority']} {row['kind']}: {row['target'][:50]}  "
                    f"fired {row['fire_count']}x{skip}")
 
@@ -94,7 +94,7 @@ def schedules_run(schedule_id: str, detach: bool, as_json: bool) -> None:
             if as_json:
                 emit_json(result.as_json())
             else:
-                click.echo(f"schedule {schedule_id}: skipped ({result.skipped})", err=True)
+                say(f"schedule {schedule_id}: skipped ({result.skipped})", err=True)
             raise SystemExit(1)
         ok = _follow_goals(mode, [result.goal_id], detach, as_json)
         if as_json:
@@ -108,7 +108,7 @@ def _switch(schedule_id: str, enabled: bool) -> None:
     firing.entry_of(local_runtime(), schedule_id)  # unknown id: one line, nothing started
     with store_session(settings()) as rt:
         rt.schedules.set_enabled(schedule_id, enabled)
-    click.echo(f"schedule {schedule_id}: {'enabled' if enabled else 'disabled'}")
+    say(f"schedule {schedule_id}: {'enabled' if enabled else 'disabled'}")
 
 
 @schedules_group.command("enable")
@@ -155,7 +155,7 @@ def events_emit(event_type: str, data_json: str, event_id: str | None, detach: b
         result = event_bus.publish_event(mode.runtime, event, starter(mode.app, mode.runtime),
                                           owner=f"cli-{uuid.uuid4()}")
         if not as_json:
-            click.echo(f"event {result.event_id}: " + (f"started {', '.join(result.goals)}"
+            say(f"event {result.event_id}: " + (f"started {', '.join(result.goals)}"
                                                        if result.goals else f"no goal ({result.reason})"),
                        err=True)
         ok = _follow_goals(mode, list(result.goals), detach, as_json)
@@ -178,7 +178,7 @@ def events_mappings(as_json: bool) -> None:
     for row in rows:
         cond = row["condition"]
         when = f"if data.{cond['field']} {cond['op']} {json.dumps(cond['value'])}" if cond else "always"
-        click.echo(f"{row['event']:<22} -> {row['pipeline']:<22} {row['priority']}  {when}, "
+        say(f"{row['event']:<22} -> {row['pipeline']:<22} {row['priority']}  {when}, "
                    f"cooldown {row['cooldown_s']} s")
 
 
@@ -199,7 +199,7 @@ def serve_cmd(host: str, port: int, insecure: bool) -> None:
         assert mode.runtime is not None
         app = create_webhook_app(cfg, insecure=insecure, broker_url=mode.runtime.broker_url)
         with make_server(host, port, app, server_class=_ThreadingServer) as server:
-            click.echo(f"webhook on http://{host}:{server.server_port}/webhook "
+            say(f"webhook on http://{host}:{server.server_port}/webhook "
                        f"(health /health, metrics /metrics); Ctrl-C stops", err=True)
             server.serve_forever()
 

@@ -10,6 +10,7 @@ import click
 from marketing_team.config.settings import Settings, load_settings
 from marketing_team.director.runtime import Runtime, build_runtime
 from marketing_team.domain.goal import Priority
+from marketing_team.domain.text import terminal_safe
 
 
 def settings() -> Settings:
@@ -21,6 +22,12 @@ def local_runtime(cfg: Settings | None = None) -> Runtime:
     """A runtime for commands that read the workspace and catalog but publish nothing."""
     cfg = cfg or settings()
     return build_runtime(cfg, cfg.broker_url)
+
+
+def say(text: str = "", err: bool = False) -> None:
+    """Print a line for people, every control sequence removed (goal text, model output and event
+    data reach the terminal through here; our own styling goes through click.style after it)."""
+    click.echo(terminal_safe(text), err=err)
 
 
 def emit_json(data: Any) -> None:

@@ -6,9 +6,11 @@ from typing import Any
 
 import click
 
+from marketing_team.cli.common import say
 from marketing_team.director import export
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.goal import Goal, TaskStatus
+from marketing_team.domain.text import terminal_safe
 from marketing_team.domain.values import utcnow
 from marketing_team.observability import progress
 from marketing_team.observability.metrics import today
@@ -45,12 +47,12 @@ def print_summary(rt: Runtime, goal: Goal) -> None:
     tasks = data["tasks"]
     color = "green" if goal.status.value == "completed" else "yellow"
     click.echo(click.style(f"Goal {goal.id}: {goal.status.value}", fg=color, bold=True)
-               + (f" ({goal.status_reason})" if goal.status_reason else ""))
-    click.echo(f"  tasks: {tasks['approved']} approved, {tasks['failed']} failed, "
+               + (f" ({terminal_safe(goal.status_reason)})" if goal.status_reason else ""))
+    say(f"  tasks: {tasks['approved']} approved, {tasks['failed']} failed, "
                f"{tasks['blocked']} waiting for review, of {tasks['total']}")
-    click.echo(f"  cost: ${data['cost_usd']:.4f}   duration: {data['duration_s']:.1f} s   "
+    say(f"  cost: ${data['cost_usd']:.4f}   duration: {data['duration_s']:.1f} s   "
                f"provider: {data['provider']}")
-    click.echo(f"  folder: {data['folder']}")
+    say(f"  folder: {data['folder']}")
 
 
 def _line(goal: Goal, event: dict[str, Any]) -> str | None:
@@ -86,7 +88,7 @@ def follow(rt: Runtime, goal_id: str, sub: progress.Subscription, quiet: bool = 
             export.export_status(rt, goal_id)
             line = None if quiet else _line(goal, event)
             if line:
-                click.echo(line, err=True)
+                say(line, err=True)
         if goal.status.is_settled:
             break
     export_all(rt, goal_id)

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     # Web and monitoring
     webhook_token: SecretStr | None = Field(None, alias="MT_WEBHOOK_TOKEN")
     webhook_hmac_secret: SecretStr | None = Field(None, alias="MT_WEBHOOK_HMAC_SECRET")
+    webhook_tolerance_s: int = Field(300, alias="MT_WEBHOOK_TOLERANCE", ge=1, le=86400)
     flower_user: str = Field("admin", alias="MT_FLOWER_USER")
     flower_password: SecretStr | None = Field(None, alias="MT_FLOWER_PASSWORD")
 

@@ -15,3 +15,24 @@ def normalise(text: str) -> str:
 def headings(text: str) -> list[str]:
     """Every markdown heading's text, normalised."""
     return [normalise(h) for h in _HEADING.findall(text)]
+
+
+# ESC-introduced sequences: CSI (ESC [ … final byte), OSC/DCS/SOS/PM/APC strings (ESC ] … up to
+# BEL or ST), and two-byte escapes; then the 8-bit C1 forms of the same (CSI 0x9b, OSC 0x9d…).
+_SEQUENCES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b[\]PX^_].*?(?:\x07|\x1b\\|$)"  # OSC, DCS, SOS, PM, APC strings
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
+    r"|[\x9d\x90\x98\x9e\x9f].*?(?:\x07|\x9c|$)"  # 8-bit string introducers
+    r"|\x1b[@-_]?",  # any other escape
+    re.DOTALL)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """text with every control sequence and control character removed (newlines and tabs kept).
+
+    Goal text, model output and event data reach people's terminals; an escape sequence in them
+    could retitle the window, rewrite the screen or hide lines (OSC, CSI, C1 controls).
+    """
+    return _CONTROLS.sub("", _SEQUENCES.sub("", text))

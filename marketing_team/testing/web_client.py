@@ -41,7 +41,7 @@ def call(app: Callable[..., Any], method: str = "POST", path: str = "/webhook", 
          headers: dict[str, str] | None = None) -> Response:
     """Call a WSGI app in-process with a hand-built environ."""
     environ: dict[str, Any] = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "127.0.0.1",
+        "REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1",
         "SERVER_PORT": "80", "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
         "CONTENT_LENGTH": str(len(body)) if body else "",
     }

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 StartResponse = Callable[..., Any]
 _ROUTES = {"/webhook": "POST", "/health": "GET", "/metrics": "GET"}
+SEEN_PREFIX = "mt:webhook:seen:"  # signatures accepted within the tolerance window
 _STATUS = {200: "200 OK", 202: "202 Accepted", 400: "400 Bad Request", 401: "401 Unauthorized",
            404: "404 Not Found", 405: "405 Method Not Allowed", 413: "413 Content Too Large",
            415: "415 Unsupported Media Type", 500: "500 Internal Server Error",
@@ -65,6 +67,12 @@ class WebhookApp:
         except HttpError as err:
             status, headers = err.status, err.headers
             body = {"error": err.message, **({"field": err.field} if err.field else {})}
+            # One line per refusal: what and why, from where; never the body or a credential.
+            log.warning("request rejected", extra={
+                "event": "request_rejected", "status": err.status, "reason": err.message[:200],
+                "field": err.field, "client": environ.get("REMOTE_ADDR", ""),
+                "method": str(environ.get("REQUEST_METHOD", ""))[:20],
+                "path": str(environ.get("PATH_INFO", ""))[:100]})
         if isinstance(body, str):
             payload, ctype = body.encode(), "text/plain; version=0.0.4; charset=utf-8"
         else:
@@ -139,15 +147,31 @@ class WebhookApp:
             raise HttpError(401, "invalid bearer token", "Authorization", challenge)
 
     def _verify_signature(self, environ: dict[str, Any], body: bytes) -> None:
+        """`X-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`: fresh, matching, and unseen.
+
+        The timestamp must be within MT_WEBHOOK_TOLERANCE of now, and each signature is accepted
+        once (remembered for twice the tolerance), so captured bytes cannot be replayed.
+        """
         if self.hmac_secret is None:
             return
-        header = environ.get("HTTP_X_SIGNATURE_256", "")
-        if not header.startswith("sha256="):
-            raise HttpError(401, "missing signature: expected sha256=<hex>", "X-Signature-256")
-        expected = hmac.new(self.hmac_secret, body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(header[len("sha256="):].strip().lower().encode("utf-8", "replace"),
-                                   expected.encode()):
-            raise HttpError(401, "signature does not match the body", "X-Signature-256")
+        fields: dict[str, list[str]] = {}
+        for part in environ.get("HTTP_X_SIGNATURE", "").split(","):
+            name, _, value = part.strip().partition("=")
+            fields.setdefault(name, []).append(value.strip().lower())
+        stamp, given = (fields.get("t") or [""])[0], fields.get("v1") or []
+        if not stamp.isdigit() or not given:
+            raise HttpError(401, "missing signature: expected t=<unix time>,v1=<hex>", "X-Signature")
+        tolerance = self.settings.webhook_tolerance_s
+        if abs(time.time() - int(stamp)) > tolerance:
+            raise HttpError(401, f"signature timestamp outside the {tolerance} s tolerance",
+                            "X-Signature")
+        expected = hmac.new(self.hmac_secret, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        match = next((v for v in given if hmac.compare_digest(v.encode("utf-8", "replace"),
+                                                              expected.encode())), None)
+        if match is None:
+            raise HttpError(401, "signature does not match the timestamp and body", "X-Signature")
+        if not self.runtime.redis.set(f"{SEEN_PREFIX}{match}", "1", nx=True, ex=2 * tolerance):
+            raise HttpError(401, "signature already used: a replay is refused", "X-Signature")
 
 
 def _check_content_type(value: str) -> None:

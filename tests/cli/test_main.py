@@ -12,7 +12,11 @@ import click
 from click.testing import CliRunner
 
 from marketing_team.cli.main import COMMANDS, cli
+from marketing_team.config.settings import load_settings
+from marketing_team.director.launch import plan_pipeline
+from marketing_team.director.runtime import build_runtime
 from marketing_team.testing.processes import child_env
+from marketing_team.testing.servers import RunningServer
 
 
 def test_every_command_module_registers_exactly_the_commands_the_table_lists() -> None:
@@ -48,3 +52,22 @@ def test_a_command_run_with_json_prints_one_json_object_when_it_fails(tmp_path: 
     assert result.exit_code == 2
     assert json.loads(result.stdout) == {"status": "error", "error": "goal text is empty",
                                          "exit_code": 2}
+
+
+def test_control_sequences_in_goal_text_never_reach_the_terminal(redis_server: RunningServer,
+                                                                 tmp_path: Path) -> None:
+    hostile = "Grow \x1b]0;pwned\x07signups \x9b31mnow\x1b[2J \x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\"
+    rt = build_runtime(load_settings(_env_file=None, workspace_dir=tmp_path, redis_url=redis_server.url),
+                       redis_server.url)
+    goal = plan_pipeline(rt, "Copywriting Review Chain", description=hostile)
+    rt.goals.create(goal)
+    env = {"REDIS_URL": redis_server.url, "WORKSPACE_DIR": str(tmp_path)}
+
+    listed = CliRunner().invoke(cli, ["goals", "list"], env=env, color=True)
+    shown = CliRunner().invoke(cli, ["goals", "show", goal.id], env=env, color=True)
+
+    for result in (listed, shown):
+        assert result.exit_code == 0, result.output
+        # (our own colours may style the status line; nothing from the goal text survives)
+        assert not any(seq in result.output for seq in ("\x07", "\x9b", "\x9d", "\x1b]", "\x1b[2J"))
+    assert "Grow signups now link" in listed.output

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,26 +160,72 @@ def _signed(idle_team: Team) -> WebhookApp:
     return web_app(idle_team, webhook_hmac_secret="s3cret-hmac")
 
 
-def test_webhook_with_hmac_secret_accepts_a_correct_signature(idle_team: Team) -> None:
-    signature = "sha256=" + hmac.new(b"s3cret-hmac", GOOD, hashlib.sha256).hexdigest()
+def _signature(body: bytes, stamp: int | None = None, secret: bytes = b"s3cret-hmac") -> str:
+    """How a sender signs: t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">."""
+    t = int(time.time()) if stamp is None else stamp
+    return f"t={t},v1=" + hmac.new(secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
 
-    reply = call(_signed(idle_team), body=GOOD, headers={**JSON, "X-Signature-256": signature})
+
+def test_webhook_with_hmac_secret_accepts_a_correct_signature(idle_team: Team) -> None:
+    reply = call(_signed(idle_team), body=GOOD, headers={**JSON, "X-Signature": _signature(GOOD)})
 
     assert reply.status == 202 and reply.json()["status"] == "queued"
 
 
-@pytest.mark.parametrize("signature", [None, "sha256=", "sha1=abc", "sha256=" + "0" * 64])
+@pytest.mark.parametrize("signature", [
+    None, "t=,v1=", "sha256=" + "0" * 64, f"t={int(time.time())},v1=" + "0" * 64,
+    # the body-only form a captured request used to carry (replayable forever): refused now
+    "sha256=" + hmac.new(b"s3cret-hmac", GOOD, hashlib.sha256).hexdigest(),
+    _signature(GOOD, secret=b"another-secret"),
+])
 def test_webhook_with_hmac_secret_refuses_a_missing_or_wrong_signature(idle_team: Team,
                                                                        signature: str | None) -> None:
     headers = dict(JSON)
     if signature is not None:
-        headers["X-Signature-256"] = signature
+        headers["X-Signature"] = signature
 
     reply = call(_signed(idle_team), body=GOOD, headers=headers)
 
-    _error(reply, 401, "X-Signature-256")
+    _error(reply, 401, "X-Signature")
     assert "s3cret" not in reply.body.decode()
     assert _dispatched_nothing(idle_team)
+
+
+def test_webhook_refuses_a_signature_older_than_the_tolerance(idle_team: Team) -> None:
+    old = _signature(GOOD, stamp=int(time.time()) - 301)
+
+    reply = call(_signed(idle_team), body=GOOD, headers={**JSON, "X-Signature": old})
+
+    assert "outside the 300 s tolerance" in _error(reply, 401, "X-Signature")
+    assert _dispatched_nothing(idle_team)
+
+
+def test_webhook_refuses_the_same_signed_request_sent_twice(idle_team: Team) -> None:
+    # A body without an id gets a new event id on every receipt: only the signature can tell
+    no_id = json.dumps({"type": "new_blog_post", "data": {"url": "https://x.test/b"}}).encode()
+    headers = {**JSON, "X-Signature": _signature(no_id)}
+    web = _signed(idle_team)
+
+    first = call(web, body=no_id, headers=headers)
+    replayed = call(web, body=no_id, headers=headers)
+
+    assert first.status == 202
+    assert "already used" in _error(replayed, 401, "X-Signature")
+
+
+def test_every_rejected_request_is_one_log_line_without_body_or_credentials(
+        web: WebhookApp, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="marketing_team.web.webhook"):
+        call(web, body=GOOD, headers={"Content-Type": "application/json",
+                                      "Authorization": "Bearer wrong-token-123"})
+        call(web, body=b"{" * 10, headers=JSON)
+        call(web, body=GOOD, headers={**JSON, "Content-Type": "text/plain"})
+
+    rejected = [r for r in caplog.records if getattr(r, "event", "") == "request_rejected"]
+    assert [r.status for r in rejected] == [401, 400, 415]  # type: ignore[attr-defined]
+    assert all(r.client for r in rejected)  # type: ignore[attr-defined]
+    text = " ".join(f"{r.getMessage()} {r.__dict__}" for r in rejected)
+    assert "wrong-token-123" not in text and TOKEN not in text and "new_blog_post" not in text
 
 
 def test_webhook_refuses_to_start_without_a_token(idle_team: Team) -> None:
@@ -244,7 +292,7 @@ _BODIES = st.one_of(
        path=st.sampled_from(["/webhook", "/health", "/metrics", "/", "/webhook/x", "//", ""]),
        body=_BODIES,
        headers=st.dictionaries(st.sampled_from(["Content-Type", "Authorization", "Content-Length",
-                                                "X-Signature-256", "Transfer-Encoding", "X-Other"]),
+                                                "X-Signature", "Transfer-Encoding", "X-Other"]),
                                _HEADER_VALUES, max_size=6))
 def test_webhook_random_requests_never_get_a_5xx(web: WebhookApp, method: str, path: str, body: bytes,
                                                  headers: dict[str, Any]) -> None:
