@@ -6,6 +6,7 @@ tests compose their own (a run mode, a Team) from the same parts.
 
 from __future__ import annotations
 
+import os
 import threading
 
 from marketing_team.config.settings import load_settings
@@ -21,6 +22,12 @@ def process_app() -> CeleryApp:
     global _app
     with _lock:
         if _app is None:
-            _app = build_app(load_settings())
+            settings = load_settings()
+            if settings.flower_password is not None:
+                # Flower reads FLOWER_BASIC_AUTH from its environment after loading the app:
+                # its credentials never need to be on a command line, where `ps` shows them.
+                os.environ.setdefault("FLOWER_BASIC_AUTH", f"{settings.flower_user}:"
+                                      f"{settings.flower_password.get_secret_value()}")
+            _app = build_app(settings)
             _app.set_current()
         return _app

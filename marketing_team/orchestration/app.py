@@ -48,7 +48,10 @@ def derived_config(settings: Settings, broker_url: str) -> dict[str, Any]:
         "task_time_limit": settings.hard_time_limit_s,
         "worker_concurrency": settings.max_parallel_agents,
         "timezone": settings.timezone,
-        "redbeat_redis_url": redis_py_url(broker_url),  # redbeat speaks redis-py URLs
+        # A masked copy: `inspect conf` and Flower show every setting whose name does not look
+        # secret, and Celery masks only broker_url and result_backend. redbeat uses the client
+        # attached to the app instead (see create_app).
+        "redbeat_redis_url": mask_url(redis_py_url(broker_url)),
         "redbeat_redis_options": {},
         "redbeat_lock_timeout": 25,
         "beat_max_loop_interval": 5,
@@ -60,6 +63,9 @@ def create_app(settings: Settings, broker_url: str, runtime: RuntimeSource) -> C
     app = Celery("marketing_team", set_as_current=False)
     app.conf.update(_static_config())
     app.conf.update(derived_config(settings, broker_url))
+    # redbeat speaks redis-py URLs and uses the client it finds on the app: the real URL stays
+    # out of the configuration that workers report.
+    setattr(app, "redbeat_redis", redis.Redis.from_url(redis_py_url(broker_url), decode_responses=True))
     attach(app, runtime)
     tasks.register(app, load_catalog(settings.catalog_dir))
     trigger_tasks.register(app)

@@ -59,7 +59,9 @@ def test_procfile_has_worker_beat_web_and_flower() -> None:
     entries = procfile()
     assert set(entries) == {"worker", "beat", "web", "flower"}
     assert "--pool threads" in entries["worker"] and "-Q skills,director" in entries["worker"]
-    assert "--basic-auth=" in entries["flower"]
+    # Flower's credentials come from the environment: nothing secret on a command line `ps` shows
+    assert "PASSWORD}" not in entries["flower"].split("&&")[-1]
+    assert "--basic-auth" not in entries["flower"] and "MT_FLOWER_PASSWORD:?" in entries["flower"]
 
 
 def test_procfile_worker_answers_ping_and_logs_json_lines_once(

@@ -10,7 +10,7 @@ from pathlib import Path
 import redis
 
 from marketing_team.testing.fake_anthropic import FakeAnthropic
-from marketing_team.testing.processes import child_env
+from marketing_team.testing.processes import child_env, spawn_worker, stop, wait_for
 from marketing_team.testing.servers import start_test_server
 from marketing_team.testing.team_responder import offline_responder
 
@@ -55,3 +55,29 @@ def test_reliability_secrets_appear_in_no_log_file_or_output(tmp_path: Path) -> 
     for secret in SECRETS:
         leaks = [t[:200] for t in texts if secret in t]
         assert leaks == [], f"{secret} leaked"
+
+
+def test_reliability_no_worker_setting_shows_the_redis_password(tmp_path: Path) -> None:
+    server = start_test_server(tmp_path / "server")
+    worker = None
+    try:
+        redis.Redis.from_url(server.url).config_set("requirepass", REDIS_PASSWORD)
+        url = server.url.replace("redis://", f"redis://:{REDIS_PASSWORD}@", 1)
+        env = {"REDIS_URL": url, "WORKSPACE_DIR": str(tmp_path / "ws")}
+        worker = spawn_worker(env, tmp_path / "worker.log", name="secrets")
+        conf = wait_for(lambda: _conf(env), 60, "the worker to answer inspect conf")
+    finally:
+        if worker is not None:
+            stop(worker)
+        server.stop()
+
+    assert "redbeat_redis_url" in conf and "broker_url" in conf  # it did report its settings
+    assert REDIS_PASSWORD not in conf
+    assert REDIS_PASSWORD not in (tmp_path / "worker.log").read_text()
+
+
+def _conf(env: dict[str, str]) -> str | None:
+    done = subprocess.run([sys.executable, "-m", "celery", "-A", "marketing_team", "inspect", "conf",
+                           "--timeout", "2"], env=child_env(env), capture_output=True, text=True,
+                          timeout=60)
+    return done.stdout if "redbeat_redis_url" in done.stdout else None
