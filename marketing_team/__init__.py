@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 __all__ = ["app", "celery"]
@@ -13,5 +14,12 @@ def __getattr__(name: str) -> Any:
     # so `import marketing_team` (every `mtctl` command) stays cheap and works before settings are
     # valid; imported by name because the composition root sits above every layer of the package.
     if name in ("app", "celery"):
-        return importlib.import_module("marketing_team.bootstrap").process_app()
+        bootstrap = importlib.import_module("marketing_team.bootstrap")
+        errors = importlib.import_module("marketing_team.domain.errors")
+        try:
+            return bootstrap.process_app()
+        except errors.MarketingTeamError as exc:
+            # The edge of worker, beat and flower: one line naming the setting, like `mtctl`.
+            sys.stderr.write(f"error: {exc}\n")
+            raise SystemExit(exc.exit_code) from None
     raise AttributeError(f"module 'marketing_team' has no attribute {name!r}")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from marketing_team.config.settings import load_settings, mask_url
 from marketing_team.domain.errors import ConfigurationError
+from marketing_team.testing.processes import child_env
 
 
 @pytest.mark.parametrize("name, value", [
@@ -65,3 +70,22 @@ def test_settings_read_dotenv_file(tmp_path: pytest.TempPathFactory, monkeypatch
     env = tmp_path / ".env"  # type: ignore[operator]
     env.write_text("BUDGET_MONTHLY=250\n")
     assert load_settings(_env_file=str(env)).budget_monthly == 250
+
+
+@pytest.mark.parametrize("command", [
+    ["-m", "celery", "-A", "marketing_team", "worker", "--pool", "threads"],
+    ["-m", "celery", "-A", "marketing_team", "beat", "-S", "marketing_team.orchestration.beat:Scheduler"],
+    ["-m", "gunicorn", "marketing_team.web.wsgi:app", "--bind", "127.0.0.1:0"],
+])
+def test_every_process_stops_on_an_invalid_setting_with_one_line_naming_it(
+        command: list[str], tmp_path: Path) -> None:
+    env = child_env({"MT_HEARTBEAT_TIMEOUT": "soon", "MT_WEBHOOK_TOKEN": "t", "WORKSPACE_DIR": str(tmp_path)})
+
+    done = subprocess.run([sys.executable, *command], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+
+    assert done.returncode != 0
+    ours = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert ours == ["error: invalid setting MT_HEARTBEAT_TIMEOUT: Input should be a valid integer, "
+                    "unable to parse string as an integer"]
+    assert "Traceback" not in done.stderr
