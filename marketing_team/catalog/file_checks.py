@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from marketing_team.catalog.bounds import read_bounded
 from marketing_team.catalog.cron import cron_problem
 from marketing_team.catalog.lined_yaml import LinedList, LinedMap
 from marketing_team.catalog.specs import (
@@ -16,6 +17,7 @@ from marketing_team.catalog.specs import (
     SkillSpec,
 )
 from marketing_team.catalog.validation_run import Ref, ValidationRun
+from marketing_team.domain.errors import ConfigurationError
 from marketing_team.domain.goal import Category
 from marketing_team.domain.schedule import ScheduleEntry
 
@@ -164,9 +166,9 @@ def check_skill(run: ValidationRun, folder: Path, names: dict[str, tuple[Path, i
     """One SKILL.md: front matter fields, sections as headings, squad and downstream references."""
     path = folder / "SKILL.md"
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        run.add(path, 0, "not UTF-8 text")
+        lines = read_bounded(path).splitlines()
+    except ConfigurationError as exc:
+        run.add(path, 0, str(exc).removeprefix(f"{path}: "))
         return
     # end: index of the closing '---'; 0 when it is missing, -1 when there is no front matter
     end = -1 if lines[:1] != ["---"] else next(

@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from marketing_team.catalog.bounds import NoAliasLoader
+
 
 class LinedMap(dict[Any, Any]):
     """A YAML mapping that remembers its own line and the line of each key."""
@@ -34,7 +36,7 @@ class LinedYAMLError(ValueError):
         self.line = line
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(NoAliasLoader):
     duplicates: list[tuple[int, str]]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from marketing_team.catalog.bounds import NoAliasLoader, read_bounded
 from marketing_team.catalog.specs import (
     DIRECTOR_REVIEW,
     FOUNDATION,
@@ -51,12 +52,15 @@ DIRECTOR_REVIEW_SPEC = SkillSpec(
 
 
 def _yaml(path: Path) -> Any:
+    text = read_bounded(path)
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a safe loader, without aliases
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigurationError(f"{path}{where}: invalid YAML") from None
+        problem = getattr(exc, "problem", None)
+        raise ConfigurationError(f"{path}{where}: invalid YAML"
+                                 + (f" ({problem})" if problem else "")) from None
 
 
 def _err(path: Path, what: str, exc: ValidationError) -> ConfigurationError:
@@ -69,7 +73,7 @@ def load_skill(folder: Path, squad_of: dict[str, str]) -> SkillSpec:
     """Parse one Agent Skills folder; missing fields of ours get defaults."""
     path = folder / "SKILL.md"
     try:
-        meta, body = frontmatter.read(path)
+        meta, body = frontmatter.parse(read_bounded(path), path, loader=NoAliasLoader)
     except CorruptFileError as exc:
         raise ConfigurationError(str(exc)) from None
     slug = folder.name

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from marketing_team.catalog import file_checks
+from marketing_team.catalog.bounds import read_bounded
 from marketing_team.catalog.lined_yaml import LinedMap
 from marketing_team.catalog.loader import PACKAGE_DIR, load_catalog_from
 from marketing_team.catalog.specs import FOUNDATION
@@ -29,7 +30,12 @@ def _layer(run: ValidationRun, layer: Path, package: bool) -> None:
         path = layer / filename
         if not path.is_file():
             continue
-        ok, data = run.parse(path, path.read_text(encoding="utf-8"))
+        try:
+            text = read_bounded(path)
+        except ConfigurationError as exc:
+            run.add(path, 0, str(exc).removeprefix(f"{path}: "))
+            continue
+        ok, data = run.parse(path, text)
         if not ok or data is None:
             continue
         if not isinstance(data, LinedMap):

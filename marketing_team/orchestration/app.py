@@ -65,7 +65,7 @@ def create_app(settings: Settings, broker_url: str, runtime: RuntimeSource) -> C
     app.conf.update(derived_config(settings, broker_url))
     # redbeat speaks redis-py URLs and uses the client it finds on the app: the real URL stays
     # out of the configuration that workers report.
-    setattr(app, "redbeat_redis", redis.Redis.from_url(redis_py_url(broker_url), decode_responses=True))
+    app.redbeat_redis = redis.Redis.from_url(redis_py_url(broker_url), decode_responses=True)
     attach(app, runtime)
     tasks.register(app, load_catalog(settings.catalog_dir))
     trigger_tasks.register(app)

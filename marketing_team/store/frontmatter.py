@@ -36,8 +36,12 @@ def dump(meta: Mapping[str, Any], body: str) -> str:
     return f"{_DELIM}\n{text}{_DELIM}\n{body}"
 
 
-def parse(text: str, source: Path | str = "<text>") -> tuple[dict[str, Any], str]:
-    """Split text into (front matter, body); a file without front matter has an empty one."""
+def parse(text: str, source: Path | str = "<text>",
+          loader: type[Any] = _Loader) -> tuple[dict[str, Any], str]:
+    """Split text into (front matter, body); a file without front matter has an empty one.
+
+    loader: the YAML loader class for the front matter (the catalog passes one refusing aliases).
+    """
     if not text.startswith(_DELIM + "\n") and not text.startswith(_DELIM + "\r\n"):
         return {}, text
     # Only "\n" ends a line here: str.splitlines would also split a body on NEL or LS.
@@ -51,7 +55,7 @@ def parse(text: str, source: Path | str = "<text>") -> tuple[dict[str, Any], str
     else:
         raise CorruptFileError(f"{source}: front matter is not closed by a '---' line")
     try:
-        meta = yaml.load(header, Loader=_Loader) if header.strip() else {}  # noqa: S506 - safe loader
+        meta = yaml.load(header, Loader=loader) if header.strip() else {}  # noqa: S506 - safe loaders
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 2}" if mark is not None else ""

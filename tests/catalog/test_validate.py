@@ -220,3 +220,44 @@ def test_lined_yaml_keeps_lines_of_keys_and_items() -> None:
         load_lined("a: [1\nb: 2\n")
     assert caught.value.line == 2
 
+
+
+def _alias_bomb(levels: int = 5) -> str:
+    """Nested aliases that expand to 9**levels items (the real attack used 9 levels)."""
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    for n in range(1, levels + 1):
+        refs = ",".join([f"*a{n - 1}"] * 9)
+        lines.append(f"a{n}: &a{n} [{refs}]")
+    return "\n".join(lines) + "\nschedules: []\n"
+
+
+def test_an_alias_in_a_catalog_file_is_refused_where_it_stands(tmp_path: Path) -> None:
+    (tmp_path / "schedules.yaml").write_text(_alias_bomb())
+
+    problems = validate_catalog(tmp_path)
+
+    assert [(p.file.name, p.line) for p in problems][:1] == [("schedules.yaml", 2)]
+    assert "aliases (*name) are not allowed" in problems[0].message
+    with pytest.raises(ConfigurationError, match=r"schedules.yaml:2: invalid YAML \(aliases"):
+        load_catalog_from(tmp_path)
+
+
+def test_an_alias_in_skill_front_matter_is_refused(tmp_path: Path) -> None:
+    _write(tmp_path, "skills/bomb/SKILL.md", "---\nname: &n bomb\ndescription: *n\n---\n# Body\n")
+
+    assert any("aliases (*name) are not allowed" in p.message for p in validate_catalog(tmp_path))
+    with pytest.raises(ConfigurationError, match="SKILL.md"):
+        load_catalog_from(tmp_path)
+
+
+def test_a_catalog_file_over_256_kib_is_refused_naming_its_size(tmp_path: Path) -> None:
+    big = _write(tmp_path, "skills/huge/SKILL.md",
+                 "---\nname: huge\ndescription: too big\n---\n" + "# Body\n" + "word " * 60_000)
+
+    problems = validate_catalog(tmp_path)
+    with pytest.raises(ConfigurationError, match="over the 262144-byte limit") as caught:
+        load_catalog_from(tmp_path)
+
+    assert [p.message for p in problems if p.file == big] == [
+        f"{big.stat().st_size} bytes, over the 262144-byte limit for catalog files"]
+    assert str(big) in str(caught.value)
