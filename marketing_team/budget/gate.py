@@ -47,6 +47,18 @@ class Standing:
     level: BudgetLevel
 
 
+SDK_BACKOFF_ALLOWANCE_S = 60  # per SDK retry: the longest retry-after we expect to honour
+
+
+def reservation_lease_s(settings: Settings) -> int:
+    """How long a hold outlives a holder that never settles: at least twice the hard limit, and
+    never shorter than the longest request the SDK may make (every attempt timing out, with a
+    backoff between), so a slow reply always settles against its own hold."""
+    attempts = 1 + max(0, settings.llm_max_retries)
+    longest = settings.llm_timeout_s * attempts + SDK_BACKOFF_ALLOWANCE_S * (attempts - 1)
+    return int(max(settings.hard_time_limit_s * 2, longest + 60))
+
+
 class BudgetGate:
     """Every budget question the team asks, answered from the Redis ledger (nothing in memory)."""
 
@@ -60,7 +72,7 @@ class BudgetGate:
     @property
     def ledger(self) -> Ledger:
         """The ledger; a reservation outlives the longest task, then lapses if never settled."""
-        return Ledger(self.connection.client, lease_s=self.settings.hard_time_limit_s * 2)
+        return Ledger(self.connection.client, lease_s=reservation_lease_s(self.settings))
 
     @property
     def budget_micros(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from decimal import Decimal
 
 from pydantic import BaseModel, ValidationError
@@ -22,10 +23,11 @@ log = logging.getLogger(__name__)
 
 
 def settled_marker(key: str | None, index: int, reply: Reply) -> str:
-    """The identity a reply is settled under: its call key and request number, and the provider's
-    id for it (two workers that both paid for one request each settle their own reply)."""
-    raw = f"{key or ''}#{index}|{reply.request_id}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:40] if key or reply.request_id else ""
+    """The identity a reply is settled under: its call key and request number, and the id the
+    meter gave this paid reply (two workers that both paid for one request each settle their own,
+    whatever id the provider sent)."""
+    raw = f"{key or ''}#{index}|{reply.billing_id or reply.request_id}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
 class CallMeter:
@@ -89,6 +91,7 @@ class CallMeter:
         """Store and settle the reply once; an unbelievable usage records the bound and raises."""
         self.fresh = True
         held = self._held.pop(index, None)
+        reply = reply.model_copy(update={"billing_id": uuid.uuid4().hex})
         usage = reply.usage
         problem = "no usage reported" if reply.usage_missing else usage_problem(
             usage.input_tokens, usage.output_tokens, usage.cache_write_tokens + usage.cache_read_tokens,

@@ -18,7 +18,7 @@ from marketing_team.domain.goal import Category, Goal, GoalStatus, Priority
 from marketing_team.domain.values import check_id
 from marketing_team.observability import progress
 from marketing_team.ops.health import check
-from marketing_team.ops.run_mode import RunMode, store_session
+from marketing_team.ops.run_mode import RunMode, require_paid_ledger, store_session
 from marketing_team.orchestration import dispatch
 
 CATEGORY = click.Choice([c.value for c in Category])
@@ -97,8 +97,18 @@ def goal_cmd(text: str, priority: str, category: str | None, dry_run: bool, deta
     chosen = Category(category) if category else None
     if dry_run:
         with store_session(cfg) as rt:
+            require_paid_ledger(rt)  # planning with a model is paid work too
             goal, note = plan_goal(rt, text, Priority(priority), chosen)
-            _print_plan(rt, goal, note)
+            if as_json:
+                emit_json({"status": "planned", "description": goal.description,
+                           "category": goal.category.value, "priority": goal.priority.value,
+                           "plan_source": goal.plan.source, "note": note,
+                           "phases": [{"name": p.name, "skills": list(p.skills),
+                                       "parallel": p.parallel} for p in goal.plan.phases],
+                           "estimated_cost_usd": float(estimate_cost(rt, goal)),
+                           "planning_cost_usd": float(goal.cost_usd), "provider": rt.provider_name})
+            else:
+                _print_plan(rt, goal, note)
         return
     with RunMode(cfg, run_worker=True if embedded_worker else None) as mode:
         assert mode.runtime is not None

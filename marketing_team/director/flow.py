@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from marketing_team.director.phases import Move, after_final, move_effects
 from marketing_team.director.review import review_document, review_text
@@ -51,7 +52,7 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
     # P3 goals, and every goal once the budget forces haiku (critical), get structural review only.
     deep = model_allowed and goal.priority.rank < 3 and rt.budget.effective_tier("sonnet") != "haiku"
     use_model = rt.guarded(goal_id, "director", key) if deep else None
-    review, reply = review_text(text, spec, use_model, model, task.requirements)
+    review, _ = review_text(text, spec, use_model, model, task.requirements)
     rt.documents.put(goal_id, *review_document(deliverable, review))
 
     def change(goal: Goal) -> tuple[NextStep, Move] | None:
@@ -62,8 +63,9 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
             return None
         step = next_step(current, review)
         apply_step(current, review, step)
-        if reply is not None:
-            goal.cost_usd += reply.cost_usd
+        # Every paid request of the review counts, also attempts that failed validation before
+        # the structural verdict stood in (the ledger has them all).
+        goal.cost_usd += use_model.cost_usd if use_model is not None else Decimal(0)
         if step is NextStep.APPROVE:
             goal.consecutive_failures = 0
         final = step in (NextStep.APPROVE, NextStep.ESCALATE)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from marketing_team.budget.policy import allowed_text
 from marketing_team.director.classify import classify
 from marketing_team.director.planning import pipeline_plan, propose_plan, with_foundation
 from marketing_team.director.runtime import Runtime
-from marketing_team.domain.errors import InputError
+from marketing_team.domain.errors import BudgetDeferred, InputError
 from marketing_team.domain.event import Event
 from marketing_team.domain.goal import Category, Goal, Plan, Priority, TaskRecord
 from marketing_team.domain.values import new_id
@@ -47,7 +48,14 @@ def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | N
     if len(text) > 2000:
         raise InputError("goal text is longer than 2000 characters")
     goal_id = goal_id or new_id("goal")
-    director_model = rt.model_for("opus")
+    if not rt.offline:
+        # Planning is paid work of this priority: refused (before paying) when the level does not
+        # allow the priority, and on the model the level allows (critical: haiku).
+        allowed, level = rt.budget.allows(priority)
+        if not allowed:
+            raise BudgetDeferred(f"{priority} work waits: the budget is at {level} "
+                                 f"({allowed_text(level)}); nothing was planned or paid")
+    director_model = rt.model_for(rt.budget.effective_tier("opus") if not rt.offline else "opus")
     classifier = rt.guarded(goal_id, "director", f"{goal_id}/classify")
     chosen = category or classify(text, rt.catalog, classifier, director_model)
     lessons = rt.learnings.for_category(chosen, limit=10)

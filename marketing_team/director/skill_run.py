@@ -159,9 +159,10 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
         if current.revision != task.revision or current.status is not TaskStatus.IN_PROGRESS:
             return current.model_copy()  # a late copy: the step moved on without it
         if key not in current.billed:
+            # What the meter settled, request by request (as the ledger rounds it)
             current.billed.append(key)
-            current.cost_usd += reply.cost_usd
-            goal.cost_usd += reply.cost_usd
+            current.cost_usd += llm.cost_usd
+            goal.cost_usd += llm.cost_usd
             current.tokens_in += reply.usage.input_tokens
             current.tokens_out += reply.usage.output_tokens
         current.model = reply.model

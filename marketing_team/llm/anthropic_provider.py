@@ -24,9 +24,9 @@ from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
 # because a breakpoint caches the whole prefix before it.
 MAX_CACHE_BREAKPOINTS = 4
 _TRANSIENT_TYPES = {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"}
-# Base URLs whose server refused native structured output once (a proxy, an older gateway):
-# asked with the schema in words from then on, for the life of the process.
-_REFUSES_NATIVE: set[str] = set()
+# (base URL, model) pairs whose server refused native structured output once (a proxy, an older
+# gateway, a model without it): asked with the schema in words from then on, for this process.
+_REFUSES_NATIVE: set[tuple[str, str]] = set()
 
 
 class AnthropicProvider(BaseProvider):
@@ -66,17 +66,20 @@ class AnthropicProvider(BaseProvider):
         refuses the parameter is remembered (per base URL) and asked with the schema in words.
         """
         started = time.monotonic()
-        native = json_schema is not None and self._base_url not in _REFUSES_NATIVE
+        where = (self._base_url, model)
+        native = json_schema is not None and where not in _REFUSES_NATIVE
         try:
             message = self._create(system_blocks, messages, model, max_tokens, json_schema, native)
         except self._sdk.BadRequestError as exc:
-            if not (native and "output_config" in str(exc.message)):
+            if not native:
                 self._raise_translated(exc, model)
-            _REFUSES_NATIVE.add(self._base_url)  # a 400 is not billed: ask again in words
+            # Servers word the refusal differently: any 400 to a native request is asked again
+            # in words (a 400 is not billed); when that works, the server is remembered.
             try:
                 message = self._create(system_blocks, messages, model, max_tokens, json_schema, False)
             except self._sdk.AnthropicError as again:
                 self._raise_translated(again, model)
+            _REFUSES_NATIVE.add(where)
         except self._sdk.AnthropicError as exc:
             self._raise_translated(exc, model)
         text = "".join(block.text for block in message.content if block.type == "text")

@@ -21,7 +21,7 @@ MISSING_EXTRA = "MT_LLM_PROVIDER=openai needs: pip install 'marketing-team[opena
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 
 # Base URLs whose server refused `response_format` json_schema once: asked in words since.
-_REFUSES_NATIVE: set[str] = set()
+_REFUSES_NATIVE: set[tuple[str, str]] = set()
 
 class OpenAIProvider(BaseProvider):
     """Chat completions on a local or hosted OpenAI-compatible endpoint; cost from settings."""
@@ -62,17 +62,18 @@ class OpenAIProvider(BaseProvider):
         (per base URL) and asked with the schema in words from then on.
         """
         started = time.monotonic()
-        native = json_schema is not None and self._base_url not in _REFUSES_NATIVE
+        where = (self._base_url, model)
+        native = json_schema is not None and where not in _REFUSES_NATIVE
         try:
             response = self._create(system_blocks, messages, model, max_tokens, json_schema, native)
         except self._openai.BadRequestError as exc:
-            if not (native and "response_format" in str(exc.message)):
+            if not native:
                 self._raise_translated(exc, model)
-            _REFUSES_NATIVE.add(self._base_url)
-            try:
+            try:  # any 400 to a native request is asked again in words; remembered when it works
                 response = self._create(system_blocks, messages, model, max_tokens, json_schema, False)
             except self._openai.OpenAIError as again:
                 self._raise_translated(again, model)
+            _REFUSES_NATIVE.add(where)
         except self._openai.OpenAIError as exc:
             self._raise_translated(exc, model)
         choice = response.choices[0]

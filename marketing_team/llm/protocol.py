@@ -66,6 +66,9 @@ class Reply(BaseModel):
     # left usage out: a reply without usage cannot be billed as reported.
     request_id: str = ""
     usage_missing: bool = False
+    # The meter's own identity of this paid reply (the provider's id may be empty or repeated):
+    # what the ledger settles it under, exactly once.
+    billing_id: str = ""
 
 
 class RequestMeter(Protocol):

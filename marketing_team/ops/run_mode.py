@@ -72,11 +72,8 @@ class RunMode:
                 self._stack.callback(server.stop)
             else:
                 check_broker(url)
-                if self.settings.llm_provider != "offline":
-                    with contextlib.closing(redis.Redis.from_url(redis_py_url(url))) as client:
-                        require_durable_ledger(client, mask_url(url),
-                                               self.settings.allow_volatile_ledger)
             self.runtime = build_runtime(self.settings, url, self.llm)
+            require_paid_ledger(self.runtime)
             self.app = create_app(self.settings, url, self.runtime)
             # The process's current and default app: canvases built in this thread publish here.
             self.app.set_current()
@@ -100,6 +97,15 @@ class RunMode:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def require_paid_ledger(rt: Runtime) -> None:
+    """Refuse paid work on a REDIS_URL server that would lose the ledger (the embedded servers
+    and `mtctl up`'s persist; the offline provider pays nothing)."""
+    url = rt.broker_url or rt.settings.broker_url
+    if rt.settings.llm_provider == "offline" or url is None or url != rt.settings.broker_url:
+        return
+    require_durable_ledger(rt.redis, mask_url(url), rt.settings.allow_volatile_ledger)
 
 
 @contextlib.contextmanager

@@ -26,10 +26,13 @@ def volatility(client: redis.Redis) -> str | None:
     Managed services often disable CONFIG: then nothing can be checked and nothing is refused.
     """
     try:
-        aof = _value(client.config_get("appendonly"), "appendonly")
-        save = _value(client.config_get("save"), "save")
+        aof_reply, save_reply = client.config_get("appendonly"), client.config_get("save")
     except redis.ResponseError:
         return None
+    if not isinstance(aof_reply, Mapping) or not isinstance(save_reply, Mapping) or not (
+            aof_reply and save_reply):
+        return None  # an answer we cannot read (a proxy, a fork of Redis): not judged
+    aof, save = _value(aof_reply, "appendonly").strip().lower(), _value(save_reply, "save")
     if aof == "yes" or save.strip():
         return None
     return "appendonly is off and no snapshots are configured (save \"\")"

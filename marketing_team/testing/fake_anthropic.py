@@ -32,6 +32,7 @@ class FakeReply:
     retry_after: float | None = None
     delay_s: float = 0.0
     usage_reported: bool = True  # False: the reply leaves `usage` out (a broken proxy or server)
+    message_id: str | None = None  # the message id to send (None: a fresh one per reply)
 
     @classmethod
     def text(
@@ -127,8 +128,9 @@ class FakeAnthropic:
         # Every message reply delivered to a client still waiting for it, with its request:
         # what a real server would bill (an abandoned request's late answer is not delivered).
         self.served: list[tuple[RecordedRequest, FakeReply]] = []
-        # Like a proxy or gateway that predates structured outputs: `output_config` gets a 400.
-        self.refuse_native_structured_output = False
+        # Like a proxy or gateway that predates structured outputs: `output_config` gets a 400
+        # with this message (None: accepted).
+        self.refuse_native_structured_output: str | None = None
         self._script: deque[FakeReply] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -150,11 +152,11 @@ class FakeAnthropic:
             return len(self._script)
 
     def _next_reply(self, request: RecordedRequest) -> FakeReply | None:
-        if self.refuse_native_structured_output and "output_config" in request.body:
+        refusal = self.refuse_native_structured_output
+        if refusal is not None and "output_config" in request.body:
             with self._lock:
                 self.requests.append(request)
-            return FakeReply(content="output_config: Extra inputs are not permitted", status=400,
-                             error_type="invalid_request_error")
+            return FakeReply(content=refusal, status=400, error_type="invalid_request_error")
         with self._lock:
             self.requests.append(request)
             if self._script:
@@ -219,7 +221,7 @@ class FakeAnthropic:
         if reply.status >= 400:
             return {"type": "error", "error": {"type": reply.error_type, "message": reply.content}}
         payload: dict[str, Any] = {
-            "id": f"msg_fake_{next(self._ids)}",
+            "id": reply.message_id if reply.message_id is not None else f"msg_fake_{next(self._ids)}",
             "type": "message",
             "role": "assistant",
             "model": request.body.get("model", "unknown"),

@@ -5,28 +5,31 @@ The real SDK against the HTTP fake; the fake's `served` list is what a real serv
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from budget_support import PAID
+from budget_support import PAID, offline_answer
 from pydantic import BaseModel
 
+from marketing_team.budget.gate import reservation_lease_s
 from marketing_team.budget.ledger import month_of
-from marketing_team.budget.policy import to_usd
+from marketing_team.budget.policy import to_micros, to_usd
 from marketing_team.config.settings import load_settings
 from marketing_team.director.launch import plan_goal
 from marketing_team.director.runtime import Runtime, build_runtime
-from marketing_team.domain.errors import ProviderBillingError, StructuredOutputError
-from marketing_team.domain.goal import Category, Priority
+from marketing_team.domain.errors import BudgetDeferred, ProviderBillingError, StructuredOutputError
+from marketing_team.domain.goal import Category, GoalStatus, Priority
 from marketing_team.domain.values import new_id, utcnow
 from marketing_team.llm.anthropic_provider import AnthropicProvider
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
 from marketing_team.store.replies import reply_key
-from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply
+from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
 from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.team import Team
 
 SYSTEM = [SystemBlock("# SEO audit skill: find what keeps pages from ranking")]
 ASK = [Message("user", "Audit the homepage of acme.example and list the three worst problems.")]
@@ -133,3 +136,57 @@ def test_a_model_that_will_not_answer_in_json_gets_the_rule_plan_with_the_reason
     assert goal.plan.source != "llm"
     assert note.startswith("rule plan: the model's plan was unusable") and goal.plan.note == note
     assert goal.cost_usd == _spent(rt) == _billed(rt, fake)  # the three paid attempts count
+
+
+@pytest.mark.parametrize("message_id", ["", "msg_same"])
+def test_two_workers_paying_for_one_request_are_both_recorded_whatever_id_the_server_sends(
+        rt: Runtime, fake: FakeAnthropic, message_id: str) -> None:
+    # A worker frozen past its heartbeat and the one that took its step over both call the model
+    reply = FakeReply(content="# Audit", input_tokens=40, output_tokens=9, delay_s=0.3,
+                      message_id=message_id)
+    fake.responder = lambda request: reply
+    goal, key = new_id("goal"), reply_key(new_id("goal"), "t", 0, "skill")
+    calls = [threading.Thread(target=rt.guarded(goal, "seo-audit", key).complete,
+                              args=(SYSTEM, ASK, MODEL, 256)) for _ in range(2)]
+    for call in calls:
+        call.start()
+    for call in calls:
+        call.join(30)
+
+    assert len(fake.served) == 2
+    assert _spent(rt) == _billed(rt, fake)
+
+
+def test_a_goal_costs_what_the_ledger_recorded_for_it_even_when_reviews_never_validate(
+        paid_team: Team, fake: FakeAnthropic) -> None:
+    def prose_reviews(request: RecordedRequest) -> FakeReply:
+        if "output_config" in request.body:  # every structured reply is prose: 3 paid attempts
+            return FakeReply.text("Looks good to me!", input_tokens=900, output_tokens=12)
+        return offline_answer(request)
+
+    fake.responder = prose_reviews
+    goal = paid_team.pipeline("Copywriting Review Chain")
+    done = paid_team.wait(goal.id, timeout_s=90)
+
+    assert done.status is GoalStatus.COMPLETED  # the structural verdict stood in
+    assert done.cost_usd == to_usd(paid_team.rt.budget.ledger.goal_spent(goal.id)) > 0
+
+
+def test_planning_waits_when_the_budget_level_does_not_allow_the_priority(
+        rt: Runtime, fake: FakeAnthropic) -> None:
+    rt.budget.ledger.record(to_micros(Decimal("9.60")))  # critical: P0 only
+
+    with pytest.raises(BudgetDeferred, match="P3 work waits"):
+        plan_goal(rt, "Recover organic traffic", Priority.P3, Category.CONTENT)
+    assert fake.requests == []  # refused before paying
+    plan = '{"phases": [{"name": "Audit", "skills": ["seo-audit"]}], "rationale": "start there"}'
+    fake.script(FakeReply.text(plan, input_tokens=900, output_tokens=60))
+    plan_goal(rt, "Recover organic traffic", Priority.P0, Category.CONTENT)
+    assert [r.body["model"] for r in fake.requests] == [rt.model_for("haiku")]  # critical: haiku
+
+
+def test_a_reservation_outlives_the_longest_request_the_sdk_can_make() -> None:
+    slow = load_settings(_env_file=None, llm_timeout_s=600.0, llm_max_retries=4)
+
+    assert reservation_lease_s(slow) >= 5 * 600 + 4 * 60
+    assert reservation_lease_s(load_settings(_env_file=None)) >= 2 * 660

@@ -71,3 +71,12 @@ def test_control_sequences_in_goal_text_never_reach_the_terminal(redis_server: R
         # (our own colours may style the status line; nothing from the goal text survives)
         assert not any(seq in result.output for seq in ("\x07", "\x9b", "\x9d", "\x1b]", "\x1b[2J"))
     assert "Grow signups now link" in listed.output
+
+
+def test_a_dry_run_with_json_prints_the_plan_as_one_json_object(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["goal", "Increase signup conversion by 20%", "--dry-run", "--json"],
+                                env={"WORKSPACE_DIR": str(tmp_path)})
+
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["status"] == "planned" and plan["phases"] and plan["provider"] == "offline"

@@ -42,10 +42,12 @@ def test_structured_reply_sends_the_schema_as_native_structured_output(
     assert request.body["messages"][-1]["content"] == "Score this headline."  # no schema in words
 
 
+@pytest.mark.parametrize("refusal", ["output_config: Extra inputs are not permitted",
+                                     "structured outputs are not supported by this gateway"])
 def test_a_server_refusing_native_structured_output_is_asked_in_words_from_then_on(
-    fake: FakeAnthropic, provider: AnthropicProvider
+    fake: FakeAnthropic, provider: AnthropicProvider, refusal: str
 ) -> None:
-    fake.refuse_native_structured_output = True
+    fake.refuse_native_structured_output = refusal
     fake.script(FakeReply.text(VALID), FakeReply.text(VALID))
 
     first = provider.complete(SYSTEM, ASK, MODEL, 500, schema=Score)
