@@ -59,7 +59,13 @@ class TeamGroup(click.Group):
                 self._fail(ctx, f"error: {exc.format_message()}", exc.format_message(),
                            exc.exit_code, as_json)
             raise
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+        except SystemExit as exc:
+            # SIGTERM/SIGHUP arrive as SystemExit(128 + signal): the --json promise still holds
+            if as_json and isinstance(exc.code, int) and exc.code > 128:
+                self._fail(ctx, f"stopped by signal {exc.code - 128}", f"stopped by signal "
+                           f"{exc.code - 128}", exc.code, as_json)
+            raise
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - the edge: anything unexpected becomes one line
             if ctx.obj and ctx.obj.get("verbose"):

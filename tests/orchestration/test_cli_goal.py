@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from marketing_team.cli.main import cli
-from marketing_team.testing.processes import child_env
+from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply
+from marketing_team.testing.processes import child_env, wait_for
 from marketing_team.testing.servers import RunningServer
 
 
@@ -101,3 +103,19 @@ def test_cli_goal_without_any_worker_is_refused_with_the_reason(
     assert result.returncode == 4
     assert "not dispatched" in result.stderr and "no worker answers" in result.stderr
     assert not (tmp_path / "ws" / "goals").exists() or not any((tmp_path / "ws" / "goals").iterdir())
+
+
+def test_cli_goal_json_stopped_by_sigterm_still_prints_one_json_object(tmp_path: Path) -> None:
+    with FakeAnthropic(responder=lambda request: FakeReply.slow(20.0)) as fake:
+        env = child_env({"ANTHROPIC_API_KEY": "sk-ant-test-sigterm-0123456789", "ANTHROPIC_BASE_URL": fake.url,
+                         "WORKSPACE_DIR": str(tmp_path / "ws"), "MT_LLM_MAX_RETRIES": "0"})
+        proc = subprocess.Popen([sys.executable, "-m", "marketing_team", "goal", "Grow signups",
+                                 "--category", "content", "--json"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: fake.requests or proc.poll() is not None, 60, "the first model request")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert json.loads(out) == {"status": "error", "error": f"stopped by signal {signal.SIGTERM}",
+                               "exit_code": 128 + signal.SIGTERM}
