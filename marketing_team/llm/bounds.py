@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-REQUEST_OVERHEAD_TOKENS = 64  # the request's own framing
+# The request's own framing, plus any system prompt the API adds on its side (tool use adds a
+# few hundred tokens; native structured output may too): generous, since an honest reply
+# counted beyond the bound would stop its goal, and 1,024 tokens cost under a cent.
+REQUEST_OVERHEAD_TOKENS = 1024
 TURN_OVERHEAD_TOKENS = 16  # role and separators of each system block or turn
 
 
