@@ -23,7 +23,7 @@ from marketing_team.store.workspace import atomic_write
 
 log = logging.getLogger(__name__)
 BEAT_SCHEDULER = "marketing_team.orchestration.beat:Scheduler"
-GUNICORN_LOGGER = "marketing_team.web.gunicorn_logging.Logger"
+GUNICORN_CONFIG = "python:marketing_team.web.gunicorn_conf"  # gthread, timeouts, JSON logs
 WSGI_APP = "marketing_team.web.wsgi:app"
 POLL_S = 0.2
 FIRST_BACKOFF_S = 0.5
@@ -105,7 +105,7 @@ def child_specs(settings: Settings, *, beat: bool = True, web: bool = True,
         specs.append(ChildSpec("beat", celery_argv("beat", "-S", BEAT_SCHEDULER, "-l", settings.log_level)))
     if web:
         specs.append(ChildSpec("web", (sys.executable, "-m", "gunicorn", WSGI_APP,
-                                       "--bind", bind, "--logger-class", GUNICORN_LOGGER)))
+                                       "--config", GUNICORN_CONFIG, "--bind", bind)))
     return specs
 
 

@@ -6,6 +6,7 @@ import base64
 import http.client
 import importlib.util
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,33 @@ def test_procfile_flower_requires_basic_auth_and_lists_tasks_by_skill_name(
     found = wait_for(names, 15, "flower to list the goal's tasks")
     assert {"director.review", "director.advance_goal"} <= found
     assert FLOWER_PASSWORD not in (tmp_path / "flower.err").read_text()
+
+
+def test_procfile_web_keeps_taking_events_while_slow_clients_hold_connections(
+        server: RunningServer, launch: Launch, tmp_path: Path) -> None:
+    # Given the Procfile's web command and three clients that start a request and never finish it
+    port = free_port()
+    env = _env(server, tmp_path, PORT=str(port), MT_WEBHOOK_TOKEN="slow-token")
+    proc = launch(["bash", "-c", procfile()["web"]], env, "web")
+    wait_for(lambda: _answers(port, "/health") or proc.poll() is not None, 30, "/health")
+    slow = []
+    for n in range(3):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\n" if n % 2 else
+                     b"POST /webhook HTTP/1.1\r\nContent-Type: application/json\r\n"
+                     b"Authorization: Bearer slow-token\r\nContent-Length: 5000\r\n\r\n{")
+        slow.append(sock)
+
+    # When a valid event arrives
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        conn.request("POST", "/webhook", body=json.dumps({"type": "new_blog_post", "data": {}}).encode(),
+                     headers={"Authorization": "Bearer slow-token", "Content-Type": "application/json"})
+        status = conn.getresponse().status
+    finally:
+        conn.close()
+        for sock in slow:
+            sock.close()
+
+    # Then it is answered: a slow client holds one thread, not the worker
+    assert status == 202
