@@ -12,8 +12,8 @@ from pathlib import Path
 
 from bench.common import Result
 
-MODULES = ("goal_overhead", "dispatch", "io_concurrency", "webhook", "learnings", "embedded_start",
-           "goals_list")
+MODULES = ("goal_overhead", "dispatch", "io_concurrency", "webhook", "webhook_slow_clients", "learnings",
+           "embedded_start", "goals_list")
 
 
 def machine() -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from marketing_team.llm.offline import OfflineProvider
-from marketing_team.llm.protocol import Message, Reply, SystemBlock
+from marketing_team.llm.one_request import metered_once
+from marketing_team.llm.protocol import Message, Reply, RequestMeter, SystemBlock
 from marketing_team.testing.servers import RunningServer, start_test_server
 
 
@@ -47,10 +48,15 @@ class FixedLatencyLLM:
         self.inner = OfflineProvider()
 
     def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
-                 max_tokens: int, schema: type[BaseModel] | None = None) -> Reply:
-        """Answer like the offline provider, latency_s later."""
-        time.sleep(self.latency_s)
-        return self.inner.complete(system_blocks, messages, model, max_tokens, schema)
+                 max_tokens: int, schema: type[BaseModel] | None = None,
+                 meter: RequestMeter | None = None) -> Reply:
+        """Answer like the offline provider, latency_s later, metered like one real request."""
+
+        def answer() -> Reply:
+            time.sleep(self.latency_s)
+            return self.inner.complete(system_blocks, messages, model, max_tokens, schema)
+
+        return metered_once(meter, system_blocks, messages, model, max_tokens, schema, answer)
 
 
 @contextmanager

@@ -9,9 +9,17 @@ from pathlib import Path
 
 from bench.common import FixedLatencyLLM, Result, server
 from marketing_team.director.launch import build_tasks
-from marketing_team.domain.goal import Category, Goal, PhaseSpec, Plan, Priority, TaskStatus
+from marketing_team.domain.goal import (
+    Category,
+    Goal,
+    GoalStatus,
+    PhaseSpec,
+    Plan,
+    Priority,
+    TaskStatus,
+)
 from marketing_team.domain.values import new_id
-from marketing_team.orchestration.canvas import skill_signature
+from marketing_team.orchestration.canvas import step_signature
 from marketing_team.testing.processes import wait_for
 from marketing_team.testing.team import Team
 
@@ -50,10 +58,11 @@ def run() -> Result:
 
         goals = [_goal("copy-editing") for _ in range(SKILL_TASKS)]
         for goal in goals:
+            goal.status = GoalStatus.RUNNING  # as dispatch.start leaves it (its tasks may run)
             team.rt.goals.create(goal)
         started = time.perf_counter()
         for goal in goals:
-            skill_signature(team.app, goal.tasks[0]).apply_async()
+            step_signature(team.app, goal.tasks[0], goal.run).apply_async()
         wait_for(lambda: all(team.rt.goals.load(g.id).tasks[0].status is TaskStatus.APPROVED
                              for g in goals), 300, "the skill tasks", every_s=0.01)
         skill_rate = SKILL_TASKS / (time.perf_counter() - started)

@@ -13,7 +13,8 @@ from marketing_team.catalog.loader import load_catalog
 from marketing_team.director.launch import build_tasks
 from marketing_team.domain.goal import Category, Goal, PhaseSpec, Plan, Priority
 from marketing_team.domain.values import new_id
-from marketing_team.llm.protocol import Message, Reply, SystemBlock
+from marketing_team.llm.one_request import metered_once
+from marketing_team.llm.protocol import Message, Reply, RequestMeter, SystemBlock
 from marketing_team.testing.team import Team
 
 PARALLEL = 20
@@ -25,10 +26,13 @@ class SlowDrafts(FixedLatencyLLM):
     """Drafts take LATENCY_S; reviews answer at once (the figure is about the parallel calls)."""
 
     def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
-                 max_tokens: int, schema: type[BaseModel] | None = None) -> Reply:
+                 max_tokens: int, schema: type[BaseModel] | None = None,
+                 meter: RequestMeter | None = None) -> Reply:
         if schema is not None:
-            return self.inner.complete(system_blocks, messages, model, max_tokens, schema)
-        return super().complete(system_blocks, messages, model, max_tokens, schema)
+            return metered_once(meter, system_blocks, messages, model, max_tokens, schema,
+                                lambda: self.inner.complete(system_blocks, messages, model,
+                                                            max_tokens, schema))
+        return super().complete(system_blocks, messages, model, max_tokens, schema, meter)
 
 
 def run() -> Result:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -12,9 +11,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from marketing_team.llm.bounds import input_bound
+from marketing_team.llm.one_request import metered_once
 from marketing_team.llm.protocol import LLM, Message, Reply, RequestMeter, SystemBlock, Usage
-from marketing_team.llm.structured import parse_structured
 
 
 class UnexpectedCall(AssertionError):
@@ -88,21 +86,8 @@ class ScriptedLLM:
                  max_tokens: int, schema: type[BaseModel] | None = None,
                  meter: RequestMeter | None = None) -> Reply:
         """Answer from the script, the fallback, or raise UnexpectedCall; one metered request."""
-        if meter is None:
-            return self._answer(system_blocks, messages, model, max_tokens, schema)
-        texts = [b.text for b in system_blocks] + [m.content for m in messages]
-        bound = input_bound(texts + ([json.dumps(schema.model_json_schema())] if schema else []))
-        paid = meter.before(0, model, bound, max_tokens)
-        if paid is None:
-            try:
-                reply = self._answer(system_blocks, messages, model, max_tokens, schema)
-            except BaseException:
-                meter.failed(0)
-                raise
-            paid = meter.after(0, reply, bound, max_tokens)
-        if schema is not None and not isinstance(paid.parsed, schema):
-            paid = paid.model_copy(update={"parsed": parse_structured(paid.text, schema)})
-        return paid
+        return metered_once(meter, system_blocks, messages, model, max_tokens, schema,
+                            lambda: self._answer(system_blocks, messages, model, max_tokens, schema))
 
     def _answer(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
                 max_tokens: int, schema: type[BaseModel] | None) -> Reply:
