@@ -2,13 +2,18 @@
 
 The gthread worker hands each connection to a thread of a pool: a client trickling its headers or
 announcing a body it never sends holds one thread, not the whole worker (gunicorn's default sync
-worker served nobody else for 30 s, then was killed). Put a buffering proxy in front (README) so
-no slow client reaches gunicorn at all.
+worker served nobody else for 30 s, then was killed). Every read of a request waits at most
+MT_WEB_READ_TIMEOUT (10 s) for its next bytes (SO_RCVTIMEO on the listening sockets, which
+accepted connections inherit): a client that stops sending is dropped. Put a buffering proxy in
+front (README) so no slow client reaches gunicorn at all.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import struct
+from typing import Any
 
 worker_class = "gthread"
 # Threads per worker: how many slow clients a worker absorbs before a valid request waits.
@@ -16,3 +21,11 @@ threads = int(os.environ.get("MT_WEB_THREADS", "32"))
 timeout = 30
 keepalive = 5
 logger_class = "marketing_team.web.gunicorn_logging.Logger"
+READ_TIMEOUT_S = int(os.environ.get("MT_WEB_READ_TIMEOUT", "10"))
+
+
+def when_ready(server: Any) -> None:
+    """Before the workers fork: a receive timeout on every listening socket (inherited by accept)."""
+    for listener in server.LISTENERS:
+        listener.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                                 struct.pack("ll", READ_TIMEOUT_S, 0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from gunicorn.glogging import Logger as _GunicornLogger
@@ -25,6 +26,13 @@ class Logger(_GunicornLogger):  # type: ignore[misc]
             log.handlers.clear()
             log.setLevel(level)
             log.propagate = True
+
+    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        """A read that timed out is a slow client sent away: one warning, not a traceback."""
+        if isinstance(sys.exc_info()[1], BlockingIOError | TimeoutError):
+            self.warning("client dropped: no bytes within the read timeout (MT_WEB_READ_TIMEOUT)")
+            return
+        super().exception(msg, *args, **kwargs)
 
 
 __all__ = ["Logger"]

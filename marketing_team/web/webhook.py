@@ -36,6 +36,7 @@ StartResponse = Callable[..., Any]
 _ROUTES = {"/webhook": "POST", "/health": "GET", "/metrics": "GET"}
 SEEN_PREFIX = "mt:webhook:seen:"  # signatures accepted within the tolerance window
 _STATUS = {200: "200 OK", 202: "202 Accepted", 400: "400 Bad Request", 401: "401 Unauthorized",
+           408: "408 Request Timeout",
            404: "404 Not Found", 405: "405 Method Not Allowed", 413: "413 Content Too Large",
            415: "415 Unsupported Media Type", 500: "500 Internal Server Error",
            503: "503 Service Unavailable"}
@@ -186,6 +187,14 @@ def _check_content_type(value: str) -> None:
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        return _body_of(environ)
+    except OSError:
+        # The server's read timeout: a client announcing more than it sends is sent away.
+        raise HttpError(408, "the body did not arrive in time", "body") from None
+
+
+def _body_of(environ: dict[str, Any]) -> bytes:
     raw_length = (environ.get("CONTENT_LENGTH") or "").strip()
     stream = environ["wsgi.input"]
     if not raw_length:

@@ -170,3 +170,28 @@ def test_procfile_web_keeps_taking_events_while_slow_clients_hold_connections(
 
     # Then it is answered: a slow client holds one thread, not the worker
     assert status == 202
+
+
+def test_procfile_web_sends_away_clients_that_stop_sending(
+        server: RunningServer, launch: Launch, tmp_path: Path) -> None:
+    # Given the Procfile's web command with a 1 s read timeout
+    port = free_port()
+    env = _env(server, tmp_path, PORT=str(port), MT_WEBHOOK_TOKEN="slow-token", MT_WEB_READ_TIMEOUT="1")
+    proc = launch(["bash", "-c", procfile()["web"]], env, "web")
+    wait_for(lambda: _answers(port, "/health") or proc.poll() is not None, 30, "/health")
+
+    # When one client announces a body it never sends, and another stops mid-headers
+    liar = socket.create_connection(("127.0.0.1", port), timeout=30)
+    liar.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Authorization: Bearer slow-token\r\nContent-Length: 5000\r\n\r\n{")
+    staller = socket.create_connection(("127.0.0.1", port), timeout=30)
+    staller.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+
+    # Then the first gets 408 and the second is hung up on, each after the read timeout
+    try:
+        assert liar.recv(200).startswith(b"HTTP/1.1 408")
+        assert staller.recv(200) == b""
+    finally:
+        liar.close()
+        staller.close()
+    assert "Traceback" not in (tmp_path / "web.err").read_text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import subprocess
 import sys
@@ -10,8 +12,8 @@ from pathlib import Path
 import redis
 
 from marketing_team.testing.fake_anthropic import FakeAnthropic
-from marketing_team.testing.processes import child_env, spawn_worker, stop, wait_for
-from marketing_team.testing.servers import start_test_server
+from marketing_team.testing.processes import child_env, spawn, spawn_worker, stop, wait_for
+from marketing_team.testing.servers import free_port, start_test_server
 from marketing_team.testing.team_responder import offline_responder
 
 API_KEY = "sk-ant-SECRETKEY-4d9f2b"
@@ -66,6 +68,14 @@ def test_reliability_no_worker_setting_shows_the_redis_password(tmp_path: Path) 
         env = {"REDIS_URL": url, "WORKSPACE_DIR": str(tmp_path / "ws")}
         worker = spawn_worker(env, tmp_path / "worker.log", name="secrets")
         conf = wait_for(lambda: _conf(env), 60, "the worker to answer inspect conf")
+        port = free_port()
+        flower = spawn(["-m", "celery", "-A", "marketing_team", "flower", f"--port={port}"],
+                       {**env, "MT_FLOWER_PASSWORD": FLOWER_PASSWORD}, tmp_path / "flower.log")
+        try:
+            shown = wait_for(lambda: _flower_workers(port), 60, "flower to list the worker")
+            anonymous = _get(port, "/api/workers", None)
+        finally:
+            stop(flower)
     finally:
         if worker is not None:
             stop(worker)
@@ -73,7 +83,33 @@ def test_reliability_no_worker_setting_shows_the_redis_password(tmp_path: Path) 
 
     assert "redbeat_redis_url" in conf and "broker_url" in conf  # it did report its settings
     assert REDIS_PASSWORD not in conf
-    assert REDIS_PASSWORD not in (tmp_path / "worker.log").read_text()
+    assert "redbeat_redis_url" in shown and REDIS_PASSWORD not in shown
+    assert anonymous[0] == 401  # flower's basic auth came from the environment
+    for log in ("worker.log", "flower.log"):
+        text = (tmp_path / log).read_text()
+        assert REDIS_PASSWORD not in text and FLOWER_PASSWORD not in text
+
+
+FLOWER_PASSWORD = "fl-SECRETFLOWER-5e6f"
+
+
+def _get(port: int, path: str, auth: str | None) -> tuple[int, str]:
+    headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers)
+        reply = conn.getresponse()
+        return reply.status, reply.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def _flower_workers(port: int) -> str | None:
+    try:
+        status, body = _get(port, "/api/workers?refresh=1", f"admin:{FLOWER_PASSWORD}")
+    except OSError:
+        return None
+    return body if status == 200 and "redbeat_redis_url" in body else None
 
 
 def _conf(env: dict[str, str]) -> str | None:
