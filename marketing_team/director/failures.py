@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
+from marketing_team.director.flow import fail_goal
 from marketing_team.director.phases import ACTIVE, Move, after_final, move_effects
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.event import Event, EventType
 from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
 from marketing_team.domain.learning import Learning, Outcome
 from marketing_team.domain.review_item import Reason
-from marketing_team.domain.values import utcnow
 from marketing_team.observability import progress
 from marketing_team.store.goals import Staged
 
@@ -90,16 +90,6 @@ def untrusted_provider(rt: Runtime, goal_id: str, task_id: str, reason: str) -> 
     The bound of that request was recorded already; nothing else of the goal runs on a reply
     whose billing we cannot believe.
     """
-    flow_reason = f"stopped: the provider's billing cannot be trusted ({reason})"[:500]
-
-    def change(goal: Goal) -> None:
-        if goal.status.is_settled:
-            return
-        goal.status = GoalStatus.FAILED
-        goal.status_reason = flow_reason
-        goal.finished_at = utcnow()
-
-    goal, _ = rt.goals.update(goal_id, change)
-    progress.publish(rt.redis, goal_id, "goal_finished", status=goal.status.value, reason=flow_reason)
+    fail_goal(rt, goal_id, f"stopped: the provider's billing cannot be trusted ({reason})"[:500])
     data: dict[str, JsonValue] = {"goal_id": goal_id, "task_id": task_id, "reason": reason[:500]}
     return Event(type=EventType.AGENT_FAILURE, source="director", data=data)
