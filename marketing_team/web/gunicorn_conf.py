@@ -10,18 +10,27 @@ front (README) so no slow client reaches gunicorn at all.
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
+import sys
 from typing import Any
+
+from marketing_team.config.settings import load_settings
+from marketing_team.domain.errors import MarketingTeamError
+
+try:
+    _settings = load_settings()
+except MarketingTeamError as exc:  # this edge too: one line naming the setting, no traceback
+    sys.stderr.write(f"error: {exc}\n")
+    raise SystemExit(3) from None
 
 worker_class = "gthread"
 # Threads per worker: how many slow clients a worker absorbs before a valid request waits.
-threads = int(os.environ.get("MT_WEB_THREADS", "32"))
+threads = _settings.web_threads
 timeout = 30
 keepalive = 5
 logger_class = "marketing_team.web.gunicorn_logging.Logger"
-READ_TIMEOUT_S = int(os.environ.get("MT_WEB_READ_TIMEOUT", "10"))
+READ_TIMEOUT_S = _settings.web_read_timeout_s
 
 
 def when_ready(server: Any) -> None:

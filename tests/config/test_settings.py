@@ -76,6 +76,8 @@ def test_settings_read_dotenv_file(tmp_path: pytest.TempPathFactory, monkeypatch
     ["-m", "celery", "-A", "marketing_team", "worker", "--pool", "threads"],
     ["-m", "celery", "-A", "marketing_team", "beat", "-S", "marketing_team.orchestration.beat:Scheduler"],
     ["-m", "gunicorn", "marketing_team.web.wsgi:app", "--bind", "127.0.0.1:0"],
+    ["-m", "gunicorn", "marketing_team.web.wsgi:app", "--config", "python:marketing_team.web.gunicorn_conf",
+     "--bind", "127.0.0.1:0"],
 ])
 def test_every_process_stops_on_an_invalid_setting_with_one_line_naming_it(
         command: list[str], tmp_path: Path) -> None:
