@@ -26,7 +26,8 @@ _SEQUENCES = re.compile(
     r"|[\x9d\x90\x98\x9e\x9f].*?(?:\x07|\x9c|$)"  # 8-bit string introducers
     r"|\x1b[@-_]?",  # any other escape
     re.DOTALL)
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 controls, and the bidirectional overrides and isolates that reorder what is displayed.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def terminal_safe(text: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from gunicorn.glogging import Logger as _GunicornLogger
 
 from marketing_team.config.settings import load_settings
+from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.observability import logs
 
 
@@ -20,7 +21,11 @@ class Logger(_GunicornLogger):  # type: ignore[misc]
         self.cfg = cfg
         self._access_log_enabled = self._compute_access_log_enabled()
         self.loglevel = self.LOG_LEVELS.get(cfg.loglevel.lower(), logging.INFO)
-        settings = load_settings()
+        try:
+            settings = load_settings()
+        except MarketingTeamError as exc:  # gunicorn's own edge: one line, its boot-error status
+            sys.stderr.write(f"error: {exc}\n")
+            raise SystemExit(3) from None
         logs.configure(settings, "web")
         for log, level in ((self.error_log, self.loglevel), (self.access_log, logging.INFO)):
             log.handlers.clear()

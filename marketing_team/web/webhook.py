@@ -69,11 +69,13 @@ class WebhookApp:
             status, headers = err.status, err.headers
             body = {"error": err.message, **({"field": err.field} if err.field else {})}
             # One line per refusal: what and why, from where; never the body or a credential.
-            log.warning("request rejected", extra={
-                "event": "request_rejected", "status": err.status, "reason": err.message[:200],
-                "field": err.field, "client": environ.get("REMOTE_ADDR", ""),
-                "method": str(environ.get("REQUEST_METHOD", ""))[:20],
-                "path": str(environ.get("PATH_INFO", ""))[:100]})
+            # (A 5xx was logged where it happened, with its cause.)
+            if err.status < 500:
+                log.warning("request rejected", extra={
+                    "event": "request_rejected", "status": err.status, "reason": err.message[:200],
+                    "field": err.field, "client": environ.get("REMOTE_ADDR", ""),
+                    "method": str(environ.get("REQUEST_METHOD", ""))[:20],
+                    "path": str(environ.get("PATH_INFO", ""))[:100]})
         if isinstance(body, str):
             payload, ctype = body.encode(), "text/plain; version=0.0.4; charset=utf-8"
         else:
@@ -160,7 +162,7 @@ class WebhookApp:
             name, _, value = part.strip().partition("=")
             fields.setdefault(name, []).append(value.strip().lower())
         stamp, given = (fields.get("t") or [""])[0], fields.get("v1") or []
-        if not stamp.isdigit() or not given:
+        if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or not given:
             raise HttpError(401, "missing signature: expected t=<unix time>,v1=<hex>", "X-Signature")
         tolerance = self.settings.webhook_tolerance_s
         if abs(time.time() - int(stamp)) > tolerance:

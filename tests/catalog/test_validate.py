@@ -261,3 +261,35 @@ def test_a_catalog_file_over_256_kib_is_refused_naming_its_size(tmp_path: Path) 
     assert [p.message for p in problems if p.file == big] == [
         f"{big.stat().st_size} bytes, over the 262144-byte limit for catalog files"]
     assert str(big) in str(caught.value)
+
+
+def test_deep_nesting_is_refused_at_once_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "schedules.yaml").write_text("schedules:\n  - " + "[" * 300 + "1" + "]" * 300 + "\n")
+
+    problems = validate_catalog(tmp_path)
+
+    assert [(p.file.name, p.line) for p in problems] == [("schedules.yaml", 2)]
+    assert "nested deeper than 32 levels" in problems[0].message
+    with pytest.raises(ConfigurationError, match="schedules.yaml:2: invalid YAML"):
+        load_catalog_from(tmp_path)
+
+
+def test_an_unreadable_skill_file_is_a_named_problem_not_a_crash(tmp_path: Path) -> None:
+    folder = tmp_path / "skills" / "odd"
+    folder.mkdir(parents=True)
+    # stat says 0 bytes; a read returns endless data (or fails): the limit holds on what is read
+    (folder / "SKILL.md").symlink_to("/proc/self/pagemap")
+
+    problems = [p.message for p in validate_catalog(tmp_path) if p.file.name == "SKILL.md"]
+    assert len(problems) == 1 and ("cannot be read" in problems[0] or "over the 262144-byte limit"
+                                   in problems[0])
+    with pytest.raises(ConfigurationError, match="SKILL.md: "):
+        load_catalog_from(tmp_path)
+
+
+def test_a_skill_file_saved_with_a_byte_order_mark_reads_like_any_other(tmp_path: Path) -> None:
+    _write(tmp_path, "skills/bom/SKILL.md", "\ufeff---\nname: bom\ndescription: Saved by an editor "
+                                            "that writes a BOM\nsquad: creative\n---\n## Body\n" + "Text. " * 40)
+
+    assert not [p for p in validate_catalog(tmp_path) if p.file.parent.name == "bom"]
+    assert load_catalog_from(tmp_path).skill("bom").name == "bom"

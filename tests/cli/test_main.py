@@ -56,7 +56,8 @@ def test_a_command_run_with_json_prints_one_json_object_when_it_fails(tmp_path: 
 
 def test_control_sequences_in_goal_text_never_reach_the_terminal(redis_server: RunningServer,
                                                                  tmp_path: Path) -> None:
-    hostile = "Grow \x1b]0;pwned\x07signups \x9b31mnow\x1b[2J \x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\"
+    hostile = ("Grow \x1b]0;pwned\x07signups \x9b31mnow\x1b[2J \x1b]8;;http://evil\x1b\\link"
+               "\x1b]8;;\x1b\\\u202e")
     rt = build_runtime(load_settings(_env_file=None, workspace_dir=tmp_path, redis_url=redis_server.url),
                        redis_server.url)
     goal = plan_pipeline(rt, "Copywriting Review Chain", description=hostile)
@@ -69,7 +70,8 @@ def test_control_sequences_in_goal_text_never_reach_the_terminal(redis_server: R
     for result in (listed, shown):
         assert result.exit_code == 0, result.output
         # (our own colours may style the status line; nothing from the goal text survives)
-        assert not any(seq in result.output for seq in ("\x07", "\x9b", "\x9d", "\x1b]", "\x1b[2J"))
+        assert not any(seq in result.output for seq in ("\x07", "\x9b", "\x9d", "\x1b]", "\x1b[2J",
+                                                        "\u202e"))
     assert "Grow signups now link" in listed.output
 
 

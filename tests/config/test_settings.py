@@ -76,6 +76,8 @@ def test_settings_read_dotenv_file(tmp_path: pytest.TempPathFactory, monkeypatch
     ["-m", "celery", "-A", "marketing_team", "worker", "--pool", "threads"],
     ["-m", "celery", "-A", "marketing_team", "beat", "-S", "marketing_team.orchestration.beat:Scheduler"],
     ["-m", "gunicorn", "marketing_team.web.wsgi:app", "--bind", "127.0.0.1:0"],
+    ["-m", "gunicorn", "marketing_team.web.wsgi:app", "--logger-class",
+     "marketing_team.web.gunicorn_logging.Logger", "--bind", "127.0.0.1:0"],
     ["-m", "gunicorn", "marketing_team.web.wsgi:app", "--config", "python:marketing_team.web.gunicorn_conf",
      "--bind", "127.0.0.1:0"],
 ])

@@ -177,6 +177,8 @@ def test_webhook_with_hmac_secret_accepts_a_correct_signature(idle_team: Team) -
     # the body-only form a captured request used to carry (replayable forever): refused now
     "sha256=" + hmac.new(b"s3cret-hmac", GOOD, hashlib.sha256).hexdigest(),
     _signature(GOOD, secret=b"another-secret"),
+    # timestamps that are not small ASCII numbers: never a 500
+    "t=\u00b2,v1=" + "0" * 64, "t=1" + "0" * 400 + ",v1=" + "0" * 64, "t=" + "9" * 5000 + ",v1=ab",
 ])
 def test_webhook_with_hmac_secret_refuses_a_missing_or_wrong_signature(idle_team: Team,
                                                                        signature: str | None) -> None:
