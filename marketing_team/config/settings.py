@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     webhook_token: SecretStr | None = Field(None, alias="MT_WEBHOOK_TOKEN")
     webhook_hmac_secret: SecretStr | None = Field(None, alias="MT_WEBHOOK_HMAC_SECRET")
     webhook_tolerance_s: int = Field(300, alias="MT_WEBHOOK_TOLERANCE", ge=1, le=86400)
-    web_threads: int = Field(32, alias="MT_WEB_THREADS", ge=1, le=1024)
+    web_threads: int = Field(64, alias="MT_WEB_THREADS", ge=1, le=1024)
     web_read_timeout_s: int = Field(10, alias="MT_WEB_READ_TIMEOUT", ge=1, le=600)
     flower_user: str = Field("admin", alias="MT_FLOWER_USER")
     flower_password: SecretStr | None = Field(None, alias="MT_FLOWER_PASSWORD")

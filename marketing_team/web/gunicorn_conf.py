@@ -4,7 +4,8 @@ The gthread worker hands each connection to a thread of a pool: a client trickli
 announcing a body it never sends holds one thread, not the whole worker (gunicorn's default sync
 worker served nobody else for 30 s, then was killed). Every read of a request waits at most
 MT_WEB_READ_TIMEOUT (10 s) for its next bytes (SO_RCVTIMEO on the listening sockets, which
-accepted connections inherit): a client that stops sending is dropped. Put a buffering proxy in
+accepted connections inherit), and a whole request at most twice that (the worker's deadline,
+`gunicorn_worker.py`): a client that stops sending, or sends one byte at a time, is dropped. Put a buffering proxy in
 front (README) so no slow client reaches gunicorn at all.
 """
 
@@ -24,7 +25,7 @@ except MarketingTeamError as exc:  # this edge too: one line naming the setting,
     sys.stderr.write(f"error: {exc}\n")
     raise SystemExit(3) from None
 
-worker_class = "gthread"
+worker_class = "marketing_team.web.gunicorn_worker.Worker"  # gthread + a deadline per request
 # Threads per worker: how many slow clients a worker absorbs before a valid request waits.
 threads = _settings.web_threads
 timeout = 30

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import importlib.util
 import json
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -195,3 +197,37 @@ def test_procfile_web_sends_away_clients_that_stop_sending(
         liar.close()
         staller.close()
     assert "Traceback" not in (tmp_path / "web.err").read_text()
+
+
+def test_procfile_web_cuts_off_clients_that_send_one_byte_at_a_time(
+        server: RunningServer, launch: Launch, tmp_path: Path) -> None:
+    # Given the Procfile's web command with 2 threads and a 1 s read timeout (2 s per request)
+    port = free_port()
+    env = _env(server, tmp_path, PORT=str(port), MT_WEBHOOK_TOKEN="slow-token", MT_WEB_THREADS="2",
+               MT_WEB_READ_TIMEOUT="1")
+    proc = launch(["bash", "-c", procfile()["web"]], env, "web")
+    wait_for(lambda: _answers(port, "/health") or proc.poll() is not None, 30, "/health")
+    stop = threading.Event()
+
+    def trickle() -> None:  # a byte every 0.5 s: always inside the per-read timeout
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"POST /webhook HTTP/1.1\r\nX-Slow: ")
+            while not stop.wait(0.5):
+                sock.sendall(b"a")
+
+    attackers = [threading.Thread(target=trickle, daemon=True) for _ in range(6)]
+    for attacker in attackers:
+        attacker.start()
+
+    # When a valid event arrives while three times as many slow clients as threads trickle
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        conn.request("POST", "/webhook", body=json.dumps({"type": "new_blog_post", "data": {}}).encode(),
+                     headers={"Authorization": "Bearer slow-token", "Content-Type": "application/json"})
+        status = conn.getresponse().status
+    finally:
+        conn.close()
+        stop.set()
+
+    # Then it is answered while they are still at it: each was cut off at its deadline
+    assert status == 202
