@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -38,12 +40,19 @@ def redis_client(redis_server: RunningServer) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture(autouse=True)
-def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's key, Redis URL or product settings."""
-    import os
+def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test sees the developer's key, Redis URL or product settings, nor leaves logging set up.
 
+    A command run in-process (CliRunner) installs its JSON handler on the root logger; it is
+    taken off again, so later tests' log lines do not land on the terminal.
+    """
     for name in list(os.environ):
         if name.startswith(("MT_", "ANTHROPIC_", "REDIS_", "OPENAI_")) or name in (
                 "WORKSPACE_DIR", "BUDGET_MONTHLY", "LOG_LEVEL", "LOG_FORMAT", "MAX_PARALLEL_AGENTS"):
             monkeypatch.delenv(name, raising=False)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 __all__ = ["hermetic_env", "redis_client", "redis_server"]

@@ -6,7 +6,7 @@ from budget_support import offline_answer, planned_goal
 
 from marketing_team.budget.ledger import month_of
 from marketing_team.director import phases
-from marketing_team.domain.event import EventType
+from marketing_team.domain.event import Event, EventType
 from marketing_team.domain.goal import GoalStatus, Priority, TaskStatus
 from marketing_team.domain.learning import Outcome
 from marketing_team.domain.review_item import Reason
@@ -14,6 +14,7 @@ from marketing_team.domain.values import utcnow
 from marketing_team.orchestration import dispatch
 from marketing_team.store.internal_events import recent_internal
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
+from marketing_team.testing.processes import wait_for
 from marketing_team.testing.team import Team
 
 SKILLS = ["copywriting", "social-content", "paid-ads", "cold-email"]
@@ -39,8 +40,13 @@ def test_cascade_three_failures_pause_the_goal_and_block_the_pipeline_once(
                 if entry.outcome is Outcome.FAILURE]
     assert failures and failures[0].goal_id == goal.id
 
-    # And pipeline_blocked was emitted once, with a human review item
-    blocked = [e for e in recent_internal(paid_team.rt.redis) if e.type is EventType.PIPELINE_BLOCKED]
+    # And pipeline_blocked was emitted once (right after the transition it reports), with a
+    # human review item
+    def emitted() -> list[Event] | None:
+        found = [e for e in recent_internal(paid_team.rt.redis) if e.type is EventType.PIPELINE_BLOCKED]
+        return found or None
+
+    blocked = wait_for(emitted, 10, "pipeline_blocked")
     assert len(blocked) == 1 and blocked[0].data["goal_id"] == goal.id
     items = paid_team.rt.reviews.list()
     assert [(i.goal_id, i.reason) for i in items] == [(goal.id, Reason.CASCADING_FAILURE)]
