@@ -7,7 +7,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -172,16 +172,26 @@ def test_webhook_with_hmac_secret_accepts_a_correct_signature(idle_team: Team) -
     assert reply.status == 202 and reply.json()["status"] == "queued"
 
 
-@pytest.mark.parametrize("signature", [
-    None, "t=,v1=", "sha256=" + "0" * 64, f"t={int(time.time())},v1=" + "0" * 64,
+# Each wrong signature is built when its test runs (a timestamp taken at collection would give
+# each xdist worker different test ids).
+WRONG_SIGNATURES: dict[str, Callable[[], str | None]] = {
+    "missing": lambda: None,
+    "empty": lambda: "t=,v1=",
+    "body-only zeros": lambda: "sha256=" + "0" * 64,
+    "fresh t, wrong hmac": lambda: f"t={int(time.time())},v1=" + "0" * 64,
     # the body-only form a captured request used to carry (replayable forever): refused now
-    "sha256=" + hmac.new(b"s3cret-hmac", GOOD, hashlib.sha256).hexdigest(),
-    _signature(GOOD, secret=b"another-secret"),
+    "body-only, right hmac": lambda: "sha256=" + hmac.new(b"s3cret-hmac", GOOD, hashlib.sha256).hexdigest(),
+    "another secret": lambda: _signature(GOOD, secret=b"another-secret"),
     # timestamps that are not small ASCII numbers: never a 500
-    "t=\u00b2,v1=" + "0" * 64, "t=1" + "0" * 400 + ",v1=" + "0" * 64, "t=" + "9" * 5000 + ",v1=ab",
-])
-def test_webhook_with_hmac_secret_refuses_a_missing_or_wrong_signature(idle_team: Team,
-                                                                       signature: str | None) -> None:
+    "superscript t": lambda: "t=\u00b2,v1=" + "0" * 64,
+    "huge t": lambda: "t=1" + "0" * 400 + ",v1=" + "0" * 64,
+    "5000-digit t": lambda: "t=" + "9" * 5000 + ",v1=ab",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(WRONG_SIGNATURES))
+def test_webhook_with_hmac_secret_refuses_a_missing_or_wrong_signature(idle_team: Team, kind: str) -> None:
+    signature = WRONG_SIGNATURES[kind]()
     headers = dict(JSON)
     if signature is not None:
         headers["X-Signature"] = signature
