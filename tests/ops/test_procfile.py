@@ -52,6 +52,17 @@ def _answers(port: int, path: str, auth: tuple[str, str] | None = None) -> tuple
         return None
 
 
+def _post_event(port: int, token: str, timeout_s: float) -> int:
+    """POST one valid event to the webhook; its status (OSError when not answered in time)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    try:
+        conn.request("POST", "/webhook", body=json.dumps({"type": "new_blog_post", "data": {}}).encode(),
+                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
 def _worker_pongs(server: RunningServer, tmp_path: Path) -> bool:
     settings = load_settings(_env_file=None, redis_url=server.url, workspace_dir=tmp_path / "ws")
     app = build_app(settings, broker_url=server.broker_url)
@@ -160,13 +171,9 @@ def test_procfile_web_keeps_taking_events_while_slow_clients_hold_connections(
         slow.append(sock)
 
     # When a valid event arrives
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     try:
-        conn.request("POST", "/webhook", body=json.dumps({"type": "new_blog_post", "data": {}}).encode(),
-                     headers={"Authorization": "Bearer slow-token", "Content-Type": "application/json"})
-        status = conn.getresponse().status
+        status = _post_event(port, "slow-token", timeout_s=20)
     finally:
-        conn.close()
         for sock in slow:
             sock.close()
 
@@ -220,13 +227,9 @@ def test_procfile_web_cuts_off_clients_that_send_one_byte_at_a_time(
         attacker.start()
 
     # When a valid event arrives while three times as many slow clients as threads trickle
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     try:
-        conn.request("POST", "/webhook", body=json.dumps({"type": "new_blog_post", "data": {}}).encode(),
-                     headers={"Authorization": "Bearer slow-token", "Content-Type": "application/json"})
-        status = conn.getresponse().status
+        status = _post_event(port, "slow-token", timeout_s=15)
     finally:
-        conn.close()
         stop.set()
 
     # Then it is answered while they are still at it: each was cut off at its deadline
