@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import signal
 import sys
 import traceback
 from typing import Any
@@ -54,6 +56,11 @@ class TeamGroup(click.Group):
             self._fail(ctx, f"error: {exc}", str(exc), exc.exit_code, as_json)
         except KeyboardInterrupt:
             self._fail(ctx, "interrupted", "interrupted", 130, as_json)
+        except BrokenPipeError:
+            # The reader went away (`mtctl goals list | head -1`): end quietly, as Unix tools do;
+            # stdout is pointed at /dev/null so the final flush cannot fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(128 + signal.SIGPIPE)
         except click.UsageError as exc:
             if as_json:
                 self._fail(ctx, f"error: {exc.format_message()}", exc.format_message(),

@@ -82,3 +82,13 @@ def test_a_dry_run_with_json_prints_the_plan_as_one_json_object(tmp_path: Path) 
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     assert plan["status"] == "planned" and plan["phases"] and plan["provider"] == "offline"
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path: Path) -> None:
+    env = child_env({"WORKSPACE_DIR": str(tmp_path)})
+    done = subprocess.run(["bash", "-c", f"{sys.executable} -m marketing_team skills list | head -1; "
+                           "exit ${PIPESTATUS[0]}"], env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.stdout.startswith("SQUAD")
+    assert done.stderr == ""  # no "internal error: BrokenPipeError"
+    assert done.returncode in (0, 141)  # 141: the shell's code for a process ended by SIGPIPE
