@@ -17,6 +17,7 @@ from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.observability.logs import configure
 
 INTERNAL_ERROR_EXIT = 70
+OS_ERROR_EXIT = 74  # sysexits' EX_IOERR: a file or directory the machine refused
 
 
 # Each command and the module that defines it. A module is imported when one of its commands runs
@@ -74,6 +75,16 @@ class TeamGroup(click.Group):
             raise
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            # A path the machine refuses (not a directory, read-only, full disk): name it, and
+            # the setting it came from when it lies in the workspace.
+            where = str(exc.filename)
+            workspace = os.environ.get("WORKSPACE_DIR", "")
+            origin = " (under WORKSPACE_DIR)" if workspace and where.startswith(workspace) else ""
+            text = f"{where}{origin}: {exc.strerror or type(exc).__name__}"
+            self._fail(ctx, f"error: {text}", text, OS_ERROR_EXIT, as_json)
         except Exception as exc:  # noqa: BLE001 - the edge: anything unexpected becomes one line
             if ctx.obj and ctx.obj.get("verbose"):
                 traceback.print_exc()

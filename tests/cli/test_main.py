@@ -92,3 +92,16 @@ def test_output_piped_into_head_ends_quietly(tmp_path: Path) -> None:
     assert done.stdout.startswith("SQUAD")
     assert done.stderr == ""  # no "internal error: BrokenPipeError"
     assert done.returncode in (0, 141)  # 141: the shell's code for a process ended by SIGPIPE
+
+
+def test_a_workspace_that_is_not_a_directory_is_one_line_naming_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = child_env({"WORKSPACE_DIR": str(blocker)})
+
+    done = subprocess.run([sys.executable, "-m", "marketing_team", "goals", "list"], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 74
+    assert done.stderr.count("\n") == 1 and str(blocker) in done.stderr
+    assert "WORKSPACE_DIR" in done.stderr and "internal error" not in done.stderr
