@@ -11,6 +11,7 @@ from budget_support import PAID, offline_answer
 
 from marketing_team.budget.ledger import Ledger
 from marketing_team.config.settings import load_settings
+from marketing_team.director.runtime import Runtime, build_runtime
 from marketing_team.llm.anthropic_provider import AnthropicProvider
 from marketing_team.testing.fake_anthropic import FakeAnthropic
 from marketing_team.testing.servers import RunningServer
@@ -34,6 +35,15 @@ def paid_team(redis_server: RunningServer, tmp_path: Path, fake: FakeAnthropic) 
                         **values)
     with Team(redis_server, tmp_path / "ws", AnthropicProvider(cfg), **values) as team:
         yield team
+
+
+@pytest.fixture
+def rt(redis_server: RunningServer, redis_client: object, tmp_path: Path,
+       fake: FakeAnthropic) -> Iterator[Runtime]:
+    """A paid runtime (real SDK against this module's fake) on the session server, empty."""
+    cfg = load_settings(_env_file=None, workspace_dir=tmp_path / "ws", redis_url=redis_server.url,
+                        **{**PAID, "anthropic_base_url": fake.url})
+    yield build_runtime(cfg, redis_server.url, AnthropicProvider(cfg))
 
 
 @pytest.fixture

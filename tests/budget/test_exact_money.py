@@ -8,10 +8,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from budget_support import PAID, offline_answer
+from budget_support import offline_answer
 from pydantic import BaseModel
 
 from marketing_team.budget.gate import reservation_lease_s
@@ -19,16 +18,14 @@ from marketing_team.budget.ledger import month_of
 from marketing_team.budget.policy import to_micros, to_usd
 from marketing_team.config.settings import load_settings
 from marketing_team.director.launch import plan_goal
-from marketing_team.director.runtime import Runtime, build_runtime
+from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import BudgetDeferred, ProviderBillingError, StructuredOutputError
 from marketing_team.domain.goal import Category, GoalStatus, Priority
 from marketing_team.domain.values import new_id, utcnow
-from marketing_team.llm.anthropic_provider import AnthropicProvider
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
 from marketing_team.store.replies import reply_key
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
-from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 
 SYSTEM = [SystemBlock("# SEO audit skill: find what keeps pages from ranking")]
@@ -46,15 +43,6 @@ class Verdict(BaseModel):
 def fake() -> Iterator[FakeAnthropic]:
     with FakeAnthropic(default=None) as server:
         yield server
-
-
-@pytest.fixture
-def rt(redis_server: RunningServer, redis_client: object, tmp_path: Path,
-       fake: FakeAnthropic) -> Iterator[Runtime]:
-    """A paid runtime (real SDK against the fake) on the session server, empty."""
-    cfg = load_settings(_env_file=None, workspace_dir=tmp_path / "ws", redis_url=redis_server.url,
-                        **{**PAID, "anthropic_base_url": fake.url})
-    yield build_runtime(cfg, redis_server.url, AnthropicProvider(cfg))
 
 
 def _spent(rt: Runtime) -> Decimal:

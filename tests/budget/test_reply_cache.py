@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
-from budget_support import PAID
 from pydantic import BaseModel
 
 from marketing_team.budget.ledger import month_of
-from marketing_team.config.settings import load_settings
-from marketing_team.director.runtime import Runtime, build_runtime
+from marketing_team.director.runtime import Runtime
 from marketing_team.domain.values import new_id, utcnow
-from marketing_team.llm.anthropic_provider import AnthropicProvider
 from marketing_team.llm.protocol import Message, SystemBlock, parsed_as
 from marketing_team.store.replies import reply_key
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply
-from marketing_team.testing.servers import RunningServer
 
 SYSTEM = [SystemBlock("# SEO audit skill"), SystemBlock("Product: Acme")]
 ASK = [Message("user", "Audit the homepage.")]
@@ -29,15 +22,6 @@ class Verdict(BaseModel):
     """A review verdict."""
 
     approved: bool
-
-
-@pytest.fixture
-def rt(redis_server: RunningServer, redis_client: object, tmp_path: Path,
-       fake: FakeAnthropic) -> Iterator[Runtime]:
-    """A paid runtime (real SDK against the fake) on the session server, empty."""
-    cfg = load_settings(_env_file=None, workspace_dir=tmp_path / "ws", redis_url=redis_server.url,
-                        **{**PAID, "anthropic_base_url": fake.url})
-    yield build_runtime(cfg, redis_server.url, AnthropicProvider(cfg))
 
 
 def _spent(rt: Runtime) -> int:
