@@ -52,7 +52,7 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
     # P3 goals, and every goal once the budget forces haiku (critical), get structural review only.
     deep = model_allowed and goal.priority.rank < 3 and rt.budget.effective_tier("sonnet") != "haiku"
     use_model = rt.guarded(goal_id, "director", key) if deep else None
-    review, _ = review_text(text, spec, use_model, model, task.requirements)
+    review = review_text(text, spec, use_model, model, task.requirements)
     rt.documents.put(goal_id, *review_document(deliverable, review))
 
     def change(goal: Goal) -> tuple[NextStep, Move] | None:

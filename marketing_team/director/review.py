@@ -11,7 +11,7 @@ from marketing_team.director.prompts import review_messages
 from marketing_team.director.structural_review import structural_review
 from marketing_team.domain.errors import LLMError
 from marketing_team.domain.review import SCORE_DIMENSIONS, Finding, Review, Severity, Verdict
-from marketing_team.llm.protocol import LLM, Reply, SystemBlock, parsed_as
+from marketing_team.llm.protocol import LLM, SystemBlock, parsed_as
 from marketing_team.store import frontmatter
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def verdict_for(overall: float, model_verdict: Verdict) -> Verdict:
     return model_verdict
 
 
-def model_review(llm: LLM, model: str, skill: SkillSpec, requirements: str, text: str) -> tuple[Review, Reply]:
+def model_review(llm: LLM, model: str, skill: SkillSpec, requirements: str, text: str) -> Review:
     """Ask the model for a scored review and apply the score thresholds."""
     weights = weights_for(skill.squad)
     reply = llm.complete([SystemBlock("You are the Marketing Director. You review deliverables "
@@ -100,15 +100,18 @@ def model_review(llm: LLM, model: str, skill: SkillSpec, requirements: str, text
     review = Review(verdict=verdict_for(overall, parsed.verdict), findings=findings,
                     revision_requests=tuple(parsed.revision_requests), scores=parsed.score_map(),
                     overall=overall, reviewer="llm", note=parsed.summary)
-    return review, reply
+    return review
 
 
 def review_text(text: str, skill: SkillSpec, llm: LLM | None, model: str,
-                requirements: str) -> tuple[Review, Reply | None]:
-    """Structural checks first; the model reviews only what passes them (llm None: structural only)."""
+                requirements: str) -> Review:
+    """Structural checks first; the model reviews only what passes them (llm None: structural only).
+
+    What the model's attempts cost is the caller's to read from its GuardedLLM (failed ones too).
+    """
     structural = structural_review(text, skill)
     if structural.verdict is not Verdict.APPROVE or llm is None:
-        return structural, None
+        return structural
     try:
         return model_review(llm, model, skill, requirements, text)
     except LLMError as exc:
@@ -118,7 +121,7 @@ def review_text(text: str, skill: SkillSpec, llm: LLM | None, model: str,
         log.warning("model review unusable; structural review only",
                     extra={"event": "review_fallback", "skill": skill.slug, "reason": str(exc)[:200]})
         note = f"structural review only: the model review was unusable ({str(exc)[:160]})"
-        return structural.model_copy(update={"note": note}), None
+        return structural.model_copy(update={"note": note})
 
 
 def review_document(deliverable: str, review: Review) -> tuple[str, str]:
