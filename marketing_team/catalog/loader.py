@@ -40,6 +40,7 @@ DIRECTOR_REVIEW_SPEC = SkillSpec(
     sections=("Summary", "Deliverables Reviewed", "Gaps and Risks", "Decision"),
     min_words=120,
     instructions=(
+        "# Director review\n\n"
         "You are the Marketing Director reviewing the deliverables of this pipeline so far "
         "(the <upstream> blocks). Write ## Summary (what the team produced, in 3-5 sentences), "
         "## Deliverables Reviewed (one bullet per deliverable: skill, verdict, the strongest and "

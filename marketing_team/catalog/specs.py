@@ -53,10 +53,11 @@ class PipelineSpec(Frozen):
     def phases(self) -> tuple[PhaseSpec, ...]:
         """The template as plan phases: every step becomes one phase, in order."""
         out: list[PhaseSpec] = []
-        for index, step in enumerate(self.steps, start=1):
+        for step in self.steps:
+            # Unnumbered: whoever shows the phases numbers them ("1. 0. x" came from numbering twice)
             label = {"skill": step.skills[0], "parallel": " + ".join(step.skills),
                      "review": f"review by {step.skills[0]}"}[step.kind]
-            out.append(PhaseSpec(name=f"{index}. {label}"[:80], skills=step.skills,
+            out.append(PhaseSpec(name=label[:80], skills=step.skills,
                                  parallel=step.kind == "parallel"))
         return tuple(out)
 

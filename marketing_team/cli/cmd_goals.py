@@ -7,10 +7,18 @@ from typing import Any
 
 import click
 
-from marketing_team.cli.common import PRIORITY, emit_json, local_runtime, say, settings
+from marketing_team.cli.common import (
+    PRIORITY,
+    emit_json,
+    local_runtime,
+    offline_notice,
+    say,
+    settings,
+)
 from marketing_team.cli.watch import follow, goal_summary, print_summary
+from marketing_team.config.settings import Settings
 from marketing_team.director import export, flow, phases
-from marketing_team.director.launch import estimate_cost, plan_goal, plan_pipeline
+from marketing_team.director.launch import estimate_cost, plan_goal, plan_pipeline, rule_planned
 from marketing_team.director.product_context import sync_from_file
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import DispatchRefusedError, InputError
@@ -18,10 +26,11 @@ from marketing_team.domain.goal import Category, Goal, GoalStatus, Priority
 from marketing_team.domain.values import check_id
 from marketing_team.observability import progress
 from marketing_team.ops.health import check
-from marketing_team.ops.run_mode import RunMode, require_paid_ledger, store_session
+from marketing_team.ops.run_mode import RunMode, existing_store, store_session
 from marketing_team.orchestration import dispatch
 
 CATEGORY = click.Choice([c.value for c in Category])
+DRAIN_S = 30.0  # how long Ctrl-C waits for calls in flight, so what they cost is recorded
 
 
 def _run(mode: RunMode, goal: Goal, detach: bool, as_json: bool) -> None:
@@ -41,9 +50,53 @@ def _run(mode: RunMode, goal: Goal, detach: bool, as_json: bool) -> None:
         if detach:
             _report(rt, rt.goals.load(goal.id), as_json)
             return
-        final = follow(rt, goal.id, sub, quiet=as_json)
+        final = _follow(mode, goal.id, sub, as_json)
     finally:
         sub.close()
+    _finish(mode, final, as_json)
+
+
+def _follow(mode: RunMode, goal_id: str, sub: progress.Subscription, as_json: bool) -> Goal:
+    """Follow the goal; on Ctrl-C stop it cleanly: interrupted, calls in flight recorded."""
+    rt = mode.runtime
+    assert rt is not None
+    try:
+        return follow(rt, goal_id, sub, quiet=as_json)
+    except KeyboardInterrupt:
+        if mode.worker is None:  # the workers are elsewhere and go on without this terminal
+            say(f"stopped following; goal {goal_id} goes on on the workers: "
+                f"`mtctl goals show {goal_id}`", err=True)
+            raise SystemExit(130) from None
+        goal = flow.interrupt(rt, goal_id, f"interrupted; resume with `mtctl goals resume {goal_id}`")
+        _drain(mode, as_json)
+        return goal
+
+
+def _drain(mode: RunMode, as_json: bool) -> None:
+    """Let calls in flight finish and be recorded before this process (and its worker) ends."""
+
+    def waiting(count: int) -> None:
+        if not as_json:
+            say(f"waiting up to {DRAIN_S:.0f} s for {count} call(s) in flight to finish and be "
+                "recorded (Ctrl-C again to stop now)", err=True)
+
+    abandoned = mode.drain(DRAIN_S, waiting)
+    if abandoned and not as_json:
+        say(f"{abandoned} call(s) abandoned: their budget holds lapse on their own", err=True)
+
+
+def _finish(mode: RunMode, final: Goal, as_json: bool) -> None:
+    """Report the goal (one line when interrupted) and exit non-zero unless it completed."""
+    rt = mode.runtime
+    assert rt is not None
+    if final.status is GoalStatus.INTERRUPTED:
+        if as_json:
+            emit_json(goal_summary(rt, final))
+        else:
+            say(f"Goal {final.id} interrupted: resume it with `mtctl goals resume {final.id}`",
+                err=True)
+        raise SystemExit(130)
+    _drain(mode, as_json)
     _report(rt, final, as_json)
     if final.status is not GoalStatus.COMPLETED:
         raise SystemExit(1)
@@ -72,12 +125,14 @@ def _report(rt: Runtime, goal: Goal, as_json: bool) -> None:
 def _print_plan(rt: Runtime, goal: Goal, note: str) -> None:
     say(f"Plan for: {goal.description}  [{goal.category}, {goal.priority}]")
     say(f"Source: {goal.plan.source}{' (' + goal.plan.template + ')' if goal.plan.template else ''}"
-               f" — {note}")
+        f" — {note}")
     for index, phase in enumerate(goal.plan.phases, start=1):
         mode = "parallel" if phase.parallel else "sequential"
         say(f"  {index}. {phase.name} [{mode}]: {', '.join(phase.skills)}")
-    say(f"Estimated cost: ${estimate_cost(rt, goal):.4f} ({len(goal.tasks)} tasks + reviews, "
-               f"provider {rt.provider_name})")
+    cost = f"${estimate_cost(rt, goal):.4f} on {rt.provider_name}"
+    if rt.offline:
+        cost += f" (about ${estimate_cost(rt, goal, 'anthropic'):.2f} with Anthropic's models)"
+    say(f"Estimated cost: {cost} for {len(goal.tasks)} tasks and their reviews, before revisions")
 
 
 @click.command("goal")
@@ -96,26 +151,40 @@ def goal_cmd(text: str, priority: str, category: str | None, dry_run: bool, deta
     cfg = settings()
     chosen = Category(category) if category else None
     if dry_run:
-        with store_session(cfg) as rt:
-            require_paid_ledger(rt)  # planning with a model is paid work too
-            goal, note = plan_goal(rt, text, Priority(priority), chosen)
-            if as_json:
-                emit_json({"status": "planned", "description": goal.description,
-                           "category": goal.category.value, "priority": goal.priority.value,
-                           "plan_source": goal.plan.source, "note": note,
-                           "phases": [{"name": p.name, "skills": list(p.skills),
-                                       "parallel": p.parallel} for p in goal.plan.phases],
-                           "estimated_cost_usd": float(estimate_cost(rt, goal)),
-                           "planning_cost_usd": float(goal.cost_usd), "provider": rt.provider_name})
-            else:
-                _print_plan(rt, goal, note)
+        _dry_run(cfg, text, Priority(priority), chosen, as_json)
         return
     with RunMode(cfg, run_worker=True if embedded_worker else None) as mode:
         assert mode.runtime is not None
         refuse_unless_healthy(mode, Priority(priority))
+        offline_notice(cfg)
         _sync_context(mode.runtime, as_json)
+        if not as_json and not mode.runtime.offline:
+            say("planning: the Director asks the model for a plan…", err=True)
         goal, _ = plan_goal(mode.runtime, text, Priority(priority), chosen)
         _run(mode, goal, detach, as_json)
+
+
+def _dry_run(cfg: Settings, text: str, priority: Priority, category: Category | None,
+             as_json: bool) -> None:
+    """The rule plan and its estimate: no model call, nothing written (the store is only read,
+    and only when it already exists)."""
+    with existing_store(cfg) as stored:
+        rt = stored or local_runtime(cfg)
+        has_context = stored is not None and bool(stored.context.get().strip())
+        model = "" if rt.offline else f"; a real run asks {rt.model_for('opus')} for its plan"
+        goal, note = rule_planned(rt, text, priority, category, has_context,
+                                  f"rule plan (a dry run calls no model{model})")
+        offline_notice(cfg)
+        if as_json:
+            emit_json({"status": "planned", "description": goal.description,
+                       "category": goal.category.value, "priority": goal.priority.value,
+                       "plan_source": goal.plan.source, "note": note,
+                       "phases": [{"name": p.name, "skills": list(p.skills),
+                                   "parallel": p.parallel} for p in goal.plan.phases],
+                       "estimated_cost_usd": float(estimate_cost(rt, goal)),
+                       "planning_cost_usd": 0.0, "provider": rt.provider_name})
+        else:
+            _print_plan(rt, goal, note)
 
 
 def _sync_context(rt: Runtime, quiet: bool) -> None:
@@ -138,6 +207,7 @@ def pipeline_cmd(template: str, priority: str | None, detach: bool, as_json: boo
     local_runtime(cfg).catalog.pipeline(template)  # unknown template: fail before starting anything
     with RunMode(cfg, run_worker=True if embedded_worker else None) as mode:
         assert mode.runtime is not None
+        offline_notice(cfg)
         _sync_context(mode.runtime, as_json)
         goal = plan_pipeline(mode.runtime, template, Priority(priority) if priority else None)
         refuse_unless_healthy(mode, goal.priority)
@@ -233,18 +303,20 @@ def goals_resume(goal_id: str, detach: bool, as_json: bool, embedded_worker: boo
         rt, app = mode.runtime, mode.app
         assert rt is not None and app is not None
         rt.goals.load(goal_id)  # unknown id: one line, nothing started
+        offline_notice(cfg)
         if detach and mode.embedded:
             raise InputError("--detach needs REDIS_URL and running workers")
         phases.reopen(rt, goal_id)
         sub = progress.Subscription(rt.redis, goal_id)
         try:
             dispatch.start(app, rt, goal_id)
-            final = rt.goals.load(goal_id) if detach else follow(rt, goal_id, sub, quiet=as_json)
+            if detach:
+                _report(rt, rt.goals.load(goal_id), as_json)
+                return
+            final = _follow(mode, goal_id, sub, as_json)
         finally:
             sub.close()
-        _report(rt, final, as_json)
-        if not detach and final.status is not GoalStatus.COMPLETED:
-            raise SystemExit(1)
+        _finish(mode, final, as_json)
 
 
 @goals_group.command("cancel")

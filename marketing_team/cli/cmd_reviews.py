@@ -131,14 +131,16 @@ def learnings_group() -> None:
 def learnings_list(skill: str | None, limit: int, as_json: bool) -> None:
     """The newest learnings, newest first."""
     with store_session(settings()) as rt:
-        items = rt.learnings.for_skill(skill, limit) if skill else rt.learnings.recent(limit)
+        items = (rt.learnings.for_skill(skill, limit, offline=rt.offline) if skill
+                 else rt.learnings.recent(limit))
     if as_json:
         emit_json([i.model_dump(mode="json") for i in items])
         return
     if not items:
         say("no learnings yet")
     for item in items:
-        say(f"{item.timestamp:%Y-%m-%d %H:%M}  {item.skill:<26} {item.outcome.value:<8} {item.lesson}")
+        mark = "  (offline run)" if item.offline else ""
+        say(f"{item.timestamp:%Y-%m-%d %H:%M}  {item.skill:<26} {item.outcome.value:<8} {item.lesson}{mark}")
 
 
 def register(cli: click.Group) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from marketing_team.cli.common import say
+from marketing_team.cli.live_view import make_view
 from marketing_team.director import export
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.goal import Goal, TaskStatus
@@ -14,6 +15,8 @@ from marketing_team.domain.text import terminal_safe
 from marketing_team.domain.values import utcnow
 from marketing_team.observability import progress
 from marketing_team.observability.metrics import today
+
+REDRAW_S = 0.5  # how often elapsed times move while nothing is published
 
 
 def goal_summary(rt: Runtime, goal: Goal) -> dict[str, Any]:
@@ -29,7 +32,7 @@ def goal_summary(rt: Runtime, goal: Goal) -> dict[str, Any]:
         "priority": goal.priority.value,
         "pipeline": goal.pipeline,
         "phases": len(goal.plan.phases),
-        "current_phase": min(goal.current_phase + 1, len(goal.plan.phases)),
+        "current_phase": goal.phase_number,
         "tasks": {"total": len(statuses),
                   "approved": statuses.count(TaskStatus.APPROVED),
                   "failed": statuses.count(TaskStatus.FAILED),
@@ -55,42 +58,32 @@ def print_summary(rt: Runtime, goal: Goal) -> None:
     say(f"  folder: {data['folder']}")
 
 
-def _line(goal: Goal, event: dict[str, Any]) -> str | None:
-    kind = event.get("event")
-    phase = f"[phase {min(goal.current_phase + 1, len(goal.plan.phases))}/{len(goal.plan.phases)}]"
-    cost = f"${goal.cost_usd:.4f}"
-    if kind == "task_completed":
-        return f"{phase} {event.get('skill')}: draft written (revision {event.get('revision')})  {cost}"
-    if kind == "task_reviewed":
-        return f"{phase} {event.get('skill')}: {event.get('verdict')} -> {event.get('status')}  {cost}"
-    if kind == "task_failed":
-        return f"{phase} {event.get('skill')}: failed ({event.get('reason')})"
-    if kind == "phase_done":
-        return f"phase {event.get('phase')} done -> {event.get('next')}"
-    if kind == "goal_finished":
-        return f"goal {event.get('status')}"
-    return None
-
-
 def follow(rt: Runtime, goal_id: str, sub: progress.Subscription, quiet: bool = False) -> Goal:
-    """Print progress until the goal settles (event-driven: wakes on each published change).
+    """Show progress until the goal settles: woken by each published change, and twice a second
+    to redraw elapsed times while calls run.
 
     The goal's folder is exported as events arrive (each new document, and goal.md), then in
     full once the goal settles: the folder is this command's, nothing reads it back.
     """
     goal = sub.read(lambda: rt.goals.load(goal_id))
-    for event in ([] if goal.status.is_settled else sub.events()):
-        goal = sub.read(lambda: rt.goals.load(goal_id))  # waits out a Redis restart, then says so
-        if event is not None:
-            document = event.get("document")
-            if isinstance(document, str):
-                export.export_document(rt, goal_id, document)
-            export.export_status(rt, goal_id)
-            line = None if quiet else _line(goal, event)
-            if line:
-                say(line, err=True)
-        if goal.status.is_settled:
-            break
+    view = make_view(quiet)
+    try:
+        if view is not None:
+            view.update(goal, None)
+        for event in ([] if goal.status.is_settled else sub.events(wake_every_s=REDRAW_S)):
+            goal = sub.read(lambda: rt.goals.load(goal_id))  # waits out a Redis restart, then says so
+            if event is not None:
+                document = event.get("document")
+                if isinstance(document, str):
+                    export.export_document(rt, goal_id, document)
+                export.export_status(rt, goal_id)
+            if view is not None:
+                view.update(goal, event)
+            if goal.status.is_settled:
+                break
+    finally:
+        if view is not None:
+            view.close()
     export_all(rt, goal_id)
     return goal
 

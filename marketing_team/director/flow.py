@@ -14,7 +14,7 @@ from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord, TaskStatus
 from marketing_team.domain.learning import Learning, Outcome
 from marketing_team.domain.review_item import ItemStatus, Reason
-from marketing_team.domain.values import utcnow
+from marketing_team.domain.values import OFFLINE_PROVIDER, utcnow
 from marketing_team.observability import progress
 from marketing_team.store.goals import Staged
 from marketing_team.store.replies import reply_key
@@ -79,7 +79,7 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
         outcome, lesson = _lesson(current, step)
         staged: list[Staged] = [rt.learnings.staged(Learning(
             skill=current.skill, goal_id=goal_id, category=goal.category, outcome=outcome,
-            lesson=lesson, tags=(step.value,), confidence=0.6 if outcome is Outcome.SUCCESS else 0.7))]
+            lesson=lesson, tags=(step.value,), offline=goal.provider == OFFLINE_PROVIDER, confidence=0.6 if outcome is Outcome.SUCCESS else 0.7))]
         if step is NextStep.ESCALATE:
             # Created with the transition that blocks the task: never a wait with no item.
             reason = Reason.REJECTED if review.verdict.value == "REJECT" else Reason.REPEATED_REVISIONS
@@ -118,6 +118,22 @@ def fail_goal(rt: Runtime, goal_id: str, reason: str, run: int | None = None,
         if only_from is not None and goal.status not in only_from:
             return
         goal.status = GoalStatus.FAILED
+        goal.status_reason = reason
+        goal.finished_at = utcnow()
+
+    goal, _ = rt.goals.update(goal_id, change)
+    progress.publish(rt.redis, goal_id, "goal_finished", status=goal.status.value, reason=reason)
+    return goal
+
+
+def interrupt(rt: Runtime, goal_id: str, reason: str) -> Goal:
+    """Stop a goal its starter interrupted: nothing new starts, steps in flight may still finish
+    and be recorded, and `mtctl goals resume` continues it (a settled goal is left as it is)."""
+
+    def change(goal: Goal) -> None:
+        if goal.status.is_settled:
+            return
+        goal.status = GoalStatus.INTERRUPTED
         goal.status_reason = reason
         goal.finished_at = utcnow()
 

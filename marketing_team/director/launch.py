@@ -5,13 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from marketing_team.budget.policy import allowed_text
-from marketing_team.director.classify import classify
-from marketing_team.director.planning import pipeline_plan, propose_plan, with_foundation
+from marketing_team.director.classify import classify, classify_by_rules
+from marketing_team.director.planning import pipeline_plan, propose_plan, rule_plan, with_foundation
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import BudgetDeferred, InputError
 from marketing_team.domain.event import Event
 from marketing_team.domain.goal import Category, Goal, Plan, Priority, TaskRecord
-from marketing_team.domain.values import new_id
+from marketing_team.domain.values import OFFLINE_PROVIDER, new_id
+from marketing_team.llm.factory import model_for_tier
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Usage
 
@@ -42,20 +43,18 @@ def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | N
     stored under its id (a redelivered start with a reserved id does not pay twice) and added
     to its cost.
     """
-    text = text.strip()
-    if not text:
-        raise InputError("goal text is empty")
-    if len(text) > 2000:
-        raise InputError("goal text is longer than 2000 characters")
+    text = _checked_text(text)
+    if rt.offline:  # no model: the rule plan is the plan, and says so
+        return rule_planned(rt, text, priority, category, bool(rt.context.get().strip()),
+                            "rule plan: no model is connected", source, goal_id)
     goal_id = goal_id or new_id("goal")
-    if not rt.offline:
-        # Planning is paid work of this priority: refused (before paying) when the level does not
-        # allow the priority, and on the model the level allows (critical: haiku).
-        allowed, level = rt.budget.allows(priority)
-        if not allowed:
-            raise BudgetDeferred(f"{priority} work waits: the budget is at {level} "
-                                 f"({allowed_text(level)}); nothing was planned or paid")
-    director_model = rt.model_for(rt.budget.effective_tier("opus") if not rt.offline else "opus")
+    # Planning is paid work of this priority: refused (before paying) when the level does not
+    # allow the priority, and on the model the level allows (critical: haiku).
+    allowed, level = rt.budget.allows(priority)
+    if not allowed:
+        raise BudgetDeferred(f"{priority} work waits: the budget is at {level} "
+                             f"({allowed_text(level)}); nothing was planned or paid")
+    director_model = rt.model_for(rt.budget.effective_tier("opus"))
     classifier = rt.guarded(goal_id, "director", f"{goal_id}/classify")
     chosen = category or classify(text, rt.catalog, classifier, director_model)
     lessons = rt.learnings.for_category(chosen, limit=10)
@@ -66,6 +65,31 @@ def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | N
                 source=source, provider=rt.provider_name, catalog_fingerprint=rt.catalog.fingerprint,
                 tasks=build_tasks(goal_id, plan, priority, text),
                 cost_usd=classifier.cost_usd + planner.cost_usd)
+    return goal, note
+
+
+def _checked_text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InputError("goal text is empty")
+    if len(text) > 2000:
+        raise InputError("goal text is longer than 2000 characters")
+    return text
+
+
+def rule_planned(rt: Runtime, text: str, priority: Priority, category: Category | None,
+                 has_context: bool, note: str, source: str = "cli",
+                 goal_id: str | None = None) -> tuple[Goal, str]:
+    """A goal planned by the catalog's rules alone: no model call, nothing paid, nothing stored
+    (dry runs, and every run of the offline provider)."""
+    text = _checked_text(text)
+    chosen = category or classify_by_rules(text, rt.catalog) or Category.STRATEGIC
+    plan = with_foundation(rule_plan(chosen, rt.catalog), has_context)
+    plan = plan.model_copy(update={"note": note})
+    goal_id = goal_id or new_id("goal")
+    goal = Goal(id=goal_id, description=text, category=chosen, priority=priority, plan=plan,
+                source=source, provider=rt.provider_name, catalog_fingerprint=rt.catalog.fingerprint,
+                tasks=build_tasks(goal_id, plan, priority, text))
     return goal, note
 
 
@@ -84,15 +108,18 @@ def plan_pipeline(rt: Runtime, name: str, priority: Priority | None = None,
                 catalog_fingerprint=rt.catalog.fingerprint, tasks=build_tasks(goal_id, plan, prio, text))
 
 
-def estimate_cost(rt: Runtime, goal: Goal) -> Decimal:
-    """Expected spend for one pass of every task plus its review (no revisions)."""
-    if rt.offline:
+def estimate_cost(rt: Runtime, goal: Goal, provider: str | None = None) -> Decimal:
+    """Expected spend for one pass of every task plus its review (no revisions), on the runtime's
+    provider or the one named (the offline provider costs nothing: an estimate for Anthropic's
+    models tells a person what connecting one would cost)."""
+    provider = provider or rt.provider_name
+    if provider == OFFLINE_PROVIDER:
         return Decimal("0")
     table = PriceTable.from_settings(rt.settings)
     total = Decimal("0")
     for task in goal.tasks:
-        model = rt.model_for(rt.catalog.skill(task.skill).tier)
+        model = model_for_tier(rt.settings, rt.catalog.skill(task.skill).tier, provider)
         total += table.cost(model, Usage(input_tokens=EST_INPUT_TOKENS, output_tokens=EST_OUTPUT_TOKENS))
-        total += table.cost(rt.model_for("sonnet"),
+        total += table.cost(model_for_tier(rt.settings, "sonnet", provider),
                             Usage(input_tokens=EST_REVIEW_INPUT, output_tokens=EST_REVIEW_OUTPUT))
     return total

@@ -25,7 +25,7 @@ def goal_body(goal: Goal) -> str:
     lines = [f"# {goal.description}", "",
              f"- Goal id: `{goal.id}`", f"- Category: {goal.category}", f"- Priority: {goal.priority}",
              f"- Status: **{goal.status}**" + (f" — {goal.status_reason}" if goal.status_reason else ""),
-             f"- Phase: {min(goal.current_phase + 1, len(goal.plan.phases))} of {len(goal.plan.phases)}",
+             f"- Phase: {goal.phase_number} of {len(goal.plan.phases)}",
              f"- Cost so far: ${goal.cost_usd:.4f}", f"- Provider: {goal.provider}", ""]
     return "\n".join(lines + _task_table(goal)) + "\n"
 
@@ -69,7 +69,7 @@ def summary_markdown(goal: Goal, offline: bool) -> str:
 def goal_page(goal: Goal) -> str:
     """goal.md: the headline fields as YAML front matter, then the status page."""
     meta = {"goal_id": goal.id, "status": goal.status.value, "category": goal.category.value,
-            "priority": goal.priority.value, "phase": goal.current_phase + 1,
+            "priority": goal.priority.value, "phase": goal.phase_number,
             "phases": len(goal.plan.phases), "cost_usd": str(goal.cost_usd),
             "created_at": goal.created_at.isoformat(), "updated_at": goal.updated_at.isoformat()}
     return frontmatter.dump(meta, goal_body(goal))
@@ -91,7 +91,8 @@ def learnings_page(learnings: Sequence[Learning]) -> str:
     """memory/learnings.md: the newest learnings, newest first."""
     lines = ["# Learnings", "", "What the team learned from outcomes, newest first.", ""]
     for item in learnings:
-        lines += [f"## {item.timestamp:%Y-%m-%d %H:%M} · {item.skill} · {item.outcome}",
+        offline = " · offline run (not shown to models)" if item.offline else ""
+        lines += [f"## {item.timestamp:%Y-%m-%d %H:%M} · {item.skill} · {item.outcome}{offline}",
                   f"- Goal: {item.goal_id or '—'}", f"- Lesson: {item.lesson}"]
         if item.action:
             lines.append(f"- Action: {item.action}")

@@ -56,8 +56,8 @@ def rule_plan(category: Category, catalog: Catalog) -> Plan:
     if routing is None:
         raise MarketingTeamError(f"the catalog has no routing for category {category}")
     phases = tuple(
-        PhaseSpec(name=f"{i}. {route.squad}", skills=route.skills, parallel=route.parallel)
-        for i, route in enumerate(routing.routes, start=1)
+        PhaseSpec(name=route.squad, skills=route.skills, parallel=route.parallel)
+        for route in routing.routes
     )
     return Plan(phases=phases, source="routing", rationale=f"Routing table for {category} goals.")
 
@@ -67,7 +67,7 @@ def with_foundation(plan: Plan, has_context: bool) -> Plan:
     first = plan.phases[0].skills
     if has_context or any(s == "product-marketing-context" for s in first):
         return plan
-    phase = PhaseSpec(name="0. product-marketing-context", skills=("product-marketing-context",))
+    phase = PhaseSpec(name="product-marketing-context", skills=("product-marketing-context",))
     return plan.model_copy(update={"phases": (phase, *plan.phases)})
 
 

@@ -11,6 +11,7 @@ from marketing_team.director.prompts import review_messages
 from marketing_team.director.structural_review import structural_review
 from marketing_team.domain.errors import LLMError
 from marketing_team.domain.review import SCORE_DIMENSIONS, Finding, Review, Severity, Verdict
+from marketing_team.domain.values import OFFLINE_PROVIDER
 from marketing_team.llm.protocol import LLM, SystemBlock, parsed_as
 from marketing_team.store import frontmatter
 
@@ -99,7 +100,9 @@ def model_review(llm: LLM, model: str, skill: SkillSpec, requirements: str, text
                      for f in parsed.findings)
     review = Review(verdict=verdict_for(overall, parsed.verdict), findings=findings,
                     revision_requests=tuple(parsed.revision_requests), scores=parsed.score_map(),
-                    overall=overall, reviewer="llm", note=parsed.summary)
+                    overall=overall, note=parsed.summary,
+                    # the offline provider's scores are a rule, not a judgement: say so wherever shown
+                    reviewer="offline" if llm.name == OFFLINE_PROVIDER else "llm")
     return review
 
 

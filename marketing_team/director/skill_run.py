@@ -138,7 +138,7 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
     spec = rt.catalog.skill(task.skill)
     message = skill_message(
         spec, task.requirements, upstream_for(rt, goal, task),
-        rt.learnings.for_skill(task.skill, limit=10), rt.settings.context_tokens,
+        rt.learnings.for_skill(task.skill, limit=10, offline=rt.offline), rt.settings.context_tokens,
         feedback=task.feedback, previous_draft=previous_draft(rt, goal_id, task),
         event_data=goal.event.data if goal.event is not None else None,
     )

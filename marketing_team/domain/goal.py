@@ -56,6 +56,7 @@ class GoalStatus(StrEnum):
     FAILED = "failed"
     BUDGET_EXHAUSTED = "budget_exhausted"
     CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # stopped by the person who started it (Ctrl-C); resumable
 
     @property
     def is_final(self) -> bool:
@@ -209,6 +210,11 @@ class Goal(BaseModel):
             if task.id == task_id:
                 return task
         raise NotFoundError(f"no task {task_id} in goal {self.id}")
+
+    @property
+    def phase_number(self) -> int:
+        """The phase a person is told about, from 1 (a finished goal stays on its last phase)."""
+        return max(1, min(self.current_phase + 1, len(self.plan.phases)))
 
     def phase_tasks(self, index: int) -> list[TaskRecord]:
         """The latest task of each skill slot in a phase (revisions reuse the slot's record)."""

@@ -31,3 +31,5 @@ class Learning(Frozen):
     action: str = ""
     tags: tuple[str, ...] = ()
     confidence: float = Field(0.5, ge=0, le=1)
+    # Learned from an offline run (filler text, rule scores): shown, but never fed to a real model.
+    offline: bool = False

@@ -54,7 +54,7 @@ class Review(Frozen):
     revision_requests: tuple[str, ...] = ()
     scores: dict[str, float] = Field(default_factory=dict)
     overall: float | None = None
-    reviewer: Literal["structural", "llm", "human"] = "structural"
+    reviewer: Literal["structural", "llm", "offline", "human"] = "structural"
     note: str = ""
 
     @property

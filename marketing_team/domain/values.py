@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict
 from marketing_team.domain.errors import InputError
 
 Tier = Literal["opus", "sonnet", "haiku"]
+OFFLINE_PROVIDER = "offline"
+"""The provider that writes filler by rule: its reviews and learnings are marked and kept apart."""
+
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}-\d{8}-[0-9a-f]{6}$")
 
 

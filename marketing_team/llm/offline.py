@@ -17,6 +17,7 @@ from marketing_team.llm.tags import tag_content
 
 OFFLINE_NOTICE = "> Draft by the offline provider: no model wrote this text."
 _UPSTREAM = re.compile(r'<upstream skill="([^"]+)" document="([^"]+)">\n(.*?)\n</upstream>', re.DOTALL)
+_TITLE = re.compile(r"^# (.+)$", re.MULTILINE)
 _MIN_WORDS = re.compile(r'<required_sections min_words="(\d+)">')
 
 _ANGLES = (
@@ -78,7 +79,9 @@ def draft(messages: list[Message], system_blocks: list[SystemBlock]) -> str:
                 for m in _UPSTREAM.finditer(prompt)]
     seed = int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16)
     per_section = max(40, min_words // max(1, len(sections)) + 15)
-    title = (system_blocks[0].text.split("\n# ", 1)[-1].splitlines() or ["Deliverable"])[0]
+    # The skill's own H1, never the first line of the system prompt (our headless rules)
+    heading = _TITLE.search(system_blocks[0].text) if system_blocks else None
+    title = heading.group(1) if heading else "Deliverable"
     parts = [OFFLINE_NOTICE, "", f"# {title.strip('# ')}: {goal_line}", ""]
     if upstream:
         parts += ["Built on the upstream deliverables: " + ", ".join(s for s, _ in upstream) + ".", ""]

@@ -7,7 +7,7 @@ the Celery app around it, starts what the command needs and stops it on exit (al
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -51,6 +51,24 @@ class RunMode:
     def __post_init__(self) -> None:
         self._stack = contextlib.ExitStack()
         self.shared_server = False
+        self.worker: InProcessWorker | None = None
+
+    def drain(self, timeout_s: float, on_wait: Callable[[int], None]) -> int:
+        """Let this process's worker finish the calls it has in flight (so each is recorded and
+        its hold released), up to timeout_s; a second Ctrl-C stops waiting. on_wait(n) is told
+        first when n > 0. Returns how many calls were abandoned."""
+        worker = self.worker
+        if worker is None:
+            return 0
+        count = worker.in_flight()
+        if count:
+            on_wait(count)
+        try:
+            ended = worker.stop(timeout_s)
+        except KeyboardInterrupt:
+            ended = False
+        self.worker = None
+        return 0 if ended else max(1, worker.in_flight())
 
     @property
     def embedded(self) -> bool:
@@ -81,11 +99,17 @@ class RunMode:
             if self.run_worker or (self.run_worker is None and self.embedded):
                 worker = InProcessWorker(self.app, concurrency=self.settings.max_parallel_agents)
                 worker.start()
-                self._stack.callback(worker.stop)
+                self.worker = worker
+                self._stack.callback(self._stop_worker)
         except BaseException:
             self._stack.close()
             raise
         return self
+
+    def _stop_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
 
     def close(self) -> None:
         """Stop the worker, then the server (in reverse order of start)."""
@@ -131,3 +155,17 @@ def store_session(settings: Settings) -> Iterator[Runtime]:
     install_signal_handlers()
     with EmbeddedServer(settings.workspace / ".state", appendonly=True) as server:
         yield build_runtime(settings, server.broker_url)
+
+
+@contextlib.contextmanager
+def existing_store(settings: Settings) -> Iterator[Runtime | None]:
+    """The team's store if there is one (REDIS_URL, a live server, or the workspace's data on
+    disk), else None: for commands that read and promise to create nothing (dry runs)."""
+    data = settings.workspace / ".state" / "data"
+    if settings.broker_url is None and embedded_url(settings) is None and not data.is_dir():
+        live = EmbeddedServer(settings.workspace / ".state")
+        if not ping(str(live.socket_path)):
+            yield None
+            return
+    with store_session(settings) as rt:
+        yield rt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from types import TracebackType
 
@@ -51,14 +52,45 @@ class InProcessWorker:
             raise RuntimeError("the in-process worker did not become ready")
         return self
 
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """Warm shutdown: running tasks finish (they hold acks_late messages), then the thread ends."""
+    @staticmethod
+    def in_flight() -> int:
+        """How many tasks this process is running now (each may be waiting on a model call)."""
+        return len(worker_state.active_requests)
+
+    def stop(self, timeout_s: float = 30.0, warm: bool = True) -> bool:
+        """Warm shutdown: running tasks finish (they hold acks_late messages), then the thread ends.
+        Cold (warm=False): the consumer stops at once and running tasks are not waited for.
+
+        Returns False when tasks were still running at the deadline; they are left to die with the
+        process (their messages go back to the queue, their steps resume elsewhere or on resume).
+        """
         if self._thread is None:
-            return
-        worker_state.should_terminate = 0
-        self._thread.join(timeout_s)
-        worker_state.should_terminate = None
+            return True
+        # Celery's flags: should_stop is the warm shutdown (the pool waits for its tasks),
+        # should_terminate the cold one.
+        if warm:
+            worker_state.should_stop = 0
+        else:
+            worker_state.should_terminate = 0
+        try:
+            self._thread.join(timeout_s)
+        except KeyboardInterrupt:
+            self.abandon()
+            raise
+        ended = not self._thread.is_alive()
+        worker_state.should_stop = worker_state.should_terminate = None
+        if not ended:
+            self.abandon()
         self._thread = None
+        return ended
+
+    def abandon(self) -> None:
+        """Stop waiting for running tasks: they die with the process. Their threads would log
+        every failure as the server stops under them; that noise would bury the one line that
+        matters, so logging ends here."""
+        self._thread = None
+        worker_state.should_stop = worker_state.should_terminate = None
+        logging.disable(logging.CRITICAL)
 
     def __enter__(self) -> InProcessWorker:
         return self.start()

@@ -23,8 +23,10 @@ RECENT = 1000
 _SAFE = re.compile(r"[^a-z0-9-]")
 
 
-def _key(kind: str, name: str) -> str:
-    return f"mt:learnings:{kind}:{_SAFE.sub('_', name.lower())}"
+def _key(kind: str, name: str, offline: bool = False) -> str:
+    # Offline lessons live in their own lists: filler can neither reach a real prompt nor push
+    # real lessons out of a capped list.
+    return f"mt:learnings:{'offline:' if offline else ''}{kind}:{_SAFE.sub('_', name.lower())}"
 
 
 RECENT_KEY = "mt:learnings:recent"
@@ -39,9 +41,10 @@ class StagedLearning:
     def stage(self, pipe: redis.client.Pipeline) -> None:
         """LPUSH to the skill, category and recent lists, each trimmed to its cap."""
         line = self.learning.model_dump_json()
-        targets = [(_key("skill", self.learning.skill), PER_SKILL), (RECENT_KEY, RECENT)]
+        offline = self.learning.offline
+        targets = [(_key("skill", self.learning.skill, offline), PER_SKILL), (RECENT_KEY, RECENT)]
         if self.learning.category is not None:
-            targets.append((_key("category", self.learning.category.value), PER_CATEGORY))
+            targets.append((_key("category", self.learning.category.value, offline), PER_CATEGORY))
         for key, cap in targets:
             pipe.lpush(key, line)
             pipe.ltrim(key, 0, cap - 1)
@@ -74,13 +77,13 @@ class LearningStore:
                                                                    "key": key})
         return out
 
-    def for_skill(self, skill: str, limit: int = 10) -> list[Learning]:
-        """The newest learnings attributed to a skill, newest first."""
-        return self._read(_key("skill", skill), limit)
+    def for_skill(self, skill: str, limit: int = 10, offline: bool = False) -> list[Learning]:
+        """The newest learnings attributed to a skill, newest first (offline: those of offline runs)."""
+        return self._read(_key("skill", skill, offline), limit)
 
-    def for_category(self, category: Category, limit: int = 10) -> list[Learning]:
-        """The newest learnings of goals in a category, newest first."""
-        return self._read(_key("category", category.value), limit)
+    def for_category(self, category: Category, limit: int = 10, offline: bool = False) -> list[Learning]:
+        """The newest learnings of goals in a category, newest first (offline: of offline runs)."""
+        return self._read(_key("category", category.value, offline), limit)
 
     def recent(self, limit: int = 50) -> list[Learning]:
         """The newest learnings of all skills, newest first (at most RECENT are kept)."""

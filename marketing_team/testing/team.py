@@ -46,9 +46,9 @@ class Team:
         return self
 
     def stop(self) -> None:
-        """Stop the worker."""
+        """Stop the worker at once (a test is over: its running tasks are not waited for)."""
         if self.worker is not None:
-            self.worker.stop()
+            self.worker.stop(warm=False)
 
     def __enter__(self) -> Team:
         return self.start()

@@ -46,7 +46,7 @@ def test_cli_goal_human_output_shows_progress_on_stderr_and_summary(tmp_path: Pa
     result = _mtctl("pipeline", "SEO Cycle", env={"WORKSPACE_DIR": str(tmp_path / "ws")})
 
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "APPROVE -> approved" in result.stderr and "phase 1 done" in result.stderr
+    assert "seo-audit: approved (score" in result.stderr and "phase 1/" in result.stderr
     assert "completed" in result.stdout and "folder:" in result.stdout
 
 

@@ -1,0 +1,62 @@
+"""A newcomer's first runs on the embedded default: said plainly, labelled rightly, nothing written
+by a dry run (issue 18, items 1 and 7)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from marketing_team.testing.processes import child_env
+
+
+def _mtctl(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "marketing_team", *args], cwd=tmp_path,
+                          env=child_env({"WORKSPACE_DIR": str(tmp_path / "ws")}),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_an_offline_run_says_first_that_no_model_writes_and_how_to_connect_one(tmp_path: Path) -> None:
+    run = _mtctl(tmp_path, "goal", "Write a launch announcement for our new API", "--priority", "P2")
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    first = run.stderr.splitlines()[0]
+    assert "no model is connected" in first and "ANTHROPIC_API_KEY" in first
+    progress = "\n".join(run.stderr.splitlines()[1:])
+    # the labels a person reads: no internal moves, no revision 0, no numbered numbers
+    for internal in ("-> dispatch", "-> finish", "-> noop", "revision 0", ". 0.", "1. 1."):
+        assert internal not in progress + run.stdout, internal
+
+
+def test_a_dry_run_calls_no_model_writes_nothing_and_says_where_its_plan_comes_from(
+        tmp_path: Path) -> None:
+    run = _mtctl(tmp_path, "goal", "Increase signup conversion by 20%", "--dry-run")
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "no model is connected" in run.stderr.splitlines()[0]
+    assert "model plan accepted" not in run.stdout
+    assert "rule plan" in run.stdout
+    for line in run.stdout.splitlines():
+        assert ". 0." not in line and not line.strip().startswith("1. 1.")
+    assert not (tmp_path / "ws").exists()  # no server state, no folder, nothing
+
+
+def test_a_dry_run_with_json_prints_only_the_json_plan(tmp_path: Path) -> None:
+    run = _mtctl(tmp_path, "goal", "Increase signup conversion by 20%", "--dry-run", "--json")
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    plan = json.loads(run.stdout)
+    assert plan["status"] == "planned" and plan["plan_source"] != "llm"
+    assert plan["planning_cost_usd"] == 0
+    assert not (tmp_path / "ws").exists()
+
+
+def test_the_goal_page_never_names_a_phase_past_the_last(tmp_path: Path) -> None:
+    run = _mtctl(tmp_path, "goal", "Increase signup conversion by 20%", "--json")
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads(run.stdout)
+    page = (Path(summary["folder"]) / "goal.md").read_text()
+    phase_line = next(line for line in page.splitlines() if line.startswith("phase:"))
+    assert int(phase_line.split(":")[1]) <= summary["phases"], phase_line

@@ -1,0 +1,100 @@
+"""`mtctl goal` in a real terminal (a pseudo-terminal): alive while a call runs, clean on Ctrl-C
+(issue 18, items 2 and 3)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from marketing_team.testing.fake_anthropic import FakeAnthropic, RecordedRequest
+from marketing_team.testing.processes import child_env, wait_for
+from marketing_team.testing.team_responder import offline_responder, skill_of
+
+KEY = "sk-ant-terminal-test"
+GOAL = "Write the homepage copy for our launch"
+SLOW_S = 6.0
+
+
+@pytest.fixture
+def slow_copy() -> Iterator[FakeAnthropic]:
+    """A model that answers like the offline provider, the copywriting draft SLOW_S late."""
+
+    def delay(request: RecordedRequest) -> float:
+        return SLOW_S if skill_of(request) == "copywriting" else 0.0
+
+    with FakeAnthropic(responder=offline_responder(delay)) as fake:
+        yield fake
+
+
+def _env(fake: FakeAnthropic, tmp_path: Path) -> dict[str, str]:
+    return child_env({"WORKSPACE_DIR": str(tmp_path / "ws"), "ANTHROPIC_API_KEY": KEY,
+                      "ANTHROPIC_BASE_URL": fake.url, "TERM": "xterm-256color",
+                      "COLUMNS": "120", "LINES": "40"})
+
+
+def _spawn(fake: FakeAnthropic, tmp_path: Path, *args: str) -> pexpect.spawn:
+    return pexpect.spawn(sys.executable, ["-m", "marketing_team", *args], env=_env(fake, tmp_path),
+                         cwd=str(tmp_path), timeout=90, encoding="utf-8", dimensions=(40, 120))
+
+
+def _drafting(fake: FakeAnthropic, skill: str) -> bool:
+    return any(skill_of(r) == skill for r in list(fake.requests))
+
+
+def _mtctl_json(fake: FakeAnthropic, tmp_path: Path, *args: str) -> dict[str, object]:
+    run = subprocess.run([sys.executable, "-m", "marketing_team", *args, "--json"],
+                         env=_env(fake, tmp_path), cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    data: dict[str, object] = json.loads(run.stdout)
+    return data
+
+
+def test_the_terminal_shows_the_running_step_and_its_elapsed_time_while_the_call_runs(
+        slow_copy: FakeAnthropic, tmp_path: Path) -> None:
+    child = _spawn(slow_copy, tmp_path, "goal", GOAL, "--category", "content", "--priority", "P2")
+    try:
+        wait_for(lambda: _drafting(slow_copy, "copywriting"), 60, "the copywriting call")
+        started = time.monotonic()
+        # While the call is still unanswered, the panel counts its seconds.
+        child.expect(re.compile(r"copywriting\s+drafting\s+[2-5] s"), timeout=SLOW_S)
+        assert time.monotonic() - started < SLOW_S
+        child.expect(pexpect.EOF, timeout=90)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0, child.before
+
+
+def test_ctrl_c_stops_in_one_line_records_the_call_in_flight_and_resume_finishes(
+        slow_copy: FakeAnthropic, tmp_path: Path) -> None:
+    child = _spawn(slow_copy, tmp_path, "goal", GOAL, "--category", "content", "--priority", "P2")
+    try:
+        wait_for(lambda: _drafting(slow_copy, "copywriting"), 60, "the copywriting call")
+        child.sendintr()  # Ctrl-C, through the terminal, to the foreground process group
+        child.expect(r"interrupted: resume it with `mtctl goals resume (goal-[0-9a-f-]+)`", timeout=60)
+        goal_id = child.match.group(1)
+        after = child.before
+        child.expect(pexpect.EOF, timeout=30)
+    finally:
+        child.close(force=True)
+
+    assert child.exitstatus == 130 or child.signalstatus is not None
+    assert "Traceback" not in after and "{" not in after and len(after) < 2000, after
+
+    shown = _mtctl_json(slow_copy, tmp_path, "goals", "show", goal_id)
+    assert shown["status"] == "interrupted"
+    budget = _mtctl_json(slow_copy, tmp_path, "budget")
+    assert budget["reserved_usd"] == 0, after  # nothing left held by a call in flight
+    assert "copywriting" in budget["by_skill"]  # the drained call is on the books
+
+    resumed = _mtctl_json(slow_copy, tmp_path, "goals", "resume", goal_id)
+    assert resumed["status"] == "completed"
+    drafts = [r for r in slow_copy.requests if skill_of(r) == "copywriting"]
+    assert len(drafts) == 1  # the draft finished during the interrupt was kept, not paid again
