@@ -134,11 +134,15 @@ class EmbeddedServer:
         *,
         appendonly: bool = False,
         reuse: bool = False,
+        shared: bool = False,
         start_timeout: float = 10.0,
     ) -> None:
         self.state_dir = state_dir.resolve()
         self.appendonly = appendonly
         self.reuse = reuse
+        # shared: other live commands may use the server too; who stops it is decided by them
+        # (ops/shared_server.py), so a live owner in the pidfile is no reason to refuse.
+        self.shared = shared
         self.start_timeout = start_timeout
         self.socket_path = socket_dir_for(self.state_dir) / SOCKET_NAME
         self.pidfile = self.state_dir / PIDFILE_NAME
@@ -208,6 +212,11 @@ class EmbeddedServer:
         with contextlib.suppress(OSError):
             self.socket_path.parent.rmdir()
 
+    def detach(self) -> None:
+        """Forget the server without stopping it (another command still uses it)."""
+        atexit.unregister(self.stop)
+        self.pid, self._proc, self.reused = None, None, False
+
     def __enter__(self) -> EmbeddedServer:
         self.start()
         return self
@@ -224,7 +233,7 @@ class EmbeddedServer:
             return self._scan_proc()
         if not is_server_for(server_pid, self.socket_path):
             return self._scan_proc()
-        if owner_pid != os.getpid() and is_alive(owner_pid):
+        if owner_pid != os.getpid() and is_alive(owner_pid) and not self.shared:
             msg = f"state dir {self.state_dir} is in use by process {owner_pid}; stop it first"
             raise BrokerUnavailableError(msg)
         return server_pid

@@ -18,6 +18,7 @@ from marketing_team.director.runtime import Runtime, build_runtime
 from marketing_team.domain.errors import BrokerUnavailableError
 from marketing_team.llm.protocol import LLM
 from marketing_team.ops.embedded import EmbeddedServer, install_signal_handlers, ping
+from marketing_team.ops.shared_server import SharedServer
 from marketing_team.ops.supervisor import embedded_url
 from marketing_team.orchestration.app import create_app
 from marketing_team.orchestration.control import CeleryApp
@@ -84,8 +85,9 @@ class RunMode:
                 self.shared_server = url is not None
             if url is None:
                 install_signal_handlers()
-                # appendonly: the budget ledger, schedules and queued work outlive one command.
-                server = EmbeddedServer(self.settings.workspace / ".state", appendonly=True)
+                # appendonly: the budget ledger, schedules and queued work outlive one command;
+                # shared: every command of this workspace uses one server, the last out stops it.
+                server = SharedServer(self.settings.workspace / ".state")
                 url = server.start()
                 self._stack.callback(server.stop)
             else:
@@ -146,16 +148,12 @@ def store_session(settings: Settings) -> Iterator[Runtime]:
         yield build_runtime(settings, url)
         return
     url = embedded_url(settings)
-    live = EmbeddedServer(settings.workspace / ".state")
-    if url is None and ping(str(live.socket_path)):
-        url = live.broker_url  # another command's private server: share it while it runs
     if url is not None:
         yield build_runtime(settings, url)
         return
     install_signal_handlers()
-    with EmbeddedServer(settings.workspace / ".state", appendonly=True) as server:
+    with SharedServer(settings.workspace / ".state") as server:
         yield build_runtime(settings, server.broker_url)
-
 
 @contextlib.contextmanager
 def existing_store(settings: Settings) -> Iterator[Runtime | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from types import TracebackType
 
@@ -26,7 +27,9 @@ class InProcessWorker:
     def __init__(self, app: Celery, concurrency: int = 8, hostname: str | None = None) -> None:
         self.app = app
         self.concurrency = concurrency
-        self.hostname = hostname or f"inprocess-{threading.get_ident()}@localhost"
+        # The pid too: commands sharing one embedded server each run a worker, and thread ids
+        # repeat across processes.
+        self.hostname = hostname or f"inprocess-{os.getpid()}-{threading.get_ident()}@localhost"
         self._thread: threading.Thread | None = None
         self._controller: _Controller | None = None
 

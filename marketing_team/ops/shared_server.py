@@ -1,0 +1,108 @@
+"""One embedded server per workspace, shared by every command that needs it; the last one out stops it.
+
+Commands register under a lock in the state dir (`users/<pid>`): the first starts the server,
+later ones use it, each leaves when it ends, and whoever leaves last stops the server. A command
+killed with SIGKILL leaves a stale registration; the next command to join or leave drops it, and
+a server every user of which died is adopted (or reaped) by the next command. The lock is a local
+`flock`: the embedded server is local by definition (a unix socket in /tmp).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from marketing_team.domain.errors import BrokerUnavailableError
+from marketing_team.observability.processes import is_alive
+from marketing_team.ops.embedded import EmbeddedServer
+
+LOCK_NAME = "server.lock"
+USERS_DIR = "users"
+
+
+class SharedServer:
+    """This process's share of the workspace's embedded server (start() joins, stop() leaves)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.server = EmbeddedServer(state_dir, appendonly=True, reuse=True, shared=True)
+        self._me = self.state_dir / USERS_DIR / str(os.getpid())
+        self._joined = False
+
+    @property
+    def broker_url(self) -> str:
+        """The Celery/kombu URL of the shared server."""
+        return self.server.broker_url
+
+    def start(self) -> str:
+        """Join: start the server if no live command runs it, else use the running one."""
+        if self._joined:
+            return self.broker_url
+        with self._locked():
+            self._prune()
+            self._me.parent.mkdir(exist_ok=True)
+            self._me.write_text("")
+            try:
+                self.server.start()
+            except BaseException:
+                self._me.unlink(missing_ok=True)
+                raise
+            # Whoever leaves last stops the server, not whoever started it: the hook the server
+            # registered for its starter is replaced by this share's.
+            atexit.unregister(self.server.stop)
+            atexit.register(self.stop)
+            self._joined = True
+        return self.broker_url
+
+    def stop(self) -> None:
+        """Leave; the last command out stops the server. Safe to call twice."""
+        atexit.unregister(self.stop)
+        if not self._joined:
+            return
+        with self._locked():
+            self._me.unlink(missing_ok=True)
+            self._joined = False
+            if self._prune():
+                self.server.detach()  # others still use it
+            else:
+                self.server.stop()
+
+    def __enter__(self) -> SharedServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _prune(self) -> int:
+        """Drop registrations of dead commands; return how many live ones remain."""
+        users = self.state_dir / USERS_DIR
+        live = 0
+        for entry in users.iterdir() if users.is_dir() else ():
+            if entry.name.isdigit() and is_alive(int(entry.name)):
+                live += 1
+            else:
+                entry.unlink(missing_ok=True)
+        return live
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            handle = (self.state_dir / LOCK_NAME).open("a")
+        except OSError as exc:
+            raise BrokerUnavailableError(f"cannot use the state dir {self.state_dir}: "
+                                         f"{exc.strerror or exc}") from None
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+__all__ = ["SharedServer"]
