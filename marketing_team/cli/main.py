@@ -27,7 +27,7 @@ COMMANDS = {
     "budget": "cmd_budget", "context": "cmd_context", "events": "cmd_triggers",
     "goal": "cmd_goals", "goals": "cmd_goals", "health": "cmd_ops", "init": "cmd_context",
     "learnings": "cmd_reviews", "metrics": "cmd_ops", "migrate": "cmd_ops",
-    "pipeline": "cmd_goals", "reviews": "cmd_reviews", "schedules": "cmd_triggers",
+    "pipeline": "cmd_goals", "pipelines": "cmd_catalog", "reviews": "cmd_reviews", "schedules": "cmd_triggers",
     "serve": "cmd_triggers", "skills": "cmd_catalog", "up": "cmd_ops", "validate": "cmd_catalog",
 }
 
