@@ -119,3 +119,16 @@ def test_init_from_an_offline_draft_is_refused_since_no_model_wrote_it(team: Tea
     assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1
     assert "offline" in refused.stderr
     assert team.rt.workspace.context_file.read_text(encoding="utf-8") == PRODUCT_TEMPLATE
+
+
+def test_context_set_and_show_warn_while_the_context_is_the_unfilled_template(
+        env: dict[str, str | None], tmp_path: Path) -> None:
+    template = tmp_path / "template.md"
+    template.write_text(PRODUCT_TEMPLATE, encoding="utf-8")
+
+    sent = CliRunner().invoke(cli, ["context", "set", str(template)], env=env)
+    shown = CliRunner().invoke(cli, ["context", "show"], env=env)
+
+    for result in (sent, shown):
+        assert result.exit_code == 0, result.output
+        assert [line for line in result.stderr.splitlines() if "unfilled" in line], result.stderr
