@@ -1,4 +1,4 @@
-"""`mtctl validate` and `skills list|show`: the team catalog."""
+"""`mtctl validate`, `skills list|show` and `pipelines list`: the team catalog."""
 
 from __future__ import annotations
 
@@ -9,13 +9,18 @@ from typing import Any
 import click
 
 from marketing_team.catalog.loader import load_catalog_from
-from marketing_team.catalog.specs import DIRECTOR_REVIEW, FOUNDATION, Catalog, SkillSpec
+from marketing_team.catalog.specs import (
+    DIRECTOR_REVIEW,
+    FOUNDATION,
+    Catalog,
+    PipelineSpec,
+    SkillSpec,
+)
 from marketing_team.catalog.validate import validate_catalog
 from marketing_team.cli.common import emit_json, say, settings
 from marketing_team.domain.errors import NotFoundError
 
 _PARENS = re.compile(r"\s*\([^()]*\)")
-
 
 
 def _catalog() -> Catalog:
@@ -124,7 +129,36 @@ def skills_show(slug: str, as_json: bool) -> None:
     say(spec.instructions)
 
 
+def _pipeline_dict(spec: PipelineSpec) -> dict[str, Any]:
+    return {"name": spec.name, "steps": len(spec.steps), "priority": spec.priority.value,
+            "category": spec.category.value, "description": spec.description,
+            "skills": [slug for step in spec.steps for slug in step.skills]}
+
+
+@click.group("pipelines")
+def pipelines_group() -> None:
+    """The named templates `mtctl pipeline NAME` runs, every step of them."""
+
+
+@pipelines_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
+def pipelines_list(as_json: bool) -> None:
+    """Every pipeline with its step count, default priority and what it does."""
+    pipelines = list(_catalog().pipelines.values())
+    if as_json:
+        emit_json([_pipeline_dict(spec) for spec in pipelines])
+        return
+    rows = [("PIPELINE", "STEPS", "PRIORITY")]
+    rows += [(p.name, str(len(p.steps)), p.priority.value) for p in pipelines]
+    descriptions = ["DESCRIPTION"] + [_one_line(p.description) for p in pipelines]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row, description in zip(rows, descriptions, strict=True):
+        say("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            + "  " + description)
+    say(f'\n{len(pipelines)} pipelines; run one with `mtctl pipeline "<name>"`')
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to `mtctl`."""
-    for command in (validate_cmd, skills_group):
+    for command in (validate_cmd, skills_group, pipelines_group):
         cli.add_command(command)

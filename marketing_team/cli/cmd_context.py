@@ -7,78 +7,56 @@ from pathlib import Path
 import click
 
 from marketing_team.cli.common import say, settings
-from marketing_team.director.product_context import send_file
+from marketing_team.director.product_context import drafted_context, newest_draft, send_file
 from marketing_team.domain.errors import InputError
+from marketing_team.domain.product_template import PRODUCT_TEMPLATE, is_unfilled
 from marketing_team.ops.run_mode import store_session
 from marketing_team.store.workspace import Workspace, atomic_write
-
-PRODUCT_TEMPLATE = """\
-# Product marketing context
-
-<!-- Every skill on the team reads this file before it writes anything. Replace each comment
-with plain facts in your own words; short bullet points are fine. Leave out what you do not
-know rather than guessing: the skills state their assumptions instead of inventing facts.
-Delete the comments when you are done (they are harmless if you do not). -->
-
-## Product
-<!-- What it is in one sentence, what it does, who makes it, the price and plans, and how people
-start (free trial, freemium, demo). Name the three features that matter most to buyers. -->
-
-## Audience
-<!-- Who buys and who uses: company size, industry, role, region, and what is going on for them
-when they start looking. Say who the product is NOT for. -->
-
-## Personas
-<!-- Two or three people by role (e.g. "Head of Growth at a 50-person SaaS"): their goals, what
-they are measured on, what they read, and the words they use for the problem. -->
-
-## Pains
-<!-- The problems that make people look for a product like this, in the customer's words, and
-what each pain costs them (time, money, risk). Put the most painful first. -->
-
-## Competitors
-<!-- Named competitors and the other ways people solve the problem today (spreadsheets, an
-agency, doing nothing). For each: who picks it and why, and where it falls short. -->
-
-## Differentiation
-<!-- Why someone picks us over each alternative above: the two or three differences a buyer
-can verify, and the proof for each. Avoid claims every competitor could also make. -->
-
-## Objections
-<!-- What stops people from buying or switching (price, migration effort, security, "we
-already have a tool") and the honest answer to each. -->
-
-## Voice
-<!-- How we sound: three or four adjectives with a "this, not that" example each, words we use
-and words we never use, and how formal we are. Paste a paragraph of copy you like. -->
-
-## Proof points
-<!-- Facts the team may quote: customer names we may use, numbers with their source, reviews and
-ratings, awards, certifications, guarantees. Anything not listed here will not be claimed. -->
-
-## Goals
-<!-- What marketing must achieve this quarter, with numbers and dates (e.g. "trial signups from
-800 to 1,100 a month by 30 June"), the main channels, and the monthly budget. -->
-"""
 
 
 @click.command("init")
 @click.option("--force", is_flag=True, help="Replace an existing context/product.md.")
-def init_cmd(force: bool) -> None:
-    """Create the workspace folders and a commented context/product.md for you to fill in."""
+@click.option("--from", "from_goal", metavar="GOAL_ID",
+              help="Start from the product context this goal drafted instead of the template.")
+def init_cmd(force: bool, from_goal: str | None) -> None:
+    """Create the workspace folders and a context/product.md for you to fill in (or review)."""
     cfg = settings()
     workspace = Workspace(cfg.workspace)
     workspace.ensure()
     path = workspace.context_file
-    if path.exists() and not force:
-        raise InputError(f"{path} already exists; edit it, or run `mtctl init --force` to "
-                         "replace it with the empty template")
-    atomic_write(path, PRODUCT_TEMPLATE)
+    _refuse_to_replace(path, force, from_goal)
     with store_session(cfg) as rt:
+        text = PRODUCT_TEMPLATE if from_goal is None else drafted_context(rt, from_goal)
+        atomic_write(path, text)
         send_file(rt)
+        earlier = newest_draft(rt) if from_goal is None else None
+    if from_goal is not None:
+        say(f"wrote {path} from the product context goal {from_goal} drafted "
+            f"({len(text)} characters)")
+        say("Check every fact in it: every skill reads this file before it writes. "
+            "`mtctl goal` sends it again whenever it changed.")
+        return
     say(f"wrote {path}")
     say("Fill in each section: every skill reads this file before it writes. "
-               "`mtctl goal` sends it again whenever it changed.")
+        "`mtctl goal` sends it again whenever it changed.")
+    if earlier is not None:
+        say(f"goal {earlier} drafted a product context: `mtctl init --from {earlier}` starts "
+            "this file from it")
+    say(f"warning: {path} is the unfilled template: until you fill it in, skills get no product "
+        "context and each plan starts by drafting one", err=True)
+
+
+def _refuse_to_replace(path: Path, force: bool, from_goal: str | None) -> None:
+    """Keep a context someone wrote unless --force; the unfilled template is replaced freely."""
+    if force or not path.exists():
+        return
+    if from_goal is not None and is_unfilled(path.read_text(encoding="utf-8", errors="replace")):
+        return
+    if from_goal is None:
+        raise InputError(f"{path} already exists; edit it, or run `mtctl init --force` to replace "
+                         "it with the empty template")
+    raise InputError(f"{path} already exists and is filled in; run `mtctl init --from {from_goal} "
+                     "--force` to replace it with the goal's draft")
 
 
 @click.group("context")
@@ -97,6 +75,9 @@ def context_set(file: Path) -> None:
     with store_session(settings()) as rt:
         record = rt.context.set(text, str(file.resolve()))
     say(f"product context set from {file} ({len(text)} characters, {record.sha})")
+    if is_unfilled(text):
+        say(f"warning: {file} is the unfilled template: skills get no product context until it "
+            "is filled in", err=True)
 
 
 @context_group.command("show")
@@ -107,6 +88,9 @@ def context_show() -> None:
     if record is None or not record.text.strip():
         say("no product context yet: run `mtctl init`, or `mtctl context set FILE`")
         return
+    if is_unfilled(record.text):
+        say(f"warning: the context from {record.source} is the unfilled template, so skills get "
+            "none; fill it in, or run `mtctl init --from <goal-id>`", err=True)
     say(f"# from {record.source} at {record.updated_at} ({record.sha})")
     say(record.text.rstrip())
 

@@ -18,7 +18,13 @@ from marketing_team.cli.common import (
 from marketing_team.cli.watch import follow, goal_summary, print_summary
 from marketing_team.config.settings import Settings
 from marketing_team.director import export, flow, phases
-from marketing_team.director.launch import estimate_cost, plan_goal, plan_pipeline, rule_planned
+from marketing_team.director.launch import (
+    check_topic,
+    estimate_cost,
+    plan_goal,
+    plan_pipeline,
+    rule_planned,
+)
 from marketing_team.director.product_context import sync_from_file
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import DispatchRefusedError, InputError
@@ -190,7 +196,7 @@ def _dry_run(cfg: Settings, text: str, priority: Priority, category: Category | 
 def _sync_context(rt: Runtime, quiet: bool) -> None:
     """Send context/product.md to the team when it changed (the file wins), and say so."""
     note = sync_from_file(rt)
-    if note and not quiet:
+    if note and (not quiet or note.startswith("warning:")):  # stderr: --json's stdout stays JSON
         say(note, err=True)
 
 
@@ -200,16 +206,21 @@ def _sync_context(rt: Runtime, quiet: bool) -> None:
 @click.option("--detach", is_flag=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--embedded-worker", is_flag=True)
+@click.option("--topic", default=None,
+              help="What this run is about; every step writes about it.")
 def pipeline_cmd(template: str, priority: str | None, detach: bool, as_json: bool,
-                 embedded_worker: bool) -> None:
+                 embedded_worker: bool, topic: str | None) -> None:
     """Run every step of a named pipeline template as a goal."""
     cfg = settings()
     local_runtime(cfg).catalog.pipeline(template)  # unknown template: fail before starting anything
+    if topic is not None:
+        check_topic(topic)  # and a bad topic
     with RunMode(cfg, run_worker=True if embedded_worker else None) as mode:
         assert mode.runtime is not None
         offline_notice(cfg)
         _sync_context(mode.runtime, as_json)
-        goal = plan_pipeline(mode.runtime, template, Priority(priority) if priority else None)
+        goal = plan_pipeline(mode.runtime, template, Priority(priority) if priority else None,
+                             topic=topic)
         refuse_unless_healthy(mode, goal.priority)
         _run(mode, goal, detach, as_json)
 

@@ -27,7 +27,7 @@ COMMANDS = {
     "budget": "cmd_budget", "context": "cmd_context", "events": "cmd_triggers",
     "goal": "cmd_goals", "goals": "cmd_goals", "health": "cmd_ops", "init": "cmd_context",
     "learnings": "cmd_reviews", "metrics": "cmd_ops", "migrate": "cmd_ops",
-    "pipeline": "cmd_goals", "reviews": "cmd_reviews", "schedules": "cmd_triggers",
+    "pipeline": "cmd_goals", "pipelines": "cmd_catalog", "reviews": "cmd_reviews", "schedules": "cmd_triggers",
     "serve": "cmd_triggers", "skills": "cmd_catalog", "up": "cmd_ops", "validate": "cmd_catalog",
 }
 
@@ -108,7 +108,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """mtctl: run and watch the autonomous marketing team."""
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
-    if ctx.invoked_subcommand in (None, "validate", "init", "skills"):
+    if ctx.invoked_subcommand in (None, "validate", "init", "skills", "pipelines"):
         return  # these read files only; a broken setting is reported by the commands that need it
     # Warnings and errors as JSON lines on stderr (progress stays readable); everything with --verbose.
     configure(load_settings(), "cli", level="DEBUG" if verbose else "WARNING")

@@ -21,15 +21,20 @@ EST_INPUT_TOKENS = 6000
 EST_OUTPUT_TOKENS = 2500
 EST_REVIEW_INPUT = 4000
 EST_REVIEW_OUTPUT = 600
+MAX_TOPIC_CHARS = 500  # a topic names a subject; a brief belongs in `mtctl goal`
 
 
-def build_tasks(goal_id: str, plan: Plan, priority: Priority, description: str) -> list[TaskRecord]:
-    """One pending task per skill slot of the plan, in order."""
+def build_tasks(goal_id: str, plan: Plan, priority: Priority, description: str,
+                topic: str | None = None) -> list[TaskRecord]:
+    """One pending task per skill slot of the plan, in order (topic: what every step is about)."""
     tasks = []
+    # Its own line, so the topic survives whatever the goal's description holds around it.
+    about = f"Topic: {topic}\n" if topic else ""
     for index, phase in enumerate(plan.phases):
         for slug in phase.skills:
-            requirements = (f"Goal: {description}\nPhase {index + 1} of {len(plan.phases)}: "
-                            f"{phase.name}\nYour part: produce the {slug} deliverable for this goal.")
+            requirements = (f"Goal: {description}\n{about}Phase {index + 1} of {len(plan.phases)}: "
+                            f"{phase.name}\nYour part: produce the {slug} deliverable for this goal"
+                            + (", about the topic above." if topic else "."))
             tasks.append(TaskRecord(id=new_id(slug), goal_id=goal_id, phase_index=index,
                                     skill=slug, priority=priority, requirements=requirements))
     return tasks
@@ -93,19 +98,37 @@ def rule_planned(rt: Runtime, text: str, priority: Priority, category: Category 
     return goal, note
 
 
+def check_topic(topic: str) -> str:
+    """The topic as one line of single spaces; InputError naming the topic when empty or too long."""
+    line = " ".join(topic.split())
+    if not line:
+        raise InputError("pipeline topic is empty")
+    if len(line) > MAX_TOPIC_CHARS:
+        raise InputError(f"pipeline topic is longer than {MAX_TOPIC_CHARS} characters")
+    return line
+
+
 def plan_pipeline(rt: Runtime, name: str, priority: Priority | None = None,
                   source: str = "cli", description: str | None = None,
-                  event: Event | None = None, goal_id: str | None = None) -> Goal:
-    """A goal that runs every step of a named template (goal_id: one reserved for it already)."""
+                  event: Event | None = None, goal_id: str | None = None, *,
+                  topic: str | None = None) -> Goal:
+    """A goal that runs every step of a named template (goal_id: one reserved for it already).
+
+    topic: what this run is about ("our Slack integration"); it leads the goal's description and
+    is a line of every step's instructions, so each skill writes about it.
+    """
+    about = None if topic is None else check_topic(topic)
     spec = rt.catalog.pipeline(name)
     plan = with_foundation(pipeline_plan(spec.name, rt.catalog),
                            bool(rt.context.get().strip()))
     prio = priority or spec.priority
-    text = description or f"Run the {spec.name} pipeline: {spec.description}".strip()
+    on = f" on {about}" if about else ""
+    text = description or f"Run the {spec.name} pipeline{on}: {spec.description}".strip()
     goal_id = goal_id or new_id("goal")
     return Goal(id=goal_id, description=text[:2000], category=spec.category, priority=prio,
                 plan=plan, pipeline=spec.name, source=source, provider=rt.provider_name, event=event,
-                catalog_fingerprint=rt.catalog.fingerprint, tasks=build_tasks(goal_id, plan, prio, text))
+                catalog_fingerprint=rt.catalog.fingerprint,
+                tasks=build_tasks(goal_id, plan, prio, text, about))
 
 
 def estimate_cost(rt: Runtime, goal: Goal, provider: str | None = None) -> Decimal:

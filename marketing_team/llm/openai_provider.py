@@ -16,7 +16,11 @@ from marketing_team.llm.base import BaseProvider, redact, schema_instruction
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
 
-MISSING_EXTRA = "MT_LLM_PROVIDER=openai needs: pip install 'marketing-team[openai]'"
+# The one spelling of the install, also the README's (tests/config/test_readme.py holds them equal):
+# from the folder the package was installed from, as the README installs it; never a PyPI name.
+EXTRA_INSTALL = "pip install '.[openai]'"
+MISSING_EXTRA = (f"MT_LLM_PROVIDER=openai needs the openai extra: run {EXTRA_INSTALL} in the "
+                 "marketing-team folder you installed from")
 # OpenAI finish reasons in the protocol's (Anthropic) vocabulary.
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 

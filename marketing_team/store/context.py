@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from marketing_team.domain.product_template import usable_context
 from marketing_team.domain.values import utcnow
 from marketing_team.store.connection import RedisConnection
 
@@ -40,8 +41,10 @@ class ContextStore:
         self.connection = connection
 
     def get(self) -> str:
-        """The context text, or an empty string when none was sent yet."""
-        return _text(self.connection.client.hget(KEY, "text"))
+        """The context skills read: the stored text without the template's comments and empty
+        sections, or "" when none was sent or it is the unfilled template (see `record` for the
+        text as sent)."""
+        return usable_context(_text(self.connection.client.hget(KEY, "text")))
 
     def record(self) -> ContextRecord | None:
         """The stored context with its hash and source, or None."""

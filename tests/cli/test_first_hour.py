@@ -60,3 +60,15 @@ def test_the_goal_page_never_names_a_phase_past_the_last(tmp_path: Path) -> None
     page = (Path(summary["folder"]) / "goal.md").read_text()
     phase_line = next(line for line in page.splitlines() if line.startswith("phase:"))
     assert int(phase_line.split(":")[1]) <= summary["phases"], phase_line
+
+
+def test_a_pipeline_run_takes_a_topic_that_every_step_writes_about(tmp_path: Path) -> None:
+    run = _mtctl(tmp_path, "pipeline", "Content Production", "--topic", "our Slack integration",
+                 "--json")
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads(run.stdout)
+    assert "our Slack integration" in summary["description"]
+    drafts = [p for p in Path(summary["folder"]).glob("*.md")
+              if p.name not in ("goal.md", "plan.md", "summary.md")]
+    assert drafts and all("our Slack integration" in p.read_text() for p in drafts)

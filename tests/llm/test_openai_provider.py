@@ -135,5 +135,5 @@ def test_openai_provider_without_the_extra_names_the_install_command(
 ) -> None:
     monkeypatch.setitem(sys.modules, "openai", None)  # what an install without the extra looks like
 
-    with pytest.raises(ConfigurationError, match=r"pip install 'marketing-team\[openai\]'"):
+    with pytest.raises(ConfigurationError, match=r"pip install '\.\[openai\]'"):
         OpenAIProvider(load_settings(llm_provider_choice="openai"))
