@@ -94,7 +94,13 @@ def test_ctrl_c_stops_in_one_line_records_the_call_in_flight_and_resume_finishes
     assert budget["reserved_usd"] == 0, after  # nothing left held by a call in flight
     assert "copywriting" in budget["by_skill"]  # the drained call is on the books
 
-    resumed = _mtctl_json(slow_copy, tmp_path, "goals", "resume", goal_id)
-    assert resumed["status"] == "completed"
+    resumed = subprocess.run([sys.executable, "-m", "marketing_team", "goals", "resume", goal_id],
+                             env=_env(slow_copy, tmp_path), cwd=tmp_path, capture_output=True,
+                             text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    lines = [line for line in resumed.stderr.splitlines() if line.strip()]
+    assert len(lines) == len(set(lines)), resumed.stderr  # each step said once
+    assert "noop" not in resumed.stderr and "->" not in resumed.stderr
+    assert _mtctl_json(slow_copy, tmp_path, "goals", "show", goal_id)["status"] == "completed"
     drafts = [r for r in slow_copy.requests if skill_of(r) == "copywriting"]
     assert len(drafts) == 1  # the draft finished during the interrupt was kept, not paid again
