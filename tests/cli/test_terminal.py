@@ -104,3 +104,26 @@ def test_ctrl_c_stops_in_one_line_records_the_call_in_flight_and_resume_finishes
     assert _mtctl_json(slow_copy, tmp_path, "goals", "show", goal_id)["status"] == "completed"
     drafts = [r for r in slow_copy.requests if skill_of(r) == "copywriting"]
     assert len(drafts) == 1  # the draft finished during the interrupt was kept, not paid again
+
+
+def test_a_goal_cancelled_from_a_second_terminal_ends_the_first_cleanly(
+        slow_copy: FakeAnthropic, tmp_path: Path) -> None:
+    child = _spawn(slow_copy, tmp_path, "goal", GOAL, "--category", "content", "--priority", "P2")
+    try:
+        wait_for(lambda: _drafting(slow_copy, "copywriting"), 60, "the copywriting call")
+        listed = subprocess.run([sys.executable, "-m", "marketing_team", "goals", "list", "--json"],
+                                env=_env(slow_copy, tmp_path), cwd=tmp_path, capture_output=True,
+                                text=True, timeout=60)
+        goal_id = json.loads(listed.stdout)[0]["goal_id"]
+        cancel = subprocess.run([sys.executable, "-m", "marketing_team", "goals", "cancel", goal_id],
+                                env=_env(slow_copy, tmp_path), cwd=tmp_path, capture_output=True,
+                                text=True, timeout=60)
+        child.expect(pexpect.EOF, timeout=90)
+        shown = child.before
+    finally:
+        child.close(force=True)
+
+    assert cancel.returncode == 0 and cancel.stderr == "", cancel.stderr
+    assert cancel.stdout.strip() == f"Goal {goal_id}: cancelled"
+    assert f"Goal {goal_id}: cancelled" in shown
+    assert "Traceback" not in shown and '{"' not in shown, shown[-3000:]
