@@ -13,13 +13,13 @@ from typing import Any
 
 import click
 
+from marketing_team.cli.argv import VERBOSE, hoist_verbose, refuse_undecodable
 from marketing_team.config.settings import load_settings, mask_url
 from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.observability.logs import configure
 
 log = logging.getLogger(__name__)
 
-VERBOSE = "--verbose"
 INTERNAL_ERROR_EXIT = 70
 OS_ERROR_EXIT = 74  # sysexits' EX_IOERR: a file or directory the machine refused
 
@@ -52,12 +52,16 @@ class TeamGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Parse the group's own options, `--verbose` accepted anywhere before `--`."""
-        return super().parse_args(ctx, hoist_verbose(args))
+        args = hoist_verbose(args)
+        # The command's own words, checked in invoke, where errors become one line.
+        ctx.meta["mt.argv"] = args[1:] if args[:1] == [VERBOSE] else list(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         # A command run with --json promises one JSON object on stdout, whatever happens.
         as_json = "--json" in ctx.args
         try:
+            refuse_undecodable(self, ctx, ctx.meta.get("mt.argv", []))
             return super().invoke(ctx)
         except MarketingTeamError as exc:
             self._fail(ctx, f"error: {exc}", str(exc), exc.exit_code, as_json)
@@ -125,16 +129,6 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     log.debug("settings: provider %s, broker %s, workspace %s", cfg.llm_provider,
               mask_url(cfg.broker_url) if cfg.broker_url else "embedded", cfg.workspace_dir,
               extra={"event": "cli_settings"})
-
-
-def hoist_verbose(args: list[str]) -> list[str]:
-    """args with every `--verbose` before `--` moved to the front, where the group parses it, so
-    `mtctl goal "x" --verbose` works as `mtctl --verbose goal "x"`. After `--`, words are data."""
-    end = args.index("--") if "--" in args else len(args)
-    head = [arg for arg in args[:end] if arg != VERBOSE]
-    if len(head) == end:
-        return args
-    return [VERBOSE, *head, *args[end:]]
 
 
 def main() -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,37 @@ def test_verbose_shows_our_debug_logs_and_the_cause_without_library_debug_noise(
     assert plain[0].startswith("error: ") and closed in plain[0]
     assert plain[1] == "Traceback (most recent call last):"
     assert KEY not in done.stderr
+
+
+def test_goal_text_that_is_not_utf8_is_one_line_naming_the_argument(tmp_path: Path) -> None:
+    # Bytes that are not UTF-8 on the command line (`mtctl goal $'\xff\xfe bad'`) reach Python
+    # as surrogate escapes; os.fsdecode makes exactly the string Python's own argv decoding would.
+    text = os.fsdecode(b"\xff\xfe bad")
+
+    result = CliRunner().invoke(cli, ["goal", text, "--dry-run"], env={"WORKSPACE_DIR": str(tmp_path)})
+
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert "goal: TEXT" in lines[0] and "UTF-8" in lines[0] and "\\xff\\xfe bad" in lines[0]
+    assert not (tmp_path / "goals").exists()
+
+
+def test_an_option_value_that_is_not_utf8_is_named_by_its_option(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["goals", "list", "--status", os.fsdecode(b"run\xe9")],
+                                env={"WORKSPACE_DIR": str(tmp_path)})
+
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        "error: mtctl goals list: --status is not valid UTF-8 text: 'run\\xe9' (the terminal or "
+        "script passed bytes in another encoding; check LANG/LC_ALL)"]
+
+
+def test_a_real_process_given_non_utf8_argv_bytes_says_so_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable.encode(), b"-m", b"marketing_team", b"goal",
+                           b"\xff\xfe bad", b"--dry-run"],
+                          env=child_env({"WORKSPACE_DIR": str(tmp_path)}), capture_output=True,
+                          timeout=60)
+
+    assert done.returncode == 2
+    assert done.stderr.decode().count("\n") == 1 and b"goal: TEXT" in done.stderr
