@@ -96,6 +96,9 @@ class TeamGroup(click.Group):
             text = f"{where}{origin}: {exc.strerror or type(exc).__name__}"
             self._fail(ctx, f"error: {text}", text, OS_ERROR_EXIT, as_json)
         except Exception as exc:  # noqa: BLE001 - the edge: anything unexpected becomes one line
+            refusal = refused_writes(ctx, exc)
+            if refusal is not None:
+                self._fail(ctx, f"error: {refusal}", str(refusal), refusal.exit_code, as_json)
             text = f"{type(exc).__name__}: {exc}"
             self._fail(ctx, f"internal error: {text} (run with --verbose for details)",
                        f"internal error: {text}", INTERNAL_ERROR_EXIT, as_json)
@@ -129,6 +132,24 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     log.debug("settings: provider %s, broker %s, workspace %s", cfg.llm_provider,
               mask_url(cfg.broker_url) if cfg.broker_url else "embedded", cfg.workspace_dir,
               extra={"event": "cli_settings"})
+
+
+def refused_writes(ctx: click.Context, exc: Exception) -> MarketingTeamError | None:
+    """The server refusing writes (MISCONF, OOM, READONLY), raised by Redis, redis-py or kombu,
+    as one line naming the server, the cause and, when a command already started a goal (it says
+    so in ctx.meta["mt.goal_id"]), the goal and the command that resumes it."""
+    from marketing_team.observability import refusal  # redis-py: only when something failed
+
+    cause = refusal.refusal_of(exc)
+    if cause is None:
+        return None
+    try:
+        url = load_settings().broker_url
+    except MarketingTeamError:
+        url = None
+    server = (f"{mask_url(url)} (REDIS_URL)" if url else
+              f"the embedded server (data under {os.environ.get('WORKSPACE_DIR', 'workspace')}/.state)")
+    return refusal.refused(server, cause, ctx.meta.get("mt.goal_id"))
 
 
 def main() -> None:
