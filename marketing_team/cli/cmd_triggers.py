@@ -155,9 +155,7 @@ def events_emit(event_type: str, data_json: str, event_id: str | None, detach: b
         result = event_bus.publish_event(mode.runtime, event, starter(mode.app, mode.runtime),
                                           owner=f"cli-{uuid.uuid4()}")
         if not as_json:
-            say(f"event {result.event_id}: " + (f"started {', '.join(result.goals)}"
-                                                       if result.goals else f"no goal ({result.reason})"),
-                       err=True)
+            say(f"event {result.event_id}: {result.explained}", err=True)
         ok = _follow_goals(mode, list(result.goals), detach, as_json)
         if as_json:
             emit_json(result.as_json())

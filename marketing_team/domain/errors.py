@@ -53,6 +53,11 @@ class BrokerUnavailableError(MarketingTeamError):
     exit_code = 3
 
 
+class StoreRefusedWritesError(BrokerUnavailableError):
+    """Redis answers but refuses writes (MISCONF: disk, OOM: maxmemory, READONLY: a replica); the
+    message names the (masked) server and the cause."""
+
+
 class LockTimeoutError(MarketingTeamError):
     """A lock could not be taken in time, or a record kept changing under a compare-and-set."""
 
@@ -127,5 +132,6 @@ __all__ = [
     "MarketingTeamError",
     "NotFoundError",
     "SkillFailedError",
+    "StoreRefusedWritesError",
     "StructuredOutputError",
 ]

@@ -17,12 +17,14 @@ from marketing_team.domain.errors import (
     LLMTransientError,
 )
 from marketing_team.llm.base import BaseProvider, redact, schema_instruction
+from marketing_team.llm.endpoint import describe_endpoint, root_cause
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
 
 # The API accepts at most four cache breakpoints per request; the later ones matter most
 # because a breakpoint caches the whole prefix before it.
 MAX_CACHE_BREAKPOINTS = 4
+DEFAULT_BASE_URL = "https://api.anthropic.com"  # the SDK's own default when none is set
 _TRANSIENT_TYPES = {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"}
 # (base URL, model) pairs whose server refused native structured output once (a proxy, an older
 # gateway, a model without it): asked with the schema in words from then on, for this process.
@@ -42,6 +44,9 @@ class AnthropicProvider(BaseProvider):
         self._timeout_s = settings.llm_timeout_s
         self._max_retries = settings.llm_max_retries
         self._base_url = settings.anthropic_base_url or "default"
+        # Named in every connection failure, so "Connection error." never stands alone.
+        self.endpoint = describe_endpoint(settings.anthropic_base_url or DEFAULT_BASE_URL,
+                                          "ANTHROPIC_BASE_URL", settings.anthropic_base_url is not None)
         import anthropic  # only processes that call a model pay for importing the SDK
 
         self._sdk = anthropic
@@ -120,12 +125,13 @@ class AnthropicProvider(BaseProvider):
         # `from None`: the SDK exception carries the request, whose headers hold the key.
         if isinstance(exc, sdk.APITimeoutError):
             raise LLMTimeoutError(
-                f"anthropic {model}: no answer within {self._timeout_s:g} s ({retries})"
+                f"anthropic {model}: no answer from {self.endpoint} within {self._timeout_s:g} s "
+                f"({retries})"
             ) from None
         if isinstance(exc, sdk.APIConnectionError):
-            detail = self._scrub(exc.message)
+            detail = self._scrub(root_cause(exc))
             raise LLMTransientError(
-                f"anthropic {model}: connection failed ({retries}): {detail}"
+                f"anthropic {model}: cannot connect to {self.endpoint}: {detail} ({retries})"
             ) from None
         if isinstance(exc, sdk.APIStatusError):
             kind = exc.type or "error"

@@ -13,6 +13,7 @@ from marketing_team.domain.errors import (
     LLMTransientError,
 )
 from marketing_team.llm.base import BaseProvider, redact, schema_instruction
+from marketing_team.llm.endpoint import describe_endpoint, root_cause
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Message, Reply, SystemBlock, Usage
 
@@ -44,6 +45,9 @@ class OpenAIProvider(BaseProvider):
         self._timeout_s = settings.llm_timeout_s
         self._max_retries = settings.llm_max_retries
         self._base_url = settings.openai_base_url or "default"
+        # Named in every connection failure; the URL has a default, so say whether it was chosen.
+        self.endpoint = describe_endpoint(settings.openai_base_url, "MT_OPENAI_BASE_URL",
+                                          "openai_base_url" in settings.model_fields_set)
         # Local servers ignore the key, but the SDK refuses to start without one.
         self._client: Any = openai.OpenAI(
             api_key=self._secret or "not-needed",
@@ -116,11 +120,13 @@ class OpenAIProvider(BaseProvider):
         retries = f"after {self._max_retries} SDK retries"
         if isinstance(exc, sdk.APITimeoutError):
             raise LLMTimeoutError(
-                f"openai {model}: no answer within {self._timeout_s:g} s ({retries})"
+                f"openai {model}: no answer from {self.endpoint} within {self._timeout_s:g} s "
+                f"({retries})"
             ) from None
         if isinstance(exc, sdk.APIConnectionError):
+            detail = self._scrub(root_cause(exc))
             raise LLMTransientError(
-                f"openai {model}: connection failed ({retries}): {self._scrub(str(exc))}"
+                f"openai {model}: cannot connect to {self.endpoint}: {detail} ({retries})"
             ) from None
         if isinstance(exc, sdk.APIStatusError):
             status = int(exc.status_code)

@@ -23,6 +23,10 @@ MIN_SECRET_LEN = 4
 # Context fields printed by the pretty format, in this order, when a record has them.
 CONTEXT_FIELDS = ("goal_id", "task_id", "skill", "model", "tokens_in", "tokens_out", "cost_usd")
 _FIRST = ("timestamp", "level", "event", "component", "logger", "message")
+# Libraries whose DEBUG and INFO lines are per-message chatter (178 lines around one failed goal):
+# --verbose shows our own debug lines and keeps these at warnings.
+CHATTY_LOGGERS = ("celery", "kombu", "amqp", "urllib3", "redis", "httpcore", "httpcore2")
+OUR_LOGGER = "marketing_team"
 _RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -168,8 +172,12 @@ class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure(settings: Settings, component: str, *, stream: IO[str] | None = None,
-              level: str | int | None = None) -> logging.Handler:
-    """Route every logger (ours and Celery's) through one handler on the root logger."""
+              level: str | int | None = None, verbose: bool = False) -> logging.Handler:
+    """Route every logger (ours and Celery's) through one handler on the root logger.
+
+    verbose: our loggers at DEBUG, other libraries at INFO, the chatty ones at WARNING (the
+    levels are set either way, so a later call without it undoes an earlier one).
+    """
     redact = Redactor(secret_values(settings))
     # sys.__stderr__, not sys.stderr: a Celery worker later replaces sys.stderr with a proxy that
     # logs, and a handler writing to that proxy would feed itself.
@@ -187,7 +195,10 @@ def configure(settings: Settings, component: str, *, stream: IO[str] | None = No
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)
-    root.setLevel(level if level is not None else settings.log_level)
+    root.setLevel(logging.INFO if verbose else level if level is not None else settings.log_level)
+    logging.getLogger(OUR_LOGGER).setLevel(logging.DEBUG if verbose else logging.NOTSET)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING if verbose else logging.NOTSET)
     # Python warnings (Celery's "running as root", deprecations) become JSON lines too, and so do
     # exceptions nothing caught (e.g. beat exiting when Redis goes away).
     logging.captureWarnings(True)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import redis
 
 from marketing_team.domain.errors import BrokerUnavailableError
+from marketing_team.observability.refusal import probe, refused, server_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,13 +44,17 @@ class Subscription:
     def __init__(self, client: redis.Redis, goal_id: str, reconnect_s: float = RECONNECT_S) -> None:
         self.goal_id = goal_id
         self.reconnect_s = reconnect_s
+        self._client = client
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         self._pubsub.subscribe(channel(goal_id))
 
     def events(self, wake_every_s: float = 2.0) -> Iterator[dict[str, Any] | None]:
         """Yield each event; yield None when nothing arrived for wake_every_s (to re-check state).
 
-        After a reconnect it yields None too: events published meanwhile were lost.
+        After a reconnect it yields None too: events published meanwhile were lost. A quiet
+        channel may mean the server refuses writes (full disk, maxmemory): no worker can move the
+        goal then, so StoreRefusedWritesError says so, with the server, the cause and the resume
+        command, instead of waiting for ever.
         """
         while True:
             try:
@@ -60,6 +65,9 @@ class Subscription:
                 yield None
                 continue
             if message is None:
+                refusal = probe(self._client)
+                if refusal is not None:
+                    raise refused(server_of(self._client), refusal, self.goal_id)
                 yield None
             elif message.get("type") == "message":
                 yield json.loads(message["data"])

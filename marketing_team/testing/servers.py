@@ -6,7 +6,11 @@ import atexit
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
+from typing import Literal
+
+import redis
 
 from marketing_team.domain.errors import BrokerUnavailableError
 from marketing_team.ops.embedded import STOP_GRACE_S, valkey_binary, wait_until_ready
@@ -157,4 +161,29 @@ def start_test_server(
     return server
 
 
-__all__ = ["RunningServer", "free_port", "server_binary", "start_test_server"]
+def refuse_writes(server: RunningServer, cause: Literal["OOM", "READONLY", "MISCONF"]) -> None:
+    """Make a real server turn writes away as production ones do: at maxmemory with noeviction
+    (OOM), as a replica (READONLY), or after a snapshot failed to reach disk (MISCONF; its data
+    directory is removed, since CONFIG SET dir is protected and root ignores permissions)."""
+    client = redis.Redis.from_url(server.url)
+    try:
+        if cause == "OOM":
+            client.config_set("maxmemory-policy", "noeviction")
+            client.config_set("maxmemory", "1")
+        elif cause == "READONLY":
+            client.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))  # type: ignore[no-untyped-call]
+        else:
+            client.config_set("save", "3600 1")
+            client.config_set("stop-writes-on-bgsave-error", "yes")
+            shutil.rmtree(server.data_dir)
+            client.bgsave()
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while client.info("persistence")["rdb_last_bgsave_status"] != "err":
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the snapshot did not fail; writes are still accepted")
+                time.sleep(0.05)
+    finally:
+        client.close()
+
+
+__all__ = ["RunningServer", "free_port", "refuse_writes", "server_binary", "start_test_server"]

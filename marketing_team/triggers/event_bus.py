@@ -17,6 +17,7 @@ from marketing_team.director.runtime import Runtime
 from marketing_team.domain.event import INTERNAL_EVENTS, Event, EventType
 from marketing_team.domain.goal import GoalStatus
 from marketing_team.domain.values import new_id
+from marketing_team.triggers import cooldown
 from marketing_team.triggers.starting import GoalStarter
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class EventResult:
     event_id: str
     goals: tuple[str, ...] = ()
     reasons: tuple[EventReason, ...] = field(default=())
+    cooldowns: tuple[cooldown.Cooldown, ...] = field(default=())
 
     @property
     def reason(self) -> str | None:
@@ -53,9 +55,18 @@ class EventResult:
             return None
         return ",".join(dict.fromkeys(r.value for r in self.reasons)) or None
 
+    @property
+    def explained(self) -> str:
+        """For people: the goals started, or why none, with each cooldown's time left."""
+        if self.goals:
+            return f"started {', '.join(self.goals)}"
+        details = "; ".join(str(c) for c in self.cooldowns)
+        return f"no goal ({self.reason}{': ' + details if details else ''})"
+
     def as_json(self) -> dict[str, object]:
         """The webhook's 202 body and the task's result."""
-        return {"event_id": self.event_id, "goals": list(self.goals), "reason": self.reason}
+        return {"event_id": self.event_id, "goals": list(self.goals), "reason": self.reason,
+                "cooldowns": [c.as_json() for c in self.cooldowns]}
 
 
 def _lookup(data: object, path: str) -> object:
@@ -156,10 +167,6 @@ def release_event(client: redis.Redis, event_id: str, owner: str) -> None:
     client.eval(_RELEASE, 1, _seen_key(event_id), owner)
 
 
-def _cooldown_key(mapping: EventMapping) -> str:
-    return f"mt:events:cooldown:{mapping.event.value}:{mapping.pipeline}"
-
-
 def _started_key(event_id: str, mapping: EventMapping) -> str:
     return f"mt:events:started:{event_id}:{mapping.pipeline}"
 
@@ -168,21 +175,8 @@ def _text(raw: bytes | str | None) -> str | None:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
-def _cooled_down(rt: Runtime, mapping: EventMapping, event: Event, claimed: list[str]) -> bool:
-    """Take the mapping's cooldown for this event; True when another event holds it."""
-    if not mapping.cooldown_s:
-        return False
-    key = _cooldown_key(mapping)
-    # SET NX EX is the atomic test-and-claim: two processes cannot both pass it. A cooldown held
-    # by this very event is a copy of its own handling (redelivered after a crash): it passes.
-    if rt.redis.set(key, event.id, nx=True, ex=mapping.cooldown_s):
-        claimed.append(key)
-        return False
-    return _text(rt.redis.get(key)) != event.id
-
-
 def _try_mapping(rt: Runtime, start: GoalStarter, mapping: EventMapping, event: Event,
-                 claimed: list[str]) -> EventReason | str:
+                 claimed: list[str], waits: list[cooldown.Cooldown]) -> EventReason | str:
     """The started goal id, or the reason this mapping starts nothing.
 
     The goal's id is reserved for (event, pipeline) before the goal is saved, so a copy of this
@@ -194,14 +188,16 @@ def _try_mapping(rt: Runtime, start: GoalStarter, mapping: EventMapping, event: 
     started_key = _started_key(event.id, mapping)
     reserved = _text(rt.redis.get(started_key))
     if reserved is None:
-        if _cooled_down(rt, mapping, event, claimed):
+        wait = cooldown.take(rt.redis, mapping, event.id, claimed)
+        if wait is not None:
+            waits.append(wait)
             return EventReason.COOLDOWN
         allowed, level = rt.budget.allows(mapping.priority)
         if not allowed:
-            cooldown = _cooldown_key(mapping)
-            if cooldown in claimed:  # nothing started: the next event may try again
-                rt.redis.delete(cooldown)
-                claimed.remove(cooldown)
+            key = cooldown.cooldown_key(mapping)
+            if key in claimed:  # nothing started: the next event may try again
+                rt.redis.delete(key)
+                claimed.remove(key)
             return EventReason(f"budget_{level}")
         reserved = new_id("goal")
         if not rt.redis.set(started_key, reserved, nx=True, ex=DEDUP_TTL_S):
@@ -235,9 +231,10 @@ def publish_event(rt: Runtime, event: Event, start: GoalStarter, owner: str) -> 
     goals: list[str] = []
     reasons: list[EventReason] = []
     taken: list[str] = []
+    waits: list[cooldown.Cooldown] = []
     try:
         for mapping in mappings:
-            outcome = _try_mapping(rt, start, mapping, event, taken)
+            outcome = _try_mapping(rt, start, mapping, event, taken, waits)
             if isinstance(outcome, EventReason):
                 reasons.append(outcome)
             else:
@@ -249,7 +246,8 @@ def publish_event(rt: Runtime, event: Event, start: GoalStarter, owner: str) -> 
                 rt.redis.delete(*taken)
             release_event(rt.redis, event.id, owner)
         raise
-    return _done(rt, EventResult(event.id, goals=tuple(goals), reasons=tuple(reasons)))
+    return _done(rt, EventResult(event.id, goals=tuple(goals), reasons=tuple(reasons),
+                                 cooldowns=tuple(waits)))
 
 
 def _result_key(event_id: str) -> str:

@@ -27,7 +27,7 @@ from marketing_team.domain.event import INTERNAL_EVENTS, Event
 from marketing_team.orchestration.app import create_app as create_celery
 from marketing_team.orchestration.control import CeleryApp
 from marketing_team.orchestration.dispatch import publish_event
-from marketing_team.triggers import event_bus
+from marketing_team.triggers import cooldown, event_bus
 from marketing_team.web import status as pages
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class WebhookApp:
         # is queued: a web process dying in between frees the id for the sender's retry.
         owner = str(uuid.uuid4())
         if not event_bus.claim_event(client, event.id, owner, self.runtime.settings.heartbeat_timeout_s):
-            return {"event_id": event.id, "status": "duplicate", "reason": "duplicate"}
+            return {"event_id": event.id, "status": "duplicate", "reason": "duplicate", "cooldowns": []}
         try:
             publish_event(self.celery, event, message_id=owner)
         except BaseException:
@@ -136,7 +136,11 @@ class WebhookApp:
         event_bus.claim_event(client, event.id, owner)  # queued: held for the dedup window
         log.info("event queued", extra={"event": "event_queued", "event_id": event.id,
                                         "event_type": event.type.value})
-        return {"event_id": event.id, "status": "queued", "reason": None}
+        # The worker decides; a cooldown another event holds is said now, with the time left, so
+        # the sender learns why no goal may follow without polling for the outcome.
+        waits = cooldown.held(client, event_bus.mappings_for(self.runtime.catalog.events, event.type))
+        return {"event_id": event.id, "status": "queued", "reason": None,
+                "cooldowns": [wait.as_json() for wait in waits]}
 
     def _authorize(self, environ: dict[str, Any]) -> None:
         if self.token is None:  # insecure mode, chosen explicitly at start

@@ -20,6 +20,7 @@ from marketing_team.llm.anthropic_provider import AnthropicProvider
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Message, SystemBlock, Usage
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
+from marketing_team.testing.servers import free_port
 
 SKILL = "# Copywriting\nWrite landing page copy with a headline, proof and a call to action."
 CONTEXT = "Product: Acme Ledger, bookkeeping for freelancers."
@@ -258,3 +259,38 @@ def test_anthropic_api_key_never_appears_in_logs_or_error_text(
     assert api_key not in repr(caught.value)
     assert caplog.records, "the SDK logs at DEBUG; the test must see those records"
     assert api_key not in caplog.text
+
+
+def test_anthropic_refused_connection_is_one_line_naming_the_url_and_its_variable(
+    make_settings: SettingsFactory, api_key: str
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    provider = AnthropicProvider(make_settings(anthropic_base_url=closed, llm_max_retries=0))
+
+    with pytest.raises(LLMTransientError) as caught:
+        provider.complete(SYSTEM, ASK, MODEL, 1000)
+
+    text = str(caught.value)
+    assert closed in text and "ANTHROPIC_BASE_URL" in text and "refused" in text.lower()
+    assert "\n" not in text and api_key not in text
+
+
+def test_anthropic_timeout_names_the_url_it_waited_for(
+    fake: FakeAnthropic, make_settings: SettingsFactory
+) -> None:
+    provider = AnthropicProvider(make_settings(llm_timeout_s=0.3, llm_max_retries=0))
+    fake.script(FakeReply.slow(3.0))
+
+    with pytest.raises(LLMTimeoutError) as caught:
+        provider.complete(SYSTEM, ASK, MODEL, 1000)
+
+    assert fake.url in str(caught.value) and "ANTHROPIC_BASE_URL" in str(caught.value)
+
+
+def test_anthropic_default_endpoint_is_named_when_no_base_url_is_set(
+    make_settings: SettingsFactory,
+) -> None:
+    provider = AnthropicProvider(make_settings(anthropic_base_url=None))
+
+    assert provider.endpoint.startswith("https://api.anthropic.com")
+    assert "ANTHROPIC_BASE_URL" in provider.endpoint

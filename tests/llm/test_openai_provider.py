@@ -16,6 +16,7 @@ from marketing_team.config.settings import load_settings
 from marketing_team.domain.errors import ConfigurationError, LLMError, LLMTransientError
 from marketing_team.llm.openai_provider import OpenAIProvider
 from marketing_team.llm.protocol import Message, SystemBlock, Usage
+from marketing_team.testing.servers import free_port
 
 pytest.importorskip("openai", reason="the openai extra is not installed")
 
@@ -137,3 +138,17 @@ def test_openai_provider_without_the_extra_names_the_install_command(
 
     with pytest.raises(ConfigurationError, match=r"pip install '\.\[openai\]'"):
         OpenAIProvider(load_settings(llm_provider_choice="openai"))
+
+
+def test_openai_refused_connection_is_one_line_naming_the_url_and_its_variable() -> None:
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    provider = OpenAIProvider(load_settings(llm_provider_choice="openai", openai_base_url=closed,
+                                            openai_api_key="sk-local-NEVER-SHOW-0123456789",
+                                            openai_model="llama3.1", llm_max_retries=0))
+
+    with pytest.raises(LLMTransientError) as caught:
+        provider.complete([], [Message("user", "go")], "llama3.1", 256)
+
+    text = str(caught.value)
+    assert closed in text and "MT_OPENAI_BASE_URL" in text and "refused" in text.lower()
+    assert "\n" not in text and "NEVER-SHOW" not in text

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import redis
 
-from marketing_team.domain.errors import BrokerUnavailableError
+from marketing_team.domain.errors import BrokerUnavailableError, StoreRefusedWritesError
 from marketing_team.observability import progress
-from marketing_team.testing.servers import RunningServer, start_test_server
+from marketing_team.testing.servers import RunningServer, refuse_writes, start_test_server
 
 GOAL = "goal-20261129-abcdef"
 
@@ -57,3 +58,22 @@ def test_following_stops_with_a_typed_error_when_redis_stays_away(own_server: Ru
 
     with pytest.raises(BrokerUnavailableError, match=f"following goal {GOAL}"):
         _next_event(sub, 10)
+
+
+@pytest.mark.parametrize("cause, words", [("OOM", "maxmemory"), ("READONLY", "replica"),
+                                          ("MISCONF", "disk")])
+def test_following_a_goal_on_a_server_that_refuses_writes_stops_naming_server_cause_and_resume(
+        own_server: RunningServer, cause: Literal["OOM", "READONLY", "MISCONF"], words: str) -> None:
+    # Given a follower on a quiet channel, when the server starts refusing writes (no worker can
+    # move the goal any more), then following ends in one line instead of waiting for ever.
+    client = redis.Redis.from_url(own_server.url)
+    sub = progress.Subscription(client, GOAL)
+    refuse_writes(own_server, cause)
+
+    with pytest.raises(StoreRefusedWritesError) as caught:
+        _next_event(sub, 10)
+
+    text = str(caught.value)
+    assert f"127.0.0.1:{own_server.port}" in text and "refuses writes" in text and words in text
+    assert f"mtctl goals resume {GOAL}" in text and "\n" not in text
+    sub.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -113,7 +114,8 @@ def test_cli_events_emit_publishes_to_the_workers_and_reports_the_goal(team: Tea
     assert result.returncode == 0, result.stderr[-2000:]
     body = json.loads(result.stdout)
     [goal_id] = body["goals"]
-    assert json.loads(again.stdout) == {"event_id": "evt-cli-1", "goals": [], "reason": "duplicate"}
+    assert json.loads(again.stdout) == {"event_id": "evt-cli-1", "goals": [], "reason": "duplicate",
+                                        "cooldowns": []}
     assert team.wait(goal_id, timeout_s=90).status is GoalStatus.COMPLETED
 
 
@@ -128,3 +130,18 @@ def test_cli_schedules_run_fires_now_on_the_embedded_default(tmp_path: Path) -> 
     listed = _mtctl("schedules", "list", "--json", env={"WORKSPACE_DIR": str(tmp_path / "ws")})
     row = next(r for r in json.loads(listed.stdout) if r["id"] == "weekly-content")
     assert row["fire_count"] == 1 and row["last_goal_id"] == body["goal_id"]
+
+
+def test_cli_events_emit_refused_by_a_cooldown_says_the_seconds_left_and_the_end(team: Team) -> None:
+    env = {"REDIS_URL": team.server.url, "WORKSPACE_DIR": str(team.settings.workspace)}
+    _mtctl("events", "emit", "traffic_drop", "--data", '{"percentageDrop": 30}', "--detach", env=env)
+
+    again = _mtctl("events", "emit", "traffic_drop", "--data", '{"percentageDrop": 30}',
+                   "--detach", env=env)
+    as_json = _mtctl("events", "emit", "traffic_drop", "--data", '{"percentageDrop": 30}',
+                     "--detach", "--json", env=env)
+
+    line = again.stderr.strip().splitlines()[-1]
+    assert re.search(r"cooldown of SEO Cycle: (35\d\d|3600) s left, until 20\d\d-", line), line
+    [cooldown] = json.loads(as_json.stdout)["cooldowns"]
+    assert cooldown["pipeline"] == "SEO Cycle" and 3500 < cooldown["remaining_s"] <= 3600

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -61,10 +62,25 @@ def test_second_traffic_drop_within_the_hour_is_cooled_down(team: Team) -> None:
     second = handled(team, post_event(web, {"type": "traffic_drop", "data": {"percentageDrop": 30}}))
 
     assert len(first["goals"]) == 1
-    assert second == {"event_id": second["event_id"], "goals": [], "reason": "cooldown"}
+    assert (second["goals"], second["reason"]) == ([], "cooldown")
     assert len(_goal_ids(team)) == 1
     ttl = team.rt.redis.ttl("mt:events:cooldown:traffic_drop:SEO Cycle")
     assert 3500 < ttl <= 3600
+
+
+def test_a_cooled_down_event_says_how_long_the_cooldown_lasts_and_when_it_ends(team: Team) -> None:
+    web = web_app(team)
+    handled(team, post_event(web, {"type": "traffic_drop", "data": {"percentageDrop": 30}}))
+
+    queued = post_event(web, {"type": "traffic_drop", "data": {"percentageDrop": 30}})
+    second = handled(team, queued)
+
+    for body in (second, queued.json()):  # the worker's result and the web's 202 answer
+        [cooldown] = body["cooldowns"]
+        assert cooldown["pipeline"] == "SEO Cycle" and 3500 < cooldown["remaining_s"] <= 3600
+        ends = datetime.fromisoformat(cooldown["until"])
+        left = (ends - datetime.now(UTC)).total_seconds()
+        assert abs(left - cooldown["remaining_s"]) < 60
 
 
 def test_same_event_id_twice_through_two_web_processes_starts_one_goal(team: Team) -> None:
