@@ -15,6 +15,7 @@ from marketing_team.cli.common import (
     say,
     settings,
 )
+from marketing_team.cli.live_view import planning_status
 from marketing_team.cli.watch import follow, goal_summary, print_summary
 from marketing_team.config.settings import Settings
 from marketing_team.director import export, flow, phases
@@ -46,6 +47,8 @@ def _run(mode: RunMode, goal: Goal, detach: bool, as_json: bool) -> None:
         raise InputError("--detach needs REDIS_URL and running workers (the embedded worker "
                          "stops with this command)")
     rt.goals.create(goal)
+    # A refusal to write from here on names the goal and how to resume it (cli/main.py).
+    click.get_current_context().meta["mt.goal_id"] = goal.id
     sub = progress.Subscription(rt.redis, goal.id)
     try:
         if not as_json:
@@ -164,9 +167,8 @@ def goal_cmd(text: str, priority: str, category: str | None, dry_run: bool, deta
         refuse_unless_healthy(mode, Priority(priority))
         offline_notice(cfg)
         _sync_context(mode.runtime, as_json)
-        if not as_json and not mode.runtime.offline:
-            say("planning: the Director asks the model for a plan…", err=True)
-        goal, _ = plan_goal(mode.runtime, text, Priority(priority), chosen)
+        with planning_status(as_json or mode.runtime.offline, mode.runtime.model_for("opus")):
+            goal, _ = plan_goal(mode.runtime, text, Priority(priority), chosen)
         _run(mode, goal, detach, as_json)
 
 
@@ -314,6 +316,7 @@ def goals_resume(goal_id: str, detach: bool, as_json: bool, embedded_worker: boo
         rt, app = mode.runtime, mode.app
         assert rt is not None and app is not None
         rt.goals.load(goal_id)  # unknown id: one line, nothing started
+        click.get_current_context().meta["mt.goal_id"] = goal_id
         offline_notice(cfg)
         if detach and mode.embedded:
             raise InputError("--detach needs REDIS_URL and running workers")

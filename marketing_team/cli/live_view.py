@@ -9,8 +9,10 @@ the terminal portably and degrades by itself when the terminal cannot (TERM=dumb
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -183,11 +185,27 @@ class LiveView:
         self._live.stop()
 
 
+@contextlib.contextmanager
+def planning_status(quiet: bool, model: str) -> Iterator[None]:
+    """On a terminal, a transient spinner while the Director's model plans (it can take a while);
+    elsewhere nothing: a log gets the plan's first line soon after."""
+    console = Console(stderr=True)
+    if quiet or not _live_terminal(console):
+        yield
+        return
+    with console.status(f"planning: the Director asks {model} for a plan…"):
+        yield
+
+
+def _live_terminal(console: Console) -> bool:
+    return sys.stderr.isatty() and console.is_terminal and not console.is_dumb_terminal
+
+
 def make_view(quiet: bool) -> View | None:
     """A live panel on a terminal, plain lines otherwise, nothing for --json."""
     if quiet:
         return None
     console = Console(stderr=True)
-    if sys.stderr.isatty() and console.is_terminal and not console.is_dumb_terminal:
+    if _live_terminal(console):
         return LiveView(console)
     return PlainView()

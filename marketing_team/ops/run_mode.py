@@ -17,6 +17,7 @@ from marketing_team.config.settings import Settings, mask_url
 from marketing_team.director.runtime import Runtime, build_runtime
 from marketing_team.domain.errors import BrokerUnavailableError
 from marketing_team.llm.protocol import LLM
+from marketing_team.observability import refusal
 from marketing_team.ops.embedded import EmbeddedServer, install_signal_handlers, ping
 from marketing_team.ops.shared_server import SharedServer
 from marketing_team.ops.supervisor import embedded_url
@@ -32,6 +33,12 @@ def check_broker(url: str) -> None:
     client = redis.Redis.from_url(redis_py_url(url), socket_connect_timeout=2, socket_timeout=2)
     try:
         client.ping()
+    except redis.ResponseError as exc:
+        cause = refusal.refusal_of(exc)  # a server refusing writes refuses PING too (MISCONF)
+        if cause is not None:
+            raise refusal.refused(f"{mask_url(url)} (REDIS_URL)", cause) from None
+        raise BrokerUnavailableError(
+            f"Redis is unreachable at {mask_url(url)}: {type(exc).__name__}") from None
     except redis.RedisError as exc:
         raise BrokerUnavailableError(
             f"Redis is unreachable at {mask_url(url)}: {type(exc).__name__}") from None

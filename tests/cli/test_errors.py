@@ -113,11 +113,7 @@ def test_a_real_process_given_non_utf8_argv_bytes_says_so_in_one_line(tmp_path: 
 
 
 @pytest.mark.parametrize("cause, words", [
-    ("OOM", "maxmemory"), ("READONLY", "replica"),
-    # A server in MISCONF refuses PING too, and ops/run_mode.check_broker reports that as
-    # "unreachable: ResponseError"; it needs observability.refusal there (see the hand-over).
-    pytest.param("MISCONF", "disk", marks=pytest.mark.xfail(
-        strict=True, reason="check_broker (ops/run_mode.py) hides the MISCONF cause"))])
+    ("OOM", "maxmemory"), ("READONLY", "replica"), ("MISCONF", "disk")])
 def test_redis_refusing_writes_is_one_line_naming_the_server_and_the_cause(
         tmp_path: Path, cause: str, words: str) -> None:
     server = start_test_server(tmp_path / "server")
