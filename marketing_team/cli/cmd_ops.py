@@ -48,20 +48,38 @@ def _runtime(cfg: Settings) -> Runtime:
               help="Seconds to wait for a worker's pong.")
 @click.pass_context
 def health_cmd(ctx: click.Context, as_json: bool, timeout: float) -> None:
-    """Check Redis, workers, beat and budget; exit 0 full, 1 limited, 2 minimal, 3 offline."""
+    """Check Redis, workers, beat and budget; exit 0 full, 1 limited, 2 minimal, 3 down."""
     cfg = settings()
-    rt = _runtime(cfg)
-    app = None
-    if rt.broker_url is not None:
-        app = create_app(cfg, rt.broker_url, rt)
-    report = health.check(rt, app, ping_timeout_s=timeout)
+    mode, may_answer = health.mode_of(cfg)
+    with _health_runtime(cfg, mode) as rt:
+        app = None
+        if rt.broker_url is not None and may_answer:
+            app = create_app(cfg, rt.broker_url, rt)
+        report = health.check(rt, app, ping_timeout_s=timeout, mode=mode)
     if as_json:
         emit_json(report.as_json())
     else:
         say(f"level: {report.degradation.value} ({report.reason})")
+        say(f"mode:  {_MODE_TEXT[report.mode]}")
         for part in report.components:
             say(f"  {part.name:<8} {part.status:<12} {part.detail}")
     ctx.exit(report.degradation.exit_code)
+
+
+_MODE_TEXT = {
+    health.Mode.REDIS: "redis (REDIS_URL: workers and beat run on their own)",
+    health.Mode.UP: "up (the workspace's server, worker and beat under `mtctl up`)",
+    health.Mode.EMBEDDED: "embedded (no REDIS_URL, no `mtctl up`: each goal runs its own worker)",
+}
+
+
+def _health_runtime(cfg: Settings, mode: health.Mode) -> contextlib.AbstractContextManager[Runtime]:
+    """The runtime health reads: on the embedded default the workspace's own store, opened as
+    every other command opens it (started for the check when no command runs it)."""
+    if mode is health.Mode.EMBEDDED:
+        return store_session(cfg)
+    # REDIS_URL or `mtctl up`: an unreachable server is what health reports, not an error.
+    return contextlib.nullcontext(_runtime(cfg))
 
 
 @click.command("up")
