@@ -10,26 +10,32 @@ from pathlib import Path
 import click
 
 from marketing_team.cli.common import emit_json, say, settings
-from marketing_team.config.settings import Settings
+from marketing_team.config.settings import Settings, mask_url
 from marketing_team.director import daily_report
 from marketing_team.director.migration import migrate_workspace
 from marketing_team.director.runtime import Runtime, build_runtime
-from marketing_team.domain.errors import InputError, MarketingTeamError
+from marketing_team.domain.errors import ConfigurationError, InputError, MarketingTeamError
 from marketing_team.observability import logs, metrics
 from marketing_team.ops import health
 from marketing_team.ops.embedded import EmbeddedServer
+from marketing_team.ops.orphans import reap_leftovers
 from marketing_team.ops.run_mode import check_broker, store_session
 from marketing_team.ops.supervisor import (
     Policy,
     Supervisor,
     broker_answers,
     child_specs,
+    children_pidfile,
     embedded_url,
     mark_up,
+    node_name,
     supervised_env,
     unmark_up,
 )
-from marketing_team.orchestration.app import create_app
+from marketing_team.orchestration.app import build_app, create_app
+from marketing_team.orchestration.control import node_answers
+
+DUPLICATE_PING_S = 1.0  # a live worker answers within milliseconds; this is the wait for none
 
 
 def _runtime(cfg: Settings) -> Runtime:
@@ -42,20 +48,38 @@ def _runtime(cfg: Settings) -> Runtime:
               help="Seconds to wait for a worker's pong.")
 @click.pass_context
 def health_cmd(ctx: click.Context, as_json: bool, timeout: float) -> None:
-    """Check Redis, workers, beat and budget; exit 0 full, 1 limited, 2 minimal, 3 offline."""
+    """Check Redis, workers, beat and budget; exit 0 full, 1 limited, 2 minimal, 3 down."""
     cfg = settings()
-    rt = _runtime(cfg)
-    app = None
-    if rt.broker_url is not None:
-        app = create_app(cfg, rt.broker_url, rt)
-    report = health.check(rt, app, ping_timeout_s=timeout)
+    mode, may_answer = health.mode_of(cfg)
+    with _health_runtime(cfg, mode) as rt:
+        app = None
+        if rt.broker_url is not None and may_answer:
+            app = create_app(cfg, rt.broker_url, rt)
+        report = health.check(rt, app, ping_timeout_s=timeout, mode=mode)
     if as_json:
         emit_json(report.as_json())
     else:
         say(f"level: {report.degradation.value} ({report.reason})")
+        say(f"mode:  {_MODE_TEXT[report.mode]}")
         for part in report.components:
             say(f"  {part.name:<8} {part.status:<12} {part.detail}")
     ctx.exit(report.degradation.exit_code)
+
+
+_MODE_TEXT = {
+    health.Mode.REDIS: "redis (REDIS_URL: workers and beat run on their own)",
+    health.Mode.UP: "up (the workspace's server, worker and beat under `mtctl up`)",
+    health.Mode.EMBEDDED: "embedded (no REDIS_URL, no `mtctl up`: each goal runs its own worker)",
+}
+
+
+def _health_runtime(cfg: Settings, mode: health.Mode) -> contextlib.AbstractContextManager[Runtime]:
+    """The runtime health reads: on the embedded default the workspace's own store, opened as
+    every other command opens it (started for the check when no command runs it)."""
+    if mode is health.Mode.EMBEDDED:
+        return store_session(cfg)
+    # REDIS_URL or `mtctl up`: an unreachable server is what health reports, not an error.
+    return contextlib.nullcontext(_runtime(cfg))
 
 
 @click.command("up")
@@ -64,10 +88,16 @@ def health_cmd(ctx: click.Context, as_json: bool, timeout: float) -> None:
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Webhook address.")
 @click.option("--grace", default=10.0, show_default=True,
               help="Seconds running tasks get to finish on stop before a cold shutdown.")
-def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
+@click.option("--name", "node", default=None,
+              help="The worker's Celery node name (default celery@<host>; %h is the host).")
+def up_cmd(beat: bool, web: bool, bind: str, grace: float, node: str | None) -> None:
     """Run worker, beat and webhook for one machine, restarting any that stops (Ctrl-C stops all)."""
     cfg = settings()
     logs.configure(cfg, "up")
+    node = node_name(node)
+    pidfile = children_pidfile(cfg, node)
+    # Children of an earlier `mtctl up` killed outright, should any have outlived it.
+    reap_leftovers(pidfile)
     run_web, note = _web_ready(cfg) if web else (False, "")
     if note:
         say(f"web not started: {note}", err=True)
@@ -83,12 +113,25 @@ def up_cmd(beat: bool, web: bool, bind: str, grace: float) -> None:
             stack.callback(unmark_up, cfg)
         else:
             check_broker(url)
-        supervisor = Supervisor(child_specs(cfg, beat=beat, web=run_web, bind=bind),
+        _refuse_duplicate_node(cfg, url, node)
+        supervisor = Supervisor(child_specs(cfg, beat=beat, web=run_web, bind=bind, node=node),
                                 supervised_env(cfg, url), Policy(stop_grace_s=grace),
-                                broker_ok=broker_answers(url))
+                                broker_ok=broker_answers(url), pidfile=pidfile)
         supervisor.run()
     if supervisor.failure:
         raise MarketingTeamError(supervisor.failure)
+
+
+def _refuse_duplicate_node(cfg: Settings, url: str, node: str) -> None:
+    """Start nothing when a worker with our node name already answers on the broker.
+
+    Two workers under one name confuse Celery's control and monitoring (replies, revokes and
+    Flower mix them up), and it usually means another `mtctl up` already serves this machine.
+    """
+    if node_answers(build_app(cfg, url), node, DUPLICATE_PING_S):
+        raise ConfigurationError(
+            f"a worker named {node} already answers on {mask_url(url)}: another `mtctl up` or "
+            "worker runs under that name; stop it, or give this one another name with --name")
 
 
 def _web_ready(cfg: Settings) -> tuple[bool, str]:

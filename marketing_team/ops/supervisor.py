@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import redis
 from marketing_team.config.settings import Settings
 from marketing_team.observability.processes import is_alive
 from marketing_team.ops.embedded import EmbeddedServer, ping
+from marketing_team.ops.orphans import die_with_parent, record_children
 from marketing_team.store.connection import redis_py_url
 from marketing_team.store.workspace import atomic_write
 
@@ -35,6 +37,9 @@ class ChildSpec:
 
     name: str
     argv: tuple[str, ...]
+    # What the kernel sends the child when `mtctl up` dies: Celery's worker and gunicorn shut
+    # down cold on SIGQUIT (the worker requeues its tasks at once), beat saves on SIGTERM.
+    death_signal: int = signal.SIGTERM
 
 
 @dataclass
@@ -62,6 +67,22 @@ class Policy:
 
 def _up_file(settings: Settings) -> Path:
     return settings.workspace / ".state" / "up.pid"
+
+
+def default_node_name() -> str:
+    """Celery's own default worker name, `celery@<host>`, spelled out so it can be checked."""
+    return f"celery@{socket.gethostname()}"
+
+
+def node_name(name: str | None) -> str:
+    """The worker's node name with `%h` expanded (Celery expands it too; we must compare it)."""
+    return (name or default_node_name()).replace("%h", socket.gethostname())
+
+
+def children_pidfile(settings: Settings, node: str) -> Path:
+    """Where `mtctl up` for this node records its children, for reaping after a SIGKILL."""
+    safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in node)
+    return settings.workspace / ".state" / f"up-{safe}.children"
 
 
 def mark_up(settings: Settings) -> None:
@@ -96,16 +117,17 @@ def celery_argv(*args: str) -> tuple[str, ...]:
 
 
 def child_specs(settings: Settings, *, beat: bool = True, web: bool = True,
-                bind: str = "127.0.0.1:8000") -> list[ChildSpec]:
+                bind: str = "127.0.0.1:8000", node: str | None = None) -> list[ChildSpec]:
     """The worker (threads pool, both queues), beat (redbeat, one firer) and the webhook app."""
     specs = [ChildSpec("worker", celery_argv(
         "worker", "--pool", "threads", "--concurrency", str(settings.max_parallel_agents),
-        "-Q", "skills,director", "--without-mingle", "--without-gossip", "-l", settings.log_level))]
+        "-Q", "skills,director", "--without-mingle", "--without-gossip", "-l", settings.log_level,
+        "-n", node_name(node)), signal.SIGQUIT)]
     if beat:
         specs.append(ChildSpec("beat", celery_argv("beat", "-S", BEAT_SCHEDULER, "-l", settings.log_level)))
     if web:
         specs.append(ChildSpec("web", (sys.executable, "-m", "gunicorn", WSGI_APP,
-                                       "--config", GUNICORN_CONFIG, "--bind", bind)))
+                                       "--config", GUNICORN_CONFIG, "--bind", bind), signal.SIGQUIT))
     return specs
 
 
@@ -137,8 +159,12 @@ class Supervisor:
     """Keeps each child running until told to stop; call run() from the main thread."""
 
     def __init__(self, specs: Sequence[ChildSpec], env: Mapping[str, str], policy: Policy | None = None,
-                 cwd: Path | None = None, broker_ok: Callable[[], bool] | None = None) -> None:
+                 cwd: Path | None = None, broker_ok: Callable[[], bool] | None = None,
+                 pidfile: Path | None = None) -> None:
         self.children = [Child(spec) for spec in specs]
+        # The running children's pids, rewritten on every start: the next `mtctl up` stops any
+        # that outlived a SIGKILL of this one (reap_leftovers) before starting its own.
+        self.pidfile = pidfile
         # Children exit while Redis is down (a worker holding unacknowledged work, beat): such
         # exits back off but never count toward giving up, or a long outage would stop the team.
         self.broker_ok = broker_ok
@@ -164,6 +190,8 @@ class Supervisor:
                 time.sleep(POLL_S)
         finally:
             self._stop_all()
+            if self.pidfile is not None:
+                self.pidfile.unlink(missing_ok=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return 1 if self.failure else 0
@@ -179,11 +207,15 @@ class Supervisor:
     def _start(self, child: Child, now: float) -> None:
         try:
             child.proc = subprocess.Popen(child.spec.argv, env=self.env, cwd=self.cwd,
-                                          stdin=subprocess.DEVNULL)
+                                          stdin=subprocess.DEVNULL,
+                                          preexec_fn=die_with_parent(child.spec.death_signal))
         except OSError as exc:
             self._exited(child, None, now, f"could not start: {exc}")
             return
         child.started_at = now
+        if self.pidfile is not None:
+            record_children(self.pidfile, [(c.spec.name, c.proc.pid) for c in self.children
+                                           if c.proc is not None])
         log.info("%s started (pid %d)", child.spec.name, child.proc.pid, extra={
             "event": "child_started", "child": child.spec.name, "pid": child.proc.pid,
             "restarts": child.restarts})
@@ -238,5 +270,5 @@ class Supervisor:
                                                            "child": child.spec.name, "code": code})
 
 
-__all__ = ["ChildSpec", "Policy", "Supervisor", "broker_answers", "supervised_env", "child_specs",
-           "embedded_url"]
+__all__ = ["ChildSpec", "Policy", "Supervisor", "broker_answers", "child_specs", "children_pidfile",
+           "default_node_name", "embedded_url", "node_name", "supervised_env"]

@@ -22,3 +22,9 @@ def ping_workers(app: Celery, timeout_s: float, first_only: bool = True) -> list
     """
     replies = app.control.ping(timeout=timeout_s, limit=1 if first_only else None)
     return sorted(name for reply in replies or [] for name in reply)
+
+
+def node_answers(app: Celery, node: str, timeout_s: float) -> bool:
+    """True when a worker with exactly this node name answers a ping within timeout_s."""
+    replies = app.control.ping(destination=[node], timeout=timeout_s, limit=1)
+    return any(node in reply for reply in replies or [])

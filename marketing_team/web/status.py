@@ -12,19 +12,31 @@ from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.domain.goal import GoalStatus, TaskStatus
 from marketing_team.orchestration.beat import BEAT_STALE_S, HEARTBEAT_TTL_S, heartbeat_age
+from marketing_team.orchestration.control import CeleryApp, ping_workers
 
 LEVELS = ("normal", "warning", "throttle", "critical", "exhausted")
+# Every worker's pong is awaited to count them: a live one answers within milliseconds, so this
+# is what a probe pays when one is missing.
+WORKER_PING_S = 0.5
+NO_WORKER = ("no worker answers ping: events are accepted and queued, and wait until a worker "
+             "starts (`mtctl up` or `celery -A marketing_team worker`)")
 
 
-def health(rt: Runtime) -> tuple[bool, dict[str, Any]]:
-    """(healthy, body): Redis ping, the beat heartbeat and the budget level; never a secret."""
+def health(rt: Runtime, celery: CeleryApp) -> tuple[bool, dict[str, Any]]:
+    """(healthy, body): Redis ping, the live workers, the beat heartbeat and the budget level.
+
+    Unhealthy (503, status "down") when Redis is down or no worker answers: the team then does
+    nothing, whatever the web process itself can still accept. Never a secret in the body.
+    """
     components: dict[str, str] = {}
     try:
         rt.redis.ping()
         components["redis"] = "ok"
     except redis.RedisError:
         components["redis"] = "down"
-        return False, {"status": "down", "components": components}
+        return False, {"status": "down", "reason": "Redis is unreachable", "components": components}
+    workers = len(ping_workers(celery, WORKER_PING_S, first_only=False))
+    components["workers"] = "ok" if workers else "down"
     age = heartbeat_age(rt.redis)
     if age is None:
         components["beat"] = f"absent (no tick within {HEARTBEAT_TTL_S} s)"
@@ -34,8 +46,10 @@ def health(rt: Runtime) -> tuple[bool, dict[str, Any]]:
         components["budget"] = rt.budget.standing().level.value
     except (MarketingTeamError, redis.RedisError) as exc:
         components["budget"] = f"unknown ({type(exc).__name__})"
+    if not workers:
+        return False, {"status": "down", "reason": NO_WORKER, "workers": 0, "components": components}
     degraded = components["beat"] != "ok" or components["budget"] not in ("normal", "warning")
-    return True, {"status": "degraded" if degraded else "ok", "components": components}
+    return True, {"status": "degraded" if degraded else "ok", "workers": workers, "components": components}
 
 
 def _escape(value: str) -> str:

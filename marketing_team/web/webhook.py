@@ -94,7 +94,7 @@ class WebhookApp:
                             headers=(("Allow", allowed),))
         try:
             if path == "/health":
-                healthy, report = pages.health(self.runtime)
+                healthy, report = pages.health(self.runtime, self.celery)
                 return (200 if healthy else 503), report, ()
             if path == "/metrics":
                 return 200, pages.metrics(self.runtime), ()

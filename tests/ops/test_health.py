@@ -1,4 +1,4 @@
-"""Health: live checks fold into full / limited / minimal / offline, which decides what may be dispatched."""
+"""Health: live checks fold into full / limited / minimal / down, which decides what may be dispatched."""
 
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ def _mtctl_health(env: dict[str, str]) -> tuple[int, dict[str, object]]:
     (True, True, True, "warning", Degradation.LIMITED),
     (True, True, True, "throttle", Degradation.MINIMAL),
     (True, True, True, "critical", Degradation.MINIMAL),
-    (True, True, True, "exhausted", Degradation.OFFLINE),
-    (True, False, True, "normal", Degradation.OFFLINE),
-    (False, False, False, "unknown", Degradation.OFFLINE),
+    (True, True, True, "exhausted", Degradation.DOWN),
+    (True, False, True, "normal", Degradation.DOWN),
+    (False, False, False, "unknown", Degradation.DOWN),
 ])
 def test_health_level_follows_the_worst_component(redis_ok: bool, workers_ok: bool, beat_ok: bool,
                                                  budget_level: str, expected: Degradation) -> None:
@@ -51,7 +51,7 @@ def test_health_level_follows_the_worst_component(redis_ok: bool, workers_ok: bo
 
 @pytest.mark.parametrize(("level", "lowest_allowed"), [
     (Degradation.FULL, Priority.P3), (Degradation.LIMITED, Priority.P2), (Degradation.MINIMAL, Priority.P1),
-    (Degradation.OFFLINE, None)])
+    (Degradation.DOWN, None)])
 def test_health_dispatch_allowed_defers_low_priorities_by_level(level: Degradation,
                                                                 lowest_allowed: Priority | None) -> None:
     for priority in Priority:
@@ -59,6 +59,8 @@ def test_health_dispatch_allowed_defers_low_priorities_by_level(level: Degradati
         assert allowed is (lowest_allowed is not None and priority.rank <= lowest_allowed.rank)
         assert allowed or reason.startswith(level.value)
     assert [lv.exit_code for lv in Degradation] == [0, 1, 2, 3]
+    # "offline" names the provider that needs no model; the worst level is "down"
+    assert [lv.value for lv in Degradation] == ["full", "limited", "minimal", "down"]
 
 
 def test_health_is_full_with_redis_a_worker_a_fresh_beat_and_budget_to_spare(
@@ -120,19 +122,20 @@ def test_health_cli_reports_a_stopped_worker_and_exits_non_zero(
         team.worker.stop()
         code, report = _mtctl_health(env)
 
-    # Then health says the workers are down and exits with the offline code
+    # Then health says the workers are down and exits with the worst level's code
     assert (healthy_code, healthy["level"]) == (0, "full"), healthy
-    assert code == 3 and report["level"] == "offline"
+    assert healthy["mode"] == "redis"
+    assert code == 3 and report["level"] == "down"
     assert report["components"]["workers"] == "down"  # type: ignore[index]
     assert "no worker" in str(report["reason"])
 
 
-def test_health_unreachable_redis_is_offline_without_showing_the_password(tmp_path: Path) -> None:
+def test_health_unreachable_redis_is_down_without_showing_the_password(tmp_path: Path) -> None:
     url = f"redis://:pw-FAKE-7c6b5a@127.0.0.1:{free_port()}/0"
     settings = load_settings(_env_file=None, redis_url=url, workspace_dir=tmp_path / "ws")
     report = health.check(Runtime(settings=settings, llm=OfflineProvider(), broker_url=url))
     code, printed = _mtctl_health({"REDIS_URL": url, "WORKSPACE_DIR": str(tmp_path / "ws")})
 
-    assert report.degradation is Degradation.OFFLINE and report.reason == "Redis is unreachable"
+    assert report.degradation is Degradation.DOWN and report.reason == "Redis is unreachable"
     assert code == 3 and printed["components"]["redis"] == "down"  # type: ignore[index]
     assert "pw-FAKE-7c6b5a" not in json.dumps(printed) and "***" in json.dumps(printed)

@@ -226,8 +226,10 @@ def test_up_without_redis_url_runs_its_own_server_and_health_finds_it(launch: La
     # Then `mtctl health` finds server and worker without being told the URL
     result = subprocess.run([sys.executable, "-m", "marketing_team", "health", "--json"],
                             env=child_env(env), capture_output=True, text=True, timeout=60)
-    components = json.loads(result.stdout)["components"]
+    report = json.loads(result.stdout)
+    components = report["components"]
     assert (components["redis"], components["workers"]) == ("ok", "ok"), result.stdout
+    assert report["mode"] == "up"
 
     # And SIGTERM stops children and server
     up.send_signal(signal.SIGTERM)

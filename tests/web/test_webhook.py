@@ -250,22 +250,38 @@ def test_webhook_refuses_to_start_without_a_token(idle_team: Team) -> None:
     assert call(insecure, body=GOOD, headers={"Content-Type": "application/json"}).status == 202
 
 
-def test_webhook_health_reports_components_without_secrets(idle_team: Team) -> None:
-    web = web_app(idle_team, webhook_hmac_secret="s3cret-hmac")
-    write_heartbeat(idle_team.rt.redis)
+def test_webhook_health_reports_components_and_counts_workers_without_secrets(team: Team) -> None:
+    # Given a team with one (in-process) worker and a fresh beat heartbeat
+    web = web_app(team, webhook_hmac_secret="s3cret-hmac")
+    write_heartbeat(team.rt.redis)
 
     reply = call(web, "GET", "/health")
 
     assert reply.status == 200
     body = reply.json()
     assert body["components"]["redis"] == "ok" and body["components"]["beat"] == "ok"
+    assert body["components"]["workers"] == "ok" and body["workers"] == 1
     assert body["components"]["budget"] == "normal" and body["status"] == "ok"
     assert TOKEN not in reply.body.decode() and "s3cret" not in reply.body.decode()
-    assert str(idle_team.server.port) not in reply.body.decode()
+    assert str(team.server.port) not in reply.body.decode()
 
 
-def test_webhook_health_without_a_beat_is_degraded(web: WebhookApp) -> None:
-    body = call(web, "GET", "/health").json()
+def test_webhook_health_without_a_worker_is_503_saying_queued_events_wait(web: WebhookApp,
+                                                                         idle_team: Team) -> None:
+    # Given Redis and beat answer but no worker runs
+    write_heartbeat(idle_team.rt.redis)
+
+    reply = call(web, "GET", "/health")
+
+    # Then the team is down, counted and explained: events are accepted but nothing handles them
+    assert reply.status == 503
+    body = reply.json()
+    assert body["status"] == "down" and body["workers"] == 0
+    assert body["components"]["workers"] == "down" and "no worker" in body["reason"]
+
+
+def test_webhook_health_without_a_beat_is_degraded(team: Team) -> None:
+    body = call(web_app(team), "GET", "/health").json()
 
     assert body["status"] == "degraded" and body["components"]["beat"].startswith("absent")
 
@@ -310,7 +326,11 @@ def test_webhook_random_requests_never_get_a_5xx(web: WebhookApp, method: str, p
                                                  headers: dict[str, Any]) -> None:
     reply = call(web, method, path, body, headers)
 
-    assert 200 <= reply.status < 500, (reply.status, reply.body)
+    if (method, path) == ("GET", "/health"):
+        # No worker runs beside this web: the team is down (503), whatever the request carried.
+        assert reply.status == 503 and reply.json()["workers"] == 0, reply.body
+    else:
+        assert 200 <= reply.status < 500, (reply.status, reply.body)
     json.loads(reply.body) if reply.headers["Content-Type"] == "application/json" else None
 
 
