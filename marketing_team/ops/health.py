@@ -17,6 +17,7 @@ from marketing_team.config.settings import Settings, mask_url
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.domain.goal import Priority
+from marketing_team.observability import refusal
 from marketing_team.ops.embedded import EmbeddedServer, ping
 from marketing_team.ops.supervisor import embedded_url
 from marketing_team.orchestration.beat import BEAT_STALE_S, heartbeat_age
@@ -143,8 +144,17 @@ def check(rt: Runtime, app: CeleryApp | None = None, *, expect_beat: bool = True
     try:
         try:
             client.ping()
+            # Reads (and PONG) still work while writes are refused; so does nothing else here:
+            # asking the workers is a write. Said first, so it is not read as "no worker".
+            refused = refusal.probe(client)
         except redis.RedisError as exc:
-            down = Component("redis", "down", False, f"{mask_url(url)}: {type(exc).__name__}")
+            refused = refusal.refusal_of(exc)
+            if refused is None:
+                down = Component("redis", "down", False, f"{mask_url(url)}: {type(exc).__name__}")
+                return _fold(down, Component("workers", "unknown", False),
+                             Component("beat", "unknown", False), Component("budget", "unknown", True))
+        if refused is not None:
+            down = Component("redis", "down", False, f"{mask_url(url)} refuses writes: {refused}")
             return _fold(down, Component("workers", "unknown", False),
                          Component("beat", "unknown", False), Component("budget", "unknown", True))
         problem = volatility(client)

@@ -22,7 +22,12 @@ from marketing_team.ops import health
 from marketing_team.ops.health import Degradation
 from marketing_team.orchestration.beat import write_heartbeat
 from marketing_team.testing.processes import child_env
-from marketing_team.testing.servers import RunningServer, free_port
+from marketing_team.testing.servers import (
+    RunningServer,
+    free_port,
+    refuse_writes,
+    start_test_server,
+)
 from marketing_team.testing.team import Team
 
 
@@ -139,3 +144,20 @@ def test_health_unreachable_redis_is_down_without_showing_the_password(tmp_path:
     assert report.degradation is Degradation.DOWN and report.reason == "Redis is unreachable"
     assert code == 3 and printed["components"]["redis"] == "down"  # type: ignore[index]
     assert "pw-FAKE-7c6b5a" not in json.dumps(printed) and "***" in json.dumps(printed)
+
+
+@pytest.mark.parametrize("cause, words", [("OOM", "maxmemory"), ("MISCONF", "disk")])
+def test_health_says_redis_refuses_writes_before_anything_else(tmp_path: Path, cause: str,
+                                                               words: str) -> None:
+    server = start_test_server(tmp_path / "server")
+    try:
+        refuse_writes(server, cause)  # type: ignore[arg-type]
+        settings = load_settings(_env_file=None, redis_url=server.url, workspace_dir=tmp_path / "ws")
+        report = health.check(Runtime(settings=settings, llm=OfflineProvider(),
+                                      broker_url=server.url), ping_timeout_s=0.3)
+    finally:
+        server.stop()
+
+    assert report.degradation is Degradation.DOWN
+    redis_part = next(part for part in report.components if part.name == "redis")
+    assert "refuses writes" in redis_part.detail and words in redis_part.detail
