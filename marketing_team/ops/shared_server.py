@@ -16,7 +16,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from marketing_team.domain.errors import BrokerUnavailableError
 from marketing_team.observability.processes import is_alive
 from marketing_team.ops.embedded import EmbeddedServer
 
@@ -91,12 +90,10 @@ class SharedServer:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            handle = (self.state_dir / LOCK_NAME).open("a")
-        except OSError as exc:
-            raise BrokerUnavailableError(f"cannot use the state dir {self.state_dir}: "
-                                         f"{exc.strerror or exc}") from None
+        # An OSError here names the path (WORKSPACE_DIR a file, read-only, full): the CLI's edge
+        # turns it into one line naming it and the setting.
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        handle = (self.state_dir / LOCK_NAME).open("a")
         with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:

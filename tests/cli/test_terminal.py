@@ -20,7 +20,7 @@ from marketing_team.testing.team_responder import offline_responder, skill_of
 
 KEY = "sk-ant-terminal-test"
 GOAL = "Write the homepage copy for our launch"
-SLOW_S = 6.0
+SLOW_S = 10.0
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_the_terminal_shows_the_running_step_and_its_elapsed_time_while_the_call
         wait_for(lambda: _drafting(slow_copy, "copywriting"), 60, "the copywriting call")
         started = time.monotonic()
         # While the call is still unanswered, the panel counts its seconds.
-        child.expect(re.compile(r"copywriting\s+drafting\s+[2-5] s"), timeout=SLOW_S)
+        child.expect(re.compile(r"copywriting\s+drafting\s+[2-9] s"), timeout=SLOW_S)
         assert time.monotonic() - started < SLOW_S
         child.expect(pexpect.EOF, timeout=90)
     finally:
@@ -110,11 +110,9 @@ def test_a_goal_cancelled_from_a_second_terminal_ends_the_first_cleanly(
         slow_copy: FakeAnthropic, tmp_path: Path) -> None:
     child = _spawn(slow_copy, tmp_path, "goal", GOAL, "--category", "content", "--priority", "P2")
     try:
+        child.expect(r"Goal (goal-[0-9a-f-]+): \d+ phases", timeout=60)
+        goal_id = child.match.group(1)
         wait_for(lambda: _drafting(slow_copy, "copywriting"), 60, "the copywriting call")
-        listed = subprocess.run([sys.executable, "-m", "marketing_team", "goals", "list", "--json"],
-                                env=_env(slow_copy, tmp_path), cwd=tmp_path, capture_output=True,
-                                text=True, timeout=60)
-        goal_id = json.loads(listed.stdout)[0]["goal_id"]
         cancel = subprocess.run([sys.executable, "-m", "marketing_team", "goals", "cancel", goal_id],
                                 env=_env(slow_copy, tmp_path), cwd=tmp_path, capture_output=True,
                                 text=True, timeout=60)
