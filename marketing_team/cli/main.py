@@ -128,7 +128,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     # Warnings and errors as JSON lines on stderr (progress stays readable); with --verbose our
     # own debug lines too, while Celery's and the clients' chatter stays at warnings.
     cfg = load_settings()
-    configure(cfg, "cli", level="WARNING", verbose=verbose)
+    configure(cfg, "cli", level="WARNING", verbose=verbose, quiet_libraries=True)
     log.debug("settings: provider %s, broker %s, workspace %s", cfg.llm_provider,
               mask_url(cfg.broker_url) if cfg.broker_url else "embedded", cfg.workspace_dir,
               extra={"event": "cli_settings"})

@@ -172,11 +172,14 @@ class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure(settings: Settings, component: str, *, stream: IO[str] | None = None,
-              level: str | int | None = None, verbose: bool = False) -> logging.Handler:
+              level: str | int | None = None, verbose: bool = False,
+              quiet_libraries: bool = False) -> logging.Handler:
     """Route every logger (ours and Celery's) through one handler on the root logger.
 
     verbose: our loggers at DEBUG, other libraries at INFO, the chatty ones at WARNING (the
     levels are set either way, so a later call without it undoes an earlier one).
+    quiet_libraries: the chatty ones at ERROR (a person's terminal: kombu's "requeuing
+    undeliverable message" as an in-process worker stops is not news to them).
     """
     redact = Redactor(secret_values(settings))
     # sys.__stderr__, not sys.stderr: a Celery worker later replaces sys.stderr with a proxy that
@@ -198,7 +201,8 @@ def configure(settings: Settings, component: str, *, stream: IO[str] | None = No
     root.setLevel(logging.INFO if verbose else level if level is not None else settings.log_level)
     logging.getLogger(OUR_LOGGER).setLevel(logging.DEBUG if verbose else logging.NOTSET)
     for name in CHATTY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING if verbose else logging.NOTSET)
+        logging.getLogger(name).setLevel(logging.WARNING if verbose else
+                                         logging.ERROR if quiet_libraries else logging.NOTSET)
     # Python warnings (Celery's "running as root", deprecations) become JSON lines too, and so do
     # exceptions nothing caught (e.g. beat exiting when Redis goes away).
     logging.captureWarnings(True)
