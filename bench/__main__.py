@@ -35,9 +35,10 @@ def main() -> int:
     started = time.perf_counter()
     for name in names:
         module = importlib.import_module(f"bench.{name}")
-        result: Result = module.run()
-        print(result.line(), flush=True)
-        results.append(result)
+        produced: Result | list[Result] = module.run()
+        for result in produced if isinstance(produced, list) else [produced]:
+            print(result.line(), flush=True)
+            results.append(result)
     total = time.perf_counter() - started
     lines = ["# Benchmark results", "", f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
              f"- Machine: {machine()}", f"- Run time: {total:.0f} s (`python -m bench`)", "",

@@ -31,9 +31,11 @@ task_default_priority = 6
 task_default_queue = "skills"
 task_routes = {"director.*": {"queue": "director"}, "triggers.*": {"queue": "director"}}
 
-# Events for Flower; no task takes the worker's only thread forever.
-worker_send_task_events = True
-task_send_sent_event = True
+# Task events only while a monitor asks for them: Flower switches them on when it starts (and
+# `celery -A marketing_team control enable_events` does by hand). Always on, they cost about a
+# tenth of a skill step's own time with nobody listening.
+worker_send_task_events = False
+task_send_sent_event = False
 worker_hijack_root_logger = False
 broker_connection_retry_on_startup = True
 timezone = "UTC"

@@ -35,6 +35,7 @@ class PlanProposal(BaseModel):
 
 
 @functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=8)  # one class per catalog: its JSON schema is then built once
 def plan_schema(skill_names: tuple[str, ...]) -> type[PlanProposal]:
     """PlanProposal whose phases may name only these skills (an enum in the JSON schema)."""
     known = Literal[skill_names]  # type: ignore[valid-type]

@@ -16,7 +16,7 @@ from marketing_team.domain.errors import StructuredOutputError
 from marketing_team.llm.bounds import input_bound
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Message, Reply, RequestMeter, SystemBlock, Usage
-from marketing_team.llm.structured import parse_structured
+from marketing_team.llm.structured import json_schema_of, parse_structured
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class BaseProvider(ABC):
         so a call that fails validation after three paid attempts has paid for three.
         """
         self.prices.price(model)  # an unpriced model fails before any money is spent
-        json_schema = schema.model_json_schema() if schema is not None else None
+        json_schema = json_schema_of(schema) if schema is not None else None
         numbers = itertools.count()
         conversation = list(messages)
         spent: list[Reply] = []

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from pydantic import BaseModel
 
 from marketing_team.llm.bounds import input_bound
 from marketing_team.llm.protocol import Message, Reply, RequestMeter, SystemBlock
-from marketing_team.llm.structured import parse_structured
+from marketing_team.llm.structured import json_schema_text, parse_structured
 
 
 def metered_once(meter: RequestMeter | None, system_blocks: list[SystemBlock],
@@ -19,7 +18,7 @@ def metered_once(meter: RequestMeter | None, system_blocks: list[SystemBlock],
     if meter is None:
         return answer()
     texts = [b.text for b in system_blocks] + [m.content for m in messages]
-    bound = input_bound(texts + ([json.dumps(schema.model_json_schema())] if schema else []))
+    bound = input_bound(texts + ([json_schema_text(schema)] if schema else []))
     paid = meter.before(0, model, bound, max_tokens)
     if paid is None:
         try:

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from marketing_team.domain.errors import StructuredOutputError
+
+
+@functools.lru_cache(maxsize=64)
+def _schema_of(schema: type[BaseModel]) -> dict[str, Any]:
+    return schema.model_json_schema()
+
+
+def json_schema_of(schema: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema, generated once per class (pydantic builds it afresh on every call,
+    ~1.5 ms for a review); a copy, so a caller may change it."""
+    return copy.deepcopy(_schema_of(schema))
+
+
+@functools.lru_cache(maxsize=64)
+def json_schema_text(schema: type[BaseModel]) -> str:
+    """The model's JSON schema as compact-enough text (for bounds and prompts), once per class."""
+    return json.dumps(_schema_of(schema))
 
 
 def extract_json_object(text: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from marketing_team.store.durability import require_durable_ledger
 LOCAL_DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
 
-def _static_config() -> dict[str, Any]:
+def static_config() -> dict[str, Any]:
     return {k: v for k, v in vars(celery_settings).items() if not k.startswith("_") and k.islower()}
 
 
@@ -61,7 +61,7 @@ def derived_config(settings: Settings, broker_url: str) -> dict[str, Any]:
 def create_app(settings: Settings, broker_url: str, runtime: RuntimeSource) -> Celery:
     """A configured app with every skill, director and trigger task registered, using runtime."""
     app = Celery("marketing_team", set_as_current=False)
-    app.conf.update(_static_config())
+    app.conf.update(static_config())
     app.conf.update(derived_config(settings, broker_url))
     # redbeat speaks redis-py URLs and uses the client it finds on the app: the real URL stays
     # out of the configuration that workers report.
