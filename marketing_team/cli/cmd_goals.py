@@ -15,8 +15,9 @@ from marketing_team.cli.common import (
     say,
     settings,
 )
+from marketing_team.cli.goal_run import finish, follow_goal, refuse_unless_healthy, report, run_goal
 from marketing_team.cli.live_view import planning_status
-from marketing_team.cli.watch import follow, goal_summary, print_summary
+from marketing_team.cli.watch import goal_summary, print_summary
 from marketing_team.config.settings import Settings
 from marketing_team.director import export, flow, phases
 from marketing_team.director.launch import (
@@ -28,109 +29,14 @@ from marketing_team.director.launch import (
 )
 from marketing_team.director.product_context import sync_from_file
 from marketing_team.director.runtime import Runtime
-from marketing_team.domain.errors import DispatchRefusedError, InputError
+from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import Category, Goal, GoalStatus, Priority
 from marketing_team.domain.values import check_id
 from marketing_team.observability import progress
-from marketing_team.ops.health import check
 from marketing_team.ops.run_mode import RunMode, existing_store, store_session
 from marketing_team.orchestration import dispatch
 
 CATEGORY = click.Choice([c.value for c in Category])
-DRAIN_S = 30.0  # how long Ctrl-C waits for calls in flight, so what they cost is recorded
-
-
-def _run(mode: RunMode, goal: Goal, detach: bool, as_json: bool) -> None:
-    rt, app = mode.runtime, mode.app
-    assert rt is not None and app is not None  # set by RunMode.start
-    if detach and mode.embedded:
-        raise InputError("--detach needs REDIS_URL and running workers (the embedded worker "
-                         "stops with this command)")
-    rt.goals.create(goal)
-    # A refusal to write from here on names the goal and how to resume it (cli/main.py).
-    click.get_current_context().meta["mt.goal_id"] = goal.id
-    sub = progress.Subscription(rt.redis, goal.id)
-    try:
-        if not as_json:
-            say(f"Goal {goal.id}: {len(goal.plan.phases)} phases, {len(goal.tasks)} tasks "
-                       f"({goal.category}, {goal.priority}) -> {export.goal_folder(rt, goal.id)}",
-                       err=True)
-        dispatch.start(app, rt, goal.id)
-        if detach:
-            _report(rt, rt.goals.load(goal.id), as_json)
-            return
-        final = _follow(mode, goal.id, sub, as_json)
-    finally:
-        sub.close()
-    _finish(mode, final, as_json)
-
-
-def _follow(mode: RunMode, goal_id: str, sub: progress.Subscription, as_json: bool) -> Goal:
-    """Follow the goal; on Ctrl-C stop it cleanly: interrupted, calls in flight recorded."""
-    rt = mode.runtime
-    assert rt is not None
-    try:
-        return follow(rt, goal_id, sub, quiet=as_json)
-    except KeyboardInterrupt:
-        if mode.worker is None:  # the workers are elsewhere and go on without this terminal
-            say(f"stopped following; goal {goal_id} goes on on the workers: "
-                f"`mtctl goals show {goal_id}`", err=True)
-            raise SystemExit(130) from None
-        goal = flow.interrupt(rt, goal_id, f"interrupted; resume with `mtctl goals resume {goal_id}`")
-        _drain(mode, as_json)
-        return goal
-
-
-def _drain(mode: RunMode, as_json: bool) -> None:
-    """Let calls in flight finish and be recorded before this process (and its worker) ends."""
-
-    def waiting(count: int) -> None:
-        if not as_json:
-            say(f"waiting up to {DRAIN_S:.0f} s for {count} call(s) in flight to finish and be "
-                "recorded (Ctrl-C again to stop now)", err=True)
-
-    abandoned = mode.drain(DRAIN_S, waiting)
-    if abandoned and not as_json:
-        say(f"{abandoned} call(s) abandoned: their budget holds lapse on their own", err=True)
-
-
-def _finish(mode: RunMode, final: Goal, as_json: bool) -> None:
-    """Report the goal (one line when interrupted) and exit non-zero unless it completed."""
-    rt = mode.runtime
-    assert rt is not None
-    if final.status is GoalStatus.INTERRUPTED:
-        if as_json:
-            emit_json(goal_summary(rt, final))
-        else:
-            say(f"Goal {final.id} interrupted: resume it with `mtctl goals resume {final.id}`",
-                err=True)
-        raise SystemExit(130)
-    _drain(mode, as_json)
-    _report(rt, final, as_json)
-    if final.status is not GoalStatus.COMPLETED:
-        raise SystemExit(1)
-
-
-def refuse_unless_healthy(mode: RunMode, priority: Priority) -> None:
-    """Publishing to other workers: refuse, saying why, when health does not allow the priority.
-
-    Checked before planning, so a refused goal costs no planning call and writes nothing.
-    """
-    if mode.embedded or mode.run_worker:
-        return  # this command runs its own worker
-    assert mode.runtime is not None and mode.app is not None
-    allowed, reason = check(mode.runtime, mode.app, expect_beat=False).allows(priority)
-    if not allowed:
-        raise DispatchRefusedError(f"not dispatched: {reason}")
-
-
-def _report(rt: Runtime, goal: Goal, as_json: bool) -> None:
-    if as_json:
-        emit_json(goal_summary(rt, goal))
-    else:
-        print_summary(rt, goal)
-
-
 def _print_plan(rt: Runtime, goal: Goal, note: str) -> None:
     say(f"Plan for: {goal.description}  [{goal.category}, {goal.priority}]")
     say(f"Source: {goal.plan.source}{' (' + goal.plan.template + ')' if goal.plan.template else ''}"
@@ -169,7 +75,7 @@ def goal_cmd(text: str, priority: str, category: str | None, dry_run: bool, deta
         _sync_context(mode.runtime, as_json)
         with planning_status(as_json or mode.runtime.offline, mode.runtime.model_for("opus")):
             goal, _ = plan_goal(mode.runtime, text, Priority(priority), chosen)
-        _run(mode, goal, detach, as_json)
+        run_goal(mode, goal, detach, as_json)
 
 
 def _dry_run(cfg: Settings, text: str, priority: Priority, category: Category | None,
@@ -224,7 +130,7 @@ def pipeline_cmd(template: str, priority: str | None, detach: bool, as_json: boo
         goal = plan_pipeline(mode.runtime, template, Priority(priority) if priority else None,
                              topic=topic)
         refuse_unless_healthy(mode, goal.priority)
-        _run(mode, goal, detach, as_json)
+        run_goal(mode, goal, detach, as_json)
 
 
 @click.group("goals")
@@ -322,15 +228,18 @@ def goals_resume(goal_id: str, detach: bool, as_json: bool, embedded_worker: boo
             raise InputError("--detach needs REDIS_URL and running workers")
         phases.reopen(rt, goal_id)
         sub = progress.Subscription(rt.redis, goal_id)
+        if detach:
+            try:
+                dispatch.start(app, rt, goal_id)
+            finally:
+                sub.close()
+            report(rt, rt.goals.load(goal_id), as_json)
+            return
         try:
-            dispatch.start(app, rt, goal_id)
-            if detach:
-                _report(rt, rt.goals.load(goal_id), as_json)
-                return
-            final = _follow(mode, goal_id, sub, as_json)
+            final = follow_goal(mode, goal_id, sub, as_json, lambda: dispatch.start(app, rt, goal_id))
         finally:
             sub.close()
-        _finish(mode, final, as_json)
+        finish(mode, final, as_json)
 
 
 @goals_group.command("cancel")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -125,3 +126,43 @@ def test_a_goal_cancelled_from_a_second_terminal_ends_the_first_cleanly(
     assert cancel.stdout.strip() == f"Goal {goal_id}: cancelled"
     assert f"Goal {goal_id}: cancelled" in shown
     assert "Traceback" not in shown and '{"' not in shown, shown[-3000:]
+
+
+def _popen(fake: FakeAnthropic, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "marketing_team", *args],
+                            env=_env(fake, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_ctrl_c_with_json_prints_exactly_one_json_object(slow_copy: FakeAnthropic,
+                                                          tmp_path: Path) -> None:
+    run = _popen(slow_copy, tmp_path, "goal", GOAL, "--category", "content", "--json")
+    wait_for(lambda: _drafting(slow_copy, "copywriting"), 60, "the copywriting call")
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=90)
+
+    assert run.returncode == 130, err[-2000:]
+    summary = json.loads(out)  # one object, nothing after it
+    assert summary["status"] == "interrupted"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_a_run_stopped_by_a_signal_leaves_its_goal_interrupted_not_running(
+        slow_copy: FakeAnthropic, tmp_path: Path, stop: signal.Signals) -> None:
+    run = _popen(slow_copy, tmp_path, "goal", GOAL, "--category", "content", "--json")
+    wait_for(lambda: _drafting(slow_copy, "copywriting"), 60, "the copywriting call")
+    run.send_signal(stop)
+    out, err = run.communicate(timeout=90)
+
+    assert run.returncode == 128 + stop, err[-2000:]
+    goal_id = json.loads(out)["goal_id"] if "goal_id" in out else None
+    listed = _mtctl_json_list(slow_copy, tmp_path)
+    assert [g["status"] for g in listed] == ["interrupted"], (goal_id, listed)
+
+
+def _mtctl_json_list(fake: FakeAnthropic, tmp_path: Path) -> list[dict[str, object]]:
+    run = subprocess.run([sys.executable, "-m", "marketing_team", "goals", "list", "--json"],
+                         env=_env(fake, tmp_path), cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    found: list[dict[str, object]] = json.loads(run.stdout)
+    return found
