@@ -17,7 +17,6 @@ from marketing_team.domain.event import Event, EventType
 from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
 from marketing_team.domain.learning import Learning, Outcome
 from marketing_team.domain.review_item import Reason
-from marketing_team.domain.values import OFFLINE_PROVIDER
 from marketing_team.observability import progress
 from marketing_team.store.goals import Staged
 
@@ -64,7 +63,7 @@ def fail_task(rt: Runtime, goal_id: str, task_id: str, reason: str) -> Failed:
         task = goal.task(task_id)
         staged: list[Staged] = [rt.learnings.staged(Learning(
             skill=task.skill, goal_id=goal_id, category=goal.category, outcome=Outcome.FAILURE,
-            lesson=f"Failed: {reason[:300]}", tags=("failure",), offline=goal.provider == OFFLINE_PROVIDER, confidence=0.6))]
+            lesson=f"Failed: {reason[:300]}", tags=("failure",), offline=rt.offline, confidence=0.6))]
         if paused:  # the person's item commits with the pause: never a wait with no item
             staged.append(rt.reviews.staged(rt.reviews.new_item(
                 goal_id, Reason.CASCADING_FAILURE, goal.status_reason, task_id=task_id,

@@ -14,7 +14,7 @@ from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord, TaskStatus
 from marketing_team.domain.learning import Learning, Outcome
 from marketing_team.domain.review_item import ItemStatus, Reason
-from marketing_team.domain.values import OFFLINE_PROVIDER, utcnow
+from marketing_team.domain.values import utcnow
 from marketing_team.observability import progress
 from marketing_team.store.goals import Staged
 from marketing_team.store.replies import reply_key
@@ -79,7 +79,7 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
         outcome, lesson = _lesson(current, step)
         staged: list[Staged] = [rt.learnings.staged(Learning(
             skill=current.skill, goal_id=goal_id, category=goal.category, outcome=outcome,
-            lesson=lesson, tags=(step.value,), offline=goal.provider == OFFLINE_PROVIDER, confidence=0.6 if outcome is Outcome.SUCCESS else 0.7))]
+            lesson=lesson, tags=(step.value,), offline=rt.offline, confidence=0.6 if outcome is Outcome.SUCCESS else 0.7))]
         if step is NextStep.ESCALATE:
             # Created with the transition that blocks the task: never a wait with no item.
             reason = Reason.REJECTED if review.verdict.value == "REJECT" else Reason.REPEATED_REVISIONS

@@ -10,7 +10,6 @@ from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
 from marketing_team.domain.learning import Learning, Outcome
 from marketing_team.domain.review_item import ItemStatus, ReviewItem
-from marketing_team.domain.values import OFFLINE_PROVIDER
 from marketing_team.store.goals import Staged
 from marketing_team.store.review_items import item_key
 
@@ -64,7 +63,7 @@ def human_decision(rt: Runtime, item_id: str, status: ItemStatus, notes: str = "
             outcome = Outcome.SUCCESS if status is ItemStatus.APPROVED else Outcome.FAILURE
             staged.append(rt.learnings.staged(Learning(
                 skill=item.skill or "director", goal_id=item.goal_id, category=goal.category,
-                outcome=outcome, tags=("human", status.value), confidence=0.9, offline=goal.provider == OFFLINE_PROVIDER,
+                outcome=outcome, tags=("human", status.value), confidence=0.9, offline=rt.offline,
                 lesson=f"A human reviewer {status.value} it" + (f": {notes.strip()}" if notes.strip() else "."))))
         return staged + move_effects(rt, goal, move)
 

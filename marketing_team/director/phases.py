@@ -15,7 +15,7 @@ from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
 from marketing_team.domain.learning import Learning, Outcome
-from marketing_team.domain.values import OFFLINE_PROVIDER, utcnow
+from marketing_team.domain.values import utcnow
 from marketing_team.store.goals import Staged
 
 ACTIVE = (GoalStatus.RUNNING, GoalStatus.WAITING_BUDGET)
@@ -79,7 +79,7 @@ def move_effects(rt: Runtime, goal: Goal, move: Move) -> list[Staged]:
         lesson=(f"Plan {goal.plan.template or goal.plan.source} for a {goal.category} goal "
                 f"{'completed' if ok else 'ended ' + goal.status.value} with "
                 f"{sum(t.revision for t in goal.tasks)} revision(s), cost ${goal.cost_usd:.4f}."),
-        tags=(goal.category.value,), confidence=0.5, offline=goal.provider == OFFLINE_PROVIDER))]
+        tags=(goal.category.value,), confidence=0.5, offline=rt.offline))]
 
 
 def advance(rt: Runtime, goal_id: str, phase_index: int, run: int) -> tuple[Goal, Move]:

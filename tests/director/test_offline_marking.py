@@ -3,7 +3,8 @@ teaches a real model (issue 18, item 1)."""
 
 from __future__ import annotations
 
-from marketing_team.domain.goal import GoalStatus
+from marketing_team.director.launch import plan_goal
+from marketing_team.domain.goal import GoalStatus, Priority
 from marketing_team.domain.learning import Learning, Outcome
 from marketing_team.store import frontmatter
 from marketing_team.testing.scripted import ScriptedLLM
@@ -54,3 +55,13 @@ def test_an_offline_draft_is_titled_by_its_skill_not_by_the_system_prompt(team: 
         _, body = frontmatter.parse(text)
         title = next(line for line in body.splitlines() if line.startswith("# "))
         assert "headless" not in title, (name, title)
+
+
+def test_learnings_follow_the_provider_that_ran_each_step_not_the_goals_first(team: Team) -> None:
+    goal, _ = plan_goal(team.rt, "Grow signups from the pricing page", Priority.P2)
+    started_with_a_model = goal.model_copy(update={"provider": "anthropic"})  # resumed offline
+
+    done = team.wait(team.launch(started_with_a_model).id)
+
+    learned = [item for item in team.rt.learnings.recent(100) if item.goal_id == done.id]
+    assert learned and all(item.offline for item in learned)
