@@ -152,11 +152,13 @@ def check(rt: Runtime, app: CeleryApp | None = None, *, expect_beat: bool = True
             if refused is None:
                 down = Component("redis", "down", False, f"{mask_url(url)}: {type(exc).__name__}")
                 return _fold(down, Component("workers", "unknown", False),
-                             Component("beat", "unknown", False), Component("budget", "unknown", True))
+                             Component("beat", "unknown", False), Component("budget", "unknown", True),
+                             mode)
         if refused is not None:
-            down = Component("redis", "down", False, f"{mask_url(url)} refuses writes: {refused}")
+            down = Component("redis", REFUSING, False, f"{mask_url(url)} refuses writes: {refused}")
             return _fold(down, Component("workers", "unknown", False),
-                         Component("beat", "unknown", False), Component("budget", "unknown", True))
+                         Component("beat", "unknown", False), Component("budget", "unknown", True),
+                         mode)
         problem = volatility(client)
         detail = mask_url(url) + (f"; the budget ledger would not survive a restart: {problem}"
                                   if problem else "")
@@ -168,10 +170,15 @@ def check(rt: Runtime, app: CeleryApp | None = None, *, expect_beat: bool = True
         client.close()
 
 
+REFUSING = "refusing writes"
+
+
 def _fold(redis_c: Component, workers: Component, beat: Component, budget: Component,
           mode: Mode = Mode.REDIS) -> Health:
     level, reason = degradation_for(redis_ok=redis_c.ok, workers_ok=workers.ok, beat_ok=beat.ok,
                               budget=budget.status)
+    if redis_c.status == REFUSING:  # it answers, it is not "unreachable": say what it does
+        reason = f"Redis refuses writes ({redis_c.detail})"
     if mode is Mode.EMBEDDED and level is Degradation.FULL:
         reason = "embedded mode: goals run their own worker; schedules and webhooks need `mtctl up`"
     return Health(level, reason, (redis_c, workers, beat, budget), mode)

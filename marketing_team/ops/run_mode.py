@@ -33,6 +33,9 @@ def check_broker(url: str) -> None:
     client = redis.Redis.from_url(redis_py_url(url), socket_connect_timeout=2, socket_timeout=2)
     try:
         client.ping()
+        refused_now = refusal.probe(client)  # PONG comes back while writes are turned away
+        if refused_now is not None:
+            raise refusal.refused(f"{mask_url(url)} (REDIS_URL)", refused_now)
     except redis.ResponseError as exc:
         cause = refusal.refusal_of(exc)  # a server refusing writes refuses PING too (MISCONF)
         if cause is not None:
@@ -97,6 +100,7 @@ class RunMode:
                 server = SharedServer(self.settings.workspace / ".state")
                 url = server.start()
                 self._stack.callback(server.stop)
+                refuse_if_read_only(server.server.redis_url, self.settings)
             else:
                 check_broker(url)
             self.runtime = build_runtime(self.settings, url, self.llm)
@@ -174,3 +178,16 @@ def existing_store(settings: Settings) -> Iterator[Runtime | None]:
             return
     with store_session(settings) as rt:
         yield rt
+
+
+def refuse_if_read_only(redis_url: str, settings: Settings) -> None:
+    """One line naming the embedded server's data when it turns writes away (a full disk), before
+    a worker starts that could only wait for it."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    try:
+        refused_now = refusal.probe(client)
+    finally:
+        client.close()
+    if refused_now is not None:
+        raise refusal.refused(f"the embedded server (data under {settings.workspace / '.state'})",
+                              refused_now)

@@ -158,6 +158,6 @@ def test_health_says_redis_refuses_writes_before_anything_else(tmp_path: Path, c
     finally:
         server.stop()
 
-    assert report.degradation is Degradation.DOWN
+    assert report.degradation is Degradation.DOWN and report.reason.startswith("Redis refuses writes")
     redis_part = next(part for part in report.components if part.name == "redis")
     assert "refuses writes" in redis_part.detail and words in redis_part.detail
