@@ -12,3 +12,15 @@ def is_alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc), or None when it is gone.
+
+    A pid with the recorded start time is the recorded process, not a recycled pid.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19])  # field 22 of stat; fields here start at field 3
+    except (OSError, IndexError, ValueError):
+        return None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from marketing_team.observability.processes import is_alive
+from marketing_team.observability.processes import is_alive, start_time
 from marketing_team.store.workspace import atomic_write
 
 log = logging.getLogger(__name__)
@@ -55,18 +55,6 @@ def die_with_parent(sig: int) -> Callable[[], None] | None:
             os.kill(os.getpid(), sig)
 
     return preexec
-
-
-def start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (/proc), or None when it is gone.
-
-    A pid with the recorded start time is the recorded process, not a recycled pid.
-    """
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[19])  # field 22 of stat; fields here start at field 3
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from marketing_team.observability.processes import is_alive
+from marketing_team.observability.processes import is_alive, start_time
 from marketing_team.ops.embedded import EmbeddedServer
 
 LOCK_NAME = "server.lock"
@@ -44,7 +44,8 @@ class SharedServer:
         with self._locked():
             self._prune()
             self._me.parent.mkdir(exist_ok=True)
-            self._me.write_text("")
+            # With its start time: a pid recycled after a reboot is not this command.
+            self._me.write_text(str(start_time(os.getpid()) or 0))
             try:
                 self.server.start()
             except BaseException:
@@ -82,7 +83,7 @@ class SharedServer:
         users = self.state_dir / USERS_DIR
         live = 0
         for entry in users.iterdir() if users.is_dir() else ():
-            if entry.name.isdigit() and is_alive(int(entry.name)):
+            if entry.name.isdigit() and _same_process(int(entry.name), entry):
                 live += 1
             else:
                 entry.unlink(missing_ok=True)
@@ -100,6 +101,15 @@ class SharedServer:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _same_process(pid: int, entry: Path) -> bool:
+    """True when pid is alive and started when its registration says (not a recycled pid)."""
+    try:
+        recorded = int(entry.read_text().strip() or "0")
+    except (OSError, ValueError):
+        return False
+    return is_alive(pid) and recorded == (start_time(pid) or -1)
 
 
 __all__ = ["SharedServer"]

@@ -4,6 +4,7 @@ it (issue 18, item 4)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -50,4 +51,19 @@ def test_a_second_terminal_reads_and_cancels_while_a_goal_runs(tmp_path: Path) -
         first.kill()
     assert listed.returncode == 0, listed.stderr
     assert first.returncode == 0, err[-2000:]
+    assert not ping(str(EmbeddedServer(workspace / ".state").socket_path))
+
+
+def test_a_stale_registration_whose_pid_was_recycled_does_not_keep_the_server_alive(
+        tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    users = workspace / ".state" / "users"
+    users.mkdir(parents=True)
+    # A command killed long ago; its pid now belongs to a live process started at another time.
+    (users / str(os.getpid())).write_text("1")
+
+    run = _start(workspace, "goal", TEXTS[0], "--json")
+    out, err = run.communicate(timeout=240)
+
+    assert run.returncode == 0, err[-2000:]
     assert not ping(str(EmbeddedServer(workspace / ".state").socket_path))
