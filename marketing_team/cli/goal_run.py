@@ -12,7 +12,7 @@ from marketing_team.director import export, flow
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import DispatchRefusedError, InputError
 from marketing_team.domain.goal import Goal, GoalStatus, Priority
-from marketing_team.observability import progress
+from marketing_team.observability import logs, progress
 from marketing_team.ops.health import check
 from marketing_team.ops.run_mode import RunMode
 from marketing_team.orchestration import dispatch
@@ -59,6 +59,8 @@ def follow_goal(mode: RunMode, goal_id: str, sub: progress.Subscription, as_json
     let finish so what they cost is recorded."""
     rt = mode.runtime
     assert rt is not None
+    if mode.worker is not None:
+        logs.divert_worker_threads(rt.workspace.root / "logs" / "worker.log")
     try:
         start()
         return follow(rt, goal_id, sub, quiet=as_json)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 from urllib.parse import quote, unquote, urlsplit
@@ -208,6 +210,40 @@ def configure(settings: Settings, component: str, *, stream: IO[str] | None = No
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
     return handler
+
+
+class _MainThreadOnly(logging.Filter):
+    def __init__(self, keep_main: bool) -> None:
+        super().__init__()
+        self.keep_main = keep_main
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (record.thread == threading.main_thread().ident) == self.keep_main
+
+
+def divert_worker_threads(path: Path) -> Path:
+    """Send what other threads log (an in-process worker's tasks) to a file, keeping the terminal
+    for the command's own lines: a person following a goal reads progress, not worker logs.
+
+    Returns the file. Nothing changes when configure() installed no handler (tests, libraries).
+    """
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if isinstance(h, _OurHandler)]
+    if not ours or any(isinstance(h, _WorkerFile) for h in root.handlers):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    diverted = _WorkerFile(path, encoding="utf-8")
+    diverted.setFormatter(ours[0].formatter)
+    for kept in ours[0].filters:
+        diverted.addFilter(kept)
+    diverted.addFilter(_MainThreadOnly(keep_main=False))
+    ours[0].addFilter(_MainThreadOnly(keep_main=True))
+    root.addHandler(diverted)
+    return path
+
+
+class _WorkerFile(logging.FileHandler):
+    """The file divert_worker_threads() opened."""
 
 
 def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:

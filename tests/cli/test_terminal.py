@@ -15,7 +15,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from marketing_team.testing.fake_anthropic import FakeAnthropic, RecordedRequest
+from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
 from marketing_team.testing.processes import child_env, wait_for
 from marketing_team.testing.team_responder import offline_responder, skill_of
 
@@ -166,3 +166,19 @@ def _mtctl_json_list(fake: FakeAnthropic, tmp_path: Path) -> list[dict[str, obje
                          timeout=120)
     found: list[dict[str, object]] = json.loads(run.stdout)
     return found
+
+
+def test_worker_logs_go_to_a_file_not_to_the_terminal_following_the_goal(tmp_path: Path) -> None:
+    def failing_copy(request: RecordedRequest) -> FakeReply:
+        if skill_of(request) == "copywriting":
+            return FakeReply.error(400, "invalid_request_error")  # fails the step for good
+        return offline_responder()(request)
+
+    with FakeAnthropic(responder=failing_copy) as fake:
+        run = _popen(fake, tmp_path, "goal", GOAL, "--category", "content")
+        out, err = run.communicate(timeout=120)
+
+    assert run.returncode == 1, err[-2000:]
+    assert "copywriting: failed" in err
+    assert not [line for line in err.splitlines() if line.lstrip().startswith("{")], err[-3000:]
+    assert "skill failed" in (tmp_path / "ws" / "logs" / "worker.log").read_text()
