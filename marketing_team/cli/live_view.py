@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -186,15 +187,38 @@ class LiveView:
 
 
 @contextlib.contextmanager
-def planning_status(quiet: bool, model: str) -> Iterator[None]:
-    """On a terminal, a transient spinner while the Director's model plans (it can take a while);
-    elsewhere nothing: a log gets the plan's first line soon after."""
-    console = Console(stderr=True)
-    if quiet or not _live_terminal(console):
+def planning_status(quiet: bool, model: str, every_s: float = QUIET_LINE_EVERY_S) -> Iterator[None]:
+    """While the Director's model plans (it can take long against a slow or silent endpoint): on
+    a terminal a transient spinner with the seconds waited, elsewhere a line every every_s."""
+    if quiet:
         yield
         return
-    with console.status(f"planning: the Director asks {model} for a plan…"):
+    console = Console(stderr=True)
+    done = threading.Event()
+    started = time.monotonic()
+    words = f"planning: waiting for {model} to propose a plan"
+    if _live_terminal(console):
+        with console.status(words) as status:
+            ticker = threading.Thread(target=_tick, daemon=True, args=(
+                done, 1.0, lambda: status.update(f"{words} ({time.monotonic() - started:.0f} s)")))
+            ticker.start()
+            try:
+                yield
+            finally:
+                done.set()
+        return
+    ticker = threading.Thread(target=_tick, daemon=True, args=(
+        done, every_s, lambda: say(f"{words} ({time.monotonic() - started:.0f} s so far)", err=True)))
+    ticker.start()
+    try:
         yield
+    finally:
+        done.set()
+
+
+def _tick(done: threading.Event, every_s: float, action: Callable[[], None]) -> None:
+    while not done.wait(every_s):
+        action()
 
 
 def _live_terminal(console: Console) -> bool:

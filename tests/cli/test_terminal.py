@@ -182,3 +182,19 @@ def test_worker_logs_go_to_a_file_not_to_the_terminal_following_the_goal(tmp_pat
     assert "copywriting: failed" in err
     assert not [line for line in err.splitlines() if line.lstrip().startswith("{")], err[-3000:]
     assert "skill failed" in (tmp_path / "ws" / "logs" / "worker.log").read_text()
+
+
+def test_the_terminal_counts_the_seconds_while_the_director_plans(tmp_path: Path) -> None:
+    def slow_plan(request: RecordedRequest) -> float:
+        return SLOW_S if "PlanProposal" in json.dumps(request.body) else 0.0
+
+    with FakeAnthropic(responder=offline_responder(slow_plan)) as fake:
+        child = _spawn(fake, tmp_path, "goal", GOAL, "--priority", "P2")
+        try:
+            child.expect(re.compile(r"planning: waiting for \S+ to propose a plan \([2-9] s\)"),
+                         timeout=60)
+            child.sendintr()
+            child.expect(pexpect.EOF, timeout=60)
+        finally:
+            child.close(force=True)
+    assert "Traceback" not in child.before
