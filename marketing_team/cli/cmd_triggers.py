@@ -10,7 +10,7 @@ from wsgiref.simple_server import WSGIServer, make_server
 
 import click
 
-from marketing_team.cli.common import emit_json, local_runtime, say, settings
+from marketing_team.cli.common import emit_json, local_runtime, offline_notice, say, settings
 from marketing_team.cli.watch import follow, goal_summary, print_summary
 from marketing_team.domain.errors import InputError
 from marketing_team.domain.event import Event, EventType
@@ -89,6 +89,7 @@ def schedules_run(schedule_id: str, detach: bool, as_json: bool) -> None:
         assert mode.runtime is not None and mode.app is not None
         if detach and mode.embedded:
             raise InputError("--detach needs REDIS_URL and running workers")
+        offline_notice(cfg)
         result = firing.fire(mode.runtime, schedule_id, starter(mode.app, mode.runtime), manual=True)
         if result.goal_id is None:
             if as_json:
@@ -148,10 +149,12 @@ def events_emit(event_type: str, data_json: str, event_id: str | None, detach: b
     if event_id:
         fields["id"] = event_id
     event = Event.model_validate(fields)
-    with RunMode(settings()) as mode:
+    cfg = settings()
+    with RunMode(cfg) as mode:
         assert mode.runtime is not None and mode.app is not None
         if detach and mode.embedded:
             raise InputError("--detach needs REDIS_URL and running workers")
+        offline_notice(cfg)
         result = event_bus.publish_event(mode.runtime, event, starter(mode.app, mode.runtime),
                                           owner=f"cli-{uuid.uuid4()}")
         if not as_json:

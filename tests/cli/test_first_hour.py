@@ -72,3 +72,10 @@ def test_a_pipeline_run_takes_a_topic_that_every_step_writes_about(tmp_path: Pat
     drafts = [p for p in Path(summary["folder"]).glob("*.md")
               if p.name not in ("goal.md", "plan.md", "summary.md")]
     assert drafts and all("our Slack integration" in p.read_text() for p in drafts)
+
+
+def test_an_event_run_offline_starts_with_the_same_notice(tmp_path: Path) -> None:
+    run = _mtctl(tmp_path, "events", "emit", "traffic_drop", "--data", '{"percentageDrop": 30}')
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "no model is connected" in run.stderr.splitlines()[0]
