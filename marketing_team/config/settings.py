@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -164,8 +165,23 @@ def _alias_of(field: str) -> str:
     return info.alias if info is not None and info.alias else field.upper()
 
 
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; an invalid value raises ConfigurationError naming it."""
+    for field in Settings.model_fields.values():
+        name = field.alias
+        value = os.environ.get(name) if name else None
+        if value is not None and not _is_text(value):
+            # Bytes that are not UTF-8 arrive as surrogates and fail later, far from the cause.
+            raise ConfigurationError(f"invalid setting {name}: not valid UTF-8 text "
+                                     "(check the variable and LANG/LC_ALL)")
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

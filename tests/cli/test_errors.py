@@ -124,8 +124,20 @@ def test_redis_refusing_writes_is_one_line_naming_the_server_and_the_cause(
     finally:
         server.kill()
 
-    assert done.returncode == 3, done.stderr[-2000:]
+    assert done.returncode == 2, done.stderr  # a configuration error[-2000:]
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "internal error" not in lines[0]
     assert f"127.0.0.1:{server.port}" in lines[0] and "REDIS_URL" in lines[0]
     assert "refuses writes" in lines[0] and words in lines[0]
+
+
+@pytest.mark.parametrize("variable", ["WORKSPACE_DIR", "ANTHROPIC_API_KEY"])
+def test_a_setting_that_is_not_utf8_is_one_line_naming_the_variable(tmp_path: Path,
+                                                                   variable: str) -> None:
+    env = {k.encode(): v.encode() for k, v in child_env({"WORKSPACE_DIR": str(tmp_path)}).items()}
+    env[variable.encode()] = b"/tmp/\xff\xfe-bad"
+    done = subprocess.run([sys.executable, "-m", "marketing_team", "goals", "list"], env=env,
+                          capture_output=True, timeout=60)
+
+    assert done.returncode == 2, done.stderr  # a configuration error
+    assert done.stderr.decode().count("\n") == 1 and variable.encode() in done.stderr
