@@ -11,6 +11,7 @@ from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import BudgetDeferred, InputError
 from marketing_team.domain.event import Event
 from marketing_team.domain.goal import Category, Goal, Plan, Priority, TaskRecord
+from marketing_team.domain.text import terminal_safe
 from marketing_team.domain.values import OFFLINE_PROVIDER, new_id
 from marketing_team.llm.factory import model_for_tier
 from marketing_team.llm.pricing import PriceTable
@@ -74,7 +75,8 @@ def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | N
 
 
 def _checked_text(text: str) -> str:
-    text = text.strip()
+    # Control sequences never become part of a goal: its text reaches terminals and markdown.
+    text = terminal_safe(text).strip()
     if not text:
         raise InputError("goal text is empty")
     if len(text) > 2000:
@@ -100,7 +102,7 @@ def rule_planned(rt: Runtime, text: str, priority: Priority, category: Category 
 
 def check_topic(topic: str) -> str:
     """The topic as one line of single spaces; InputError naming the topic when empty or too long."""
-    line = " ".join(topic.split())
+    line = " ".join(terminal_safe(topic).split())
     if not line:
         raise InputError("pipeline topic is empty")
     if len(line) > MAX_TOPIC_CHARS:

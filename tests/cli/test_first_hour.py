@@ -79,3 +79,15 @@ def test_an_event_run_offline_starts_with_the_same_notice(tmp_path: Path) -> Non
 
     assert run.returncode == 0, run.stderr[-2000:]
     assert "no model is connected" in run.stderr.splitlines()[0]
+
+
+def test_control_sequences_never_become_part_of_a_goal_or_its_pages(tmp_path: Path) -> None:
+    only_controls = _mtctl(tmp_path, "goal", "\x1b]0;pwned\x07\x1b[2J")
+    run = _mtctl(tmp_path, "goal", "Grow \x1b]0;pwned\x07signups \x1b[2Jnow", "--json")
+
+    assert only_controls.returncode == 2 and "goal text is empty" in only_controls.stderr
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads(run.stdout)
+    assert summary["description"] == "Grow signups now"
+    for page in Path(summary["folder"]).rglob("*.md"):
+        assert "\x1b" not in page.read_text(), page.name
