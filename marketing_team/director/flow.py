@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
 from marketing_team.director.phases import Move, after_final, move_effects
 from marketing_team.director.review import review_document, review_text
@@ -57,15 +56,18 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
 
     def change(goal: Goal) -> tuple[NextStep, Move] | None:
         current = goal.task(task_id)
+        if use_model is not None and current.revision == task.revision and key not in current.billed:
+            # Every paid request of the review counts, also attempts that failed validation before
+            # the structural verdict stood in, and a review that ended after a cancel (the ledger
+            # has them all); once per review, whichever copy gets here first.
+            current.billed.append(key)
+            goal.cost_usd += use_model.cost_usd
         if current.status is not TaskStatus.COMPLETED or current.revision != task.revision:
             return None  # a copy of this review applied it first, or it judged an older revision
         if current.output != deliverable:
             return None
         step = next_step(current, review)
         apply_step(current, review, step)
-        # Every paid request of the review counts, also attempts that failed validation before
-        # the structural verdict stood in (the ledger has them all).
-        goal.cost_usd += use_model.cost_usd if use_model is not None else Decimal(0)
         if step is NextStep.APPROVE:
             goal.consecutive_failures = 0
         final = step in (NextStep.APPROVE, NextStep.ESCALATE)

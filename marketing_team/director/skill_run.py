@@ -156,15 +156,16 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
 
     def record(goal: Goal) -> TaskRecord:
         current = goal.task(task_id)
-        if current.revision != task.revision or current.status is not TaskStatus.IN_PROGRESS:
-            return current.model_copy()  # a late copy: the step moved on without it
-        if key not in current.billed:
-            # What the meter settled, request by request (as the ledger rounds it)
+        if current.revision == task.revision and key not in current.billed:
+            # What the meter settled, request by request (as the ledger rounds it): counted also
+            # when the step ended meanwhile (a goal cancelled while the call ran), since it was paid.
             current.billed.append(key)
             current.cost_usd += llm.cost_usd
             goal.cost_usd += llm.cost_usd
             current.tokens_in += reply.usage.input_tokens
             current.tokens_out += reply.usage.output_tokens
+        if current.revision != task.revision or current.status is not TaskStatus.IN_PROGRESS:
+            return current.model_copy()  # a late copy: the step moved on without it
         current.model = reply.model
         current.output = name
         current.move(TaskStatus.COMPLETED)

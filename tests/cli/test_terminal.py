@@ -126,6 +126,10 @@ def test_a_goal_cancelled_from_a_second_terminal_ends_the_first_cleanly(
     assert cancel.stdout.strip() == f"Goal {goal_id}: cancelled"
     assert f"Goal {goal_id}: cancelled" in shown
     assert "Traceback" not in shown and '{"' not in shown, shown[-3000:]
+    # the draft that finished after the cancel was paid: it is in the goal's cost as in the ledger
+    cost = _mtctl_json(slow_copy, tmp_path, "goals", "show", goal_id)["cost_usd"]
+    spent = _mtctl_json(slow_copy, tmp_path, "budget")["spent_usd"]
+    assert cost == pytest.approx(spent, abs=1e-6)
 
 
 def _popen(fake: FakeAnthropic, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
