@@ -124,7 +124,7 @@ def test_redis_refusing_writes_is_one_line_naming_the_server_and_the_cause(
     finally:
         server.kill()
 
-    assert done.returncode == 2, done.stderr  # a configuration error[-2000:]
+    assert done.returncode == 3, done.stderr[-2000:]
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "internal error" not in lines[0]
     assert f"127.0.0.1:{server.port}" in lines[0] and "REDIS_URL" in lines[0]

@@ -134,13 +134,13 @@ def test_procfile_flower_requires_basic_auth_and_lists_tasks_by_skill_name(
     wait_for(lambda: _answers(port, "/") or flower.poll() is not None, 30, "flower to answer")
     assert flower.poll() is None, (tmp_path / "flower.err").read_text()[-2000:]
     wait_for(lambda: _worker_pongs(server, tmp_path), 30, "the worker")
+    auth = ("ops", FLOWER_PASSWORD)
     with Team(server, tmp_path / "ws", OfflineProvider(), worker=False) as team:
         goal = team.goal("Write a blog post about onboarding")
         assert team.wait(goal.id, timeout_s=45).status is GoalStatus.COMPLETED
 
     # Then flower refuses anonymous requests, and lists the run's tasks by skill name
     assert _get(port, "/")[0] == 401
-    auth = ("ops", FLOWER_PASSWORD)
     assert _get(port, "/", auth)[0] == 200
 
     def names() -> set[str] | None:
