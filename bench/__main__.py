@@ -12,8 +12,8 @@ from pathlib import Path
 
 from bench.common import Result
 
-MODULES = ("goal_overhead", "dispatch", "io_concurrency", "webhook", "webhook_slow_clients", "learnings",
-           "embedded_start", "goals_list")
+MODULES = ("goal_overhead", "dispatch", "critical_path", "io_concurrency", "webhook",
+           "webhook_slow_clients", "learnings", "embedded_start", "goals_list", "peer_crewai")
 
 
 def machine() -> str:
@@ -44,6 +44,9 @@ def main() -> int:
              f"- Machine: {machine()}", f"- Run time: {total:.0f} s (`python -m bench`)", "",
              "| Benchmark | Value | Baseline | Ratio | Target | Met |", "|---|---|---|---|---|---|"]
     for r in results:
+        if r.skipped:
+            lines.append(f"| {r.name} | — | — | — | {r.target} | skipped: {r.skipped} |")
+            continue
         base = f"{r.baseline:.4g} {r.unit}" if r.baseline is not None else "—"
         ratio = f"{r.ratio:.3f}" if r.ratio is not None else "—"
         lines.append(f"| {r.name} | {r.value:.4g} {r.unit} | {base} | {ratio} | {r.target} | "

@@ -29,11 +29,14 @@ class Result:
     target: str
     met: bool
     note: str = ""
+    skipped: str = ""  # why the row was not measured (then value and met mean nothing)
 
     def line(self) -> str:
         """One printable line."""
         base = f" baseline {self.baseline:.4g} {self.unit}" if self.baseline is not None else ""
         ratio = f" ratio {self.ratio:.3f}" if self.ratio is not None else ""
+        if self.skipped:
+            return f"{self.name}: skipped ({self.skipped})"
         verdict = "met" if self.met else "NOT met"
         return f"{self.name}: {self.value:.4g} {self.unit}{base}{ratio} (target {self.target}: {verdict}) {self.note}".rstrip()
 
@@ -55,6 +58,34 @@ class FixedLatencyLLM:
         def answer() -> Reply:
             time.sleep(self.latency_s)
             return self.inner.complete(system_blocks, messages, model, max_tokens, schema)
+
+        return metered_once(meter, system_blocks, messages, model, max_tokens, schema, answer)
+
+
+class CannedLLM(FixedLatencyLLM):
+    """A zero-latency model whose answers cost nothing to make: the offline provider's answer is
+    built once per kind of request (schema, required sections) and replayed, so a benchmark of
+    our own time per step does not count the offline provider's text generation as ours."""
+
+    name = "canned"
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+        self._answers: dict[tuple[str, str], Reply] = {}
+
+    def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
+                 max_tokens: int, schema: type[BaseModel] | None = None,
+                 meter: RequestMeter | None = None) -> Reply:
+        """The first answer of this kind, again, metered like one real request."""
+        prompt = messages[-1].content if messages else ""
+        sections = prompt.split("<required_sections", 1)[-1].split("</required_sections>", 1)[0]
+        kind = (schema.__name__ if schema is not None else "", sections)
+
+        def answer() -> Reply:
+            if kind not in self._answers:
+                self._answers[kind] = self.inner.complete(system_blocks, messages, model,
+                                                          max_tokens, schema)
+            return self._answers[kind]
 
         return metered_once(meter, system_blocks, messages, model, max_tokens, schema, answer)
 

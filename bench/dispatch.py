@@ -16,7 +16,7 @@ from pathlib import Path
 
 from celery import Celery, chain
 
-from bench.common import FixedLatencyLLM, Result, server
+from bench.common import CannedLLM, Result, server
 from marketing_team.config.settings import load_settings
 from marketing_team.director.launch import build_tasks
 from marketing_team.domain.goal import Category, Goal, GoalStatus, PhaseSpec, Plan, Priority
@@ -78,7 +78,7 @@ def bare_rate(srv: RunningServer, steps: int) -> float:
 
 def skill_rate(srv: RunningServer, steps: int) -> float:
     """Skill steps/s (claim, draft, store, review, learning, phase advance) on the same setup."""
-    with Team(srv, Path(tempfile.mkdtemp(prefix="mt-bench-ws-")), FixedLatencyLLM(0.0),
+    with Team(srv, Path(tempfile.mkdtemp(prefix="mt-bench-ws-")), CannedLLM(),
               concurrency=CONCURRENCY) as team:
         goals = [_goal("copy-editing") for _ in range(steps)]
         for goal in goals:

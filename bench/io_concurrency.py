@@ -1,4 +1,5 @@
-"""I/O concurrency: 20 parallel skills whose model call takes 1 s, on one worker process."""
+"""I/O concurrency: 20 parallel skills whose every model call (draft and review) takes 1 s, on one
+worker process: the critical path is 2 s."""
 
 from __future__ import annotations
 
@@ -6,33 +7,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from bench.common import FixedLatencyLLM, Result, server
 from marketing_team.catalog.loader import load_catalog
 from marketing_team.director.launch import build_tasks
 from marketing_team.domain.goal import Category, Goal, PhaseSpec, Plan, Priority
 from marketing_team.domain.values import new_id
-from marketing_team.llm.one_request import metered_once
-from marketing_team.llm.protocol import Message, Reply, RequestMeter, SystemBlock
 from marketing_team.testing.team import Team
 
 PARALLEL = 20
 LATENCY_S = 1.0
 TARGET_S = 2.5
-
-
-class SlowDrafts(FixedLatencyLLM):
-    """Drafts take LATENCY_S; reviews answer at once (the figure is about the parallel calls)."""
-
-    def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
-                 max_tokens: int, schema: type[BaseModel] | None = None,
-                 meter: RequestMeter | None = None) -> Reply:
-        if schema is not None:
-            return metered_once(meter, system_blocks, messages, model, max_tokens, schema,
-                                lambda: self.inner.complete(system_blocks, messages, model,
-                                                            max_tokens, schema))
-        return super().complete(system_blocks, messages, model, max_tokens, schema, meter)
 
 
 def run() -> Result:
@@ -42,7 +26,7 @@ def run() -> Result:
     goal_id = new_id("goal")
     goal = Goal(id=goal_id, description="Twenty skills at once", category=Category.STRATEGIC,
                 priority=Priority.P1, plan=plan, tasks=build_tasks(goal_id, plan, Priority.P1, "bench"))
-    with server() as srv, Team(srv, Path(tempfile.mkdtemp(prefix="mt-bench-ws-")), SlowDrafts(LATENCY_S),
+    with server() as srv, Team(srv, Path(tempfile.mkdtemp(prefix="mt-bench-ws-")), FixedLatencyLLM(LATENCY_S),
                                concurrency=PARALLEL) as team:
         (team.rt.workspace.context_file.parent).mkdir(parents=True, exist_ok=True)
         team.rt.workspace.context_file.write_text("Bench context.")
@@ -50,7 +34,8 @@ def run() -> Result:
         team.launch(goal)
         done = team.wait(goal.id, timeout_s=120)
         wall = time.perf_counter() - started
-    return Result("20 parallel 1 s calls", wall, "s", LATENCY_S, wall / LATENCY_S, f"<= {TARGET_S} s",
+    path = 2 * LATENCY_S  # a draft, then its review
+    return Result("20 parallel skills, 1 s calls", wall, "s", path, wall / path, f"<= {TARGET_S} s",
                   wall <= TARGET_S, f"(one worker process, threads x{PARALLEL}, status {done.status.value})")
 
 

@@ -112,18 +112,30 @@ def _measure(app: str, env: dict[str, str], tmp: Path, name: str) -> tuple[float
         proc.wait(15)
 
 
+def _no_cooldown_catalog(tmp: Path) -> Path:
+    """A catalog override whose traffic_drop mapping has no cooldown: every event starts a goal."""
+    folder = tmp / "catalog"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "events.yaml").write_text(
+        "mappings:\n  - event: traffic_drop\n    pipeline: SEO Cycle\n    priority: P1\n"
+        "    condition: {field: percentageDrop, op: gt, value: 20}\n    cooldown: 0\n")
+    return folder
+
+
 def run() -> Result:
     """Measure the hello baseline, then the webhook against a private Redis, same gunicorn setup."""
     tmp = Path(tempfile.mkdtemp(prefix="mt-bench-webhook-"))
     with server() as srv:
         base_rate, base_p99, _ = _measure("bench.webhook:hello", {}, tmp, "hello")
-        env = {"REDIS_URL": srv.url, "WORKSPACE_DIR": str(tmp / "ws"), "MT_WEBHOOK_TOKEN": TOKEN}
+        env = {"REDIS_URL": srv.url, "WORKSPACE_DIR": str(tmp / "ws"), "MT_WEBHOOK_TOKEN": TOKEN,
+               "MT_CATALOG_DIR": str(_no_cooldown_catalog(tmp))}
         rate, p99, statuses = _measure("marketing_team.web.wsgi:app", env, tmp, "webhook")
     ratio = rate / base_rate
     met = ratio >= TARGET_RATIO and p99 < TARGET_P99_MS
-    # Every event is a traffic_drop over the threshold with its own id: the first starts an SEO
-    # Cycle goal, the rest are accepted and cooled down (the webhook's common path under a burst).
-    return Result("webhook", rate, "events/s", base_rate, ratio,
+    # Every event is a traffic_drop over the threshold with its own id and no cooldown on its
+    # mapping: each one is accepted to start a goal (the webhook's full path, not the cheap
+    # cooldown refusal a burst would mostly take).
+    return Result("webhook, goal-starting events", rate, "events/s", base_rate, ratio,
                   f">= {TARGET_RATIO} and p99 < {TARGET_P99_MS:.0f} ms", met,
                   f"(p99 {p99:.1f} ms vs hello {base_p99:.1f} ms; {CONCURRENCY} clients, "
                   f"{GUNICORN_WORKERS} sync workers, statuses {statuses})")

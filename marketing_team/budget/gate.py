@@ -92,10 +92,11 @@ class BudgetGate:
 
     def admit(self, goal: Goal) -> Admission:
         """Whether the goal's work may run now: run, defer (by priority) or exhausted (month or goal cap)."""
-        now = self.standing()
-        return admit(now.level, goal.priority, spent=now.spent, budget=now.budget,
-                     goal_spent=self.ledger.goal_spent(goal.id), goal_cap=self.goal_cap_micros,
-                     month=now.month)
+        month = month_of(utcnow())
+        spent, goal_spent = self.ledger.month_and_goal_spent(month, goal.id)
+        level = level_for(spent, self.budget_micros)
+        return admit(level, goal.priority, spent=spent, budget=self.budget_micros,
+                     goal_spent=goal_spent, goal_cap=self.goal_cap_micros, month=month)
 
     def allows(self, priority: Priority) -> tuple[bool, BudgetLevel]:
         """(allowed, level): whether work of this priority may start at the current level."""
@@ -163,7 +164,7 @@ class BudgetGate:
     # --- reservations ----------------------------------------------------------------------
     def reserve(self, goal_id: str, micros: int) -> Reservation:
         """Hold micros for a call against the month and the goal's cap, or raise the refusal."""
-        goal = self.goals.load(goal_id) if goal_id and self.goals.exists(goal_id) else None
+        goal = self.goals.find(goal_id) if goal_id else None
         grant = self.ledger.reserve(
             micros, budget=self.budget_micros, goal_id=goal_id,
             goal_cap=self.goal_cap_micros if goal_id else None,

@@ -229,6 +229,14 @@ class Ledger:
         """Settled spend of a month in micro-dollars."""
         return int(self.client.hget(f"{PREFIX}month:{month}", "spent") or 0)
 
+    def month_and_goal_spent(self, month: str, goal_id: str) -> tuple[int, int]:
+        """(month_spent, goal_spent) in one round trip (asked before every step)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.hget(f"{PREFIX}month:{month}", "spent")
+            pipe.hget(f"{PREFIX}goal:{goal_id}", "spent")
+            month_raw, goal_raw = pipe.execute()
+        return int(month_raw or 0), int(goal_raw or 0)
+
     def goal_spent(self, goal_id: str) -> int:
         """Settled spend of a goal (all months) in micro-dollars."""
         return int(self.client.hget(f"{PREFIX}goal:{goal_id}", "spent") or 0)

@@ -79,6 +79,9 @@ def claim(rt: Runtime, goal_id: str, task_id: str, run: int) -> Claim:
     _, claimed = rt.goals.update(goal_id, change)
     if claimed.lease is None:
         rt.leases.release(lease)
+    else:  # followers show the step running at once, not at their next look
+        progress.publish(rt.redis, goal_id, "task_started", task_id=task_id, skill=task.skill,
+                         revision=claimed.task.revision)
     return claimed
 
 

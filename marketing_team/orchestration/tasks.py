@@ -193,8 +193,11 @@ def register(app: Celery, catalog: Catalog) -> None:
             skill_run.release(rt, claimed)
         goal = rt.goals.load(goal_id)
         if step in (NextStep.REVISE, NextStep.RETRY):
-            # The revision splices into the running canvas: this review becomes draft + review.
-            return self.replace(canvas.step_signature(self.app, goal.task(task_id), run))
+            # The revision runs as a new draft + review. Published, not spliced with Task.replace
+            # (which raises Ignore and has Celery format two tracebacks, ~5 ms a revision): a
+            # phase advances by its last task out, so a chord join firing now changes nothing.
+            canvas.step_signature(self.app, goal.task(task_id), run).apply_async()
+            return {"task_id": task_id, "decision": step.value}
         dispatch.follow(self.app, rt, goal, move)
         return {"task_id": task_id, "decision": step.value}
 

@@ -125,6 +125,11 @@ class GoalStore:
         """Read a goal; NotFoundError when unknown, CorruptStateError naming the key when broken."""
         return _decode(goal_id, self.client.get(state_key(goal_id)))
 
+    def find(self, goal_id: str) -> Goal | None:
+        """A goal, or None when unknown (one round trip, where exists() then load() take two)."""
+        raw = self.client.get(state_key(goal_id))
+        return None if raw is None else _decode(goal_id, raw)
+
     def create(self, goal: Goal) -> None:
         """Store a new goal and index it (AlreadyExistsError when the id is taken)."""
         goal.updated_at = utcnow()

@@ -241,6 +241,11 @@ class FakeAnthropic:
 
 def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # Headers and body leave in one write with TCP_NODELAY: as two writes, Nagle's algorithm
+        # and the client's delayed ACK add ~40 ms to every keep-alive request (a fake must not
+        # be slower than the latency it is told to have).
+        disable_nagle_algorithm = True
+
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests read `.requests`, not stderr."""
 
@@ -286,7 +291,7 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
                 if retry_after is not None:
                     self.send_header("retry-after", str(math.ceil(retry_after)))
                     self.send_header("retry-after-ms", str(int(retry_after * 1000)))
-                self.end_headers()
-                self.wfile.write(data)
+                self._headers_buffer.append(b"\r\n" + data)  # type: ignore[attr-defined]
+                self.flush_headers()
 
     return Handler

@@ -1,0 +1,96 @@
+"""Goals against a fixed-latency HTTP fake of the Messages API (the real anthropic SDK, 0.5 s per
+call): wall time ÷ the critical path, for 5 steps in order and 4 at once plus their join, at P1
+(each step a draft and a model review) and P3 (a draft and the structural review only), and for
+20 such goals at once on one worker process.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.common import Result, server
+from marketing_team.config.settings import load_settings
+from marketing_team.director.launch import build_tasks
+from marketing_team.domain.goal import Category, Goal, GoalStatus, PhaseSpec, Plan, Priority
+from marketing_team.domain.values import new_id
+from marketing_team.llm.factory import make_llm
+from marketing_team.testing.fake_anthropic import FakeAnthropic
+from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.team import Team
+from marketing_team.testing.team_responder import offline_responder
+
+LATENCY_S = 0.5
+SEQUENTIAL = ("seo-audit", "content-strategy", "copywriting", "copy-editing", "email-sequence")
+PARALLEL = ("page-cro", "form-cro", "signup-flow-cro", "popup-cro")
+CONCURRENT_GOALS = 20
+TARGETS = {"sequential": 1.03, "parallel": 1.05, "concurrent": 1.15}
+
+
+def _goal(skills: tuple[str, ...], parallel: bool, priority: Priority) -> Goal:
+    plan = Plan(phases=(PhaseSpec(name="bench", skills=skills, parallel=parallel),), source="routing")
+    goal_id = new_id("goal")
+    return Goal(id=goal_id, description="Benchmark the critical path", category=Category.CONTENT,
+                priority=priority, plan=plan, provider="anthropic",
+                tasks=build_tasks(goal_id, plan, priority, "bench"))
+
+
+def critical_path(skills: int, parallel: bool, priority: Priority) -> float:
+    """Calls in a row: a draft per step, plus a model review per step above P3."""
+    per_step = 1 if priority is Priority.P3 else 2
+    return (1 if parallel else skills) * per_step * LATENCY_S
+
+
+@contextmanager
+def _team(srv: RunningServer, fake: FakeAnthropic, concurrency: int) -> Iterator[Team]:
+    workspace = Path(tempfile.mkdtemp(prefix="mt-bench-ws-"))
+    keys = {"anthropic_api_key": "sk-bench", "anthropic_base_url": fake.url}
+    settings = load_settings(_env_file=None, workspace_dir=workspace, **keys)
+    with Team(srv, workspace, make_llm(settings), concurrency=concurrency, **keys) as team:
+        yield team
+
+
+def _run(team: Team, goals: list[Goal]) -> float:
+    started = time.perf_counter()
+    for goal in goals:
+        team.launch(goal)
+    for goal in goals:
+        done = team.wait(goal.id, timeout_s=300)
+        if done.status is not GoalStatus.COMPLETED:
+            raise RuntimeError(f"bench goal {goal.id} ended {done.status}: {done.status_reason}")
+    return time.perf_counter() - started
+
+
+def run() -> list[Result]:
+    """Each shape at P1 and P3, then 20 sequential P1 goals at once."""
+    results: list[Result] = []
+    with FakeAnthropic(responder=offline_responder(lambda _: LATENCY_S)) as fake, server() as srv:
+        with _team(srv, fake, concurrency=8) as team:
+            _run(team, [_goal(PARALLEL, True, Priority.P3)])  # warm up SDK, pools and caches
+            for name, skills, parallel in (("sequential", SEQUENTIAL, False),
+                                           ("parallel", PARALLEL, True)):
+                for priority in (Priority.P1, Priority.P3):
+                    wall = _run(team, [_goal(skills, parallel, priority)])
+                    path = critical_path(len(skills), parallel, priority)
+                    shape = "5 steps in order" if not parallel else "4 steps at once + join"
+                    results.append(Result(
+                        f"{shape}, {priority.value}, 0.5 s HTTP model", wall, "s", path, wall / path,
+                        f"<= {TARGETS[name]}", wall / path <= TARGETS[name],
+                        f"({(wall - path) * 1000:.0f} ms of our own on the critical path)"))
+        with _team(srv, fake, concurrency=64) as team:
+            goals = [_goal(SEQUENTIAL, False, Priority.P1) for _ in range(CONCURRENT_GOALS)]
+            wall = _run(team, goals)
+            path = critical_path(len(SEQUENTIAL), False, Priority.P1)
+            results.append(Result(
+                f"{CONCURRENT_GOALS} goals at once, one worker process", wall, "s", path, wall / path,
+                f"<= {TARGETS['concurrent']}", wall / path <= TARGETS["concurrent"],
+                f"(5 steps in order each, P1, threads x64, {len(fake.requests)} HTTP requests)"))
+    return results
+
+
+if __name__ == "__main__":
+    for result in run():
+        print(result.line())
