@@ -20,6 +20,11 @@ def attach(app: Celery, runtime: RuntimeSource) -> None:
     setattr(app, _ATTR, runtime)
 
 
+def has_runtime(app: Celery | None) -> bool:
+    """True for an app of ours (one a composition root attached a runtime to)."""
+    return app is not None and getattr(app, _ATTR, None) is not None
+
+
 def runtime_of(app: Celery) -> Runtime:
     """The runtime attached to app; a factory is called once and its result kept."""
     with _lock:

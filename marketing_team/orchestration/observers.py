@@ -18,7 +18,7 @@ from celery import Celery, signals, states
 from marketing_team.config.settings import load_settings
 from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.observability import logs, metrics
-from marketing_team.orchestration.context import runtime_of
+from marketing_team.orchestration.context import has_runtime, runtime_of
 
 log = logging.getLogger(__name__)
 # (Celery task id, thread) -> monotonic start. A replaced task keeps its Celery id, and its
@@ -65,7 +65,9 @@ def _on_setup_logging(loglevel: int | str | None = None, **_: Any) -> None:
     logs.configure(settings, component_from_argv(sys.argv), level=level)
 
 
-def _on_prerun(task_id: str, **_: Any) -> None:
+def _on_prerun(task_id: str, task: Any = None, **_: Any) -> None:
+    if not has_runtime(getattr(task, "app", None)):
+        return  # Celery's signals reach every app in the process; observe only ours
     with _started_lock:
         _started[(task_id, threading.get_ident())] = time.monotonic()
 
@@ -76,6 +78,8 @@ def _metered_name(task_name: str) -> str:
 
 def _on_postrun(task_id: str, task: Any, args: Any = (), kwargs: Any = None, retval: Any = None,
                 state: str | None = None, **_: Any) -> None:
+    if not has_runtime(getattr(task, "app", None)):
+        return
     with _started_lock:
         start = _started.pop((task_id, threading.get_ident()), None)
     duration = time.monotonic() - start if start is not None else 0.0
@@ -105,6 +109,8 @@ def _on_postrun(task_id: str, task: Any, args: Any = (), kwargs: Any = None, ret
 
 def _on_failure(sender: Any = None, task_id: str | None = None, exception: BaseException | None = None,
                 args: Any = (), kwargs: Any = None, **_: Any) -> None:
+    if not has_runtime(getattr(sender, "app", None)):
+        return
     goal_id, our_task_id = logs.task_ids(args, kwargs)
     log.error("task raised %s", type(exception).__name__, extra={
         "event": "task_error", "goal_id": goal_id, "task_id": our_task_id,
@@ -112,6 +118,8 @@ def _on_failure(sender: Any = None, task_id: str | None = None, exception: BaseE
 
 
 def _on_retry(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
+    if not has_runtime(getattr(sender, "app", None)):
+        return
     args = getattr(request, "args", ()) or ()
     goal_id, our_task_id = logs.task_ids(args, getattr(request, "kwargs", None))
     log.info("task will retry: %s", str(reason)[:300], extra={
