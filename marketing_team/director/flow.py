@@ -113,29 +113,25 @@ def _already(status: TaskStatus) -> NextStep:
 def fail_goal(rt: Runtime, goal_id: str, reason: str, run: int | None = None,
               only_from: tuple[GoalStatus, ...] | None = None) -> Goal:
     """Mark a goal failed with a reason (sweeper, crashed canvas); a stale run's callback changes nothing."""
+    return _settle(rt, goal_id, GoalStatus.FAILED, reason, run, only_from)
+
+
+def interrupt(rt: Runtime, goal_id: str, reason: str) -> Goal:
+    """Stop a goal its starter interrupted: nothing new starts, steps in flight may still finish
+    and be recorded, and `mtctl goals resume` continues it (a settled goal is left as it is)."""
+    return _settle(rt, goal_id, GoalStatus.INTERRUPTED, reason)
+
+
+def _settle(rt: Runtime, goal_id: str, status: GoalStatus, reason: str, run: int | None = None,
+            only_from: tuple[GoalStatus, ...] | None = None) -> Goal:
+    """Settle a goal that is not settled yet (of this run, from these statuses) with a reason."""
 
     def change(goal: Goal) -> None:
         if goal.status.is_settled or (run is not None and goal.run != run):
             return
         if only_from is not None and goal.status not in only_from:
             return
-        goal.status = GoalStatus.FAILED
-        goal.status_reason = reason
-        goal.finished_at = utcnow()
-
-    goal, _ = rt.goals.update(goal_id, change)
-    progress.publish(rt.redis, goal_id, "goal_finished", status=goal.status.value, reason=reason)
-    return goal
-
-
-def interrupt(rt: Runtime, goal_id: str, reason: str) -> Goal:
-    """Stop a goal its starter interrupted: nothing new starts, steps in flight may still finish
-    and be recorded, and `mtctl goals resume` continues it (a settled goal is left as it is)."""
-
-    def change(goal: Goal) -> None:
-        if goal.status.is_settled:
-            return
-        goal.status = GoalStatus.INTERRUPTED
+        goal.status = status
         goal.status_reason = reason
         goal.finished_at = utcnow()
 

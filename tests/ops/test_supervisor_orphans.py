@@ -113,11 +113,11 @@ _SUPERVISE = textwrap.dedent("""
     from pathlib import Path
     from marketing_team.ops.supervisor import ChildSpec, Supervisor
     # The child ignores every signal a dying parent may send, as a stuck process would.
-    stubborn = ("import signal, time\\n"
+    stubborn = ("import signal\\n"
                 "for s in (signal.SIGTERM, signal.SIGQUIT, signal.SIGINT, signal.SIGHUP):\\n"
                 "    signal.signal(s, signal.SIG_IGN)\\n"
                 "open(sys.argv[1], 'w').close()\\n"
-                "time.sleep(600)\\n")
+                "signal.pause()  # until SIGKILL: every other signal is ignored\\n")
     Supervisor([ChildSpec("stubborn", (sys.executable, "-c", "import sys\\n" + stubborn, sys.argv[2]))],
                {}, pidfile=Path(sys.argv[1])).run()
 """)
