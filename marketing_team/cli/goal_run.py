@@ -13,7 +13,6 @@ from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import DispatchRefusedError, InputError
 from marketing_team.domain.goal import Goal, GoalStatus, Priority
 from marketing_team.observability import logs, progress
-from marketing_team.ops.health import check
 from marketing_team.ops.run_mode import RunMode
 from marketing_team.orchestration import dispatch
 
@@ -119,6 +118,8 @@ def refuse_unless_healthy(mode: RunMode, priority: Priority) -> None:
     if mode.embedded or mode.run_worker:
         return  # this command runs its own worker
     assert mode.runtime is not None and mode.app is not None
+    from marketing_team.ops.health import check  # redbeat and beat: only with outside workers
+
     allowed, reason = check(mode.runtime, mode.app, expect_beat=False).allows(priority)
     if not allowed:
         raise DispatchRefusedError(f"not dispatched: {reason}")
