@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 from collections.abc import Callable
@@ -71,3 +72,13 @@ def handled(team: Team, reply: Response, timeout_s: float = 30.0) -> dict[str, A
     found: dict[str, Any] = wait_for(lambda: event_result(team.rt.redis, event_id), timeout_s,
                                      f"the worker to handle event {event_id}")
     return found
+
+
+def health_answers(port: int) -> bool:
+    """True once a web process on this loopback port answers GET /health (ready or not)."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/health")
+        return conn.getresponse().status in (200, 503)
+    except OSError:
+        return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
@@ -25,6 +24,7 @@ from marketing_team.testing.processes import child_env, wait_for
 from marketing_team.testing.servers import RunningServer, free_port
 from marketing_team.testing.team import Team
 from marketing_team.testing.team_responder import offline_responder
+from marketing_team.testing.web_client import health_answers
 from tests.ops.conftest import Launch, json_lines
 
 GOAL = "Increase signup conversion by 20%"
@@ -40,14 +40,6 @@ def _up(launch: Launch, team: Team, *args: str, **extra: str) -> subprocess.Pope
            "MT_LLM_PROVIDER": "offline", "MAX_PARALLEL_AGENTS": "4", **extra}
     return launch([sys.executable, "-m", "marketing_team", "up", "--grace", "5", *args], env, "up")
 
-
-def _health_answers(port: int) -> bool:
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/health")
-        return conn.getresponse().status in (200, 503)
-    except OSError:
-        return False
 
 
 def _pong(team: Team) -> bool:
@@ -160,7 +152,7 @@ def test_up_runs_worker_beat_and_web_and_sigint_stops_them_all(
     up = _up(launch, team, "--bind", f"127.0.0.1:{port}", MT_WEBHOOK_TOKEN="hook-token-up-1234")
     wait_for(lambda: _pong(team), 30, "the worker to answer ping")
     wait_for(lambda: heartbeat_age(team.rt.redis) is not None, 30, "the beat heartbeat")
-    wait_for(lambda: _health_answers(port), 30, "the web app's /health")
+    wait_for(lambda: health_answers(port), 30, "the web app's /health")
     pids = [_started(tmp_path / "up.err", name)[0] for name in ("worker", "beat", "web")]
 
     # When it gets Ctrl-C (SIGINT to the whole foreground group, as a terminal sends it)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import socket
@@ -21,6 +20,7 @@ from marketing_team.orchestration.beat import heartbeat_age
 from marketing_team.testing.processes import REPO_ROOT, child_env, spawn_worker, stop, wait_for
 from marketing_team.testing.servers import RunningServer, free_port
 from marketing_team.testing.team import Team
+from marketing_team.testing.web_client import health_answers
 from tests.ops.conftest import Launch, json_lines
 
 
@@ -43,14 +43,6 @@ def _started(log: Path) -> dict[str, int]:
     return {r["child"]: r["pid"] for r in json_lines(log) if r.get("event") == "child_started"}
 
 
-def _web_answers(port: int) -> bool:
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/health")
-        return conn.getresponse().status in (200, 503)
-    except OSError:
-        return False
-
 
 def _workers(team: Team) -> list[str]:
     return sorted(name for reply in team.app.control.ping(timeout=1.0) or [] for name in reply)
@@ -63,7 +55,7 @@ def test_up_killed_with_sigkill_takes_its_children_along_and_the_next_up_runs_on
     up = _up(launch, team, "up1", "--bind", f"127.0.0.1:{port}")
     wait_for(lambda: _workers(team), 30, "the worker to answer ping")
     wait_for(lambda: heartbeat_age(team.rt.redis) is not None, 30, "the beat heartbeat")
-    wait_for(lambda: _web_answers(port), 30, "the web app's /health")
+    wait_for(lambda: health_answers(port), 30, "the web app's /health")
     children = _started(tmp_path / "up1.err")
     assert set(children) == {"worker", "beat", "web"}
 
@@ -77,7 +69,7 @@ def test_up_killed_with_sigkill_takes_its_children_along_and_the_next_up_runs_on
 
     # And the next `mtctl up` on the same port runs exactly one worker and a web that answers
     again = _up(launch, team, "up2", "--bind", f"127.0.0.1:{port}")
-    wait_for(lambda: _web_answers(port), 30, "the new web app's /health")
+    wait_for(lambda: health_answers(port), 30, "the new web app's /health")
     assert len(wait_for(lambda: _workers(team), 30, "the new worker")) == 1
     assert again.poll() is None
     assert not [r for r in json_lines(tmp_path / "up2.err") if r.get("event") == "child_exited"]
