@@ -23,7 +23,7 @@ from marketing_team.director.pages import (
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import CorruptStateError, InputError, NotFoundError
 from marketing_team.domain.review_item import ItemStatus
-from marketing_team.domain.values import check_id, utcnow
+from marketing_team.domain.values import OFFLINE_PROVIDER, check_id, utcnow
 from marketing_team.observability.metrics import today
 from marketing_team.store.documents import check_name
 from marketing_team.store.workspace import Workspace, atomic_write
@@ -49,7 +49,7 @@ def export_status(rt: Runtime, goal_id: str, to: Path | None = None) -> Path:
     atomic_write(folder / "goal.md", goal_page(goal), durable=False)
     atomic_write(folder / "plan.md", plan_markdown(goal), durable=False)
     if goal.status.is_settled:
-        atomic_write(folder / "summary.md", summary_markdown(goal, goal.provider == "offline"),
+        atomic_write(folder / "summary.md", summary_markdown(goal, goal.provider == OFFLINE_PROVIDER),
                      durable=False)
     return folder
 

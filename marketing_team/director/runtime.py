@@ -16,7 +16,7 @@ from marketing_team.budget.meter import GuardedLLM
 from marketing_team.catalog.loader import load_catalog
 from marketing_team.catalog.specs import Catalog
 from marketing_team.config.settings import Settings
-from marketing_team.domain.values import Tier
+from marketing_team.domain.values import OFFLINE_PROVIDER, Tier
 from marketing_team.llm.factory import make_llm, model_for_tier
 from marketing_team.llm.protocol import LLM
 from marketing_team.store.connection import RedisConnection
@@ -89,7 +89,7 @@ class Runtime:
     @property
     def offline(self) -> bool:
         """True when no model writes the text."""
-        return self.provider_name == "offline"
+        return self.provider_name == OFFLINE_PROVIDER
 
     def guarded(self, goal_id: str | None, skill: str, key: str | None = None) -> GuardedLLM:
         """The runtime's LLM behind the budget and, with a key, the reply store."""

@@ -16,6 +16,7 @@ import redis
 from marketing_team.config.settings import Settings, mask_url
 from marketing_team.director.runtime import Runtime, build_runtime
 from marketing_team.domain.errors import BrokerUnavailableError
+from marketing_team.domain.values import OFFLINE_PROVIDER
 from marketing_team.llm.protocol import LLM
 from marketing_team.observability import refusal
 from marketing_team.ops.embedded import EmbeddedServer, install_signal_handlers, ping
@@ -140,7 +141,7 @@ def require_paid_ledger(rt: Runtime) -> None:
     """Refuse paid work on a REDIS_URL server that would lose the ledger (the embedded servers
     and `mtctl up`'s persist; the offline provider pays nothing)."""
     url = rt.broker_url or rt.settings.broker_url
-    if rt.settings.llm_provider == "offline" or url is None or url != rt.settings.broker_url:
+    if rt.settings.llm_provider == OFFLINE_PROVIDER or url is None or url != rt.settings.broker_url:
         return
     require_durable_ledger(rt.redis, mask_url(url), rt.settings.allow_volatile_ledger)
 

@@ -14,6 +14,7 @@ from marketing_team.config import celery_settings
 from marketing_team.config.settings import Settings, mask_url
 from marketing_team.director.runtime import build_runtime
 from marketing_team.domain.errors import ConfigurationError
+from marketing_team.domain.values import OFFLINE_PROVIDER
 from marketing_team.llm.factory import preload_sdk
 from marketing_team.llm.protocol import LLM
 from marketing_team.orchestration import log_context, observers, sweeper, tasks, trigger_tasks
@@ -94,7 +95,7 @@ def _catalog_check_step(settings: Settings, broker_url: str) -> type:
             if problems:
                 shown = "; ".join(str(p) for p in problems[:5])
                 raise ConfigurationError(f"invalid catalog ({len(problems)} problem(s)): {shown}")
-            if settings.llm_provider != "offline":
+            if settings.llm_provider != OFFLINE_PROVIDER:
                 with contextlib.closing(redis.Redis.from_url(redis_py_url(broker_url))) as client:
                     require_durable_ledger(client, mask_url(broker_url), settings.allow_volatile_ledger)
             preload_sdk(settings)  # before the pool forks: children inherit the imported SDK
