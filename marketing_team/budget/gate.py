@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,8 +70,9 @@ class BudgetGate:
         self.connection = connection
         self.goals = goals
         self.offline = offline  # the offline provider: no model, no money
+        self._settled = threading.local()  # the month's spend this thread's last settle returned
 
-    @property
+    @functools.cached_property
     def ledger(self) -> Ledger:
         """The ledger; a reservation outlives the longest task, then lapses if never settled."""
         return Ledger(self.connection.client, lease_s=reservation_lease_s(self.settings))
@@ -103,16 +106,31 @@ class BudgetGate:
         level = self.standing().level
         return allows(level, priority), level
 
-    def effective_tier(self, tier: Tier) -> Tier:
-        """The tier after budget overrides (critical forces haiku)."""
-        return forced_tier(self.standing().level, tier)
+    def effective_tier(self, tier: Tier, level: BudgetLevel | None = None) -> Tier:
+        """The tier after budget overrides (critical forces haiku), at the level given or now's."""
+        return forced_tier(self.standing().level if level is None else level, tier)
 
-    def announcements(self) -> list[Event]:
+    def note_settled(self, month_spent: int) -> None:
+        """Remember the month's spend a settle in this thread returned (for its announcements)."""
+        self._settled.spent = month_spent
+
+    def announcements(self, after_settle: bool = False) -> list[Event]:
         """budget_warning / budget_critical the first time the month reaches each level (once each).
 
-        Returned, not emitted: the caller (the orchestration layer) publishes them.
+        Returned, not emitted: the caller (the orchestration layer) publishes them. after_settle:
+        only if a call settled in this thread since the last look, at the month's spend that settle
+        returned (a level is crossed by spending, so the step that spent announces it; a step that
+        spent nothing asks Redis nothing).
         """
-        now = self.standing()
+        if after_settle:
+            spent = getattr(self._settled, "spent", None)
+            self._settled.spent = None
+            if spent is None:
+                return []
+            now = Standing(month_of(utcnow()), spent, self.budget_micros,
+                           level_for(spent, self.budget_micros))
+        else:
+            now = self.standing()
         found: list[Event] = []
         for level in ANNOUNCED:
             if at_least(now.level, level) and self.ledger.mark_once(
@@ -162,23 +180,28 @@ class BudgetGate:
         raise error(f"goal {goal.id} not started: {admission.reason}")
 
     # --- reservations ----------------------------------------------------------------------
-    def reserve(self, goal_id: str, micros: int) -> Reservation:
-        """Hold micros for a call against the month and the goal's cap, or raise the refusal."""
-        goal = self.goals.find(goal_id) if goal_id else None
+    def reserve(self, goal_id: str, micros: int, priority: Priority | None = None) -> Reservation:
+        """Hold micros for a call against the month and the goal's cap, or raise the refusal.
+
+        priority: the goal's, when the caller knows it (else it is read from the goal).
+        """
+        if priority is None and goal_id:
+            goal = self.goals.find(goal_id)
+            priority = goal.priority if goal is not None else None
         grant = self.ledger.reserve(
             micros, budget=self.budget_micros, goal_id=goal_id,
             goal_cap=self.goal_cap_micros if goal_id else None,
-            stop_at=stop_at(self.budget_micros, goal.priority) if goal else None)
+            stop_at=stop_at(self.budget_micros, priority) if priority is not None else None)
         if grant.reservation is not None:
             return grant.reservation
-        raise self._refusal(grant, goal, micros)
+        raise self._refusal(grant, priority, micros)
 
-    def _refusal(self, grant: Grant, goal: Goal | None, micros: int) -> BudgetError:
+    def _refusal(self, grant: Grant, priority: Priority | None, micros: int) -> BudgetError:
         month, budget = month_of(utcnow()), self.budget_micros
         need = f"a call needing up to ${to_usd(micros)}"
-        if grant.outcome == "deferred" and goal is not None:
+        if grant.outcome == "deferred" and priority is not None:
             level = level_for(grant.spent, budget)
-            return BudgetDeferred(defer_reason(level, goal.priority, grant.spent, budget, month))
+            return BudgetDeferred(defer_reason(level, priority, grant.spent, budget, month))
         if grant.outcome == "busy":
             return BudgetDeferred(f"budget held by calls in flight: ${to_usd(grant.spent)} spent and "
                                   f"${to_usd(grant.held)} reserved of ${to_usd(budget)}; {need} waits")

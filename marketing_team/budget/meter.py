@@ -14,6 +14,7 @@ from marketing_team.budget.gate import BudgetGate
 from marketing_team.budget.ledger import Reservation
 from marketing_team.budget.policy import to_micros, to_usd
 from marketing_team.domain.errors import BudgetExhausted, CorruptStateError, ProviderBillingError
+from marketing_team.domain.goal import Priority
 from marketing_team.llm.bounds import usage_problem
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import LLM, Message, Reply, RequestMeter, SystemBlock
@@ -34,8 +35,9 @@ class CallMeter:
     """The budget's side of one call's requests (see `RequestMeter`)."""
 
     def __init__(self, gate: BudgetGate, replies: ReplyStore | None, key: str | None,
-                 goal_id: str, skill: str) -> None:
+                 goal_id: str, skill: str, priority: Priority | None = None) -> None:
         self.gate = gate
+        self.priority = priority
         self.replies = replies
         self.key = key
         self.goal_id = goal_id
@@ -76,7 +78,7 @@ class CallMeter:
                                   f"per-call cap ${to_usd(cap)} (MT_CALL_COST_CAP)")
         # Every attempt the SDK may make could reach the model: the hold covers them all.
         held = bound * (1 + max(0, self.gate.settings.llm_max_retries))
-        self._held[index] = self.gate.reserve(self.goal_id, held) if held > 0 else None
+        self._held[index] = self.gate.reserve(self.goal_id, held, self.priority) if held > 0 else None
         return None
 
     def bound_micros(self, model: str, input_bound: int, max_tokens: int) -> int:
@@ -122,9 +124,10 @@ class CallMeter:
         self.cost_usd += max(Decimal(0), cost)
         if self.gate.offline and held is None:
             return  # nothing was reserved, nothing is owed: no model was paid
-        self.gate.ledger.settle(held, max(0, to_micros(cost)), goal_id=self.goal_id,
-                                skill=self.skill, model=reply.model,
-                                once=settled_marker(self.key, index, reply))
+        spent = self.gate.ledger.settle(held, max(0, to_micros(cost)), goal_id=self.goal_id,
+                                        skill=self.skill, model=reply.model,
+                                        once=settled_marker(self.key, index, reply))
+        self.gate.note_settled(spent)
 
     def release_all(self) -> None:
         """Give back every hold still open (the call ended abnormally)."""
@@ -136,8 +139,9 @@ class GuardedLLM:
     """An LLM behind the budget: every request reserved, settled once, and (with a key) stored."""
 
     def __init__(self, llm: LLM, gate: BudgetGate, replies: ReplyStore, goal_id: str | None,
-                 skill: str, key: str | None = None) -> None:
+                 skill: str, key: str | None = None, priority: Priority | None = None) -> None:
         self.llm = llm
+        self.priority = priority  # the goal's (saves the budget a read of the goal per request)
         self.gate = gate
         self.replies = replies
         self.goal_id = goal_id
@@ -152,7 +156,7 @@ class GuardedLLM:
                  meter: RequestMeter | None = None) -> Reply:
         """The call, each of its requests metered (a redelivery replays what it paid for)."""
         stores = self.replies if self.key is not None and self.goal_id is not None else None
-        own = CallMeter(self.gate, stores, self.key, self.goal_id or "", self.skill)
+        own = CallMeter(self.gate, stores, self.key, self.goal_id or "", self.skill, self.priority)
         try:
             return self.llm.complete(system_blocks, messages, model, max_tokens, schema=schema,
                                      meter=own)

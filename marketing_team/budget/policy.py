@@ -100,6 +100,7 @@ class Admission:
 
     kind: Kind
     reason: str = ""
+    level: BudgetLevel | None = None  # the level it was decided at (later soft choices reuse it)
 
 
 def admit(level: BudgetLevel, priority: Priority, *, spent: int, budget: int, goal_spent: int,
@@ -114,8 +115,8 @@ def admit(level: BudgetLevel, priority: Priority, *, spent: int, budget: int, go
                         f"${to_usd(goal_cap)} (MT_GOAL_BUDGET_SHARE of BUDGET_MONTHLY); raise it, "
                         f"then `mtctl goals resume`")
     if not allows(level, priority):
-        return Admission("defer", defer_reason(level, priority, spent, budget, month))
-    return Admission("run")
+        return Admission("defer", defer_reason(level, priority, spent, budget, month), level)
+    return Admission("run", level=level)
 
 
 def defer_reason(level: BudgetLevel, priority: Priority, spent: int, budget: int, month: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 from marketing_team.director.phases import Move, after_final, move_effects
 from marketing_team.director.review import review_document, review_text
@@ -13,7 +14,7 @@ from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord, TaskStatus
 from marketing_team.domain.learning import Learning, Outcome
 from marketing_team.domain.review_item import ItemStatus, Reason
-from marketing_team.domain.values import utcnow
+from marketing_team.domain.values import Tier, utcnow
 from marketing_team.observability import progress
 from marketing_team.store.goals import Staged
 from marketing_team.store.replies import reply_key
@@ -33,24 +34,36 @@ def _lesson(task: TaskRecord, step: NextStep) -> tuple[Outcome, str]:
     return Outcome.PARTIAL, f"Sent back for revision: {issues or 'quality below the bar'}"
 
 
+class Reviewed(NamedTuple):
+    """A review's outcome: the step for the task, what it means for the phases, the goal after it."""
+
+    step: NextStep
+    move: Move
+    goal: Goal
+
+
 def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
-                model_allowed: bool = True) -> tuple[NextStep, Move]:
+                model_allowed: bool = True, read: Goal | None = None,
+                tier: Tier | None = None) -> Reviewed:
     """Review the task's latest deliverable, apply the policy, record a learning (and an item).
 
     Returns the step for the task and what its decision means for the goal's phases: an
-    approval or escalation that was the phase's last unfinished task advances the goal.
+    approval or escalation that was the phase's last unfinished task advances the goal. read:
+    the goal as the caller just read it (saves a read); tier: the review model's tier after the
+    budget's overrides, when the caller has it.
     """
-    goal = rt.goals.load(goal_id)
+    goal = read if read is not None else rt.goals.load(goal_id)
     task = goal.task(task_id)
     if task.status is not TaskStatus.COMPLETED or task.output is None:
-        return _already(task.status), Move.NONE  # a copy after the decision: nothing more to do
+        return Reviewed(_already(task.status), Move.NONE, goal)  # a copy after the decision
     deliverable = task.output
     text = deliverable_body(rt, goal_id, deliverable) or ""
     spec = rt.catalog.skill(task.skill)
     key = reply_key(goal_id, task_id, task.revision, "review")
     # P3 goals, and every goal once the budget forces haiku (critical), get structural review only.
-    deep = model_allowed and goal.priority.rank < 3 and rt.budget.effective_tier("sonnet") != "haiku"
-    use_model = rt.guarded(goal_id, "director", key) if deep else None
+    forced = tier if tier is not None else rt.budget.effective_tier("sonnet")
+    deep = model_allowed and goal.priority.rank < 3 and forced != "haiku"
+    use_model = rt.guarded(goal_id, "director", key, goal.priority) if deep else None
     review = review_text(text, spec, use_model, model, task.requirements)
     rt.documents.put(goal_id, *review_document(deliverable, review))
 
@@ -73,6 +86,12 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
         final = step in (NextStep.APPROVE, NextStep.ESCALATE)
         return step, after_final(goal) if final else Move.NONE
 
+    def announced(goal: Goal, step: NextStep) -> progress.Notice:
+        return progress.Notice(goal_id, "task_reviewed", task_id=task_id, skill=task.skill,
+                               verdict=review.verdict.value, decision=step.value,
+                               status=goal.task(task_id).status.value,
+                               document=review_document(deliverable, review)[0])
+
     def effects(goal: Goal, applied: tuple[NextStep, Move] | None) -> list[Staged]:
         if applied is None:
             return []  # the transition happened before: so did its learning and item
@@ -89,18 +108,17 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
                 goal_id, reason, f"{current.skill} did not pass review after {current.revision} "
                 f"revision(s):\n" + (review.feedback or review.note), task_id=task_id,
                 skill=current.skill, deliverable=deliverable)))
-        return staged + move_effects(rt, goal, move)
+        return [*staged, announced(goal, step), *move_effects(rt, goal, move)]
 
-    goal, applied = rt.goals.update(goal_id, change, effects)
+    goal, applied = rt.goals.update(goal_id, change, effects, read=goal)
     task = goal.task(task_id)
     step, move = applied if applied is not None else (_already(task.status), Move.NONE)
     log.info("task reviewed", extra={"event": "task_reviewed", "goal_id": goal_id, "task_id": task_id,
                                      "skill": task.skill, "verdict": review.verdict.value,
                                      "decision": step.value})
-    progress.publish(rt.redis, goal_id, "task_reviewed", task_id=task_id, skill=task.skill,
-                     verdict=review.verdict.value, decision=step.value, status=task.status.value,
-                     document=review_document(deliverable, review)[0])
-    return step, move
+    if applied is None:  # a copy that found the decision made: announced all the same, as before
+        progress.send(rt.redis, announced(goal, step))
+    return Reviewed(step, move, goal)
 
 
 def _already(status: TaskStatus) -> NextStep:

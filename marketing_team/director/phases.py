@@ -16,6 +16,7 @@ from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
 from marketing_team.domain.learning import Learning, Outcome
 from marketing_team.domain.values import utcnow
+from marketing_team.observability import progress
 from marketing_team.store.goals import Staged
 
 ACTIVE = (GoalStatus.RUNNING, GoalStatus.WAITING_BUDGET)
@@ -65,9 +66,30 @@ def settle(goal: Goal) -> None:
     goal.finished_at = utcnow()
 
 
-def move_effects(rt: Runtime, goal: Goal, move: Move) -> list[Staged]:
+_NEXT = {Move.PUBLISH: "dispatch", Move.FINISH: "finish", Move.WAIT: "wait"}
+
+
+def move_notices(goal: Goal, move: Move, started: bool = False) -> list[progress.Notice]:
+    """What followers hear of a move, sent with the transition: which phase ended and what comes
+    next (not for a goal's start), and the goal's end."""
+    notices: list[progress.Notice] = []
+    if not started and move in _NEXT:
+        ended = goal.current_phase + (1 if move is Move.WAIT else 0)
+        notices.append(progress.Notice(goal.id, "phase_done", phase=ended, next=_NEXT[move],
+                                       status=goal.status.value))
+    if move is Move.FINISH:
+        notices.append(progress.Notice(goal.id, "goal_finished", status=goal.status.value,
+                                       cost_usd=str(goal.cost_usd), reason=goal.status_reason))
+    return notices
+
+
+def move_effects(rt: Runtime, goal: Goal, move: Move, started: bool = False) -> list[Staged]:
     """What a phase move commits with its transition (once): the publication a claim owes, or
-    the Director's learning when the goal finished."""
+    the Director's learning when the goal finished; and what followers hear of it."""
+    return [*_move_writes(rt, goal, move), *move_notices(goal, move, started)]
+
+
+def _move_writes(rt: Runtime, goal: Goal, move: Move) -> list[Staged]:
     if move is Move.PUBLISH:
         return [rt.outbox.staged(goal.id, goal.run, goal.current_phase)]
     if move is not Move.FINISH:
@@ -109,7 +131,8 @@ def claim_start(rt: Runtime, goal_id: str) -> tuple[Goal, Move]:
         goal.dispatched_phase = goal.current_phase
         return Move.PUBLISH
 
-    return rt.goals.update(goal_id, change, lambda goal, move: move_effects(rt, goal, move))
+    return rt.goals.update(goal_id, change,
+                           lambda goal, move: move_effects(rt, goal, move, started=True))
 
 
 def reopen(rt: Runtime, goal_id: str) -> Goal:

@@ -16,6 +16,7 @@ from marketing_team.budget.meter import GuardedLLM
 from marketing_team.catalog.loader import load_catalog
 from marketing_team.catalog.specs import Catalog
 from marketing_team.config.settings import Settings
+from marketing_team.domain.goal import Priority
 from marketing_team.domain.values import OFFLINE_PROVIDER, Tier
 from marketing_team.llm.factory import make_llm, model_for_tier
 from marketing_team.llm.protocol import LLM
@@ -91,9 +92,11 @@ class Runtime:
         """True when no model writes the text."""
         return self.provider_name == OFFLINE_PROVIDER
 
-    def guarded(self, goal_id: str | None, skill: str, key: str | None = None) -> GuardedLLM:
-        """The runtime's LLM behind the budget and, with a key, the reply store."""
-        return GuardedLLM(self.llm, self.budget, self.replies, goal_id, skill, key)
+    def guarded(self, goal_id: str | None, skill: str, key: str | None = None,
+                priority: Priority | None = None) -> GuardedLLM:
+        """The runtime's LLM behind the budget and, with a key, the reply store (priority: the
+        goal's, when the caller has it)."""
+        return GuardedLLM(self.llm, self.budget, self.replies, goal_id, skill, key, priority)
 
 
 def build_runtime(settings: Settings, broker_url: str | None = None, llm: LLM | None = None) -> Runtime:

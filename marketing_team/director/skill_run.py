@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from marketing_team.director.phases import ACTIVE
@@ -12,6 +12,7 @@ from marketing_team.director.runtime import Runtime
 from marketing_team.domain.goal import Goal, TaskRecord, TaskStatus, deliverable_name
 from marketing_team.observability import progress
 from marketing_team.store import frontmatter
+from marketing_team.store.goals import Staged
 from marketing_team.store.leases import Lease
 from marketing_team.store.replies import reply_key
 
@@ -30,6 +31,7 @@ class Claim:
     action: Literal["run", "review", "done", "busy", "stale", "quiet"]
     task: TaskRecord
     lease: Lease | None = None
+    goal: Goal | None = None  # the goal as the claim left it (the run starts from it, no new read)
 
 
 _RUNNABLE = (TaskStatus.PENDING, TaskStatus.REVISION, TaskStatus.DEFERRED, TaskStatus.IN_PROGRESS)
@@ -48,13 +50,14 @@ def _look(goal: Goal, task: TaskRecord, run: int) -> Claim | None:
     return None
 
 
-def claim(rt: Runtime, goal_id: str, task_id: str, run: int) -> Claim:
+def claim(rt: Runtime, goal_id: str, task_id: str, run: int, read: Goal | None = None) -> Claim:
     """Take the right to draft the task (a lease, kept alive while the call runs) and mark it running.
 
     A redelivered or duplicated message finds the lease held by a live copy and is told `busy`;
-    a copy of an earlier run is told `stale`; neither pays for a call.
+    a copy of an earlier run is told `stale`; neither pays for a call. `read`: the goal as the
+    caller just read it (the gate did), to save reading it again.
     """
-    goal = rt.goals.load(goal_id)
+    goal = read if read is not None else rt.goals.load(goal_id)
     task = goal.task(task_id)
     early = _look(goal, task, run)
     if early is not None:
@@ -76,18 +79,23 @@ def claim(rt: Runtime, goal_id: str, task_id: str, run: int) -> Claim:
             current.move(TaskStatus.IN_PROGRESS)
         return Claim("run", current.model_copy(), lease)
 
-    _, claimed = rt.goals.update(goal_id, change)
+    def effects(goal: Goal, claimed: Claim) -> list[Staged]:
+        if claimed.lease is None:
+            return []
+        # Followers show the step running at once, not at their next look.
+        return [progress.Notice(goal_id, "task_started", task_id=task_id, skill=task.skill,
+                                revision=claimed.task.revision)]
+
+    changed, claimed = rt.goals.update(goal_id, change, effects, read=goal)
     if claimed.lease is None:
         rt.leases.release(lease)
-    else:  # followers show the step running at once, not at their next look
-        progress.publish(rt.redis, goal_id, "task_started", task_id=task_id, skill=task.skill,
-                         revision=claimed.task.revision)
-    return claimed
+        return claimed
+    return replace(claimed, goal=changed)
 
 
-def claim_review(rt: Runtime, goal_id: str, task_id: str, run: int) -> Claim:
+def claim_review(rt: Runtime, goal_id: str, task_id: str, run: int, read: Goal | None = None) -> Claim:
     """Take the right to review the task's current draft (one lease per revision)."""
-    goal = rt.goals.load(goal_id)
+    goal = read if read is not None else rt.goals.load(goal_id)
     task = goal.task(task_id)
     early = _look(goal, task, run)
     if early is None or early.action != "review":
@@ -95,7 +103,7 @@ def claim_review(rt: Runtime, goal_id: str, task_id: str, run: int) -> Claim:
     lease = rt.leases.claim("review", goal_id, task_id, task.revision, run)
     if lease is None:
         return Claim("busy", task)
-    return Claim("run", task, lease)
+    return Claim("run", task, lease, goal)
 
 
 def release(rt: Runtime, claimed: Claim) -> None:
@@ -134,9 +142,13 @@ def previous_draft(rt: Runtime, goal_id: str, task: TaskRecord) -> str | None:
     return deliverable_body(rt, goal_id, task.output)
 
 
-def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord:
-    """Produce the task's deliverable for its current revision and record it as completed."""
-    goal = rt.goals.load(goal_id)
+def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
+              read: Goal | None = None) -> TaskRecord:
+    """Produce the task's deliverable for its current revision and record it as completed.
+
+    read: the goal as its claim left it (saves a read; a stale copy only costs the record a retry).
+    """
+    goal = read if read is not None else rt.goals.load(goal_id)
     task = goal.task(task_id)
     spec = rt.catalog.skill(task.skill)
     message = skill_message(
@@ -146,7 +158,7 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
         event_data=goal.event.data if goal.event is not None else None,
     )
     key = reply_key(goal_id, task_id, task.revision, "skill")
-    llm = rt.guarded(goal_id, task.skill, key)
+    llm = rt.guarded(goal_id, task.skill, key, goal.priority)
     reply = llm.complete(system_blocks(spec, rt.context.get()), [message], model,
                          rt.settings.max_output_tokens)
     name = deliverable_name(task)
@@ -174,10 +186,16 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str) -> TaskRecord
         current.move(TaskStatus.COMPLETED)
         return current.model_copy()
 
-    _, done = rt.goals.update(goal_id, record)
+    completed = progress.Notice(goal_id, "task_completed", task_id=task_id, skill=task.skill,
+                                revision=task.revision, cost_usd=str(reply.cost_usd), document=name)
+
+    def effects(goal: Goal, done: TaskRecord) -> list[Staged]:
+        return [completed] if done.output == name and done.status is TaskStatus.COMPLETED else []
+
+    _, done = rt.goals.update(goal_id, record, effects, read=goal)
     log.info("skill finished", extra={"event": "skill_finished", "goal_id": goal_id, "task_id": task_id,
                                       "skill": task.skill, "model": reply.model, "fresh_call": llm.fresh,
                                       "cost_usd": str(reply.cost_usd)})
-    progress.publish(rt.redis, goal_id, "task_completed", task_id=task_id, skill=task.skill,
-                     revision=task.revision, cost_usd=str(reply.cost_usd), document=name)
+    if done.output != name or done.status is not TaskStatus.COMPLETED:
+        progress.send(rt.redis, completed)  # a late copy: announced all the same, as before
     return done

@@ -126,7 +126,8 @@ def record(client: redis.Redis, run: TaskRun) -> None:
             totals.tokens_in if totals and run.task_id else -1,
             totals.tokens_out if totals else 0,
             int(totals.cost_usd * NANO) if totals else 0, DAY_TTL_S, SNAPSHOT_TTL_S]
-    client.eval(_RECORD, len(keys), *keys, *args)
+    # EVALSHA (loaded once per server), not EVAL: the script's text is not sent with every run.
+    client.register_script(_RECORD)(keys=keys, args=args)
 
 
 def _text(value: bytes | str) -> str:

@@ -24,13 +24,36 @@ def channel(goal_id: str) -> str:
     return f"mt:goal:{goal_id}:progress"
 
 
+class Notice:
+    """An announcement sent in the same transaction as the change it announces (no round trip of
+    its own; a goal store's `update` takes it as a staged effect)."""
+
+    def __init__(self, goal_id: str, event: str, **data: Any) -> None:
+        self.goal_id = goal_id
+        self.channel = channel(goal_id)
+        self.payload = _payload(goal_id, event, data)
+
+    def stage(self, pipe: redis.client.Pipeline) -> None:
+        """PUBLISH with the change."""
+        pipe.publish(self.channel, self.payload)
+
+
+def _payload(goal_id: str, event: str, data: dict[str, Any]) -> str:
+    return json.dumps({"event": event, "goal_id": goal_id, **data}, default=str)
+
+
 def publish(client: redis.Redis, goal_id: str, event: str, **data: Any) -> None:
     """Announce a change; progress is advisory, so a broker hiccup is logged, not raised."""
-    payload = json.dumps({"event": event, "goal_id": goal_id, **data}, default=str)
+    send(client, Notice(goal_id, event, **data))
+
+
+def send(client: redis.Redis, notice: Notice) -> None:
+    """Publish a notice on its own (advisory: a broker hiccup is logged, not raised)."""
     try:
-        client.publish(channel(goal_id), payload)
+        client.publish(notice.channel, notice.payload)
     except redis.RedisError as exc:
-        log.warning("progress publish failed", extra={"event": "progress_failed", "goal_id": goal_id,
+        log.warning("progress publish failed", extra={"event": "progress_failed",
+                                                       "goal_id": notice.goal_id,
                                                        "error": type(exc).__name__})
 
 

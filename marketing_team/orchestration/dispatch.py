@@ -42,32 +42,21 @@ def republish_task(app: Celery, goal: Goal, task: TaskRecord) -> None:
     _publish(app, goal, resume_canvas(app, goal, task), "task_republished", task.phase_index)
 
 
-_NEXT = {Move.PUBLISH: "dispatch", Move.FINISH: "finish", Move.WAIT: "wait"}
+def follow(app: Celery, rt: Runtime, goal: Goal, move: Move) -> None:
+    """Do what a phase move asks: publish the phase this caller claimed.
 
-
-def follow(app: Celery, rt: Runtime, goal: Goal, move: Move, phase_done: bool = True) -> None:
-    """Do what a phase move asks: publish the phase this caller claimed, or announce the end.
-
-    phase_done says the move came from a phase's last task (not from a goal's start), so
-    followers hear which phase ended and what comes next.
+    Followers heard of the move already: its notices went out with the transition.
     """
-    if phase_done and move in _NEXT:
-        ended = goal.current_phase + (1 if move is Move.WAIT else 0)
-        progress.publish(rt.redis, goal.id, "phase_done", phase=ended, next=_NEXT[move],
-                         status=goal.status.value)
     if move is Move.PUBLISH:
         dispatch_phase(app, goal, goal.current_phase)
         rt.outbox.done(Publication(goal.id, goal.run, goal.current_phase))  # owed no more
-    elif move is Move.FINISH:
-        progress.publish(rt.redis, goal.id, "goal_finished", status=goal.status.value,
-                         cost_usd=str(goal.cost_usd), reason=goal.status_reason)
 
 
 def start(app: Celery, rt: Runtime, goal_id: str) -> Goal:
     """Mark the goal running and publish its current phase for this run (once per run)."""
     rt.budget.before_publish(rt.goals.load(goal_id))
     goal, move = phases.claim_start(rt, goal_id)
-    follow(app, rt, goal, move, phase_done=False)
+    follow(app, rt, goal, move)
     progress.publish(rt.redis, goal_id, "goal_started", phases=len(goal.plan.phases), run=goal.run)
     return goal
 

@@ -10,6 +10,7 @@ import logging
 import sys
 import threading
 import time
+from decimal import Decimal
 from typing import Any
 
 import redis
@@ -17,6 +18,7 @@ from celery import Celery, signals, states
 
 from marketing_team.config.settings import load_settings
 from marketing_team.domain.errors import MarketingTeamError
+from marketing_team.domain.goal import TaskRecord
 from marketing_team.observability import logs, metrics
 from marketing_team.orchestration.context import has_runtime, runtime_of
 
@@ -92,10 +94,10 @@ def _on_postrun(task_id: str, task: Any, args: Any = (), kwargs: Any = None, ret
         rt = runtime_of(task.app)
         totals = None
         if str(task.name).startswith("skills.") and goal_id and our_task_id:
-            record = rt.goals.load(goal_id).task(our_task_id)
-            totals = metrics.Totals(record.tokens_in, record.tokens_out, record.cost_usd)
-            context.update(skill=record.skill, model=record.model, tokens_in=record.tokens_in,
-                           tokens_out=record.tokens_out, cost_usd=str(record.cost_usd))
+            shown = _totals_of(retval) or _stored_totals(rt.goals.load(goal_id).task(our_task_id))
+            totals = metrics.Totals(int(shown["tokens_in"]), int(shown["tokens_out"]),
+                                    Decimal(str(shown["cost_usd"])))
+            context.update(shown)
         metrics.record(rt.redis, metrics.TaskRun(
             name=name, day=metrics.today(rt.settings.timezone), duration_s=duration, goal_id=goal_id,
             task_id=our_task_id, failed=failed, retried=state == states.RETRY, totals=totals))
@@ -105,6 +107,22 @@ def _on_postrun(task_id: str, task: Any, args: Any = (), kwargs: Any = None, ret
                                                    "error": f"{type(exc).__name__}: {exc}"[:300]})
     log.log(logging.WARNING if failed else logging.INFO, "task %s %s in %.3f s", task.name,
             (state or "?").lower(), duration, extra=context)
+
+
+_TOTALS = ("skill", "model", "tokens_in", "tokens_out", "cost_usd")
+
+
+def _totals_of(retval: Any) -> dict[str, Any] | None:
+    """The task's totals a completed skill step returns (no read of the goal needed)."""
+    if isinstance(retval, dict) and all(key in retval for key in _TOTALS):
+        return {key: retval[key] for key in _TOTALS}
+    return None
+
+
+def _stored_totals(record: TaskRecord) -> dict[str, Any]:
+    """The task's totals as its goal records them (a step that ended without drafting)."""
+    return {"skill": record.skill, "model": record.model, "tokens_in": record.tokens_in,
+            "tokens_out": record.tokens_out, "cost_usd": str(record.cost_usd)}
 
 
 def _on_failure(sender: Any = None, task_id: str | None = None, exception: BaseException | None = None,

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from celery import Task
 from celery.exceptions import Ignore
 
-from marketing_team.budget.policy import Admission
+from marketing_team.budget.policy import Admission, BudgetLevel
 from marketing_team.director.phases import ACTIVE
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import BudgetDeferred, BudgetError, CatalogMismatchError
@@ -31,6 +31,26 @@ PARK_MAX_S = 300
 # A task refused for its catalog goes back to the queue this often (another worker may match).
 CATALOG_RETRIES = 5
 CATALOG_RETRY_S = 2
+
+
+_READ = "mt_goal"  # the goal as the gate read it, on the execution's request (thread-local)
+_LEVEL = "mt_level"  # the budget level the gate admitted it at
+
+
+def admitted(task: Task, goal_id: str) -> Goal | None:
+    """The goal as this execution's gate read it, for the body to start from (None if it did not).
+
+    A copy a few microseconds old: whatever the body changes goes through compare-and-set, which
+    starts again from the stored state if the goal moved on meanwhile.
+    """
+    goal = getattr(task.request, _READ, None)
+    return goal if isinstance(goal, Goal) and goal.id == goal_id else None
+
+
+def admitted_level(task: Task) -> BudgetLevel | None:
+    """The budget level this execution was admitted at (its soft choices reuse it; None if not)."""
+    level = getattr(task.request, _LEVEL, None)
+    return level if isinstance(level, BudgetLevel) else None
 
 
 def gated(name: str) -> bool:
@@ -58,13 +78,16 @@ def before_task(task: Task, rt: Runtime, args: tuple[Any, ...], kwargs: dict[str
         return
     goal_id, task_id, run = ids(args, kwargs)
     goal = rt.goals.load(goal_id)
+    setattr(task.request, _READ, goal)
     if goal.run != run or goal.status not in ACTIVE:
         return  # a stale copy, or a paused or settled goal: the body ends it quietly
     check_catalog(task, rt, goal)
     admission = rt.budget.admit(goal)
+    setattr(task.request, _LEVEL, admission.level)
     if admission.kind != "run":
         refuse(rt, goal, task_id, run, admission)
     if goal.status is GoalStatus.WAITING_BUDGET:
+        setattr(task.request, _READ, None)  # changed below: the body reads it afresh
         rt.budget.set_status(goal_id, GoalStatus.RUNNING, "", only_from=(GoalStatus.WAITING_BUDGET,))
         progress.publish(rt.redis, goal_id, "goal_resumed", reason="budget allows it again")
 

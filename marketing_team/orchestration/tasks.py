@@ -27,6 +27,7 @@ from marketing_team.domain.errors import (
     MarketingTeamError,
     ProviderBillingError,
 )
+from marketing_team.domain.goal import TaskRecord
 from marketing_team.orchestration import canvas, dispatch, sweeper, task_gate
 from marketing_team.orchestration.context import runtime_of
 
@@ -79,7 +80,7 @@ def _announce(app: Celery, rt: Runtime) -> None:
     if rt.offline:
         return  # the offline provider spends nothing, so it crosses no level
     try:
-        dispatch.emit(app, rt, rt.budget.announcements())
+        dispatch.emit(app, rt, rt.budget.announcements(after_settle=True))
     except redis.RedisError as exc:
         log.warning("budget announcement skipped", extra={"event": "announce_failed",
                                                            "error": type(exc).__name__})
@@ -113,29 +114,32 @@ def _faults(task: Task, busy: int) -> int:
 def skill_body(task: Task, goal_id: str, task_id: str, run: int = 0, busy: int = 0) -> Any:
     """Draft the task's deliverable unless that is not this message's to do; its review follows."""
     rt = runtime_of(task.app)
-    claimed = skill_run.claim(rt, goal_id, task_id, run)
+    claimed = skill_run.claim(rt, goal_id, task_id, run, read=task_gate.admitted(task, goal_id))
     if claimed.action != "run":
         return _ended(task, rt, claimed, busy)
     try:
-        _run(task, rt, goal_id, task_id, claimed.task.skill, busy)
+        done = _run(task, rt, claimed, busy)
     except _Failed as failed:
         return _failed(task.app, rt, goal_id, task_id, str(failed))
     except ProviderBillingError as exc:
         return _untrusted(task.app, rt, goal_id, task_id, exc)
     finally:
         skill_run.release(rt, claimed)  # a retry or a later revision may run it again
-    return {"task_id": task_id, "status": "completed"}
+    # The task's totals so far ride on the result: the metrics observer needs no read of the goal.
+    return {"task_id": task_id, "status": "completed", "skill": done.skill, "model": done.model,
+            "tokens_in": done.tokens_in, "tokens_out": done.tokens_out, "cost_usd": str(done.cost_usd)}
 
 
 class _Failed(Exception):
     """A skill run that failed for good; the message is its typed reason."""
 
 
-def _run(task: Task, rt: Runtime, goal_id: str, task_id: str, skill: str, busy: int) -> None:
+def _run(task: Task, rt: Runtime, claimed: Claim, busy: int) -> TaskRecord:
     """One model run of the skill; transient faults retry the whole task, others fail it."""
-    spec = rt.catalog.skill(skill)
+    spec = rt.catalog.skill(claimed.task.skill)
+    model = rt.model_for(rt.budget.effective_tier(spec.tier, task_gate.admitted_level(task)))
     try:
-        skill_run.run_skill(rt, goal_id, task_id, rt.model_for(rt.budget.effective_tier(spec.tier)))
+        return skill_run.run_skill(rt, claimed.task.goal_id, claimed.task.id, model, read=claimed.goal)
     except (BudgetError, ProviderBillingError):
         raise  # not a skill failure: the step parks, or the goal stops
     except LLMTransientError as exc:
@@ -175,15 +179,18 @@ def register(app: Celery, catalog: Catalog) -> None:
     @app.task(name="director.review", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]
     def review(self: TeamTask, goal_id: str, task_id: str, run: int = 0, busy: int = 0) -> Any:
         rt = self.rt
-        claimed = skill_run.claim_review(rt, goal_id, task_id, run)
+        claimed = skill_run.claim_review(rt, goal_id, task_id, run,
+                                         read=task_gate.admitted(self, goal_id))
         if claimed.action != "run":
             return _ended(self, rt, claimed, busy)
-        model = rt.model_for(rt.budget.effective_tier("sonnet"))
+        tier = rt.budget.effective_tier("sonnet", task_gate.admitted_level(self))
+        model = rt.model_for(tier)
         # After the transient retries are spent the structural review decides alone.
         used = _faults(self, busy)
         try:
-            step, move = flow.review_task(rt, goal_id, task_id, model,
-                                          model_allowed=used < MAX_TRANSIENT_RETRIES)
+            step, move, goal = flow.review_task(rt, goal_id, task_id, model,
+                                                model_allowed=used < MAX_TRANSIENT_RETRIES,
+                                                read=claimed.goal, tier=tier)
         except LLMTransientError as exc:
             raise self.retry(exc=exc, countdown=2 ** (used + 1),
                              max_retries=self.request.retries + 1) from None
@@ -191,7 +198,6 @@ def register(app: Celery, catalog: Catalog) -> None:
             return _untrusted(self.app, rt, goal_id, task_id, exc)
         finally:
             skill_run.release(rt, claimed)
-        goal = rt.goals.load(goal_id)
         if step in (NextStep.REVISE, NextStep.RETRY):
             # The revision runs as a new draft + review. Published, not spliced with Task.replace
             # (which raises Ignore and has Celery format two tracebacks, ~5 ms a revision): a

@@ -9,16 +9,20 @@ folder is the archive.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 import redis
 from pydantic import ValidationError
+from redis.commands.core import Script
+from redis.typing import EncodableT
 
 from marketing_team.domain.errors import (
     AlreadyExistsError,
@@ -39,6 +43,25 @@ TOUCHED = "mt:goals:touched"  # running goals: when their state last changed (s)
 MAX_ATTEMPTS = 200  # compare-and-set tries before giving up (a transient fault: the task retries)
 BACKOFF_CAP_S = 0.05  # jittered, doubling pause after each conflict, up to this
 SWEEP_BATCH = 20
+# One round trip per change, where WATCH, GET, MULTI/EXEC take three: the writes (state, indexes,
+# counters, staged effects) run only when the stored state still has the digest the change was
+# computed from; otherwise the script answers with the stored state to compute from again.
+_COMPARE_AND_WRITE = """
+local current = redis.call('GET', KEYS[1])
+local seen = ''
+if current then seen = redis.sha1hex(current) end
+if seen ~= ARGV[1] then
+  if current then return {0, current} end
+  return {0}
+end
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+return {1}
+"""
 
 
 def state_key(goal_id: str) -> str:
@@ -90,6 +113,30 @@ def _decode(goal_id: str, raw: bytes | str | None) -> Goal:
                                 f"{first.get('msg')}") from None
 
 
+def _encoded(raw: bytes | str | None) -> bytes | None:
+    return raw.encode() if isinstance(raw, str) else raw
+
+
+def _digest(raw: bytes | str | None) -> str:
+    """The state's SHA-1 as the server computes it (empty for a missing goal)."""
+    encoded = _encoded(raw)
+    return "" if encoded is None else hashlib.sha1(encoded, usedforsecurity=False).hexdigest()
+
+
+def _flatten(recorder: redis.client.Pipeline) -> list[EncodableT]:
+    """A recorded pipeline's commands as the script's arguments: count, then the words, each."""
+    words: list[EncodableT] = []
+    for args, _ in recorder.command_stack:
+        words.append(len(args))
+        words.extend(args)
+    return words
+
+
+def _back_off(attempt: int) -> None:
+    # Jittered backoff: contenders spread out instead of colliding again in lockstep.
+    time.sleep(random.uniform(0, min(BACKOFF_CAP_S, 0.0005 * 2 ** attempt)))
+
+
 def _active_tasks(goal: Goal) -> Counter[str]:
     """The goal's tasks by status while it is under way; nothing once it settled."""
     if goal.status.is_settled:
@@ -111,6 +158,10 @@ class GoalStore:
     def __init__(self, connection: RedisConnection, retention_s: int) -> None:
         self.connection = connection
         self.retention_s = retention_s
+
+    @functools.cached_property
+    def _cas(self) -> Script:
+        return self.client.register_script(_COMPARE_AND_WRITE)
 
     @property
     def client(self) -> redis.Redis:
@@ -158,18 +209,59 @@ class GoalStore:
 
     def update(self, goal_id: str, change: Callable[[Goal], R],
                effects: Callable[[Goal, R], Iterable[Staged]] | None = None,
-               watch: Sequence[str] = ()) -> tuple[Goal, R]:
+               watch: Sequence[str] = (), read: Goal | None = None) -> tuple[Goal, R]:
         """Apply change under compare-and-set (retried on conflict) with its staged side effects.
 
         change must be a pure function of the goal it is given: on a conflict it runs again on
         the newer state. effects(goal, result) are committed in the same transaction; `watch`
-        names other keys whose change must also restart the attempt.
+        names other keys whose change must also restart the attempt. `read` is the goal as the
+        caller last read it: the first attempt starts from it instead of reading again (if the
+        goal moved on meanwhile, the write is refused and the attempt repeats on the stored state).
         """
+        if watch:
+            return self._update_watching(goal_id, change, effects, watch)
+        key = state_key(goal_id)
+        raw: bytes | str | None = read.model_dump_json() if read is not None else self.client.get(key)
+        conflicts = 0
+        for attempt in range(MAX_ATTEMPTS):
+            goal = _decode(goal_id, raw)
+            before, tasks_before = goal.status, _active_tasks(goal)
+            result = change(goal)
+            staged = list(effects(goal, result)) if effects is not None else []
+            if not staged and _unchanged(goal, raw):
+                if read is not None and attempt == 0:
+                    # Nothing to write, but the caller's copy may be old: the answer must come
+                    # from the stored state, so compare it once (cheap: one round trip).
+                    stored = self.client.get(key)
+                    if stored is None or stored != _encoded(raw):
+                        raw = stored
+                        continue
+                return goal, result  # no transition: no write, no touch, no retention restart
+            goal.updated_at = utcnow()
+            recorder = self.client.pipeline(transaction=False)  # records commands; never executed
+            recorder.set(key, goal.model_dump_json())
+            self._reindex(recorder, goal, before)
+            _count_tasks(recorder, tasks_before, _active_tasks(goal))
+            for write in staged:
+                write.stage(recorder)
+            answer = cast("list[bytes | int]", self._cas(keys=[key], args=[_digest(raw), *_flatten(recorder)]))
+            if answer[0] == 1:
+                return goal, result
+            current = answer[1] if len(answer) > 1 else None
+            raw = current if isinstance(current, bytes) else None  # decode raises NotFound if gone
+            if attempt or read is None:  # a caller's old copy is no conflict: try again at once
+                conflicts += 1
+                _back_off(conflicts)
+        raise LockTimeoutError(f"goal {goal_id} kept changing: no update after {MAX_ATTEMPTS} tries")
+
+    def _update_watching(self, goal_id: str, change: Callable[[Goal], R],
+                         effects: Callable[[Goal, R], Iterable[Staged]] | None,
+                         watch: Sequence[str]) -> tuple[Goal, R]:
+        """update() that also restarts when other keys change (WATCH/MULTI: three round trips)."""
         key = state_key(goal_id)
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
-                # Jittered backoff: contenders spread out instead of colliding again in lockstep.
-                time.sleep(random.uniform(0, min(BACKOFF_CAP_S, 0.0005 * 2 ** attempt)))
+                _back_off(attempt)
             with self.client.pipeline(transaction=True) as pipe:
                 try:
                     pipe.watch(key, *watch)  # type: ignore[no-untyped-call]
@@ -179,8 +271,6 @@ class GoalStore:
                     result = change(goal)
                     staged = list(effects(goal, result)) if effects is not None else []
                     if not staged and _unchanged(goal, raw):
-                        # No transition (a repeated join, a stale copy): no write, so the goal
-                        # does not look touched to the sweeper nor restart its retention.
                         pipe.reset()
                         return goal, result
                     goal.updated_at = utcnow()

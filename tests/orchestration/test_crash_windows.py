@@ -91,7 +91,7 @@ def test_a_crash_right_after_an_escalation_leaves_its_review_item_with_it(
         try:
             goal = plan_pipeline(rt, "Copywriting Review Chain", Priority.P1)
             rt.goals.create(goal)
-            proxy.freeze_after(writes("mt:goal:", "SET", containing=b'"status":"blocked"'))
+            proxy.freeze_after(writes("mt:goal:", "SET", "EVALSHA", containing=b'"status":"blocked"'))
             dispatch.start(app, rt, goal.id)
 
             # When the worker dies right after the write that blocks the task

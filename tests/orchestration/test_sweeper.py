@@ -201,7 +201,7 @@ def test_a_phase_claimed_by_a_process_that_died_before_publishing_it_is_publishe
     claimed = skill_run.claim(idle.rt, goal.id, task.id, goal.run)
     skill_run.run_skill(idle.rt, goal.id, task.id, model)
     skill_run.release(idle.rt, claimed)
-    _, move = flow.review_task(idle.rt, goal.id, task.id, model)
+    _, move, _ = flow.review_task(idle.rt, goal.id, task.id, model)
     assert move is Move.PUBLISH  # the next phase is this process's to publish, and it dies here
     assert _queued(idle.rt.redis) == []
     assert unaccounted_goals(idle.rt) == []  # the claim itself records the publication it owes

@@ -234,3 +234,64 @@ def test_a_malformed_id_in_the_index_is_listed_as_unreadable(store: GoalStore,
 
     assert [g.id for g in listed if isinstance(g, Goal)] == [good.id]
     assert [g.id for g in listed if isinstance(g, Unreadable)] == ["../../etc"]
+
+
+def _calls(client: redis.Redis) -> dict[str, int]:
+    """How often the server ran each command so far (INFO commandstats; a script's calls count)."""
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(entry["calls"]) for name, entry in stats.items()}
+
+
+def test_an_update_from_an_old_copy_applies_to_the_stored_state(store: GoalStore) -> None:
+    # Given a copy read before another worker changed the goal
+    goal = _goal()
+    store.create(goal)
+    old = store.load(goal.id)
+    store.update(goal.id, lambda g: setattr(g, "consecutive_failures", 5))
+
+    # When a change starts from the old copy
+    seen, _ = store.update(goal.id, lambda g: setattr(g, "republished", g.consecutive_failures),
+                           read=old)
+
+    # Then it was computed from the stored state, and the other worker's change is kept
+    stored = store.load(goal.id)
+    assert (stored.consecutive_failures, stored.republished) == (5, 5)
+    assert seen == stored
+
+
+def test_an_unchanged_answer_from_an_old_copy_comes_from_the_stored_state(store: GoalStore) -> None:
+    goal = _goal()
+    store.create(goal)
+    old = store.load(goal.id)
+    store.update(goal.id, lambda g: setattr(g, "status", GoalStatus.RUNNING))
+
+    _, status = store.update(goal.id, lambda g: g.status, read=old)  # writes nothing
+
+    assert status is GoalStatus.RUNNING
+
+
+def test_a_change_from_a_fresh_copy_is_one_round_trip_with_its_staged_effects(
+        store: GoalStore, redis_server: RunningServer, redis_client: redis.Redis) -> None:
+    # Given a goal just read, and a learning to commit with its change
+    learnings = LearningStore(RedisConnection(redis_server.url))
+    goal = _goal()
+    store.create(goal)
+    fresh = store.load(goal.id)
+    staged = learnings.staged(Learning(skill="director", goal_id=goal.id, outcome=Outcome.SUCCESS,
+                                       lesson="ran"))
+    store.update(goal.id, lambda g: None)  # the script is loaded on the server already
+    fresh = store.load(goal.id)
+    before = _calls(redis_client)
+
+    # When the change is applied from that copy
+    store.update(goal.id, lambda g: setattr(g, "status", GoalStatus.RUNNING), lambda g, _: [staged],
+                 read=fresh)
+
+    # Then the client sent one script (its GET is the script's own read), no WATCH or MULTI,
+    # and the state and the effect both landed
+    after = _calls(redis_client)
+    ran = {name: after.get(name, 0) - before.get(name, 0)
+           for name in ("evalsha", "get", "watch", "multi", "exec")}
+    assert ran == {"evalsha": 1, "get": 1, "watch": 0, "multi": 0, "exec": 0}
+    assert store.load(goal.id).status is GoalStatus.RUNNING
+    assert [item.lesson for item in learnings.recent()] == ["ran"]
