@@ -1,6 +1,7 @@
 """Skill steps on one worker process with a zero-latency model, against bare Celery doing the
 same shape: a task, then its review chained after it, with the same broker settings (acks late,
-prefetch 1, the priority queues, threads x8) on the same kind of server.
+prefetch 1, the priority queues, threads x8) on the same kind of server. Each worker runs a few
+steps before it is measured (connections open, scripts loaded), as a worker that has run a while.
 
 Three rows come from one run: the rate ratio (>= 0.7), the absolute rate (>= 100 steps/s) and our
 own time per step (<= 12 ms: the model answers at once, so a step's wall time at saturation is
@@ -29,6 +30,7 @@ from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 
 STEPS = 300
+WARM = 50  # steps each worker runs before it is measured
 CONCURRENCY = 8
 RATIO_TARGET = 0.7
 RATE_TARGET = 100.0
@@ -43,7 +45,7 @@ def _goal(skill: str) -> Goal:
                 tasks=build_tasks(goal_id, plan, Priority.P1, "bench"))
 
 
-def bare_rate(srv: RunningServer, steps: int) -> float:
+def bare_rate(srv: RunningServer, steps: int, warm: int = WARM) -> float:
     """Pairs/s of bare Celery: a no-op task chained to a no-op review, our broker settings."""
     settings = load_settings(_env_file=None, workspace_dir=Path(tempfile.mkdtemp()))
     app = Celery("bare", set_as_current=False)
@@ -63,48 +65,58 @@ def bare_rate(srv: RunningServer, steps: int) -> float:
             done += 1
         return {"task_id": task_id, "decision": "approve"}
 
-    worker = InProcessWorker(app, concurrency=CONCURRENCY).start()
-    try:
+    def pairs(count: int) -> float:
+        nonlocal done
+        done = 0
         started = time.perf_counter()
-        for n in range(steps):
+        for n in range(count):
             ids = (f"goal-{n}", f"task-{n}", 0)
             chain(step.si(*ids).set(queue="skills", priority=3),
                   review.si(*ids).set(queue="director", priority=3)).apply_async()
-        wait_for(lambda: done >= steps, 300, "the bare pairs", every_s=0.005)
-        return steps / (time.perf_counter() - started)
+        wait_for(lambda: done >= count, 300, "the bare pairs", every_s=0.005)
+        return count / (time.perf_counter() - started)
+
+    worker = InProcessWorker(app, concurrency=CONCURRENCY).start()
+    try:
+        pairs(warm)  # connections, scripts and code paths warm, as in a worker that has run a while
+        return pairs(steps)
     finally:
         worker.stop(warm=False)
 
 
-def skill_rate(srv: RunningServer, steps: int) -> float:
-    """Skill steps/s (claim, draft, store, review, learning, phase advance) on the same setup."""
+def skill_rate(srv: RunningServer, steps: int, warm: int = WARM) -> float:
+    """Skill steps/s (claim, draft, store, review, learning, goal end) on the same setup."""
     with Team(srv, Path(tempfile.mkdtemp(prefix="mt-bench-ws-")), CannedLLM(),
               concurrency=CONCURRENCY) as team:
-        goals = [_goal("copy-editing") for _ in range(steps)]
-        for goal in goals:
-            team.rt.goals.create(goal)
-        sub = team.rt.redis.pubsub()  # type: ignore[no-untyped-call]
-        sub.psubscribe("mt:goal:*:progress")
-        finished = 0
-        started = time.perf_counter()
-        for goal in goals:
-            step_signature(team.app, goal.tasks[0], goal.run).apply_async()
-        deadline = time.monotonic() + 300
-        while finished < steps and time.monotonic() < deadline:
-            message = sub.get_message(timeout=1.0)
-            if message and message.get("type") == "pmessage" and b'"goal_finished"' in message["data"]:
-                finished += 1
-        wall = time.perf_counter() - started
-        sub.close()
-        if finished < steps:
-            raise RuntimeError(f"only {finished} of {steps} skill steps finished")
-        return steps / wall
+        _steps(team, warm)  # warmed like the bare worker
+        return _steps(team, steps)
+
+
+def _steps(team: Team, steps: int) -> float:
+    goals = [_goal("copy-editing") for _ in range(steps)]
+    for goal in goals:
+        team.rt.goals.create(goal)
+    sub = team.rt.redis.pubsub()  # type: ignore[no-untyped-call]
+    sub.psubscribe("mt:goal:*:progress")
+    finished = 0
+    started = time.perf_counter()
+    for goal in goals:
+        step_signature(team.app, goal.tasks[0], goal.run).apply_async()
+    deadline = time.monotonic() + 300
+    while finished < steps and time.monotonic() < deadline:
+        message = sub.get_message(timeout=1.0)
+        if message and message.get("type") == "pmessage" and b'"goal_finished"' in message["data"]:
+            finished += 1
+    wall = time.perf_counter() - started
+    sub.close()
+    if finished < steps:
+        raise RuntimeError(f"only {finished} of {steps} skill steps finished")
+    return steps / wall
 
 
 def run() -> list[Result]:
     """The three rows of one run."""
     with server() as srv:
-        bare_rate(srv, 50)  # warm up imports and connections for both
         bare = bare_rate(srv, STEPS)
     with server() as srv:
         ours = skill_rate(srv, STEPS)
