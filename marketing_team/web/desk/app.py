@@ -147,7 +147,8 @@ class DeskApp:
             reply = Desk.json({"error": err.message, **({"field": err.field} if err.field else {})})
             reply.status = err.status
         elif request is None:
-            reply = Reply(err.status, err.message.encode(), "text/plain; charset=utf-8")
+            text = f"{err.field}: {err.message}" if err.field else err.message
+            reply = Reply(err.status, text.encode(), "text/plain; charset=utf-8")
         else:
             reply = self.desk.page("error.html", request, session, err.status, code=err.status,
                                    message=err.message, field=err.field)
