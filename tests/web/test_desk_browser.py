@@ -75,6 +75,7 @@ def test_a_marketer_revises_a_waiting_deliverable_in_the_browser_and_sees_the_go
     # Sign in: a stranger is sent to the form, and back to the desk after it.
     browser.get(f"{served}/desk/")
     assert "/desk/login" in browser.current_url
+    browser.find_element(By.ID, "user").send_keys("admin")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'a[href="/desk/goals/{waiting_goal.id}"]'))
