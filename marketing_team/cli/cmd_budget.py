@@ -3,48 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import click
 
 from marketing_team.budget.ledger import Spend, month_of
 from marketing_team.budget.policy import level_for, share_percent, to_micros, to_usd
+from marketing_team.budget.summary import budget_summary
 from marketing_team.cli.common import emit_json, say, settings
 from marketing_team.config.settings import Settings
 from marketing_team.domain.errors import InputError
 from marketing_team.domain.values import utcnow
 from marketing_team.ops.run_mode import store_session
-
-
-def _usd(micros: int) -> float:
-    # The JSON edge only: micro-dollar amounts have at most 6 decimals, which a float's shortest
-    # repr prints back exactly; all arithmetic above stays in integers and Decimal.
-    return float(to_usd(micros))
-
-
-def _by(amounts: dict[str, int]) -> dict[str, float]:
-    return {name: _usd(value) for name, value in sorted(amounts.items(), key=lambda kv: (-kv[1], kv[0]))}
-
-
-def budget_summary(cfg: Settings, spend: Spend, month: str, source: str) -> dict[str, Any]:
-    """The `--json` object: level, spent_usd, budget_usd, remaining_usd and the breakdowns."""
-    budget = to_micros(cfg.budget_monthly, round_up=False)
-    return {
-        "month": month,
-        "level": level_for(spent := spend.spent, budget).value,
-        "spent_usd": _usd(spent),
-        "budget_usd": _usd(budget),
-        "remaining_usd": _usd(max(0, budget - spent)),
-        "reserved_usd": _usd(spend.reserved),
-        "share_pct": float(share_percent(spent, budget)),
-        "calls": spend.calls,
-        "goal_cap_usd": _usd(to_micros(cfg.goal_budget_cap, round_up=False)),
-        "call_cap_usd": _usd(to_micros(cfg.call_cost_cap, round_up=False)),
-        "by_skill": _by(spend.by_skill),
-        "by_model": _by(spend.by_model),
-        "by_day": {day: _usd(value) for day, value in sorted(spend.by_day.items())},
-        "source": source,
-    }
 
 
 def _print(cfg: Settings, spend: Spend, month: str, source: str) -> None:

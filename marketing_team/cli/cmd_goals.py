@@ -19,7 +19,7 @@ from marketing_team.cli.goal_run import finish, follow_goal, refuse_unless_healt
 from marketing_team.cli.live_view import planning_status
 from marketing_team.cli.watch import goal_summary, print_summary
 from marketing_team.config.settings import Settings
-from marketing_team.director import export, flow, phases
+from marketing_team.director import export, flow
 from marketing_team.director.launch import (
     check_topic,
     estimate_cost,
@@ -34,7 +34,7 @@ from marketing_team.domain.goal import Category, Goal, GoalStatus, Priority
 from marketing_team.domain.values import check_id
 from marketing_team.observability import progress
 from marketing_team.ops.run_mode import RunMode, existing_store, store_session
-from marketing_team.orchestration import dispatch
+from marketing_team.orchestration import decisions
 
 CATEGORY = click.Choice([c.value for c in Category])
 def _print_plan(rt: Runtime, goal: Goal, note: str) -> None:
@@ -226,17 +226,17 @@ def goals_resume(goal_id: str, detach: bool, as_json: bool, embedded_worker: boo
         offline_notice(cfg)
         if detach and mode.embedded:
             raise InputError("--detach needs REDIS_URL and running workers")
-        phases.reopen(rt, goal_id)
         sub = progress.Subscription(rt.redis, goal_id)
         if detach:
             try:
-                dispatch.start(app, rt, goal_id)
+                decisions.resume_goal(app, rt, goal_id)
             finally:
                 sub.close()
             report(rt, rt.goals.load(goal_id), as_json)
             return
         try:
-            final = follow_goal(mode, goal_id, sub, as_json, lambda: dispatch.start(app, rt, goal_id))
+            final = follow_goal(mode, goal_id, sub, as_json,
+                                lambda: decisions.resume_goal(app, rt, goal_id))
         finally:
             sub.close()
         finish(mode, final, as_json)

@@ -135,11 +135,12 @@ def _refuse_duplicate_node(cfg: Settings, url: str, node: str) -> None:
 
 
 def _web_ready(cfg: Settings) -> tuple[bool, str]:
-    """Whether the webhook app can start, and why not (it refuses to run without a token)."""
+    """Whether the web app can start, and why not (it needs a webhook token or a desk password)."""
     if importlib.util.find_spec("gunicorn") is None:
         return False, "gunicorn is not installed (pip install gunicorn)"
-    if cfg.webhook_token is None:
-        return False, "MT_WEBHOOK_TOKEN is not set (or run with --no-web)"
+    if cfg.webhook_token is None and cfg.console_password is None:
+        return False, ("neither MT_WEBHOOK_TOKEN (the webhook) nor MT_CONSOLE_PASSWORD (the review "
+                       "desk) is set (or run with --no-web)")
     return True, ""
 
 

@@ -6,14 +6,13 @@ import click
 
 from marketing_team.cli.common import emit_json, say, settings
 from marketing_team.cli.watch import export_all, follow, print_summary
-from marketing_team.director import human_review, phases
 from marketing_team.domain.errors import InputError
-from marketing_team.domain.goal import GoalStatus
 from marketing_team.domain.review_item import ItemStatus
 from marketing_team.domain.values import check_id
 from marketing_team.observability import progress
 from marketing_team.ops.run_mode import RunMode, store_session
-from marketing_team.orchestration import dispatch
+from marketing_team.orchestration import decisions
+from marketing_team.orchestration.decisions import Continuation
 
 
 @click.group("reviews")
@@ -61,31 +60,22 @@ def _decide(item_id: str, status: ItemStatus, notes: str, detach: bool) -> None:
         if detach and mode.embedded:
             raise InputError("--detach needs REDIS_URL and running workers (the embedded worker "
                              "stops with this command)")
-        item = rt.reviews.load(item_id)
-        decided = human_review.human_decision(rt, item_id, status, notes)
-        goal = rt.goals.load(item.goal_id)
-        sub = progress.Subscription(rt.redis, goal.id)
+        goal_id = rt.reviews.load(item_id).goal_id
+        # Subscribed before deciding, so no progress the decision sets going is missed.
+        sub = progress.Subscription(rt.redis, goal_id)
         try:
-            if (status is ItemStatus.REVISED and item.task_id is not None
-                    and goal.status is GoalStatus.RUNNING):
-                # The rest of its phase is still running: send this task round again on its own.
-                dispatch.republish_task(app, goal, goal.task(item.task_id))
-                say(f"{item_id}: {status.value}; {item.skill} runs again in goal {goal.id}",
-                           err=True)
+            decision = decisions.decide_review(app, rt, item_id, status, notes)
+            goal = decision.goal
+            if decision.continuation is Continuation.REPUBLISHED:
+                say(f"{item_id}: {status.value}; {decision.item.skill} runs again in goal {goal.id}",
+                    err=True)
+            elif decision.continuation is Continuation.RESUMED:
+                say(f"{item_id}: {status.value}; goal {goal.id} resumed", err=True)
             else:
-                dispatch.follow(app, rt, goal, decided.move)  # the phase's last one out advances it
-                goal = rt.goals.load(goal.id)
-                paused = goal.status is GoalStatus.WAITING_HUMAN
-                if paused and not any(i.goal_id == goal.id for i in rt.reviews.list(ItemStatus.OPEN)):
-                    # The last open item of a paused goal: continue it where it stopped.
-                    phases.reopen(rt, goal.id)
-                    dispatch.start(app, rt, goal.id)
-                    say(f"{item_id}: {status.value}; goal {goal.id} resumed", err=True)
-                else:
-                    say(f"{item_id}: {status.value}; goal {goal.id} stays {goal.status.value}")
-                    if goal.status.is_settled:  # other items still open, or it ended meanwhile
-                        export_all(rt, goal.id)
-                        return
+                say(f"{item_id}: {status.value}; goal {goal.id} stays {goal.status.value}")
+                if goal.status.is_settled:  # other items still open, or it ended meanwhile
+                    export_all(rt, goal.id)
+                    return
             # Followed like `mtctl goal`: progress, then the folder exported and a summary.
             print_summary(rt, rt.goals.load(goal.id) if detach else follow(rt, goal.id, sub))
         finally:

@@ -200,8 +200,10 @@ def serve_cmd(host: str, port: int, insecure: bool) -> None:
         assert mode.runtime is not None
         app = create_webhook_app(cfg, insecure=insecure, broker_url=mode.runtime.broker_url)
         with make_server(host, port, app, server_class=_ThreadingServer) as server:
+            desk = (f"; review desk http://{host}:{server.server_port}/desk/"
+                    if cfg.console_password is not None else "")
             say(f"webhook on http://{host}:{server.server_port}/webhook "
-                       f"(health /health, metrics /metrics); Ctrl-C stops", err=True)
+                f"(health /health, metrics /metrics){desk}; Ctrl-C stops", err=True)
             server.serve_forever()
 
 

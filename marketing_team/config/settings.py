@@ -16,6 +16,7 @@ from marketing_team.domain.errors import ConfigurationError
 
 ProviderName = Literal["anthropic", "openai", "offline"]
 _REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+socket")
+MIN_CONSOLE_PASSWORD = 12
 
 
 class Settings(BaseSettings):
@@ -75,6 +76,20 @@ class Settings(BaseSettings):
     web_read_timeout_s: int = Field(10, alias="MT_WEB_READ_TIMEOUT", ge=1, le=600)
     flower_user: str = Field("admin", alias="MT_FLOWER_USER")
     flower_password: SecretStr | None = Field(None, alias="MT_FLOWER_PASSWORD")
+    # The review desk (/desk) is served only when a password is set.
+    console_user: str = Field("admin", alias="MT_CONSOLE_USER", min_length=1, max_length=64)
+    console_password: SecretStr | None = Field(None, alias="MT_CONSOLE_PASSWORD")
+
+    @field_validator("console_password", mode="before")
+    @classmethod
+    def _console_password(cls, value: object) -> object:
+        # An empty variable means "no desk", as unset does; a short one is refused at start.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is None or text == "":
+            return None
+        if isinstance(text, str) and len(text) < MIN_CONSOLE_PASSWORD:
+            raise ValueError(f"must be at least {MIN_CONSOLE_PASSWORD} characters")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

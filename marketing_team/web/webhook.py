@@ -1,4 +1,5 @@
-"""The WSGI webhook (no framework): `POST /webhook` queues events for the workers; `/health`, `/metrics`."""
+"""The WSGI webhook (no framework): `POST /webhook` queues events for the workers; `/health`, `/metrics`;
+and, when MT_CONSOLE_PASSWORD is set, the review desk under `/desk`."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from marketing_team.orchestration.control import CeleryApp
 from marketing_team.orchestration.dispatch import publish_event
 from marketing_team.triggers import cooldown, event_bus
 from marketing_team.web import status as pages
+from marketing_team.web.desk.app import DeskApp
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -60,9 +62,14 @@ class WebhookApp:
     celery: CeleryApp
     token: bytes | None
     hmac_secret: bytes | None
+    desk: DeskApp | None = None  # the review desk, on when MT_CONSOLE_PASSWORD is set
+    webhook_on: bool = True  # off when only the desk is configured (no token, not insecure)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Route one request; client mistakes get 4xx, never 5xx."""
+        path = environ.get("PATH_INFO") or "/"
+        if self.desk is not None and (path in ("/", "/desk") or path.startswith("/desk/")):
+            return self.desk(environ, start_response)
         try:
             status, body, headers = self._route(environ)
         except HttpError as err:
@@ -115,6 +122,8 @@ class WebhookApp:
             raise HttpError(500, "internal error; see the server log") from None
 
     def _webhook(self, environ: dict[str, Any]) -> dict[str, Any]:
+        if not self.webhook_on:
+            raise HttpError(404, "the webhook is off on this server: MT_WEBHOOK_TOKEN is not set")
         self._authorize(environ)
         _check_content_type(environ.get("CONTENT_TYPE", ""))
         body = _read_body(environ)
@@ -253,11 +262,13 @@ def parse_event(body: bytes) -> Event:
 
 
 def require_token(settings: Settings, insecure: bool) -> str:
-    """The webhook token; ConfigurationError when none is set and insecure was not chosen."""
+    """The webhook token ("" for none); ConfigurationError when there is none, insecure was not
+    chosen and there is no review desk to serve either."""
     token = settings.webhook_token.get_secret_value() if settings.webhook_token else ""
-    if not token and not insecure:
+    if not token and not insecure and settings.console_password is None:
         raise ConfigurationError("MT_WEBHOOK_TOKEN is not set: the webhook refuses to start without "
-                                 "a token (use --insecure only on a trusted network)")
+                                 "a token (set MT_CONSOLE_PASSWORD to serve only the review desk; "
+                                 "use --insecure only on a trusted network)")
     return token
 
 
@@ -271,6 +282,9 @@ def create_webhook_app(settings: Settings, *, insecure: bool = False, broker_url
     if insecure and not token:
         log.warning("webhook running without a token", extra={"event": "webhook_insecure"})
     runtime = build_runtime(settings, url)
-    return WebhookApp(settings=settings, celery=create_celery(settings, url, runtime), runtime=runtime,
+    celery = create_celery(settings, url, runtime)
+    desk = DeskApp(settings, runtime, celery) if settings.console_password is not None else None
+    return WebhookApp(settings=settings, celery=celery, runtime=runtime,
                       token=token.encode() if token else None,
-                      hmac_secret=secret.encode() if secret else None)
+                      hmac_secret=secret.encode() if secret else None, desk=desk,
+                      webhook_on=bool(token) or insecure)

@@ -1,0 +1,103 @@
+"""The desk's HTTP vocabulary: a parsed request, a reply, and the error a request is refused with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs
+
+MAX_FORM_BYTES = 64 * 1024
+REASONS = {200: "OK", 303: "See Other", 400: "Bad Request", 401: "Unauthorized",
+           403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
+           409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
+           429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+class DeskError(Exception):
+    """A request the desk refuses: its status, one message for a person, the field at fault."""
+
+    def __init__(self, status: int, message: str, field: str | None = None,
+                 headers: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field, self.headers = status, message, field, headers
+
+
+@dataclass
+class Reply:
+    """What the desk answers: a status, headers and the body's bytes."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "text/html; charset=utf-8"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def status_line(self) -> str:
+        """`303 See Other` and the like, for start_response."""
+        return f"{self.status} {REASONS.get(self.status, '')}".strip()
+
+
+def redirect(location: str) -> Reply:
+    """A 303 to a path of the desk (after a POST: the browser GETs the result)."""
+    return Reply(303, headers=[("Location", location)])
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the desk reads it (the form only for POST, read once, bounded)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    form: dict[str, str]
+    cookies: dict[str, str]
+    client: str
+    secure: bool
+
+
+def _first(pairs: dict[str, list[str]]) -> dict[str, str]:
+    return {name: values[0] for name, values in pairs.items() if values}
+
+
+def _cookies(header: str) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except CookieError:
+        return {}  # a malformed header counts as no cookie: the person is asked to log in
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def _form(environ: dict[str, Any]) -> dict[str, str]:
+    media = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
+        raise DeskError(415, "send the form as application/x-www-form-urlencoded", "Content-Type")
+    raw_length = (environ.get("CONTENT_LENGTH") or "0").strip()
+    if not raw_length.isdigit():
+        raise DeskError(400, "Content-Length is not a number", "Content-Length")
+    length = int(raw_length)
+    if length > MAX_FORM_BYTES:
+        raise DeskError(413, f"the form is larger than {MAX_FORM_BYTES // 1024} KiB", "body")
+    try:
+        body = environ["wsgi.input"].read(length) if length else b""
+    except OSError:
+        raise DeskError(408, "the form did not arrive in time", "body") from None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DeskError(400, "the form is not UTF-8", "body") from None
+    return _first(parse_qs(text, keep_blank_values=True, max_num_fields=50))
+
+
+def parse_request(environ: dict[str, Any]) -> Request:
+    """The request's path, query, cookies and (for POST) its url-encoded form."""
+    method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+    query = _first(parse_qs(str(environ.get("QUERY_STRING", "")), max_num_fields=20))
+    # Behind a TLS-terminating proxy the scheme arrives in X-Forwarded-Proto.
+    secure = (environ.get("wsgi.url_scheme") == "https"
+              or environ.get("HTTP_X_FORWARDED_PROTO", "").lower() == "https")
+    return Request(method=method, path=str(environ.get("PATH_INFO") or "/"), query=query,
+                   form=_form(environ) if method == "POST" else {},
+                   cookies=_cookies(str(environ.get("HTTP_COOKIE", ""))),
+                   client=str(environ.get("REMOTE_ADDR", "")), secure=secure)

@@ -1,0 +1,114 @@
+"""A browser-like client for the desk in-process: cookies kept, forms posted with their CSRF token."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+PASSWORD = "desk-password-7c1e9b"
+USER = "admin"
+
+
+@dataclass
+class DeskClient:
+    """Calls the WSGI app as one browser would."""
+
+    app: Callable[..., Any]
+    cookies: dict[str, str] = field(default_factory=dict)
+    cookies_set: list[str] = field(default_factory=list)  # every Set-Cookie line received
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return headers
+
+    def _keep(self, reply: Reply) -> Reply:
+        for line in reply.cookies:
+            self.cookies_set.append(line)
+            jar: SimpleCookie = SimpleCookie()
+            jar.load(line)
+            for name, morsel in jar.items():
+                if morsel["max-age"] == "0":
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+        return reply
+
+    def get(self, path: str) -> Reply:
+        """GET a path (with its query string)."""
+        return self._keep(call(self.app, "GET", path, b"", self._headers()))
+
+    def post(self, path: str, form: dict[str, str], csrf: str | None = None) -> Reply:
+        """POST a url-encoded form; csrf None: the token of the page the form is on is added."""
+        data = dict(form)
+        if csrf is not None:
+            data["csrf"] = csrf
+        body = urlencode(data).encode()
+        headers = self._headers({"Content-Type": "application/x-www-form-urlencoded"})
+        return self._keep(call(self.app, "POST", path, body, headers))
+
+    def token(self, path: str = "/desk/") -> str:
+        """The CSRF token on a page's forms."""
+        return csrf_of(self.get(path).body.decode())
+
+    def login(self, user: str = USER, password: str = PASSWORD) -> Reply:
+        """Sign in through the form; the session cookie is kept."""
+        page = self.get("/desk/login").body.decode()
+        return self.post("/desk/login", {"user": user, "password": password, "next": "/desk/"},
+                         csrf=csrf_of(page))
+
+
+@dataclass
+class Reply:
+    """What the app answered; every Set-Cookie header kept (a dict would keep only the last)."""
+
+    status: int
+    headers: dict[str, str]
+    cookies: list[str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        """The body as text."""
+        return self.body.decode("utf-8")
+
+    def json(self) -> Any:
+        """The body as JSON."""
+        return json.loads(self.body)
+
+
+def call(app: Callable[..., Any], method: str, path: str, body: bytes,
+         headers: dict[str, str]) -> Reply:
+    """Call a WSGI app in-process with a hand-built environ (path may carry a query string)."""
+    parts = urlsplit(path)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method, "PATH_INFO": parts.path, "QUERY_STRING": parts.query,
+        "SERVER_NAME": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1", "SERVER_PORT": "80",
+        "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
+        "CONTENT_LENGTH": str(len(body)) if body else ""}
+    for name, value in headers.items():
+        key = name.upper().replace("-", "_")
+        environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
+    captured: dict[str, Any] = {}
+
+    def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        captured["status"] = int(status.split()[0])
+        captured["headers"] = response_headers
+
+    data = b"".join(app(environ, start_response))
+    pairs = captured["headers"]
+    return Reply(captured["status"], dict(pairs), [v for k, v in pairs if k == "Set-Cookie"], data)
+
+
+def csrf_of(html: str) -> str:
+    """The first csrf field's value in a page."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
