@@ -21,7 +21,6 @@ from marketing_team.ops.run_mode import RunMode, store_session
 from marketing_team.orchestration.dispatch import starter
 from marketing_team.triggers import event_bus, firing
 from marketing_team.triggers.schedules import next_fire
-from marketing_team.web.webhook import create_webhook_app, require_token
 
 
 def _follow_goals(mode: RunMode, goal_ids: list[str], detach: bool, as_json: bool) -> bool:
@@ -193,6 +192,9 @@ class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
 @click.option("--insecure", is_flag=True, help="Run without MT_WEBHOOK_TOKEN (trusted networks only).")
 def serve_cmd(host: str, port: int, insecure: bool) -> None:
     """Serve the webhook for development (wsgiref); production: gunicorn marketing_team.web.wsgi:app."""
+    # Imported here: the web (templates, markdown) costs every other command ~80 ms to import.
+    from marketing_team.web.webhook import create_webhook_app, require_token
+
     cfg = settings()
     require_token(cfg, insecure)  # refuse before starting anything
     # Without REDIS_URL the embedded server and an in-process worker run the started goals.

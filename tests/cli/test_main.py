@@ -105,3 +105,17 @@ def test_a_workspace_that_is_not_a_directory_is_one_line_naming_it(tmp_path: Pat
     assert done.returncode == 74
     assert done.stderr.count("\n") == 1 and str(blocker) in done.stderr
     assert "WORKSPACE_DIR" in done.stderr and "internal error" not in done.stderr
+
+
+def test_commands_load_the_review_desk_only_to_serve_it() -> None:
+    # --help loads every command module; only `serve` (and gunicorn) needs templates and markdown
+    probe = ("import sys, runpy; sys.argv = ['mtctl', '--help'];\n"
+             "try:\n    runpy.run_module('marketing_team', run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             "import json; print(json.dumps(sorted(m for m in sys.modules "
+             "if m.split('.')[0] in ('jinja2', 'markdown_it') or m.startswith('marketing_team.web'))))")
+    result = subprocess.run([sys.executable, "-c", probe], env=child_env({}), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "serve" in result.stdout
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
