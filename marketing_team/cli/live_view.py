@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from marketing_team.cli.common import say
-from marketing_team.cli.progress_lines import Running, event_line, running_steps, tick
+from marketing_team.cli.progress_lines import (
+    Running,
+    drafting_word,
+    event_line,
+    event_phase,
+    running_steps,
+    tick,
+)
 from marketing_team.domain.goal import Goal
 
 QUIET_LINE_EVERY_S = 30.0  # plain output: a "still working" line after this long without one
@@ -42,16 +49,34 @@ class PlainView:
     quiet_every_s: float = QUIET_LINE_EVERY_S
     _running: dict[str, Running] = field(default_factory=dict)
     _last_line: float = field(default_factory=time.monotonic)
+    _said: set[tuple[str, str]] = field(default_factory=set)  # (task, activity) lines printed
 
     def update(self, goal: Goal, event: dict[str, Any] | None) -> None:
         """Print the event's line, the steps that just started, or a quiet-time reminder."""
         before = self._running
-        self._running = running_steps(goal, before)
-        lines = [f"[phase {goal.task(task_id).phase_index + 1}/{len(goal.plan.phases)}] "
-                 f"{step.skill}: {step.activity}"
-                 for task_id, step in self._running.items()
+        now_running = running_steps(goal, before)
+        # A view that fell behind reads a goal already further on than the event in hand: steps of
+        # later phases wait for their own events, so phase k is done before k+1 is said to start.
+        horizon = None if event is None else event_phase(goal, event)
+        shown = {task_id: step for task_id, step in now_running.items()
+                 if horizon is None or goal.task(task_id).phase_index + 1 <= horizon}
+        fresh = [(task_id, step) for task_id, step in shown.items()
                  if step.activity != "in review"  # its verdict line follows within seconds
                  and (task_id not in before or before[task_id].activity != step.activity)]
+        if event is not None and event.get("event") == "task_started":
+            # Its step may be drafted (even reviewed) already: the start is said from the event.
+            said = drafting_word(int(event.get("revision") or 0))
+            task_id = str(event.get("task_id"))
+            if (task_id, said) not in self._said and all(t != task_id for t, _ in fresh):
+                fresh.append((task_id, Running(str(event.get("skill")), said, time.monotonic())))
+        lines = []
+        for task_id, step in fresh:
+            self._said.add((task_id, step.activity))
+            lines.append(f"[phase {goal.task(task_id).phase_index + 1}/{len(goal.plan.phases)}] "
+                         f"{step.skill}: {step.activity}")
+        held = {task_id: before[task_id] for task_id in now_running
+                if task_id not in shown and task_id in before}
+        self._running = {**held, **shown}
         line = None if event is None else event_line(goal, event)
         lines += [line] if line else []
         now = time.monotonic()

@@ -43,9 +43,14 @@ def running_steps(goal: Goal, known: dict[str, Running]) -> dict[str, Running]:
     return found
 
 
+def drafting_word(revision: int) -> str:
+    """What a step drafting its first version, or revision n, is doing."""
+    return "drafting" if revision == 0 else f"revising ({revision})"
+
+
 def _activity(task: TaskRecord) -> str | None:
     if task.status is TaskStatus.IN_PROGRESS:
-        return "drafting" if task.revision == 0 else f"revising ({task.revision})"
+        return drafting_word(task.revision)
     if task.status is TaskStatus.COMPLETED:
         return "in review"
     return None
@@ -77,6 +82,13 @@ def event_line(goal: Goal, event: dict[str, Any]) -> str | None:
     if kind == "goal_paused":
         return f"goal paused: {event.get('reason')}"
     return None
+
+
+def event_phase(goal: Goal, event: dict[str, Any]) -> int:
+    """The phase (1-based) an event is about: its step's, the phase it ended, else the goal's."""
+    if event.get("event") == "phase_done":
+        return int(event.get("phase") or goal.phase_number)
+    return _phase_of(goal, event)
 
 
 def _phase_of(goal: Goal, event: dict[str, Any]) -> int:

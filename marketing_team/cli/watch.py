@@ -79,7 +79,9 @@ def follow(rt: Runtime, goal_id: str, sub: progress.Subscription, quiet: bool = 
                 export.export_status(rt, goal_id)
             if view is not None:
                 view.update(goal, event)
-            if goal.status.is_settled:
+            # A view behind the goal reads it settled before it read every event: it tells the
+            # rest of the story, up to the goal's end (or until the channel falls quiet).
+            if goal.status.is_settled and (event is None or event.get("event") == "goal_finished"):
                 break
     finally:
         if view is not None:

@@ -91,3 +91,17 @@ def test_control_sequences_never_become_part_of_a_goal_or_its_pages(tmp_path: Pa
     assert summary["description"] == "Grow signups now"
     for page in Path(summary["folder"]).rglob("*.md"):
         assert "\x1b" not in page.read_text(), page.name
+
+
+def test_the_progress_lines_tell_every_phase_in_order_to_the_last(tmp_path: Path) -> None:
+    # An offline goal runs faster than a terminal reads its events: no line is lost or early
+    result = _mtctl(tmp_path, "goal", "Increase signup conversion by 20%")
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if "/6" in line]
+    phases = [int(line.split("phase ")[1].split("/")[0]) for line in lines]
+    assert phases == sorted(phases), "\n".join(lines)
+    assert lines[-2:] == ["[phase 6/6] director-review: approved (score 8.0)", "phase 6/6 done"], \
+        "\n".join(lines)
+    for number in range(1, 7):
+        assert f"phase {number}/6 done" in lines
