@@ -97,6 +97,16 @@ class BudgetGate:
         """Whether the goal's work may run now: run, defer (by priority) or exhausted (month or goal cap)."""
         month = month_of(utcnow())
         spent, goal_spent = self.ledger.month_and_goal_spent(month, goal.id)
+        return self._admit(goal, month, spent, goal_spent)
+
+    def load_and_admit(self, goal_id: str) -> tuple[Goal, Admission]:
+        """The goal and admit(goal), read in one round trip (the gate asks before every step)."""
+        month = month_of(utcnow())
+        goal, (spent, goal_spent) = self.goals.load_with(
+            goal_id, lambda pipe: self.ledger.queue_spent(pipe, month, goal_id))
+        return goal, self._admit(goal, month, int(spent or 0), int(goal_spent or 0))
+
+    def _admit(self, goal: Goal, month: str, spent: int, goal_spent: int) -> Admission:
         level = level_for(spent, self.budget_micros)
         return admit(level, goal.priority, spent=spent, budget=self.budget_micros,
                      goal_spent=goal_spent, goal_cap=self.goal_cap_micros, month=month)

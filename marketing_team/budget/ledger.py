@@ -230,12 +230,17 @@ class Ledger:
         return int(self.client.hget(f"{PREFIX}month:{month}", "spent") or 0)
 
     def month_and_goal_spent(self, month: str, goal_id: str) -> tuple[int, int]:
-        """(month_spent, goal_spent) in one round trip (asked before every step)."""
+        """(month_spent, goal_spent) in one round trip."""
         with self.client.pipeline(transaction=False) as pipe:
-            pipe.hget(f"{PREFIX}month:{month}", "spent")
-            pipe.hget(f"{PREFIX}goal:{goal_id}", "spent")
+            self.queue_spent(pipe, month, goal_id)
             month_raw, goal_raw = pipe.execute()
         return int(month_raw or 0), int(goal_raw or 0)
+
+    @staticmethod
+    def queue_spent(pipe: redis.client.Pipeline, month: str, goal_id: str) -> None:
+        """Queue the two reads of month_and_goal_spent on a caller's pipeline (month, then goal)."""
+        pipe.hget(f"{PREFIX}month:{month}", "spent")
+        pipe.hget(f"{PREFIX}goal:{goal_id}", "spent")
 
     def goal_spent(self, goal_id: str) -> int:
         """Settled spend of a goal (all months) in micro-dollars."""

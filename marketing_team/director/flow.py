@@ -65,7 +65,7 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
     deep = model_allowed and goal.priority.rank < 3 and forced != "haiku"
     use_model = rt.guarded(goal_id, "director", key, goal.priority) if deep else None
     review = review_text(text, spec, use_model, model, task.requirements)
-    rt.documents.put(goal_id, *review_document(deliverable, review))
+    written = rt.documents.staged(goal_id, *review_document(deliverable, review))
 
     def change(goal: Goal) -> tuple[NextStep, Move] | None:
         current = goal.task(task_id)
@@ -90,7 +90,7 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
         return progress.Notice(goal_id, "task_reviewed", task_id=task_id, skill=task.skill,
                                verdict=review.verdict.value, decision=step.value,
                                status=goal.task(task_id).status.value,
-                               document=review_document(deliverable, review)[0])
+                               document=written.name)
 
     def effects(goal: Goal, applied: tuple[NextStep, Move] | None) -> list[Staged]:
         if applied is None:
@@ -108,7 +108,8 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
                 goal_id, reason, f"{current.skill} did not pass review after {current.revision} "
                 f"revision(s):\n" + (review.feedback or review.note), task_id=task_id,
                 skill=current.skill, deliverable=deliverable)))
-        return [*staged, announced(goal, step), *move_effects(rt, goal, move)]
+        # The review document commits with the decision it explains.
+        return [written, *staged, announced(goal, step), *move_effects(rt, goal, move)]
 
     goal, applied = rt.goals.update(goal_id, change, effects, read=goal)
     task = goal.task(task_id)

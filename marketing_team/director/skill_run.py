@@ -166,8 +166,8 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
             "tokens_in": reply.usage.input_tokens, "tokens_out": reply.usage.output_tokens,
             "cache_read_tokens": reply.usage.cache_read_tokens, "cost_usd": str(reply.cost_usd),
             "revision": task.revision, "truncated": reply.truncated}
-    # Stored before the state says so: a crash in between re-records the same document.
-    rt.documents.put(goal_id, name, frontmatter.dump(meta, reply.text.rstrip() + "\n"))
+    # Written in the transaction that records the step as completed: never one without the other.
+    document = rt.documents.staged(goal_id, name, frontmatter.dump(meta, reply.text.rstrip() + "\n"))
 
     def record(goal: Goal) -> TaskRecord:
         current = goal.task(task_id)
@@ -190,7 +190,8 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
                                 revision=task.revision, cost_usd=str(reply.cost_usd), document=name)
 
     def effects(goal: Goal, done: TaskRecord) -> list[Staged]:
-        return [completed] if done.output == name and done.status is TaskStatus.COMPLETED else []
+        recorded = done.output == name and done.status is TaskStatus.COMPLETED
+        return [document, completed] if recorded else []
 
     _, done = rt.goals.update(goal_id, record, effects, read=goal)
     log.info("skill finished", extra={"event": "skill_finished", "goal_id": goal_id, "task_id": task_id,

@@ -77,12 +77,11 @@ def before_task(task: Task, rt: Runtime, args: tuple[Any, ...], kwargs: dict[str
     if not gated(task.name):
         return
     goal_id, task_id, run = ids(args, kwargs)
-    goal = rt.goals.load(goal_id)
+    goal, admission = rt.budget.load_and_admit(goal_id)
     setattr(task.request, _READ, goal)
     if goal.run != run or goal.status not in ACTIVE:
         return  # a stale copy, or a paused or settled goal: the body ends it quietly
     check_catalog(task, rt, goal)
-    admission = rt.budget.admit(goal)
     setattr(task.request, _LEVEL, admission.level)
     if admission.kind != "run":
         refuse(rt, goal, task_id, run, admission)

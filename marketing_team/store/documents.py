@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import re
 
+import redis
+
 from marketing_team.domain.errors import InputError
 from marketing_team.store.connection import RedisConnection
 from marketing_team.store.goals import docs_key
@@ -28,6 +30,17 @@ def _text(raw: bytes | str) -> str:
     return raw.decode("utf-8") if isinstance(raw, bytes) else raw
 
 
+class StagedDocument:
+    """A document written in the same transaction as the goal change that records it."""
+
+    def __init__(self, goal_id: str, name: str, text: str) -> None:
+        self.key, self.name, self.text = docs_key(goal_id), check_name(name), text
+
+    def stage(self, pipe: redis.client.Pipeline) -> None:
+        """HSET with the change."""
+        pipe.hset(self.key, self.name, self.text)
+
+
 class DocumentStore:
     """Put, get and list a goal's documents (one hash per goal)."""
 
@@ -37,6 +50,10 @@ class DocumentStore:
     def put(self, goal_id: str, name: str, text: str) -> None:
         """Store (or replace) one document; the same name and text twice is harmless."""
         self.connection.client.hset(docs_key(goal_id), check_name(name), text)
+
+    def staged(self, goal_id: str, name: str, text: str) -> StagedDocument:
+        """The write, for a goal transaction to commit with the change that records the document."""
+        return StagedDocument(goal_id, name, text)
 
     def get(self, goal_id: str, name: str) -> str | None:
         """One document's text, or None."""

@@ -26,7 +26,7 @@ def _dump_yaml(meta: dict[str, Any], allow_unicode: bool) -> str:
 def dump(meta: Mapping[str, Any], body: str) -> str:
     """Render front matter and body; the body is stored verbatim."""
     text = _dump_yaml(dict(meta), allow_unicode=True)
-    if any(not ch.isprintable() and ch not in "\n\t" for ch in text):
+    if not text.replace("\n", "").replace("\t", "").isprintable():
         # Characters YAML reads as line breaks (NEL, LS, PS) or controls: let YAML escape them.
         text = _dump_yaml(dict(meta), allow_unicode=False)
     if any(line.strip() == _DELIM for line in text.splitlines()):

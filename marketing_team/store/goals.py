@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import redis
 from pydantic import ValidationError
@@ -175,6 +175,14 @@ class GoalStore:
     def load(self, goal_id: str) -> Goal:
         """Read a goal; NotFoundError when unknown, CorruptStateError naming the key when broken."""
         return _decode(goal_id, self.client.get(state_key(goal_id)))
+
+    def load_with(self, goal_id: str, also: Callable[[redis.client.Pipeline], None]) -> tuple[Goal, list[Any]]:
+        """A goal and what `also` queues on the same pipeline, in one round trip (not atomic)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.get(state_key(goal_id))
+            also(pipe)
+            raw, *rest = pipe.execute()
+        return _decode(goal_id, raw), rest
 
     def find(self, goal_id: str) -> Goal | None:
         """A goal, or None when unknown (one round trip, where exists() then load() take two)."""
