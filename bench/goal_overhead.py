@@ -6,7 +6,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import FixedLatencyLLM, Result, server
+from bench.common import FixedLatencyLLM, Result, server, settled_at
 from marketing_team.domain.goal import Category, Goal, Priority
 from marketing_team.testing.team import Team
 
@@ -29,11 +29,11 @@ def run() -> Result:
     llm = FixedLatencyLLM(LATENCY_S)
     with server() as srv, Team(srv, Path(tempfile.mkdtemp(prefix="mt-bench-ws-")), llm) as team:
         team.wait(team.goal("Warm up the worker", category=Category.CONTENT, priority=Priority.P3).id)
-        started = time.perf_counter()
+        started = time.time()
         # The goal's category is given so planning is one call; the plan call is on the path too.
         goal = team.goal("Increase signup conversion by 20%", category=Category.OPTIMIZATION)
         done = team.wait(goal.id, timeout_s=300)
-        wall = time.perf_counter() - started
+        wall = settled_at(done) - started  # the goal's own end, not when a poll saw it
     path = critical_path(done, LATENCY_S) + LATENCY_S  # + the plan call
     ratio = wall / path
     return Result("goal overhead", wall, "s", path, ratio, f"<= {TARGET}", ratio <= TARGET,

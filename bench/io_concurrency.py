@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import FixedLatencyLLM, Result, server
+from bench.common import FixedLatencyLLM, Result, server, settled_at
 from marketing_team.catalog.loader import load_catalog
 from marketing_team.director.launch import build_tasks
 from marketing_team.domain.goal import Category, Goal, PhaseSpec, Plan, Priority
@@ -30,10 +30,10 @@ def run() -> Result:
                                concurrency=PARALLEL) as team:
         (team.rt.workspace.context_file.parent).mkdir(parents=True, exist_ok=True)
         team.rt.workspace.context_file.write_text("Bench context.")
-        started = time.perf_counter()
+        started = time.time()
         team.launch(goal)
         done = team.wait(goal.id, timeout_s=120)
-        wall = time.perf_counter() - started
+        wall = settled_at(done) - started  # the goal's own end, not when a poll saw it
     path = 2 * LATENCY_S  # a draft, then its review
     return Result("20 parallel skills, 1 s calls", wall, "s", path, wall / path, f"<= {TARGET_S} s",
                   wall <= TARGET_S, f"(one worker process, threads x{PARALLEL}, status {done.status.value})")
