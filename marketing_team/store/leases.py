@@ -226,16 +226,26 @@ class LeaseKeeper:
         while not self.wake.wait(interval):
             with self.lock:
                 current = list(self.held.values())
-            for lease in current:
-                try:
-                    if not self.leases.renew(lease):
-                        log.warning("lease taken over", extra={"event": "lease_lost",
-                                                               "goal_id": lease.goal_id,
-                                                               "task_id": lease.task_id})
-                        self.drop(lease)
-                except redis.RedisError as exc:  # the next beat tries again
-                    log.warning("lease renewal failed", extra={"event": "lease_renewal_failed",
-                                                               "error": type(exc).__name__})
+            self.beat(current)
+
+    def beat(self, current: list[Lease]) -> None:
+        """Renew the leases held when the beat began; say which were lost (not merely released)."""
+        for lease in current:
+            try:
+                if self.leases.renew(lease):
+                    continue
+            except redis.RedisError as exc:  # the next beat tries again
+                log.warning("lease renewal failed", extra={"event": "lease_renewal_failed",
+                                                           "error": type(exc).__name__})
+                continue
+            with self.lock:
+                # A step that ended since the beat began released its lease: nothing was lost.
+                lost = self.held.get(lease.key) is lease
+                if lost:
+                    del self.held[lease.key]
+            if lost:
+                log.warning("lease taken over", extra={"event": "lease_lost", "goal_id": lease.goal_id,
+                                                       "task_id": lease.task_id})
 
 
 _keepers: dict[tuple[int, str, int], LeaseKeeper] = {}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
 import threading
 
+import pytest
 import redis
 
 from marketing_team.store.leases import DUE, Leases, keeper, lease_key
@@ -97,3 +99,34 @@ def test_a_lease_held_on_another_machine_is_left_to_its_heartbeat(redis_client: 
                                     "holder": "elsewhere:999999:1", "space": "another-boot/1"})
     redis_client.zadd(DUE, {key: 4_000_000_000})
     assert leases.claim("skill", "g", "t", 0, 1) is None
+
+
+def test_a_lease_released_while_a_heartbeat_runs_is_not_reported_lost(
+        redis_client: redis.Redis, caplog: pytest.LogCaptureFixture) -> None:
+    # Given a heartbeat that began while a step still held its lease
+    leases = Leases(redis_client, timeout_s=30)
+    lease = leases.claim("skill", "goal-20261130-aaaaaa", "copywriting-20261130-aaaaaa", 0, 0)
+    assert lease is not None
+    beating = [lease]
+
+    # When the step ends (releasing it) before the heartbeat reaches it
+    leases.release(lease)
+    with caplog.at_level(logging.WARNING, logger="marketing_team.store.leases"):
+        keeper(leases).beat(beating)
+
+    # Then no one is told the lease was taken over: it was given back
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_a_lease_taken_by_another_holder_is_reported_lost_once(
+        redis_client: redis.Redis, caplog: pytest.LogCaptureFixture) -> None:
+    leases = Leases(redis_client, timeout_s=30)
+    lease = leases.claim("skill", "goal-20261130-bbbbbb", "copywriting-20261130-bbbbbb", 0, 0)
+    assert lease is not None
+    redis_client.delete(lease.key)  # its lapse, as another holder's take-over would leave it
+
+    with caplog.at_level(logging.WARNING, logger="marketing_team.store.leases"):
+        keeper(leases).beat([lease])
+        keeper(leases).beat([lease])
+
+    assert [r.getMessage() for r in caplog.records] == ["lease taken over"]
