@@ -91,7 +91,11 @@ def _catalog_check_step(settings: Settings, broker_url: str) -> type:
         """Validate the merged catalog before the worker consumes anything."""
 
         def __init__(self, parent: object, **kwargs: object) -> None:
-            problems = validate_catalog(settings.catalog_dir)
+            # The override is what an operator can change, so it is checked here, with the shipped
+            # files it merges with; the shipped catalog alone is checked in CI (the test suite
+            # validates it) and by the loader's models, so a worker without an override starts
+            # ~0.1 s sooner (every cold `mtctl goal` starts one).
+            problems = validate_catalog(settings.catalog_dir) if settings.catalog_dir else []
             if problems:
                 shown = "; ".join(str(p) for p in problems[:5])
                 raise ConfigurationError(f"invalid catalog ({len(problems)} problem(s)): {shown}")
