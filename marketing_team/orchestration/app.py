@@ -17,12 +17,22 @@ from marketing_team.domain.errors import ConfigurationError
 from marketing_team.domain.values import OFFLINE_PROVIDER
 from marketing_team.llm.factory import preload_sdk
 from marketing_team.llm.protocol import LLM
-from marketing_team.orchestration import log_context, observers, sweeper, tasks, trigger_tasks
+from marketing_team.orchestration import (
+    log_context,
+    observers,
+    sweeper,
+    tasks,
+    transport,
+    trigger_tasks,
+)
 from marketing_team.orchestration.context import RuntimeSource, attach
 from marketing_team.orchestration.queues import PRIORITY_STEPS, SEP
 from marketing_team.orchestration.result_backend import backend_url
 from marketing_team.store.connection import redis_py_url
 from marketing_team.store.durability import require_durable_ledger
+
+# Before any connection is made in this process (kombu caches the class it resolves first).
+transport.install()
 
 LOCAL_DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
