@@ -159,12 +159,12 @@ def claim_event(client: redis.Redis, event_id: str, owner: str, ttl_s: int = DED
     takes a short claim before it queues the message (so a crash in between frees the id once the
     claim lapses) and extends it to the dedup window once the message is queued.
     """
-    return bool(client.eval(_CLAIM, 1, _seen_key(event_id), owner, ttl_s))
+    return bool(client.register_script(_CLAIM)(keys=[_seen_key(event_id)], args=[owner, ttl_s]))
 
 
 def release_event(client: redis.Redis, event_id: str, owner: str) -> None:
     """Give the id back (nothing was started for it), so the sender's retry can work."""
-    client.eval(_RELEASE, 1, _seen_key(event_id), owner)
+    client.register_script(_RELEASE)(keys=[_seen_key(event_id)], args=[owner])
 
 
 def _started_key(event_id: str, mapping: EventMapping) -> str:
