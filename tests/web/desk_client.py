@@ -60,6 +60,12 @@ class DeskClient:
         """The CSRF token on a page's forms."""
         return csrf_of(self.get(path).body.decode())
 
+    def plan(self, form: dict[str, str]) -> dict[str, str]:
+        """The dry run of a start form: the hidden fields of its Start button's form."""
+        page = self.post("/desk/start/plan", form, csrf=self.token("/desk/start")).text
+        start = page[page.index('action="/desk/start"'):]
+        return dict(re.findall(r'name="(\w+)" value="([^"]*)"', start[:start.index("</form>")]))
+
     def login(self, user: str = USER, password: str = PASSWORD, next_: str = "/desk/") -> Reply:
         """Sign in through the form; the session cookie is kept."""
         page = self.get("/desk/login").body.decode()
