@@ -3,10 +3,12 @@ a Start pressed twice, text with bidi overrides. Each gets a clear answer, never
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 import pytest
 
+from marketing_team.domain.review_item import Reason
 from marketing_team.store.goals import state_key
 from marketing_team.testing.team import Team
 from tests.web.conftest import desk_app
@@ -86,3 +88,38 @@ def test_desk_strips_bidi_overrides_and_controls_from_what_it_shows(
 
     assert "\u202e" not in page and "\x1b" not in page
     assert "evil txt.exe and red text" in page
+
+
+def test_desk_pages_through_every_open_item_and_goal_beyond_the_first_page(
+        quiet_team: Team, quiet_desk: DeskClient) -> None:
+    rt = quiet_team.rt
+    oldest_goal, busy_goal = quiet_team.goal("Grow signups"), quiet_team.goal("Grow trials")
+    items = [rt.reviews.new_item(oldest_goal.id, Reason.BUDGET, "the oldest one waits")]
+    items += [rt.reviews.new_item(busy_goal.id, Reason.BUDGET, f"item {n}") for n in range(110)]
+    for item in items:
+        rt.reviews.save(item)
+
+    first = quiet_desk.get("/desk/reviews")
+    seen = set(re.findall(r'id="item-(review-[0-9a-f-]+)"', first.text))
+    for number in (2, 3):
+        seen |= set(re.findall(r'id="item-(review-[0-9a-f-]+)"',
+                               quiet_desk.get(f"/desk/reviews?page={number}").text))
+
+    assert "showing 1–50 of 111" in first.text and 'href="/desk/reviews?page=2"' in first.text
+    assert seen == {i.id for i in items}
+    assert quiet_desk.get("/desk/reviews?page=4").status == 404
+    assert quiet_desk.get("/desk/reviews?page=x").status == 400
+    assert "111 items wait" in quiet_desk.get("/desk/").text
+    assert "decision waits for you" in quiet_desk.get(f"/desk/goals/{oldest_goal.id}").text
+
+
+def test_desk_goals_list_says_how_many_and_pages(quiet_team: Team, quiet_desk: DeskClient) -> None:
+    first_goal = quiet_team.goal("The very first goal")
+    for n in range(100):
+        quiet_team.goal(f"Goal number {n}")
+
+    page_one = quiet_desk.get("/desk/").text
+    page_two = quiet_desk.get("/desk/?page=2").text
+
+    assert "showing 1–100 of 101" in page_one and 'href="/desk/?page=2"' in page_one
+    assert first_goal.id in page_two and "showing 101–101 of 101" in page_two
