@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -74,6 +75,8 @@ class Settings(BaseSettings):
     webhook_tolerance_s: int = Field(300, alias="MT_WEBHOOK_TOLERANCE", ge=1, le=86400)
     web_threads: int = Field(64, alias="MT_WEB_THREADS", ge=1, le=1024)
     web_read_timeout_s: int = Field(10, alias="MT_WEB_READ_TIMEOUT", ge=1, le=600)
+    # Direct peers whose X-Forwarded-For names the real client (the README's nginx on this host).
+    web_trusted_proxies: str = Field("127.0.0.1,::1", alias="MT_WEB_TRUSTED_PROXIES")
     flower_user: str = Field("admin", alias="MT_FLOWER_USER")
     flower_password: SecretStr | None = Field(None, alias="MT_FLOWER_PASSWORD")
     # The review desk (/desk) is served only when a password is set.
@@ -90,6 +93,20 @@ class Settings(BaseSettings):
         if isinstance(text, str) and len(text) < MIN_CONSOLE_PASSWORD:
             raise ValueError(f"must be at least {MIN_CONSOLE_PASSWORD} characters")
         return value
+
+    @field_validator("web_trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad one
+        return value
+
+    @property
+    def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """MT_WEB_TRUSTED_PROXIES as networks (addresses or CIDR ranges; empty: trust no proxy)."""
+        return tuple(ipaddress.ip_network(p.strip(), strict=False)
+                     for p in self.web_trusted_proxies.split(",") if p.strip())
 
     @field_validator("log_level", mode="before")
     @classmethod

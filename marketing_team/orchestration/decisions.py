@@ -14,6 +14,7 @@ from celery import Celery
 
 from marketing_team.director import human_review, phases
 from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import Goal, GoalStatus
 from marketing_team.domain.review_item import ItemStatus, ReviewItem
 from marketing_team.orchestration import dispatch
@@ -56,7 +57,14 @@ def decide_review(app: Celery, rt: Runtime, item_id: str, status: ItemStatus,
     paused = goal.status is GoalStatus.WAITING_HUMAN
     if paused and not any(i.goal_id == goal.id for i in rt.reviews.list(ItemStatus.OPEN)):
         # The last open item of a paused goal: continue it where it stopped.
-        phases.reopen(rt, goal.id)
+        try:
+            phases.reopen(rt, goal.id)
+        except InputError:
+            # Cancelled since the decision was recorded: the decision stands, nothing resumes.
+            goal = rt.goals.load(goal.id)
+            if not goal.status.is_final:
+                raise
+            return Decision(decided.item, goal, Continuation.STAYS)
         return Decision(decided.item, dispatch.start(app, rt, goal.id), Continuation.RESUMED)
     return Decision(decided.item, goal, Continuation.STAYS)
 

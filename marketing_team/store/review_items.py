@@ -107,12 +107,17 @@ class ReviewQueue:
         """One item; NotFoundError when unknown, CorruptStateError naming a broken record."""
         return _decode(item_id, self.connection.client.get(item_key(item_id)))
 
-    def list(self, status: ItemStatus | None = None, limit: int = 100) -> list[ReviewItem]:
+    def count(self, status: ItemStatus | None = None) -> int:
+        """How many items the index list() reads holds (open ones, or every kept one)."""
+        return int(self.connection.client.zcard(OPEN if status is ItemStatus.OPEN else ALL))
+
+    def list(self, status: ItemStatus | None = None, limit: int = 100,
+             offset: int = 0) -> list[ReviewItem]:
         """Items, newest first: the open ones from their index, or every kept one."""
         index = OPEN if status is ItemStatus.OPEN else ALL
         client = self.connection.client
         ids = [raw.decode() if isinstance(raw, bytes) else str(raw)
-               for raw in client.zrevrange(index, 0, limit - 1)]
+               for raw in client.zrevrange(index, offset, offset + limit - 1)]
         if not ids:
             return []
         items = []

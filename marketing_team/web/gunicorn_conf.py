@@ -5,7 +5,9 @@ announcing a body it never sends holds one thread, not the whole worker (gunicor
 worker served nobody else for 30 s, then was killed). Every read of a request waits at most
 MT_WEB_READ_TIMEOUT (10 s) for its next bytes (SO_RCVTIMEO on the listening sockets, which
 accepted connections inherit), and a whole request at most twice that (the worker's deadline,
-`gunicorn_worker.py`): a client that stops sending, or sends one byte at a time, is dropped. Put a buffering proxy in
+`gunicorn_worker.py`): a client that stops sending, or sends one byte at a time, is dropped, and
+a connection that ends is closed in its thread (a client that never closes holds a thread for
+gunicorn's 2 s linger, not the worker's main loop). Put a buffering proxy in
 front (README) so no slow client reaches gunicorn at all.
 """
 

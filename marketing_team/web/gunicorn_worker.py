@@ -6,6 +6,11 @@ a few more such clients than threads stalled all intake. Here each request a thr
 has twice MT_WEB_READ_TIMEOUT in total (a read that times out first still gets its 408): when
 it runs out, the connection is shut down, the blocked read returns, and the thread goes back
 to the pool.
+
+A connection that ends (`Connection: close`, an error) is also closed in its thread: gthread's
+own close lingers up to 2 s for the client's FIN (gunicorn >= 23, `util.close_graceful`, no setting
+bounds it) on the worker's main loop, so a few clients that never close stalled every accept.
+Here such a client holds one pool thread for those 2 s, never the loop.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import socket
 import threading
 from typing import Any
 
+from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
 from marketing_team.config.settings import load_settings
@@ -26,6 +32,16 @@ def _hang_up(conn: Any) -> None:
         pass  # closed already
 
 
+def _close(conn: Any) -> None:
+    # gunicorn < 23 has no lingering close (pyproject allows 22): a plain close there.
+    linger = getattr(util, "close_graceful", None)
+    if linger is None:
+        util.close(conn.sock)
+        return
+    conn.sock.setblocking(True)
+    linger(conn.sock)
+
+
 class Worker(ThreadWorker):  # type: ignore[misc]
     """`worker_class` in `marketing_team.web.gunicorn_conf`: gthread plus a total deadline."""
 
@@ -35,11 +51,22 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         super().init_process()
 
     def handle(self, conn: Any) -> Any:
-        """Handle one request (gthread's own code) under the deadline."""
+        """Handle one request (gthread's own code) under the deadline; close an ended one here."""
         timer = threading.Timer(self.deadline_s, _hang_up, args=(conn,))
         timer.daemon = True
         timer.start()
         try:
-            return super().handle(conn)
+            result = super().handle(conn)
+            if not result:  # not kept alive nor deferred to the poller: the connection is over
+                _close(conn)
+                conn.closed_in_thread = True
+            return result
         finally:
             timer.cancel()
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        """On the main loop: skip the lingering close when the thread has closed it already."""
+        if getattr(conn, "closed_in_thread", False):
+            self.nr_conns -= 1
+            return
+        super().finish_request(conn, fs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,9 +40,9 @@ def waiting_goal(scripted_team: Team, scripted: ScriptedLLM) -> Goal:
     return goal
 
 
-def desk_app(team: Team) -> WebhookApp:
-    """The web app of one web process, with the desk on."""
-    return web_app(team, console_password=PASSWORD)
+def desk_app(team: Team, **settings: Any) -> WebhookApp:
+    """The web app of one web process, with the desk on (and any other settings given)."""
+    return web_app(team, console_password=PASSWORD, **settings)
 
 
 @pytest.fixture

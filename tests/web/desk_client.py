@@ -22,9 +22,11 @@ class DeskClient:
     app: Callable[..., Any]
     cookies: dict[str, str] = field(default_factory=dict)
     cookies_set: list[str] = field(default_factory=list)  # every Set-Cookie line received
+    sent: dict[str, str] = field(default_factory=dict)  # headers on every request (X-Forwarded-For)
+    remote_addr: str = "127.0.0.1"  # the direct peer, as gunicorn sets REMOTE_ADDR
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = dict(extra or {})
+        headers = {**self.sent, **(extra or {})}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         return headers
@@ -43,7 +45,7 @@ class DeskClient:
 
     def get(self, path: str) -> Reply:
         """GET a path (with its query string)."""
-        return self._keep(call(self.app, "GET", path, b"", self._headers()))
+        return self._keep(call(self.app, "GET", path, b"", self._headers(), self.remote_addr))
 
     def post(self, path: str, form: dict[str, str], csrf: str | None = None) -> Reply:
         """POST a url-encoded form; csrf None: the token of the page the form is on is added."""
@@ -52,16 +54,22 @@ class DeskClient:
             data["csrf"] = csrf
         body = urlencode(data).encode()
         headers = self._headers({"Content-Type": "application/x-www-form-urlencoded"})
-        return self._keep(call(self.app, "POST", path, body, headers))
+        return self._keep(call(self.app, "POST", path, body, headers, self.remote_addr))
 
     def token(self, path: str = "/desk/") -> str:
         """The CSRF token on a page's forms."""
         return csrf_of(self.get(path).body.decode())
 
-    def login(self, user: str = USER, password: str = PASSWORD) -> Reply:
+    def plan(self, form: dict[str, str]) -> dict[str, str]:
+        """The dry run of a start form: the hidden fields of its Start button's form."""
+        page = self.post("/desk/start/plan", form, csrf=self.token("/desk/start")).text
+        start = page[page.index('action="/desk/start"'):]
+        return dict(re.findall(r'name="(\w+)" value="([^"]*)"', start[:start.index("</form>")]))
+
+    def login(self, user: str = USER, password: str = PASSWORD, next_: str = "/desk/") -> Reply:
         """Sign in through the form; the session cookie is kept."""
         page = self.get("/desk/login").body.decode()
-        return self.post("/desk/login", {"user": user, "password": password, "next": "/desk/"},
+        return self.post("/desk/login", {"user": user, "password": password, "next": next_},
                          csrf=csrf_of(page))
 
 
@@ -85,12 +93,12 @@ class Reply:
 
 
 def call(app: Callable[..., Any], method: str, path: str, body: bytes,
-         headers: dict[str, str]) -> Reply:
+         headers: dict[str, str], remote_addr: str = "127.0.0.1") -> Reply:
     """Call a WSGI app in-process with a hand-built environ (path may carry a query string)."""
     parts = urlsplit(path)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": method, "PATH_INFO": parts.path, "QUERY_STRING": parts.query,
-        "SERVER_NAME": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1", "SERVER_PORT": "80",
+        "SERVER_NAME": "127.0.0.1", "REMOTE_ADDR": remote_addr, "SERVER_PORT": "80",
         "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
         "CONTENT_LENGTH": str(len(body)) if body else ""}
     for name, value in headers.items():

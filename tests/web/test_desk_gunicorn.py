@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from marketing_team.testing.processes import child_env, stop, wait_for
 from marketing_team.testing.servers import free_port
@@ -30,7 +35,9 @@ def _answers(port: int) -> bool:
         return False
 
 
-def test_gunicorn_serves_the_desk_with_only_a_console_password(team: Team, tmp_path: Path) -> None:
+@pytest.fixture
+def desk_gunicorn(team: Team, tmp_path: Path) -> Iterator[int]:
+    """The documented gunicorn command (one worker) serving only the desk; stopped at the end."""
     port = free_port()
     env = child_env({"REDIS_URL": team.server.url, "WORKSPACE_DIR": str(team.settings.workspace),
                      "MT_CONSOLE_PASSWORD": PASSWORD})
@@ -44,14 +51,45 @@ def test_gunicorn_serves_the_desk_with_only_a_console_password(team: Team, tmp_p
     try:
         wait_for(lambda: _answers(port) or proc.poll() is not None, 30, "gunicorn to answer")
         assert proc.poll() is None, log.read_text()[-2000:]
-
-        status, headers, _ = _get(port, "/")
-        login_status, _, login = _get(port, "/desk/login")
-        css_status, _, css = _get(port, "/desk/static/desk.css")
-
-        assert status == 303 and headers["Location"] == "/desk/"
-        assert login_status == 200 and b'name="password"' in login  # templates ship with the package
-        assert css_status == 200 and b"@media" in css
+        yield port
     finally:
         stop(proc)
     assert PASSWORD not in log.read_text()
+
+
+def test_gunicorn_serves_the_desk_with_only_a_console_password(desk_gunicorn: int) -> None:
+    status, headers, _ = _get(desk_gunicorn, "/")
+    login_status, _, login = _get(desk_gunicorn, "/desk/login")
+    css_status, _, css = _get(desk_gunicorn, "/desk/static/desk.css")
+
+    assert status == 303 and headers["Location"] == "/desk/"
+    assert login_status == 200 and b'name="password"' in login  # templates ship with the package
+    assert css_status == 200 and b"@media" in css
+
+
+def _asking_to_close(port: int) -> socket.socket:
+    # A client that asks to close and then never closes: gunicorn lingers up to 2 s for its FIN
+    # (RFC 9112 9.6) before closing the socket itself.
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(b"GET /desk/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    return sock
+
+
+def _answered(sock: socket.socket) -> None:
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(4096)
+
+
+def test_gunicorn_idle_closing_sockets_do_not_stall_other_clients(desk_gunicorn: int) -> None:
+    idle = [_asking_to_close(desk_gunicorn) for _ in range(8)]
+    try:
+        for sock in idle:
+            _answered(sock)
+        began = time.monotonic()
+        status, _, _ = _get(desk_gunicorn, "/desk/login")  # lingered on the main loop: 16 s
+
+        assert status == 200 and time.monotonic() - began < 2.0
+    finally:
+        for sock in idle:
+            sock.close()

@@ -92,9 +92,8 @@ def test_start_shows_the_dry_run_plan_and_estimate_and_stores_nothing(
 
 
 def test_start_plans_saves_and_publishes_the_goal(quiet_team: Team, quiet_desk: DeskClient) -> None:
-    reply = quiet_desk.post("/desk/start", {"text": "Increase signup conversion by 20%",
-                                            "priority": "P0", "pipeline": ""},
-                            csrf=quiet_desk.token())
+    reply = quiet_desk.post("/desk/start", quiet_desk.plan({
+        "text": "Increase signup conversion by 20%", "priority": "P0", "pipeline": ""}))
 
     assert reply.status == 303
     goal_id = re.fullmatch(r"/desk/goals/(goal-[0-9a-f-]+)\?done=started",
@@ -104,8 +103,8 @@ def test_start_plans_saves_and_publishes_the_goal(quiet_team: Team, quiet_desk: 
 
 
 def test_start_a_pipeline_with_a_topic(quiet_team: Team, quiet_desk: DeskClient) -> None:
-    reply = quiet_desk.post("/desk/start", {"text": "our Slack integration", "priority": "P1",
-                                            "pipeline": "SEO Cycle"}, csrf=quiet_desk.token())
+    reply = quiet_desk.post("/desk/start", quiet_desk.plan({
+        "text": "our Slack integration", "priority": "P1", "pipeline": "SEO Cycle"}))
 
     goal = quiet_team.rt.goals.load(reply.headers["Location"].split("/")[-1].split("?")[0])
     assert goal.pipeline == "SEO Cycle" and "our Slack integration" in goal.description

@@ -170,3 +170,15 @@ def test_unknown_review_item_is_404(scripted_team: Team, desk: DeskClient) -> No
                       csrf=desk.token())
 
     assert reply.status == 404
+
+
+def test_revise_notes_within_the_textareas_maxlength_fit_however_the_browser_sends_newlines(
+        scripted_team: Team, waiting_goal: Goal, desk: DeskClient) -> None:
+    [item] = scripted_team.rt.reviews.list(ItemStatus.OPEN)
+    notes = "\r\n".join(["x" * 99] * 40)  # 3999 characters as the textarea counts them
+
+    reply = desk.post(f"/desk/reviews/{item.id}/decide", {"decision": "revise", "notes": notes},
+                      csrf=desk.token("/desk/reviews"))
+
+    assert reply.status == 303
+    assert scripted_team.rt.reviews.load(item.id).status is ItemStatus.REVISED

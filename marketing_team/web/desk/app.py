@@ -6,9 +6,9 @@ Mounted under /desk by the webhook's application (one WSGI app, one gunicorn com
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import redis
@@ -19,6 +19,7 @@ from marketing_team.domain.errors import (
     BrokerUnavailableError,
     BudgetError,
     ConfigurationError,
+    CorruptStateError,
     IllegalTransitionError,
     InputError,
     LockTimeoutError,
@@ -34,6 +35,7 @@ from marketing_team.web.desk.session import Keys, Session
 
 log = logging.getLogger("marketing_team.web.desk")
 StartResponse = Any
+T = TypeVar("T")
 STATIC = {"desk.css": "text/css; charset=utf-8", "desk.js": "text/javascript; charset=utf-8"}
 # Scripts and styles only from the desk itself: a string that escaped escaping still cannot run.
 SECURITY_HEADERS = [
@@ -60,15 +62,20 @@ class DeskApp:
             raise ConfigurationError("MT_CONSOLE_PASSWORD is not set: the review desk is off")
         self.desk = Desk(settings, runtime, celery,
                          Keys(settings.console_user, password.get_secret_value()), templates())
+        self.trusted = settings.trusted_proxies
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Answer one request under /desk."""
         session: Session | None = None
         request: Request | None = None
         try:
-            request = parse_request(environ)
-            session = session_of(self.desk, request)
-            reply = self._route(request, session)
+            request = parse_request(environ, self.trusted)
+            path = request.path.removeprefix(PREFIX)
+            if path.startswith("/static/") and request.method in ("GET", "HEAD"):
+                reply = _static(path.removeprefix("/static/"))  # no session (nor Redis) needed
+            else:
+                session = self._translate(session_of, self.desk, request)
+                reply = self._translate(self._route, request, session)
         except DeskError as err:
             reply = self._refused(err, request, session, environ)
         headers = [("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body))),
@@ -82,8 +89,6 @@ class DeskApp:
         if request.path in ("/", PREFIX):
             return redirect(f"{PREFIX}/")
         path = request.path.removeprefix(PREFIX)
-        if path.startswith("/static/") and request.method in ("GET", "HEAD"):
-            return _static(path.removeprefix("/static/"))
         if path == "/login":
             if request.method == "POST":
                 return login_submit(self.desk, request)
@@ -99,20 +104,21 @@ class DeskApp:
             raise DeskError(404, "no such page")
         if session is None:
             if request.method == "GET" and not path.endswith(".json"):
-                return redirect(f"{PREFIX}/login?next={quote(request.path)}")
+                asked = request.path + (f"?{request.query_string}" if request.query_string else "")
+                return redirect(f"{PREFIX}/login?next={quote(asked, safe='/')}")
             raise DeskError(401, "sign in first: your session is missing or has expired")
         if request.method == "POST":
             if not self.desk.keys.csrf_ok(session.nonce, request.form.get("csrf", "")):
                 raise DeskError(403, "this form's security token is missing or out of date: "
                                      "reload the page and try again", "csrf")
         handler, parts = found
-        return self._run(handler, request, session, parts)
+        return routes.call(handler, self.desk, request, session, parts)
 
-    def _run(self, handler: routes.Handler, request: Request, session: Session,
-             parts: tuple[str, ...]) -> Reply:
-        # The one place the desk turns typed errors into HTTP statuses.
+    @staticmethod
+    def _translate(work: Callable[..., T], *args: Any) -> T:
+        # The one place the desk turns typed errors into HTTP statuses (sign-in included).
         try:
-            return routes.call(handler, self.desk, request, session, parts)
+            return work(*args)
         except NotFoundError as exc:
             raise DeskError(404, str(exc)) from None
         except InputError as exc:
@@ -121,6 +127,10 @@ class DeskApp:
             raise DeskError(409, f"not possible now: {exc}") from None
         except BudgetError as exc:
             raise DeskError(409, f"the budget does not allow this now: {exc}") from None
+        except CorruptStateError as exc:  # one broken record: named, as the goals list does
+            log.warning("desk record unreadable", extra={"event": "desk_unreadable",
+                                                         "error": str(exc)[:300]})
+            raise DeskError(422, f"this record cannot be read: {exc}") from None
         except (redis.RedisError, BrokerUnavailableError, LockTimeoutError) as exc:
             log.warning("desk unavailable", extra={"event": "desk_unavailable",
                                                    "error": type(exc).__name__})
@@ -139,7 +149,7 @@ class DeskApp:
             log.warning("desk request refused", extra={
                 "event": "desk_refused", "status": err.status, "reason": err.message[:200],
                 "field": err.field, "user": session.user if session else None,
-                "client": environ.get("REMOTE_ADDR", ""),
+                "client": request.client if request else environ.get("REMOTE_ADDR", ""),
                 "method": str(environ.get("REQUEST_METHOD", ""))[:20],
                 "path": str(environ.get("PATH_INFO", ""))[:100]})
         path = str(environ.get("PATH_INFO", ""))

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from marketing_team.config.settings import Settings
 from marketing_team.director.runtime import Runtime
+from marketing_team.domain.text import terminal_safe
 from marketing_team.orchestration.control import CeleryApp
 from marketing_team.web.desk.http import Reply, Request
 from marketing_team.web.desk.session import Keys, Session
@@ -19,11 +21,23 @@ log = logging.getLogger("marketing_team.web.desk")
 PREFIX = "/desk"
 
 
+def _shown(value: Any) -> Any:
+    # Everything a page shows loses control characters and bidi overrides, as the CLI's output
+    # does: a model's U+202E must not reorder what a reviewer reads. Removing characters from
+    # rendered markup cannot make a tag, so Markup stays Markup.
+    if isinstance(value, Markup):
+        return Markup(terminal_safe(str(value)))  # noqa: S704 - only characters removed
+    if isinstance(value, str):
+        return terminal_safe(value)
+    return value
+
+
 def templates() -> Environment:
     """Jinja2 with autoescaping on for every template: nothing a model or person wrote is markup."""
     env = Environment(loader=PackageLoader("marketing_team.web.desk", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      finalize=_shown)
     env.globals["prefix"] = PREFIX
     env.filters["usd"] = lambda value, places=4: f"${float(value):,.{places}f}"
     env.filters["when"] = lambda value: value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
+
+Networks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 
 MAX_FORM_BYTES = 64 * 1024
 REASONS = {200: "OK", 303: "See Other", 400: "Bad Request", 401: "Unauthorized",
            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
-           409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
-           429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+           409: "Conflict", 411: "Length Required", 413: "Content Too Large", 415: "Unsupported Media Type",
+           422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 class DeskError(Exception):
@@ -49,6 +52,7 @@ class Request:
 
     method: str
     path: str
+    query_string: str
     query: dict[str, str]
     form: dict[str, str]
     cookies: dict[str, str]
@@ -61,18 +65,51 @@ def _first(pairs: dict[str, list[str]]) -> dict[str, str]:
 
 
 def _cookies(header: str) -> dict[str, str]:
-    jar: SimpleCookie = SimpleCookie()
+    # Leniently, as browsers send them: SimpleCookie drops every cookie when one (another app's,
+    # on this host or a parent domain) is outside its grammar, which locked people out.
+    found: dict[str, str] = {}
+    for pair in header.split(";"):
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if sep and name and name not in found:  # the first wins, as the most specific path
+            found[name] = value.strip()
+    return found
+
+
+def _fields(text: str, limit: int, where: str) -> dict[str, str]:
     try:
-        jar.load(header)
-    except CookieError:
-        return {}  # a malformed header counts as no cookie: the person is asked to log in
-    return {name: morsel.value for name, morsel in jar.items()}
+        return _first(parse_qs(text, keep_blank_values=True, max_num_fields=limit))
+    except ValueError:  # more fields than any desk form has: refused, not a traceback
+        raise DeskError(400, f"the {where} has more than {limit} fields", where) from None
+
+
+def client_address(environ: dict[str, Any], trusted: Networks) -> str:
+    """The client's address: the direct peer, or what a trusted proxy says in X-Forwarded-For.
+
+    Each trusted proxy appends the address it saw; the rightmost address that is not a trusted
+    proxy is the client (anything left of it the client could have written itself).
+    """
+    peer = str(environ.get("REMOTE_ADDR", ""))
+    hops = [peer, *reversed(str(environ.get("HTTP_X_FORWARDED_FOR", "")).split(","))]
+    address = peer
+    for hop in hops:
+        hop = hop.strip()
+        try:
+            ip = ipaddress.ip_address(hop)
+        except ValueError:
+            return address  # garbage from here on: the last good hop is the best we know
+        address = hop
+        if not any(ip in network for network in trusted):
+            return address
+    return address
 
 
 def _form(environ: dict[str, Any]) -> dict[str, str]:
     media = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
         raise DeskError(415, "send the form as application/x-www-form-urlencoded", "Content-Type")
+    if "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower():
+        raise DeskError(411, "send the form with a Content-Length, not chunked", "Content-Length")
     raw_length = (environ.get("CONTENT_LENGTH") or "0").strip()
     if not raw_length.isdigit():
         raise DeskError(400, "Content-Length is not a number", "Content-Length")
@@ -87,17 +124,19 @@ def _form(environ: dict[str, Any]) -> dict[str, str]:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise DeskError(400, "the form is not UTF-8", "body") from None
-    return _first(parse_qs(text, keep_blank_values=True, max_num_fields=50))
+    return _fields(text, 50, "form")
 
 
-def parse_request(environ: dict[str, Any]) -> Request:
-    """The request's path, query, cookies and (for POST) its url-encoded form."""
+def parse_request(environ: dict[str, Any], trusted: Networks = ()) -> Request:
+    """The request's path, query, cookies, client and (for POST) its url-encoded form."""
     method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-    query = _first(parse_qs(str(environ.get("QUERY_STRING", "")), max_num_fields=20))
+    query_string = str(environ.get("QUERY_STRING", ""))
+    query = _fields(query_string, 20, "query")
     # Behind a TLS-terminating proxy the scheme arrives in X-Forwarded-Proto.
     secure = (environ.get("wsgi.url_scheme") == "https"
               or environ.get("HTTP_X_FORWARDED_PROTO", "").lower() == "https")
-    return Request(method=method, path=str(environ.get("PATH_INFO") or "/"), query=query,
+    return Request(method=method, path=str(environ.get("PATH_INFO") or "/"),
+                   query_string=query_string, query=query,
                    form=_form(environ) if method == "POST" else {},
                    cookies=_cookies(str(environ.get("HTTP_COOKIE", ""))),
-                   client=str(environ.get("REMOTE_ADDR", "")), secure=secure)
+                   client=client_address(environ, trusted), secure=secure)

@@ -1,12 +1,18 @@
 """Signing in and out of the desk: the login form, its check, the session cookie.
 
-Failed attempts are counted per client address in Redis (all web processes share the count):
-after MAX_FAILURES within FAILURE_WINDOW_S the address is refused until the window passes.
+Sign-in attempts are counted per client in Redis (all web processes share the count), the client
+being the address a trusted proxy names (`http.client_address`), so one abuser behind the README's
+nginx throttles only themself. Each attempt is counted before its password is checked (INCR first,
+atomically), so a burst gets at most MAX_FAILURES checks per FAILURE_WINDOW_S; the rest get 429 with
+Retry-After (the window's remainder). A successful sign-in clears its client's count.
+Signing out writes a revocation record for the session, kept as long as the cookie would be valid.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from urllib.parse import urlsplit
 
 from marketing_team.web.desk.core import PREFIX, Desk
@@ -21,8 +27,14 @@ from marketing_team.web.desk.session import (
 
 log = logging.getLogger("marketing_team.web.desk")
 MAX_FAILURES = 10
-FAILURE_WINDOW_S = 900
-_FAILURES = "mt:desk:login_failures:"
+FAILURE_WINDOW_S = 300
+_ATTEMPTS = "mt:desk:login_attempts:"
+_REVOKED = "mt:desk:revoked:"
+
+
+def _revoked(nonce: str) -> str:
+    # A digest, not the nonce: Redis never holds a part of a live cookie.
+    return _REVOKED + hashlib.sha256(nonce.encode()).hexdigest()
 
 
 def _cookie(name: str, value: str, max_age: int, secure: bool) -> tuple[str, str]:
@@ -32,15 +44,20 @@ def _cookie(name: str, value: str, max_age: int, secure: bool) -> tuple[str, str
 
 
 def session_of(desk: Desk, request: Request) -> Session | None:
-    """The request's valid session, or None."""
-    return desk.keys.session(request.cookies.get(SESSION_COOKIE))
+    """The request's valid session (signed, unexpired, not signed out), or None."""
+    session = desk.keys.session(request.cookies.get(SESSION_COOKIE))
+    if session is None or desk.runtime.redis.exists(_revoked(session.nonce)):
+        return None
+    return session
 
 
 def _next(request: Request) -> str:
-    # Only a path inside the desk: a crafted `next` never sends a person elsewhere.
+    # Only a path inside the desk: a crafted `next` never sends a person elsewhere, and no
+    # control character reaches the Location header (gunicorn refuses one: a 500).
     target = request.form.get("next") or request.query.get("next") or f"{PREFIX}/"
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith(f"{PREFIX}/") or "\\" in target:
+    if (parts.scheme or parts.netloc or not parts.path.startswith(f"{PREFIX}/") or "\\" in target
+            or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in target)):
         return f"{PREFIX}/"
     return target
 
@@ -64,20 +81,23 @@ def login_submit(desk: Desk, request: Request) -> Reply:
         raise DeskError(403, "this form's security token is missing or out of date: reload the "
                              "page and try again", "csrf")
     client = desk.runtime.redis
-    key = f"{_FAILURES}{request.client or 'unknown'}"
-    failures = int(client.get(key) or 0)
-    if failures >= MAX_FAILURES:
-        raise DeskError(429, "too many failed sign-ins from this address; try again in 15 minutes")
+    key = f"{_ATTEMPTS}{request.client or 'unknown'}"
+    with client.pipeline(transaction=True) as pipe:
+        pipe.set(key, 0, ex=FAILURE_WINDOW_S, nx=True)  # the window starts at its first attempt
+        pipe.incr(key)  # keeps the expiry: later attempts never extend the window
+        pipe.ttl(key)
+        _, attempts, ttl = pipe.execute()
+    if int(attempts) > MAX_FAILURES:
+        wait = max(int(ttl), 1)
+        raise DeskError(429, f"too many sign-in attempts from this address; try again in "
+                             f"{wait} seconds", None, (("Retry-After", str(wait)),))
     user = request.form.get("user", "")
     if not desk.keys.credentials_match(user, request.form.get("password", "")):
-        with client.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, FAILURE_WINDOW_S)
-            pipe.execute()
         # Not the name typed: people type passwords into the wrong field.
         log.warning("desk sign-in refused", extra={"event": "desk_login_failed",
                                                    "client": request.client})
         return login_form(desk, request, None, "wrong user name or password", 401)
+    client.delete(key)
     session_cookie = desk.keys.new_session(user)
     session = desk.keys.session(session_cookie)
     if session is not None:
@@ -89,7 +109,9 @@ def login_submit(desk: Desk, request: Request) -> Reply:
 
 
 def logout(desk: Desk, request: Request, session: Session) -> Reply:
-    """Forget the session in this browser."""
+    """End the session: revoked on the server (a copied cookie stops working too), cleared here."""
+    left = max(session.expires - int(time.time()), 1)
+    desk.runtime.redis.set(_revoked(session.nonce), 1, ex=left)
     Desk.acted(session, "logout", session.user)
     reply = redirect(f"{PREFIX}/login")
     reply.headers.append(_cookie(SESSION_COOKIE, "", 0, request.secure))

@@ -1,8 +1,9 @@
 """Who may use the desk: the password check, the signed session cookie and the CSRF tokens.
 
-No state on the server: a session is a cookie signed with a key derived from MT_CONSOLE_PASSWORD
-(PBKDF2, so a captured cookie does not make the password cheap to guess), valid for SESSION_S.
-Changing the password ends every session. Every form carries a token bound to the session
+A session is a cookie signed with a key derived from MT_CONSOLE_PASSWORD (PBKDF2, so a captured
+cookie does not make the password cheap to guess), valid for SESSION_S and only for the configured
+MT_CONSOLE_USER: changing the password or renaming the user ends every session. Signing out ends
+one on the server too (a revocation record in Redis, `login.py`). Every form carries a token bound to the session
 (or, for the login form, to a short-lived cookie of its own), so another site cannot post one.
 """
 
@@ -37,6 +38,7 @@ class Session:
 
     user: str
     nonce: str
+    expires: int  # Unix seconds: how long a revocation of it must be kept
 
 
 class Keys:
@@ -76,9 +78,12 @@ class Keys:
         if not expires.isdigit() or int(expires) < (now or time.time()):
             return None
         try:
-            return Session(_unb64(name).decode("utf-8"), nonce)
-        except (ValueError, UnicodeDecodeError):
+            user = _unb64(name)
+        except ValueError:
             return None
+        if not hmac.compare_digest(user, self._user):  # minted for a user since renamed
+            return None
+        return Session(self._user.decode("utf-8"), nonce, int(expires))
 
     def csrf_token(self, nonce: str) -> str:
         """The token a session's forms carry."""

@@ -1,8 +1,14 @@
 """Start a goal: text, priority and an optional pipeline; the dry run's plan and estimate first,
-then the start, planned and published as `mtctl goal` / `mtctl pipeline` do."""
+then the start, planned and published as `mtctl goal` / `mtctl pipeline` do.
+
+The dry run's Start button carries a one-time token (in Redis for START_TOKEN_S): the first press
+claims it atomically and starts the goal; a second press (a double click, a resubmit after going
+back) is sent to the goal the first one started instead of starting and billing another.
+"""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +25,16 @@ from marketing_team.web.desk.http import DeskError, Reply, Request, redirect
 from marketing_team.web.desk.session import Session
 
 MAX_TEXT = 2000
+START_TOKEN_S = 3600
+_STARTS = "mt:desk:start:"
+_CLAIMING = "starting"
+# Claims an issued, unclaimed token (value "") and returns what it held: "" for the claimer,
+# "starting" while another request starts it, the goal id once started, nil when unknown.
+_CLAIM = """
+local held = redis.call('GET', KEYS[1])
+if held == '' then redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL') end
+return held
+"""
 
 
 @dataclass(frozen=True)
@@ -75,21 +91,45 @@ def start_plan(desk: Desk, request: Request, session: Session) -> Reply:
     goal, note = _dry_run(desk, form)
     rt = desk.runtime
     anthropic = estimate_cost(rt, goal, "anthropic") if rt.offline else None
+    token = secrets.token_urlsafe(16)
+    rt.redis.set(_STARTS + token, "", ex=START_TOKEN_S)
     return _page(desk, request, session, form, plan=goal, note=note,
                  estimate=estimate_cost(rt, goal), anthropic_estimate=anthropic,
-                 provider=rt.provider_name)
+                 provider=rt.provider_name, start_token=token)
+
+
+def _claim(desk: Desk, token: str) -> str | None:
+    """None when this request may start the goal; the goal's id when one was started with it."""
+    well_formed = token.isascii() and 0 < len(token) <= 64
+    held = desk.runtime.redis.eval(_CLAIM, 1, _STARTS + token, _CLAIMING) if well_formed else None
+    if held is None:
+        raise DeskError(400, "this start button has expired or was not issued: show the plan "
+                             "again and start from there", "start")
+    text = held.decode() if isinstance(held, bytes) else str(held)
+    if text == _CLAIMING:
+        raise DeskError(409, "this plan is being started already: see the goals list")
+    return text or None
 
 
 def start_goal(desk: Desk, request: Request, session: Session) -> Reply:
     """Plan it as the CLI does (the model's plan, or the pipeline's steps), save it and publish it."""
     form = _form(desk, request)
-    rt = desk.runtime
-    if form.pipeline:
-        goal = plan_pipeline(rt, form.pipeline, form.priority, source="desk",
-                             topic=form.text or None)
-    else:
-        goal, _ = plan_goal(rt, form.text, form.priority, source="desk")
-    started = publish_goal(desk.celery, rt, goal)
+    token = request.form.get("start", "")
+    already = _claim(desk, token)
+    if already is not None:
+        return redirect(f"{PREFIX}/goals/{already}?done=started")
+    rt, key = desk.runtime, _STARTS + token
+    try:
+        if form.pipeline:
+            goal = plan_pipeline(rt, form.pipeline, form.priority, source="desk",
+                                 topic=form.text or None)
+        else:
+            goal, _ = plan_goal(rt, form.text, form.priority, source="desk")
+        started = publish_goal(desk.celery, rt, goal)
+    except BaseException:
+        rt.redis.set(key, "", keepttl=True)  # nothing started: the button may be pressed again
+        raise
+    rt.redis.set(key, started.id, keepttl=True)
     desk.acted(session, "start", started.id, goal_id=started.id, priority=form.priority.value,
                pipeline=form.pipeline or None)
     return redirect(f"{PREFIX}/goals/{started.id}?done=started")

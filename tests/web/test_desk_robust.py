@@ -1,0 +1,125 @@
+"""Requests and records the desk did not expect: too many fields, a chunked form, a corrupt goal,
+a Start pressed twice, text with bidi overrides. Each gets a clear answer, never a 500."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import pytest
+
+from marketing_team.domain.review_item import Reason
+from marketing_team.store.goals import state_key
+from marketing_team.testing.team import Team
+from tests.web.conftest import desk_app
+from tests.web.desk_client import DeskClient, call
+
+
+@pytest.fixture
+def quiet_desk(quiet_team: Team) -> DeskClient:
+    """Signed in to a team without a worker."""
+    client = DeskClient(desk_app(quiet_team))
+    assert client.login().status == 303
+    return client
+
+
+def test_desk_too_many_query_or_form_fields_is_400_naming_the_problem(
+        quiet_desk: DeskClient) -> None:
+    many = "&".join(f"a{i}=1" for i in range(25))
+    query = quiet_desk.get(f"/desk/login?{many}")
+    form = quiet_desk.post("/desk/start/plan", {f"f{i}": "1" for i in range(60)},
+                           csrf=quiet_desk.token())
+
+    assert query.status == 400 and "more than 20 fields" in query.text
+    assert form.status == 400 and "more than 50 fields" in form.text
+
+
+def test_desk_chunked_form_is_411(quiet_desk: DeskClient) -> None:
+    body = urlencode({"csrf": quiet_desk.token(), "text": "Grow"}).encode()
+    headers = {**quiet_desk._headers(), "Content-Type": "application/x-www-form-urlencoded",
+               "Transfer-Encoding": "chunked"}
+
+    reply = call(quiet_desk.app, "POST", "/desk/start/plan", body, headers)
+
+    assert reply.status == 411 and "Content-Length" in reply.text
+
+
+def test_desk_corrupt_goal_is_named_on_its_page_live_json_and_cancel(
+        quiet_team: Team, quiet_desk: DeskClient) -> None:
+    goal = quiet_team.goal("Increase signup conversion by 20%")
+    quiet_team.rt.redis.set(state_key(goal.id), '{"broken": x')
+
+    page = quiet_desk.get(f"/desk/goals/{goal.id}")
+    live = quiet_desk.get(f"/desk/goals/{goal.id}/live.json")
+    cancel = quiet_desk.post(f"/desk/goals/{goal.id}/cancel", {}, csrf=quiet_desk.token())
+
+    assert page.status == 422 and "cannot be read" in page.text and goal.id in page.text
+    assert live.status == 422 and "cannot be read" in live.json()["error"]
+    assert cancel.status == 422
+
+
+def test_desk_start_pressed_twice_starts_one_goal(quiet_team: Team, quiet_desk: DeskClient) -> None:
+    fields = quiet_desk.plan({"text": "double submit", "priority": "P1", "pipeline": ""})
+
+    first = quiet_desk.post("/desk/start", fields)
+    again = quiet_desk.post("/desk/start", fields)
+
+    assert first.status == again.status == 303
+    assert first.headers["Location"] == again.headers["Location"]
+    assert len(quiet_team.rt.goals.ids()) == 1
+
+
+def test_desk_start_without_the_plans_token_starts_nothing(
+        quiet_team: Team, quiet_desk: DeskClient) -> None:
+    for token in ("", "made-up-token"):
+        reply = quiet_desk.post("/desk/start", {"text": "Grow", "priority": "P1", "pipeline": "",
+                                                "start": token}, csrf=quiet_desk.token())
+        assert reply.status == 400 and "<strong>start</strong>" in reply.text
+    assert quiet_team.rt.goals.ids() == []
+
+
+def test_desk_strips_bidi_overrides_and_controls_from_what_it_shows(
+        quiet_team: Team, quiet_desk: DeskClient) -> None:
+    goal = quiet_team.goal("Grow signups")
+    first = goal.tasks[0]
+    quiet_team.rt.documents.put(goal.id, f"{first.phase_index + 1:02d}-{first.skill}.md",
+                                "# Draft\n\nevil \u202etxt.exe\u202c and \x1b[31mred\x1b[0m text")
+    page = quiet_desk.get(f"/desk/goals/{goal.id}").text
+
+    assert "\u202e" not in page and "\x1b" not in page
+    assert "evil txt.exe and red text" in page
+
+
+def test_desk_pages_through_every_open_item_and_goal_beyond_the_first_page(
+        quiet_team: Team, quiet_desk: DeskClient) -> None:
+    rt = quiet_team.rt
+    oldest_goal, busy_goal = quiet_team.goal("Grow signups"), quiet_team.goal("Grow trials")
+    items = [rt.reviews.new_item(oldest_goal.id, Reason.BUDGET, "the oldest one waits")]
+    items += [rt.reviews.new_item(busy_goal.id, Reason.BUDGET, f"item {n}") for n in range(110)]
+    for item in items:
+        rt.reviews.save(item)
+
+    first = quiet_desk.get("/desk/reviews")
+    seen = set(re.findall(r'id="item-(review-[0-9a-f-]+)"', first.text))
+    for number in (2, 3):
+        seen |= set(re.findall(r'id="item-(review-[0-9a-f-]+)"',
+                               quiet_desk.get(f"/desk/reviews?page={number}").text))
+
+    assert "showing 1–50 of 111" in first.text and 'href="/desk/reviews?page=2"' in first.text
+    assert seen == {i.id for i in items}
+    assert quiet_desk.get("/desk/reviews?page=4").status == 404
+    assert quiet_desk.get("/desk/reviews?page=x").status == 400
+    assert "111 items wait" in quiet_desk.get("/desk/").text
+    assert "decision waits for you" in quiet_desk.get(f"/desk/goals/{oldest_goal.id}").text
+
+
+def test_desk_goals_list_says_how_many_and_pages(quiet_team: Team, quiet_desk: DeskClient) -> None:
+    first_goal = quiet_team.goal("The very first goal")
+    for n in range(100):
+        quiet_team.goal(f"Goal number {n}")
+
+    page_one = quiet_desk.get("/desk/").text
+    page_two = quiet_desk.get("/desk/?page=2").text
+
+    assert "showing 1–100 of 101" in page_one and 'href="/desk/?page=2"' in page_one
+    assert first_goal.id in page_two and "showing 101–101 of 101" in page_two
