@@ -103,6 +103,9 @@ def test_a_marketer_revises_a_waiting_deliverable_in_the_browser_and_sees_the_go
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-field="status"]').text == "completed")
     # Only the page's script shows this: the page was updated in place, not reloaded.
     wait.until(lambda d: d.find_element(By.ID, "fresh").is_displayed())
+    # ...and a goal that ended has nothing left to cancel
+    wait.until(lambda d: not any(f.is_displayed() for f in
+                                 d.find_elements(By.CSS_SELECTOR, "form[action$='/cancel']")))
     shot = tmp_path / "review-desk.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 1000
 

@@ -11,7 +11,7 @@ from typing import Any
 from markupsafe import Markup
 
 from marketing_team.director.runtime import Runtime
-from marketing_team.domain.goal import Goal, TaskRecord
+from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord
 from marketing_team.domain.review import SCORE_DIMENSIONS
 from marketing_team.store.goals import docs_key
 from marketing_team.web.desk.markdown import render, split_document
@@ -106,6 +106,8 @@ def live_state(rt: Runtime, goal: Goal) -> dict[str, Any]:
         "status": goal.status.value,
         "reason": goal.status_reason,
         "settled": goal.status.is_settled,
+        "final": goal.status.is_final,  # nothing left to cancel
+        "waiting": goal.status is GoalStatus.WAITING_HUMAN,
         "phase": goal.phase_number,
         "phases": len(goal.plan.phases),
         "cost_usd": f"{goal.cost_usd:.4f}",

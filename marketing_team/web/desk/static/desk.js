@@ -32,6 +32,12 @@
       var fresh = document.getElementById("fresh");
       if (fresh) { fresh.hidden = false; }
     }
+    // The actions served with the page follow the goal: nothing to cancel once it has ended,
+    // and the queue is where a goal that waits for a person is decided.
+    var cancel = goal.querySelector("form[data-action='cancel']");
+    if (cancel && state.final) { cancel.hidden = true; }
+    var queue = document.getElementById("queue-link");
+    if (queue && state.waiting) { queue.hidden = false; }
   }
 
   function poll(goal) {
