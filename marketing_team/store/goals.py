@@ -54,12 +54,17 @@ if seen ~= ARGV[1] then
   if current then return {0, current} end
   return {0}
 end
+-- As MULTI/EXEC does, every write runs even if one fails (a key of the wrong type); the first
+-- failure is then reported, after the others.
+local failed = nil
 local i = 2
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
-  redis.call(unpack(ARGV, i + 1, i + n))
+  local reply = redis.pcall(unpack(ARGV, i + 1, i + n))
+  if type(reply) == 'table' and reply.err and not failed then failed = reply.err end
   i = i + n + 1
 end
+if failed then return redis.error_reply(failed) end
 return {1}
 """
 

@@ -295,3 +295,23 @@ def test_a_change_from_a_fresh_copy_is_one_round_trip_with_its_staged_effects(
     assert ran == {"evalsha": 1, "get": 1, "watch": 0, "multi": 0, "exec": 0}
     assert store.load(goal.id).status is GoalStatus.RUNNING
     assert [item.lesson for item in learnings.recent()] == ["ran"]
+
+
+def test_a_write_that_fails_in_a_change_leaves_the_others_applied_and_is_reported(
+        store: GoalStore, redis_server: RunningServer, redis_client: redis.Redis) -> None:
+    # Given a learning list someone overwrote with a string (a key of the wrong type)
+    learnings = LearningStore(RedisConnection(redis_server.url))
+    goal = _goal()
+    store.create(goal)
+    staged = learnings.staged(Learning(skill="director", goal_id=goal.id, outcome=Outcome.SUCCESS,
+                                       lesson="ran", category=Category.CONTENT))
+    redis_client.set("mt:learnings:recent", "not a list")  # written between skill and category
+
+    # When a change stages writes to it and to good keys, the error is raised...
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        store.update(goal.id, lambda g: setattr(g, "status", GoalStatus.RUNNING), lambda g, _: [staged])
+
+    # ...after the state and every other write were applied, as MULTI/EXEC would have
+    assert store.load(goal.id).status is GoalStatus.RUNNING
+    assert [item.lesson for item in learnings.for_skill("director", limit=5)] == ["ran"]
+    assert [item.lesson for item in learnings.for_category(Category.CONTENT, limit=5)] == ["ran"]
