@@ -10,19 +10,15 @@ folder is the archive.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
 import redis
 from pydantic import ValidationError
-from redis.commands.core import Script
-from redis.typing import EncodableT
 
 from marketing_team.domain.errors import (
     AlreadyExistsError,
@@ -32,6 +28,7 @@ from marketing_team.domain.errors import (
 )
 from marketing_team.domain.goal import Goal, GoalStatus
 from marketing_team.domain.values import check_id, is_id, utcnow
+from marketing_team.store.compare_and_write import CompareAndWrite, back_off, encoded
 from marketing_team.store.connection import RedisConnection
 
 log = logging.getLogger(__name__)
@@ -41,32 +38,7 @@ ACTIVE_TASKS = "mt:tasks:active"  # task status -> how many tasks of unsettled g
 EXPIRING = "mt:goals:expiring"  # settled goals: when their keys expire (s) -> id
 TOUCHED = "mt:goals:touched"  # running goals: when their state last changed (s) -> id
 MAX_ATTEMPTS = 200  # compare-and-set tries before giving up (a transient fault: the task retries)
-BACKOFF_CAP_S = 0.05  # jittered, doubling pause after each conflict, up to this
 SWEEP_BATCH = 20
-# One round trip per change, where WATCH, GET, MULTI/EXEC take three: the writes (state, indexes,
-# counters, staged effects) run only when the stored state still has the digest the change was
-# computed from; otherwise the script answers with the stored state to compute from again.
-_COMPARE_AND_WRITE = """
-local current = redis.call('GET', KEYS[1])
-local seen = ''
-if current then seen = redis.sha1hex(current) end
-if seen ~= ARGV[1] then
-  if current then return {0, current} end
-  return {0}
-end
--- As MULTI/EXEC does, every write runs even if one fails (a key of the wrong type); the first
--- failure is then reported, after the others.
-local failed = nil
-local i = 2
-while i <= #ARGV do
-  local n = tonumber(ARGV[i])
-  local reply = redis.pcall(unpack(ARGV, i + 1, i + n))
-  if type(reply) == 'table' and reply.err and not failed then failed = reply.err end
-  i = i + n + 1
-end
-if failed then return redis.error_reply(failed) end
-return {1}
-"""
 
 
 def state_key(goal_id: str) -> str:
@@ -118,30 +90,6 @@ def _decode(goal_id: str, raw: bytes | str | None) -> Goal:
                                 f"{first.get('msg')}") from None
 
 
-def _encoded(raw: bytes | str | None) -> bytes | None:
-    return raw.encode() if isinstance(raw, str) else raw
-
-
-def _digest(raw: bytes | str | None) -> str:
-    """The state's SHA-1 as the server computes it (empty for a missing goal)."""
-    encoded = _encoded(raw)
-    return "" if encoded is None else hashlib.sha1(encoded, usedforsecurity=False).hexdigest()
-
-
-def _flatten(recorder: redis.client.Pipeline) -> list[EncodableT]:
-    """A recorded pipeline's commands as the script's arguments: count, then the words, each."""
-    words: list[EncodableT] = []
-    for args, _ in recorder.command_stack:
-        words.append(len(args))
-        words.extend(args)
-    return words
-
-
-def _back_off(attempt: int) -> None:
-    # Jittered backoff: contenders spread out instead of colliding again in lockstep.
-    time.sleep(random.uniform(0, min(BACKOFF_CAP_S, 0.0005 * 2 ** attempt)))
-
-
 def _active_tasks(goal: Goal) -> Counter[str]:
     """The goal's tasks by status while it is under way; nothing once it settled."""
     if goal.status.is_settled:
@@ -165,8 +113,8 @@ class GoalStore:
         self.retention_s = retention_s
 
     @functools.cached_property
-    def _cas(self) -> Script:
-        return self.client.register_script(_COMPARE_AND_WRITE)
+    def _cas(self) -> CompareAndWrite:
+        return CompareAndWrite(self.client)
 
     @property
     def client(self) -> redis.Redis:
@@ -246,7 +194,7 @@ class GoalStore:
                     # Nothing to write, but the caller's copy may be old: the answer must come
                     # from the stored state, so compare it once (cheap: one round trip).
                     stored = self.client.get(key)
-                    if stored is None or stored != _encoded(raw):
+                    if stored is None or stored != encoded(raw):
                         raw = stored
                         continue
                 return goal, result  # no transition: no write, no touch, no retention restart
@@ -257,14 +205,13 @@ class GoalStore:
             _count_tasks(recorder, tasks_before, _active_tasks(goal))
             for write in staged:
                 write.stage(recorder)
-            answer = cast("list[bytes | int]", self._cas(keys=[key], args=[_digest(raw), *_flatten(recorder)]))
-            if answer[0] == 1:
+            written, current = self._cas(key, raw, recorder)
+            if written:
                 return goal, result
-            current = answer[1] if len(answer) > 1 else None
-            raw = current if isinstance(current, bytes) else None  # decode raises NotFound if gone
+            raw = current  # decode raises NotFound if the goal is gone
             if attempt or read is None:  # a caller's old copy is no conflict: try again at once
                 conflicts += 1
-                _back_off(conflicts)
+                back_off(conflicts)
         raise LockTimeoutError(f"goal {goal_id} kept changing: no update after {MAX_ATTEMPTS} tries")
 
     def _update_watching(self, goal_id: str, change: Callable[[Goal], R],
@@ -274,7 +221,7 @@ class GoalStore:
         key = state_key(goal_id)
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
-                _back_off(attempt)
+                back_off(attempt)
             with self.client.pipeline(transaction=True) as pipe:
                 try:
                     pipe.watch(key, *watch)  # type: ignore[no-untyped-call]
