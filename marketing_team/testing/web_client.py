@@ -1,16 +1,22 @@
-"""An in-process client for the WSGI application: call it, post events, read what the workers made of them."""
+"""A client for the WSGI application: call it in process, post events, read what the workers made of
+them; or run it under real gunicorn."""
 
 from __future__ import annotations
 
 import http.client
 import io
 import json
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from marketing_team.config.settings import load_settings
-from marketing_team.testing.processes import wait_for
+from marketing_team.testing.processes import stop, wait_for
+from marketing_team.testing.servers import free_port
 from marketing_team.testing.team import Team
 from marketing_team.triggers.event_bus import event_result
 from marketing_team.web.webhook import WebhookApp, create_webhook_app
@@ -82,3 +88,23 @@ def health_answers(port: int) -> bool:
         return conn.getresponse().status in (200, 503)
     except OSError:
         return False
+
+
+@contextmanager
+def running_gunicorn(env: Mapping[str, str], workdir: Path, *options: str) -> Iterator[tuple[int, Path]]:
+    """`gunicorn marketing_team.web.wsgi:app` (plus options) on a free loopback port, as a real
+    process: (port, its log) once /health answers; stopped at the end."""
+    port = free_port()
+    log = workdir / "gunicorn.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "marketing_team.web.wsgi:app",
+                                 "--bind", f"127.0.0.1:{port}", *options],
+                                cwd=workdir, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        wait_for(lambda: health_answers(port) or proc.poll() is not None, 30, "gunicorn to answer")
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited {proc.returncode}: {log.read_text()[-2000:]}")
+        yield port, log
+    finally:
+        stop(proc)

@@ -32,17 +32,23 @@ def test_help_lists_every_command() -> None:
     assert names == sorted(COMMANDS) and {"goal", "goals", "budget", "migrate"} <= set(names)
 
 
-def test_a_command_that_calls_no_broker_loads_neither_celery_nor_a_provider_sdk() -> None:
-    probe = ("import sys, runpy; sys.argv = ['mtctl', 'skills', 'list'];\n"
+def _loaded_by(argv: list[str], wanted: str) -> tuple[str, list[str]]:
+    """(stdout, the modules a fresh `mtctl <argv>` process loaded for which `wanted` is true)."""
+    probe = (f"import sys, runpy; sys.argv = {['mtctl', *argv]!r};\n"
              "try:\n    runpy.run_module('marketing_team', run_name='__main__')\n"
              "except SystemExit:\n    pass\n"
-             "import json; print(json.dumps(sorted(m for m in sys.modules "
-             "if m.split('.')[0] in ('celery', 'kombu', 'anthropic', 'openai'))))")
+             f"import json; print(json.dumps(sorted(m for m in sys.modules if {wanted})))")
     result = subprocess.run([sys.executable, "-c", probe], env=child_env({}), capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "copywriting" in result.stdout
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    return result.stdout, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_command_that_calls_no_broker_loads_neither_celery_nor_a_provider_sdk() -> None:
+    out, loaded = _loaded_by(["skills", "list"],
+                             "m.split('.')[0] in ('celery', 'kombu', 'anthropic', 'openai')")
+    assert "copywriting" in out
+    assert loaded == []
 
 
 def test_a_command_run_with_json_prints_one_json_object_when_it_fails(tmp_path: Path) -> None:
@@ -109,13 +115,7 @@ def test_a_workspace_that_is_not_a_directory_is_one_line_naming_it(tmp_path: Pat
 
 def test_commands_load_the_review_desk_only_to_serve_it() -> None:
     # --help loads every command module; only `serve` (and gunicorn) needs templates and markdown
-    probe = ("import sys, runpy; sys.argv = ['mtctl', '--help'];\n"
-             "try:\n    runpy.run_module('marketing_team', run_name='__main__')\n"
-             "except SystemExit:\n    pass\n"
-             "import json; print(json.dumps(sorted(m for m in sys.modules "
-             "if m.split('.')[0] in ('jinja2', 'markdown_it') or m.startswith('marketing_team.web'))))")
-    result = subprocess.run([sys.executable, "-c", probe], env=child_env({}), capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "serve" in result.stdout
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    out, loaded = _loaded_by(["--help"], "m.split('.')[0] in ('jinja2', 'markdown_it') "
+                                         "or m.startswith('marketing_team.web')")
+    assert "serve" in out
+    assert loaded == []

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import http.client
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from marketing_team.testing.processes import child_env, stop, wait_for
-from marketing_team.testing.servers import free_port
+from marketing_team.testing.processes import child_env
 from marketing_team.testing.team import Team
+from marketing_team.testing.web_client import running_gunicorn
 from tests.web.desk_client import PASSWORD
 
 
@@ -28,32 +26,14 @@ def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
         conn.close()
 
 
-def _answers(port: int) -> bool:
-    try:
-        return _get(port, "/health")[0] in (200, 503)
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def desk_gunicorn(team: Team, tmp_path: Path) -> Iterator[int]:
     """The documented gunicorn command (one worker) serving only the desk; stopped at the end."""
-    port = free_port()
     env = child_env({"REDIS_URL": team.server.url, "WORKSPACE_DIR": str(team.settings.workspace),
                      "MT_CONSOLE_PASSWORD": PASSWORD})
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "marketing_team.web.wsgi:app",
-                                 "--config", "python:marketing_team.web.gunicorn_conf",
-                                 "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        wait_for(lambda: _answers(port) or proc.poll() is not None, 30, "gunicorn to answer")
-        assert proc.poll() is None, log.read_text()[-2000:]
+    with running_gunicorn(env, tmp_path, "--config", "python:marketing_team.web.gunicorn_conf",
+                          "--workers", "1") as (port, log):
         yield port
-    finally:
-        stop(proc)
     assert PASSWORD not in log.read_text()
 
 

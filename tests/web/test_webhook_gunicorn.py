@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from marketing_team.domain.goal import GoalStatus
-from marketing_team.testing.processes import child_env, stop, wait_for
-from marketing_team.testing.servers import free_port
+from marketing_team.testing.processes import child_env, wait_for
 from marketing_team.testing.team import Team
-from marketing_team.testing.web_client import TOKEN
+from marketing_team.testing.web_client import TOKEN, running_gunicorn
 from marketing_team.triggers.event_bus import event_result
 from marketing_team.web.webhook import MAX_BODY_BYTES
 
@@ -34,31 +31,13 @@ def _request(port: int, method: str, path: str, body: bytes | None = None,
         conn.close()
 
 
-def _answers(port: int) -> bool:
-    try:
-        return _request(port, "GET", "/health")[0] in (200, 503)
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def gunicorn(team: Team, tmp_path: Path) -> Iterator[int]:
     """gunicorn marketing_team.web.wsgi:app on a free loopback port; stopped at the end."""
-    port = free_port()
     env = child_env({"REDIS_URL": team.server.url, "WORKSPACE_DIR": str(team.settings.workspace),
                      "MT_WEBHOOK_TOKEN": TOKEN})
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "marketing_team.web.wsgi:app",
-                                 "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        wait_for(lambda: _answers(port) or proc.poll() is not None, 30, "gunicorn to answer")
-        assert proc.poll() is None, log.read_text()[-2000:]
+    with running_gunicorn(env, tmp_path, "--workers", "2") as (port, _):
         yield port
-    finally:
-        stop(proc)
 
 
 def test_webhook_under_gunicorn_starts_a_goal_and_refuses_bad_requests(gunicorn: int, team: Team) -> None:
