@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,17 @@ from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 
 pytest_plugins = ("marketing_team.testing.fixtures",)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests press Ctrl-C on the commands they start, so those must start able to hear it.
+
+    A shell starts a background job (`pytest &` in a script, some CI runners) with SIGINT
+    ignored, and every process it starts inherits that: each `mtctl` child would then ignore the
+    test's Ctrl-C and finish its goal. With a handler here, children start with the default.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
