@@ -37,3 +37,12 @@ def terminal_safe(text: str) -> str:
     could retitle the window, rewrite the screen or hide lines (OSC, CSI, C1 controls).
     """
     return _CONTROLS.sub("", _SEQUENCES.sub("", text))
+
+
+def without_controls(text: str) -> str:
+    """text with each control character and bidi override removed, one character at a time.
+
+    For text that is already markup: removing a whole escape sequence there could take a tag's
+    closing quote with it. Sequences are removed from the source, before it is rendered.
+    """
+    return _CONTROLS.sub("", text)

@@ -90,6 +90,24 @@ def test_desk_strips_bidi_overrides_and_controls_from_what_it_shows(
     assert "evil txt.exe and red text" in page
 
 
+def test_a_sequence_spanning_a_link_title_and_later_text_adds_no_attribute(
+        quiet_team: Team, quiet_desk: DeskClient) -> None:
+    # Given a draft whose OSC sequence opens in one link's title and closes in later text
+    goal = quiet_team.goal("Grow signups")
+    first = goal.tasks[0]
+    quiet_team.rt.documents.put(
+        goal.id, f"{first.phase_index + 1:02d}-{first.skill}.md",
+        '# Draft\n\nSee [a](http://a.example "\x1b]") \x07 [b](http://b.example/onmouseover=alert(1)//)\n')
+
+    page = quiet_desk.get(f"/desk/goals/{goal.id}").text
+
+    # Then every link in the deliverable is a whole tag with only its own attributes
+    body = page.split('id="deliverables-h"', 1)[1]
+    tags = re.findall(r"<a\s[^>]*>", body)
+    assert tags and all(re.fullmatch(r'<a href="[^"]*"( title="[^"]*")? rel="noopener noreferrer '
+                                     r'nofollow">|<a href="#[^"]*">', tag) for tag in tags), tags
+
+
 def test_desk_pages_through_every_open_item_and_goal_beyond_the_first_page(
         quiet_team: Team, quiet_desk: DeskClient) -> None:
     rt = quiet_team.rt

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from marketing_team.config.settings import Settings
 from marketing_team.director.runtime import Runtime
-from marketing_team.domain.text import terminal_safe
+from marketing_team.domain.text import terminal_safe, without_controls
 from marketing_team.orchestration.control import CeleryApp
 from marketing_team.web.desk.http import Reply, Request
 from marketing_team.web.desk.session import Keys, Session
@@ -23,10 +23,11 @@ PREFIX = "/desk"
 
 def _shown(value: Any) -> Any:
     # Everything a page shows loses control characters and bidi overrides, as the CLI's output
-    # does: a model's U+202E must not reorder what a reviewer reads. Removing characters from
-    # rendered markup cannot make a tag, so Markup stays Markup.
+    # does: a model's U+202E must not reorder what a reviewer reads. Text loses whole escape
+    # sequences; rendered markup (whose source lost them before rendering) loses single
+    # characters only, since a sequence removed from markup could take a tag's quote with it.
     if isinstance(value, Markup):
-        return Markup(terminal_safe(str(value)))  # noqa: S704 - only characters removed
+        return Markup(without_controls(str(value)))  # noqa: S704 - single characters removed
     if isinstance(value, str):
         return terminal_safe(value)
     return value

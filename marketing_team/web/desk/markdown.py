@@ -15,6 +15,7 @@ from markdown_it.token import Token
 from markupsafe import Markup
 
 from marketing_team.domain.errors import CorruptFileError
+from marketing_team.domain.text import terminal_safe
 from marketing_team.store import frontmatter
 
 _SCHEMES = ("http://", "https://")
@@ -44,8 +45,9 @@ _MD = _build()
 
 
 def render(text: str) -> Markup:
-    """Markdown as HTML that is safe to put in a page."""
-    return Markup(_MD.render(text))  # noqa: S704 - markdown-it escapes text; raw HTML is off
+    """Markdown as HTML that is safe to put in a page (terminal sequences removed from the source
+    first, so none can span a link's title and the text after it)."""
+    return Markup(_MD.render(terminal_safe(text)))  # noqa: S704 - markdown-it escapes text; raw HTML is off
 
 
 def split_document(text: str) -> tuple[dict[str, Any], str]:
