@@ -3,9 +3,10 @@
 gthread reads a request's headers (and the app reads its body) in a pool thread with blocking
 reads; a per-read timeout cannot stop a client that sends one byte just before each timeout, so
 a few more such clients than threads stalled all intake. Here each request a thread takes on
-has twice MT_WEB_READ_TIMEOUT in total (a read that times out first still gets its 408): when
-it runs out, the connection is shut down, the blocked read returns, and the thread goes back
-to the pool.
+has twice MT_WEB_READ_TIMEOUT in total to arrive (a read that times out first still gets its
+408): when it runs out, the connection is shut down, the blocked read returns, and the thread
+goes back to the pool. Once the application has read the request it lifts the deadline
+(`read_deadline`), so a long answer (the desk's Start plans with a model) is not cut off.
 
 A connection that ends (`Connection: close`, an error) is also closed in its thread: gthread's
 own close lingers up to 2 s for the client's FIN (gunicorn >= 23, `util.close_graceful`, no setting
@@ -23,6 +24,7 @@ from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
 from marketing_team.config.settings import load_settings
+from marketing_team.web import read_deadline
 
 
 def _hang_up(conn: Any) -> None:
@@ -55,6 +57,7 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         timer = threading.Timer(self.deadline_s, _hang_up, args=(conn,))
         timer.daemon = True
         timer.start()
+        read_deadline.arm(timer)  # the application lifts it once it has read the request
         try:
             result = super().handle(conn)
             if not result:  # not kept alive nor deferred to the poller: the connection is over

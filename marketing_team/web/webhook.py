@@ -29,6 +29,7 @@ from marketing_team.orchestration.app import create_app as create_celery
 from marketing_team.orchestration.control import CeleryApp
 from marketing_team.orchestration.dispatch import publish_event
 from marketing_team.triggers import cooldown, event_bus
+from marketing_team.web import read_deadline
 from marketing_team.web import status as pages
 from marketing_team.web.desk.app import DeskApp
 
@@ -100,6 +101,8 @@ class WebhookApp:
             raise HttpError(405, f"{method[:20]} is not allowed on {path}; use {allowed}",
                             headers=(("Allow", allowed),))
         try:
+            if method != "POST":
+                read_deadline.request_read()  # nothing more to receive: /health may take its time
             if path == "/health":
                 healthy, report = pages.health(self.runtime, self.celery)
                 return (200 if healthy else 503), report, ()
@@ -203,7 +206,9 @@ def _check_content_type(value: str) -> None:
 
 def _read_body(environ: dict[str, Any]) -> bytes:
     try:
-        return _body_of(environ)
+        body = _body_of(environ)
+        read_deadline.request_read()
+        return body
     except OSError:
         # The server's read timeout: a client announcing more than it sends is sent away.
         raise HttpError(408, "the body did not arrive in time", "body") from None

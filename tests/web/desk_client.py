@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import re
@@ -120,3 +121,28 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, "no CSRF token on the page"
     return found.group(1)
+
+
+def over_http(port: int, timeout_s: float = 30.0) -> Callable[..., Any]:
+    """A WSGI-shaped callable that sends each request to a real server on this loopback port, so a
+    DeskClient can drive gunicorn as a browser would."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items()
+                   if key.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        query = environ.get("QUERY_STRING")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+        try:
+            conn.request(environ["REQUEST_METHOD"], environ["PATH_INFO"] + (f"?{query}" if query else ""),
+                         body=body or None, headers=headers)
+            reply = conn.getresponse()
+            data = reply.read()
+            start_response(f"{reply.status} {reply.reason}", reply.getheaders())
+            return [data]
+        finally:
+            conn.close()
+
+    return app

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from marketing_team.testing.fake_anthropic import FakeAnthropic
 from marketing_team.testing.processes import child_env
 from marketing_team.testing.team import Team
+from marketing_team.testing.team_responder import offline_responder
 from marketing_team.testing.web_client import running_gunicorn
-from tests.web.desk_client import PASSWORD
+from tests.web.desk_client import PASSWORD, DeskClient, over_http
 
 
 def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -73,3 +75,28 @@ def test_gunicorn_idle_closing_sockets_do_not_stall_other_clients(desk_gunicorn:
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_a_start_that_plans_longer_than_the_read_deadline_is_answered(
+        quiet_team: Team, tmp_path: Path) -> None:
+    # Given the desk under gunicorn with a 2 s deadline to receive a request, and a model that
+    # takes 3 s to plan (the deadline bounds receiving the request, not the answer's work)
+    with FakeAnthropic(responder=offline_responder(lambda _: 3.0)) as slow_model:
+        env = child_env({"REDIS_URL": quiet_team.server.url,
+                         "WORKSPACE_DIR": str(quiet_team.settings.workspace),
+                         "MT_CONSOLE_PASSWORD": PASSWORD, "MT_WEB_READ_TIMEOUT": "1",
+                         "ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": slow_model.url})
+        with running_gunicorn(env, tmp_path, "--config", "python:marketing_team.web.gunicorn_conf",
+                              "--workers", "1") as (port, _):
+            browser = DeskClient(over_http(port))
+            assert browser.login().status == 303
+            form = {"text": "Grow signups from the pricing page", "priority": "P1", "pipeline": ""}
+            start = browser.plan(form)
+
+            # When the person presses Start
+            reply = browser.post("/desk/start", {**form, "start": start["start"]},
+                                 csrf=start["csrf"])
+
+    # Then they land on their goal, which was planned with the model and started
+    assert reply.status == 303 and reply.headers["Location"].startswith("/desk/goals/goal-")
+    assert len(slow_model.requests) >= 1

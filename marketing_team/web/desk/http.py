@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from marketing_team.web import read_deadline
+
 Networks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 
 MAX_FORM_BYTES = 64 * 1024
@@ -135,8 +137,9 @@ def parse_request(environ: dict[str, Any], trusted: Networks = ()) -> Request:
     # Behind a TLS-terminating proxy the scheme arrives in X-Forwarded-Proto.
     secure = (environ.get("wsgi.url_scheme") == "https"
               or environ.get("HTTP_X_FORWARDED_PROTO", "").lower() == "https")
+    form = _form(environ) if method == "POST" else {}
+    read_deadline.request_read()  # all of it is here: what the page does next is not cut off
     return Request(method=method, path=str(environ.get("PATH_INFO") or "/"),
-                   query_string=query_string, query=query,
-                   form=_form(environ) if method == "POST" else {},
+                   query_string=query_string, query=query, form=form,
                    cookies=_cookies(str(environ.get("HTTP_COOKIE", ""))),
                    client=client_address(environ, trusted), secure=secure)
