@@ -126,6 +126,8 @@ def test_desk_pages_through_every_open_item_and_goal_beyond_the_first_page(
     assert "showing 1–50 of 111" in first.text and 'href="/desk/reviews?page=2"' in first.text
     assert seen == {i.id for i in items}
     assert quiet_desk.get("/desk/reviews?page=4").status == 404
+    # digits only ASCII ones: '²' passes str.isdigit and int() refuses it
+    assert [quiet_desk.get(f"/desk/reviews?page={p}").status for p in ("%C2%B2", "%D9%A1")] == [400, 400]
     assert quiet_desk.get("/desk/reviews?page=x").status == 400
     assert "111 items wait" in quiet_desk.get("/desk/").text
     assert "decision waits for you" in quiet_desk.get(f"/desk/goals/{oldest_goal.id}").text

@@ -121,7 +121,10 @@ def test_desk_reads_its_cookies_beside_a_malformed_foreign_cookie(quiet_team: Te
 
 
 def test_desk_next_with_control_characters_goes_to_the_desk(quiet_team: Team) -> None:
-    for target in ("/desk/\r\nSet-Cookie: evil=1", "/desk/\x00", "/desk/\t/evil", "/desk/\x7f"):
+    for target in ("/desk/\r\nSet-Cookie: evil=1", "/desk/\x00", "/desk/\t/evil", "/desk/\x7f",
+                   # not Latin-1, or not printable: gunicorn refuses such a Location (a 500)
+                   "/desk/\u20ac", "/desk/\u65e5\u672c", "/desk/\u2028x", "/desk/\ufeff", "/desk/\u202e",
+                   "/desk/\xe9"):
         client = DeskClient(desk_app(quiet_team))
 
         reply = client.login(next_=target)
@@ -162,8 +165,23 @@ def test_client_address_is_the_rightmost_hop_no_trusted_proxy_added() -> None:
 
     assert client_address(chain, trusted) == "198.51.100.7"  # 6.6.6.6 the client wrote itself
     assert client_address({**chain, "REMOTE_ADDR": "192.0.2.9"}, trusted) == "192.0.2.9"
+    # an entry that cannot be read counts on its own, never in the proxy's (everyone's) bucket
     assert client_address({"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "junk"},
-                          trusted) == "127.0.0.1"
+                          trusted) == "unreadable-forwarded-for"
     assert client_address(chain, ()) == "127.0.0.1"  # MT_WEB_TRUSTED_PROXIES="": no proxy trusted
     with pytest.raises(ConfigurationError, match="MT_WEB_TRUSTED_PROXIES"):
         load_settings(_env_file=None, web_trusted_proxies="nginx.local")
+
+
+@pytest.mark.parametrize(("peer", "forwarded", "bucket"), [
+    ("::ffff:127.0.0.1", "198.51.100.7", "198.51.100.7"),  # a dual-stack bind: still the proxy
+    ("127.0.0.1", "203.0.113.9:5555", "203.0.113.9"),  # proxies that append the client's port
+    ("127.0.0.1", "[2001:db8::2]:443", "2001:db8::/64"),
+    ("127.0.0.1", "2001:DB8:0:0::1", "2001:db8::/64"),  # spellings of one address, one bucket
+    ("2001:db8:0:0:aaaa::1", "", "2001:db8::/64"),  # an IPv6 host holds its whole /64
+    ("::ffff:203.0.113.5", "", "203.0.113.5"),
+])
+def test_client_buckets_are_normalised_addresses(peer: str, forwarded: str, bucket: str) -> None:
+    trusted = load_settings(_env_file=None).trusted_proxies  # the default: loopback
+    environ = {"REMOTE_ADDR": peer, **({"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {})}
+    assert client_address(environ, trusted) == bucket

@@ -86,24 +86,48 @@ def _fields(text: str, limit: int, where: str) -> dict[str, str]:
 
 
 def client_address(environ: dict[str, Any], trusted: Networks) -> str:
-    """The client's address: the direct peer, or what a trusted proxy says in X-Forwarded-For.
+    """Who is asking, for throttling: the direct peer, or what a trusted proxy says in
+    X-Forwarded-For, as a normalised bucket name.
 
     Each trusted proxy appends the address it saw; the rightmost address that is not a trusted
-    proxy is the client (anything left of it the client could have written itself).
+    proxy is the client (anything left of it the client could have written itself). IPv4-mapped
+    IPv6 (a dual-stack bind) counts as IPv4; an IPv6 client counts by its /64, which one host
+    usually holds whole; `ip:port` and `[v6]:port` entries are read; an entry that cannot be read
+    counts in a bucket of its own, never in the proxy's.
     """
-    peer = str(environ.get("REMOTE_ADDR", ""))
-    hops = [peer, *reversed(str(environ.get("HTTP_X_FORWARDED_FOR", "")).split(","))]
-    address = peer
+    peer = _ip(str(environ.get("REMOTE_ADDR", "")))
+    if peer is None:
+        return "unknown"
+    hops = [h.strip() for h in reversed(str(environ.get("HTTP_X_FORWARDED_FOR", "")).split(","))]
+    client = peer
     for hop in hops:
-        hop = hop.strip()
-        try:
-            ip = ipaddress.ip_address(hop)
-        except ValueError:
-            return address  # garbage from here on: the last good hop is the best we know
-        address = hop
-        if not any(ip in network for network in trusted):
-            return address
-    return address
+        if not any(client in network for network in trusted):
+            break
+        found = _ip(hop)
+        if found is None:
+            return "unreadable-forwarded-for"
+        client = found
+    return _bucket(client)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address from `a.b.c.d`, `a.b.c.d:port`, a v6 address or `[v6]:port` (None if none)."""
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        ip = ipaddress.ip_address(text.partition("%")[0])
+    except ValueError:
+        return None
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return mapped or ip
+
+
+def _bucket(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def _form(environ: dict[str, Any]) -> dict[str, str]:

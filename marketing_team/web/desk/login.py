@@ -52,12 +52,13 @@ def session_of(desk: Desk, request: Request) -> Session | None:
 
 
 def _next(request: Request) -> str:
-    # Only a path inside the desk: a crafted `next` never sends a person elsewhere, and no
-    # control character reaches the Location header (gunicorn refuses one: a 500).
+    # Only a path inside the desk: a crafted `next` never sends a person elsewhere, and only
+    # printable ASCII reaches the Location header (gunicorn refuses a header with controls or
+    # characters outside Latin-1, a 500; links the desk makes are percent-encoded anyway).
     target = request.form.get("next") or request.query.get("next") or f"{PREFIX}/"
     parts = urlsplit(target)
     if (parts.scheme or parts.netloc or not parts.path.startswith(f"{PREFIX}/") or "\\" in target
-            or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in target)):
+            or not (target.isascii() and target.isprintable())):
         return f"{PREFIX}/"
     return target
 

@@ -35,7 +35,7 @@ class Page:
 def page_of(request: Request, size: int, total: int) -> Page:
     """The page asked for by `?page=` (default 1); 400 when it is not a page of this list."""
     raw = request.query.get("page") or "1"
-    if not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) < 1:  # not '²' or '١'
         raise DeskError(400, "page must be a whole number from 1", "page")
     page = Page(int(raw), size, total)
     if page.number > page.pages:
