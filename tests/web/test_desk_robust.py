@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 
 from marketing_team.domain.review_item import Reason
-from marketing_team.store.goals import state_key
+from marketing_team.store.goals import Unreadable, state_key
 from marketing_team.testing.team import Team
 from tests.web.conftest import desk_app
 from tests.web.desk_client import DeskClient, call
@@ -76,6 +76,24 @@ def test_desk_start_without_the_plans_token_starts_nothing(
                                                 "start": token}, csrf=quiet_desk.token())
         assert reply.status == 400 and "<strong>start</strong>" in reply.text
     assert quiet_team.rt.goals.ids() == []
+
+
+def test_a_start_token_starts_only_the_form_whose_plan_was_shown(
+        quiet_team: Team, quiet_desk: DeskClient) -> None:
+    # Given the plan shown for one goal
+    fields = quiet_desk.plan({"text": "Grow the newsletter", "priority": "P3", "pipeline": ""})
+
+    # When its Start button is pressed with another text or priority
+    other_text = quiet_desk.post("/desk/start", {**fields, "text": "Something else entirely"})
+    other_priority = quiet_desk.post("/desk/start", {**fields, "priority": "P0"})
+
+    # Then nothing starts, and the button still starts the plan it showed
+    assert [other_text.status, other_priority.status] == [400, 400]
+    assert "form changed since its plan was shown" in other_text.text
+    assert quiet_team.rt.goals.ids() == []
+    assert quiet_desk.post("/desk/start", fields).status == 303
+    assert [g.description for g in quiet_team.rt.goals.load_many(quiet_team.rt.goals.ids())
+            if not isinstance(g, Unreadable)] == ["Grow the newsletter"]
 
 
 def test_desk_strips_bidi_overrides_and_controls_from_what_it_shows(

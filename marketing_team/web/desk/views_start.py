@@ -1,13 +1,15 @@
 """Start a goal: text, priority and an optional pipeline; the dry run's plan and estimate first,
 then the start, planned and published as `mtctl goal` / `mtctl pipeline` do.
 
-The dry run's Start button carries a one-time token (in Redis for START_TOKEN_S): the first press
-claims it atomically and starts the goal; a second press (a double click, a resubmit after going
+The dry run's Start button carries a one-time token (in Redis for START_TOKEN_S) bound to the
+form it planned: the first press with that same form claims it atomically and starts the goal
+(the plan shown is the plan started); a second press (a double click, a resubmit after going
 back) is sent to the goal the first one started instead of starting and billing another.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -28,11 +30,15 @@ MAX_TEXT = 2000
 START_TOKEN_S = 3600
 _STARTS = "mt:desk:start:"
 _CLAIMING = "starting"
-# Claims an issued, unclaimed token (value "") and returns what it held: "" for the claimer,
-# "starting" while another request starts it, the goal id once started, nil when unknown.
+# Claims an issued, unclaimed token (value "plan:<digest of its form>", ARGV[2]): "" for the
+# claimer; otherwise what it held: "starting" while another request starts it, the goal id once
+# started, another form's "plan:…" when the form changed since the dry run, nil when unknown.
 _CLAIM = """
 local held = redis.call('GET', KEYS[1])
-if held == '' then redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL') end
+if held == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+  return ''
+end
 return held
 """
 
@@ -44,6 +50,12 @@ class StartForm:
     text: str
     priority: Priority
     pipeline: str
+
+    @property
+    def planned(self) -> str:
+        """The value a start token issued for this form holds until it is claimed."""
+        said = "\x00".join((self.text, self.priority.value, self.pipeline)).encode()
+        return "plan:" + hashlib.sha256(said).hexdigest()[:32]
 
 
 def _form(desk: Desk, request: Request) -> StartForm:
@@ -92,22 +104,27 @@ def start_plan(desk: Desk, request: Request, session: Session) -> Reply:
     rt = desk.runtime
     anthropic = estimate_cost(rt, goal, "anthropic") if rt.offline else None
     token = secrets.token_urlsafe(16)
-    rt.redis.set(_STARTS + token, "", ex=START_TOKEN_S)
+    rt.redis.set(_STARTS + token, form.planned, ex=START_TOKEN_S)
     return _page(desk, request, session, form, plan=goal, note=note,
                  estimate=estimate_cost(rt, goal), anthropic_estimate=anthropic,
                  provider=rt.provider_name, start_token=token)
 
 
-def _claim(desk: Desk, token: str) -> str | None:
+def _claim(desk: Desk, token: str, form: StartForm) -> str | None:
     """None when this request may start the goal; the goal's id when one was started with it."""
     well_formed = token.isascii() and 0 < len(token) <= 64
-    held = desk.runtime.redis.eval(_CLAIM, 1, _STARTS + token, _CLAIMING) if well_formed else None
+    held = (desk.runtime.redis.register_script(_CLAIM)(keys=[_STARTS + token],
+                                                       args=[_CLAIMING, form.planned])
+            if well_formed else None)
     if held is None:
         raise DeskError(400, "this start button has expired or was not issued: show the plan "
                              "again and start from there", "start")
     text = held.decode() if isinstance(held, bytes) else str(held)
     if text == _CLAIMING:
         raise DeskError(409, "this plan is being started already: see the goals list")
+    if text.startswith("plan:"):
+        raise DeskError(400, "the form changed since its plan was shown: show the plan again "
+                             "and start from there", "start")
     return text or None
 
 
@@ -115,7 +132,7 @@ def start_goal(desk: Desk, request: Request, session: Session) -> Reply:
     """Plan it as the CLI does (the model's plan, or the pipeline's steps), save it and publish it."""
     form = _form(desk, request)
     token = request.form.get("start", "")
-    already = _claim(desk, token)
+    already = _claim(desk, token, form)
     if already is not None:
         return redirect(f"{PREFIX}/goals/{already}?done=started")
     rt, key = desk.runtime, _STARTS + token
@@ -127,7 +144,7 @@ def start_goal(desk: Desk, request: Request, session: Session) -> Reply:
             goal, _ = plan_goal(rt, form.text, form.priority, source="desk")
         started = publish_goal(desk.celery, rt, goal)
     except BaseException:
-        rt.redis.set(key, "", keepttl=True)  # nothing started: the button may be pressed again
+        rt.redis.set(key, form.planned, keepttl=True)  # nothing started: press it again
         raise
     rt.redis.set(key, started.id, keepttl=True)
     desk.acted(session, "start", started.id, goal_id=started.id, priority=form.priority.value,
