@@ -17,6 +17,12 @@ from types import TracebackType
 from typing import Any
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: fifty callers connecting at once (a test racing
+    # the budget) overflowed it and some got "connection reset" instead of their reply.
+    request_queue_size = 128
+
+
 @dataclass(frozen=True)
 class FakeReply:
     """One scripted answer: a message (status 200) or an API error, optionally late."""
@@ -182,7 +188,7 @@ class FakeAnthropic:
     def start(self) -> FakeAnthropic:
         """Listen on a free loopback port in a daemon thread."""
         self._stopping.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         # A short poll interval keeps stop() (which waits for the next poll) fast in teardown.
         self._thread = threading.Thread(
