@@ -46,6 +46,14 @@ def desk_app(team: Team, **settings: Any) -> WebhookApp:
 
 
 @pytest.fixture
+def quiet_desk(quiet_team: Team) -> DeskClient:
+    """Signed in to a team without a worker: started goals stay where the desk left them."""
+    client = DeskClient(desk_app(quiet_team))
+    assert client.login().status == 303
+    return client
+
+
+@pytest.fixture
 def desk(scripted_team: Team) -> DeskClient:
     """A client signed in to the desk of the scripted team."""
     client = DeskClient(desk_app(scripted_team))

@@ -11,16 +11,7 @@ from marketing_team.budget.ledger import month_of
 from marketing_team.domain.goal import GoalStatus
 from marketing_team.domain.values import utcnow
 from marketing_team.testing.team import Team
-from tests.web.conftest import desk_app
 from tests.web.desk_client import DeskClient, call
-
-
-@pytest.fixture
-def quiet_desk(quiet_team: Team) -> DeskClient:
-    """Signed in to a team without a worker: started goals stay where the desk left them."""
-    client = DeskClient(desk_app(quiet_team))
-    assert client.login().status == 303
-    return client
 
 
 def test_goals_list_is_newest_first_with_status_progress_and_cost(

@@ -6,21 +6,10 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
-import pytest
-
 from marketing_team.domain.review_item import Reason
 from marketing_team.store.goals import Unreadable, state_key
 from marketing_team.testing.team import Team
-from tests.web.conftest import desk_app
 from tests.web.desk_client import DeskClient, call
-
-
-@pytest.fixture
-def quiet_desk(quiet_team: Team) -> DeskClient:
-    """Signed in to a team without a worker."""
-    client = DeskClient(desk_app(quiet_team))
-    assert client.login().status == 303
-    return client
 
 
 def test_desk_too_many_query_or_form_fields_is_400_naming_the_problem(
