@@ -157,7 +157,7 @@ def claim_event(client: redis.Redis, event_id: str, owner: str, ttl_s: int = DED
     False when another owner holds it (a duplicate). The owner's own copies (a redelivered
     message keeps its id) are let through: what they start is deduplicated per mapping. The web
     takes a short claim before it queues the message (so a crash in between frees the id once the
-    claim lapses) and extends it to the dedup window once the message is queued.
+    claim lapses); the worker handling the message takes it for the dedup window.
     """
     return bool(client.register_script(_CLAIM)(keys=[_seen_key(event_id)], args=[owner, ttl_s]))
 

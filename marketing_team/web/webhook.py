@@ -135,8 +135,11 @@ class WebhookApp:
         # The web process plans and starts nothing: it claims the id and hands the event to a
         # worker, so a slow planning call never holds a request and the web keeps no disk.
         client = self.runtime.redis
-        # The claim names the message that will handle the event. It is short until the message
-        # is queued: a web process dying in between frees the id for the sender's retry.
+        # The claim names the message that will handle the event. It is short: a web process
+        # dying before the message is queued frees the id for the sender's retry. The worker that
+        # handles the message extends it to the dedup window (the web spends no round trip on
+        # that); a retry after the short claim lapsed queues a second message, which the worker
+        # drops as a duplicate because the claim names the first one.
         owner = str(uuid.uuid4())
         if not event_bus.claim_event(client, event.id, owner, self.runtime.settings.heartbeat_timeout_s):
             return {"event_id": event.id, "status": "duplicate", "reason": "duplicate", "cooldowns": []}
@@ -145,7 +148,6 @@ class WebhookApp:
         except BaseException:
             event_bus.release_event(client, event.id, owner)  # nothing queued: the sender may retry
             raise
-        event_bus.claim_event(client, event.id, owner)  # queued: held for the dedup window
         log.info("event queued", extra={"event": "event_queued", "event_id": event.id,
                                         "event_type": event.type.value})
         # The worker decides; a cooldown another event holds is said now, with the time left, so

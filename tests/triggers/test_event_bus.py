@@ -20,7 +20,7 @@ from marketing_team.testing.scripted import ScriptedLLM
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 from marketing_team.testing.web_client import handled, post_event, web_app
-from marketing_team.triggers.event_bus import publish_event
+from marketing_team.triggers.event_bus import claim_event, publish_event
 
 
 def _goal_ids(team: Team) -> list[str]:
@@ -93,7 +93,27 @@ def test_same_event_id_twice_through_two_web_processes_starts_one_goal(team: Tea
     assert len(first["goals"]) == 1
     assert second.status == 202 and second.json()["status"] == "duplicate"
     assert len(_goal_ids(team)) == 1
-    assert 0 < team.rt.redis.ttl("mt:events:seen:evt-dup-7") <= 7 * 24 * 3600
+    # the web's claim is short; the worker that handled the event holds it for the dedup window
+    assert 6 * 24 * 3600 < team.rt.redis.ttl("mt:events:seen:evt-dup-7") <= 7 * 24 * 3600
+
+
+def test_a_retry_queued_after_the_webs_short_claim_lapsed_starts_one_goal(team: Team) -> None:
+    event = Event(id="evt-lapsed", type=EventType.NEW_BLOG_POST, data={"url": "https://x.test/post"})
+    # Given a first message queued under a short web claim that lapsed before a worker took it,
+    # and the sender's retry queued as a second message under a new claim
+    assert claim_event(team.rt.redis, event.id, "first-message", ttl_s=1)
+    wait_for(lambda: not team.rt.redis.exists("mt:events:seen:evt-lapsed"), 10, "the short claim to lapse")
+    assert claim_event(team.rt.redis, event.id, "second-message", ttl_s=30)
+    start = starter(team.app, team.rt)
+
+    # When a worker handles both messages, the first one first
+    first = publish_event(team.rt, event, start, owner="first-message")
+    second = publish_event(team.rt, event, start, owner="second-message")
+
+    # Then the first is a duplicate of the claim's owner and only the second starts a goal
+    assert (first.goals, first.reason) == ((), "duplicate")
+    assert len(second.goals) == 1 and _goal_ids(team) == list(second.goals)
+    assert team.rt.redis.ttl("mt:events:seen:evt-lapsed") > 6 * 24 * 3600
 
 
 def test_duplicate_is_reported_even_when_the_first_send_matched_no_condition(team: Team) -> None:
