@@ -160,6 +160,10 @@ class GuardedLLM:
         try:
             return self.llm.complete(system_blocks, messages, model, max_tokens, schema=schema,
                                      meter=own)
+        except ProviderBillingError as exc:
+            # The bound (and requests paid before it) are in the ledger: the goal counts them too.
+            exc.cost_usd, exc.key = own.cost_usd, self.key
+            raise
         finally:  # paid attempts count even when the call failed (validation, a billing error)
             own.release_all()
             self.fresh = self.fresh or own.fresh

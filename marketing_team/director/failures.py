@@ -13,6 +13,7 @@ from pydantic import JsonValue
 from marketing_team.director.flow import fail_goal
 from marketing_team.director.phases import ACTIVE, Move, after_final, move_effects
 from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import ProviderBillingError
 from marketing_team.domain.event import Event, EventType
 from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
 from marketing_team.domain.learning import Learning, Outcome
@@ -84,12 +85,24 @@ def fail_task(rt: Runtime, goal_id: str, task_id: str, reason: str) -> Failed:
     return Failed(move, Event(type=EventType.PIPELINE_BLOCKED, source="director", data=data))
 
 
-def untrusted_provider(rt: Runtime, goal_id: str, task_id: str, reason: str) -> Event:
+def untrusted_provider(rt: Runtime, goal_id: str, task_id: str,
+                       error: ProviderBillingError) -> Event:
     """Stop a goal whose provider reported usage that cannot be true; the event to emit.
 
-    The bound of that request was recorded already; nothing else of the goal runs on a reply
-    whose billing we cannot believe.
+    The bound of that request was recorded already, and the goal's cost counts it (once per call
+    key, as a call that succeeded is counted); nothing else of the goal runs on a reply whose
+    billing we cannot believe.
     """
+    reason = str(error)
+
+    def count(goal: Goal) -> None:
+        task = goal.task(task_id)
+        if error.key is not None and error.key not in task.billed:
+            task.billed.append(error.key)
+            task.cost_usd += error.cost_usd
+            goal.cost_usd += error.cost_usd
+
+    rt.goals.update(goal_id, count)
     fail_goal(rt, goal_id, f"stopped: the provider's billing cannot be trusted ({reason})"[:500])
     data: dict[str, JsonValue] = {"goal_id": goal_id, "task_id": task_id, "reason": reason[:500]}
     return Event(type=EventType.AGENT_FAILURE, source="director", data=data)

@@ -8,14 +8,15 @@ from marketing_team.budget.policy import allowed_text
 from marketing_team.director.classify import classify, classify_by_rules
 from marketing_team.director.planning import pipeline_plan, propose_plan, rule_plan, with_foundation
 from marketing_team.director.runtime import Runtime
-from marketing_team.domain.errors import BudgetDeferred, InputError
-from marketing_team.domain.event import Event
+from marketing_team.domain.errors import BudgetDeferred, InputError, ProviderBillingError
+from marketing_team.domain.event import Event, EventType
 from marketing_team.domain.goal import Category, Goal, Plan, Priority, TaskRecord
 from marketing_team.domain.text import terminal_safe
 from marketing_team.domain.values import OFFLINE_PROVIDER, new_id
 from marketing_team.llm.factory import model_for_tier
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Usage
+from marketing_team.store.internal_events import record_internal
 
 # Rough token sizes for the estimate: instructions + context + upstream in, a deliverable out.
 EST_INPUT_TOKENS = 6000
@@ -62,11 +63,18 @@ def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | N
                              f"({allowed_text(level)}); nothing was planned or paid")
     director_model = rt.model_for(rt.budget.effective_tier("opus"))
     classifier = rt.guarded(goal_id, "director", f"{goal_id}/classify")
-    chosen = category or classify(text, rt.catalog, classifier, director_model)
-    lessons = rt.learnings.for_category(chosen, limit=10)
     planner = rt.guarded(goal_id, "director", f"{goal_id}/plan")
-    plan, note = propose_plan(text, chosen, rt.catalog, planner, director_model, lessons,
-                              has_context=bool(rt.context.get().strip()))
+    try:
+        chosen = category or classify(text, rt.catalog, classifier, director_model)
+        lessons = rt.learnings.for_category(chosen, limit=10)
+        plan, note = propose_plan(text, chosen, rt.catalog, planner, director_model, lessons,
+                                  has_context=bool(rt.context.get().strip()))
+    except ProviderBillingError as exc:
+        # The goal stops before it exists (its bound is in the ledger under its id): recorded
+        # as agent_failure like a stopped running goal, whichever starter (CLI, desk, schedule).
+        record_internal(rt.redis, Event(type=EventType.AGENT_FAILURE, source="director", data={
+            "goal_id": goal_id, "task_id": None, "step": "planning", "reason": str(exc)[:500]}))
+        raise
     goal = Goal(id=goal_id, description=text, category=chosen, priority=priority, plan=plan,
                 source=source, provider=rt.provider_name, catalog_fingerprint=rt.catalog.fingerprint,
                 tasks=build_tasks(goal_id, plan, priority, text),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 
 class MarketingTeamError(Exception):
     """Base of every error this package raises on purpose."""
@@ -89,6 +91,10 @@ class ProviderBillingError(LLMError):
     allows): its request's bound was recorded, and the goal stops rather than trust the provider."""
 
     falls_back = False
+    # What the call recorded in the ledger (the bound and any requests it paid before), under
+    # which call key: the goal's cost counts it once, as it counts a call that succeeded.
+    cost_usd: Decimal = Decimal(0)
+    key: str | None = None
 
 
 class BudgetError(MarketingTeamError):

@@ -103,7 +103,9 @@ class AnthropicProvider(BaseProvider):
             model=model,
             duration_s=time.monotonic() - started,
             request_id=str(getattr(message, "id", "") or ""),
-            usage_missing=raw is None or getattr(raw, "input_tokens", None) is None,
+            # A report without either count cannot be billed as reported (it would bill less).
+            usage_missing=raw is None or getattr(raw, "input_tokens", None) is None
+            or getattr(raw, "output_tokens", None) is None,
         )
 
     def _create(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,

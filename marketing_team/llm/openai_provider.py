@@ -86,10 +86,9 @@ class OpenAIProvider(BaseProvider):
             self._raise_translated(exc, model)
         choice = response.choices[0]
         raw = response.usage
-        usage = Usage(
-            input_tokens=raw.prompt_tokens if raw is not None else 0,
-            output_tokens=raw.completion_tokens if raw is not None else 0,
-        )
+        prompt = getattr(raw, "prompt_tokens", None)
+        completion = getattr(raw, "completion_tokens", None)
+        usage = Usage(input_tokens=prompt or 0, output_tokens=completion or 0)
         finish = str(choice.finish_reason or "stop")
         return Reply(
             text=choice.message.content or "",
@@ -99,7 +98,7 @@ class OpenAIProvider(BaseProvider):
             model=model,
             duration_s=time.monotonic() - started,
             request_id=str(getattr(response, "id", "") or ""),
-            usage_missing=raw is None,
+            usage_missing=prompt is None or completion is None,
         )
 
     def _create(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,

@@ -155,7 +155,7 @@ def _run(task: Task, rt: Runtime, claimed: Claim, busy: int) -> TaskRecord:
 def _untrusted(app: Celery, rt: Runtime, goal_id: str, task_id: str,
                exc: ProviderBillingError) -> dict[str, str]:
     """Stop the goal: its provider reported usage that cannot be true (its bound was recorded)."""
-    dispatch.emit(app, rt, [failures.untrusted_provider(rt, goal_id, task_id, str(exc))])
+    dispatch.emit(app, rt, [failures.untrusted_provider(rt, goal_id, task_id, exc)])
     log.error("provider billing not trusted; goal stopped", extra={
         "event": "provider_untrusted", "goal_id": goal_id, "task_id": task_id, "reason": str(exc)})
     return {"task_id": task_id, "status": "goal_stopped"}

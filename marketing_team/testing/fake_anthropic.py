@@ -38,6 +38,7 @@ class FakeReply:
     retry_after: float | None = None
     delay_s: float = 0.0
     usage_reported: bool = True  # False: the reply leaves `usage` out (a broken proxy or server)
+    usage_left_out: tuple[str, ...] = ()  # usage fields the reply leaves out (a partial report)
     message_id: str | None = None  # the message id to send (None: a fresh one per reply)
 
     @classmethod
@@ -242,6 +243,8 @@ class FakeAnthropic:
                 "cache_creation_input_tokens": reply.cache_creation_input_tokens,
                 "cache_read_input_tokens": reply.cache_read_input_tokens,
             }
+            for name in reply.usage_left_out:
+                del payload["usage"][name]
         return payload
 
 

@@ -30,8 +30,12 @@ GOALS = 4
 FAULT_SHARE = 0.2
 
 
+KINDS = ("429", "500", "timeout", "truncated", "invalid", "no_usage")
+
+
 class Faulty:
-    """offline_answer, except that one request in five (seeded) gets a fault."""
+    """offline_answer, except that one request in five (seeded) gets a fault; each kind of fault
+    is served once before any is drawn at random (invalid JSON only to a structured request)."""
 
     def __init__(self, seed: int) -> None:
         self.random = random.Random(seed)
@@ -39,15 +43,15 @@ class Faulty:
         self.faults: list[str] = []
 
     def __call__(self, request: RecordedRequest) -> FakeReply:
-        with self.lock:
-            roll = self.random.random()
-            kind = self.random.choice(["429", "500", "timeout", "truncated", "invalid", "no_usage"])
         good = offline_answer(request)
-        if roll >= FAULT_SHARE:
-            return good
-        with self.lock:
-            self.faults.append(kind)
         structured = "output_config" in request.body
+        with self.lock:
+            if self.random.random() >= FAULT_SHARE:
+                return good
+            fits = [k for k in KINDS if structured or k != "invalid"]
+            unused = [k for k in fits if k not in self.faults]
+            kind = unused[0] if unused else self.random.choice(fits)
+            self.faults.append(kind)
         return {
             "429": FakeReply.rate_limited(retry_after=0.01),
             "500": FakeReply.server_error(retry_after=0.01),
@@ -56,7 +60,7 @@ class Faulty:
             "truncated": FakeReply.text(good.content[: len(good.content) // 2], input_tokens=good.input_tokens,
                                         output_tokens=good.output_tokens, stop_reason="max_tokens"),
             "invalid": FakeReply.text("Sure! Here is my review: looks good.", input_tokens=good.input_tokens,
-                                      output_tokens=40) if structured else good,
+                                      output_tokens=40),
             "no_usage": FakeReply.without_usage(good.content),
         }[kind]
 
@@ -75,6 +79,7 @@ def test_the_ledger_equals_what_the_provider_billed_under_injected_faults(
                        "every goal to settle", timeout_s=150)
             settled = [team.rt.goals.load(g.id) for g in goals]
             month = team.rt.budget.ledger.month(month_of(utcnow()))
+            recorded = [to_usd(team.rt.budget.ledger.goal_spent(g.id)) for g in goals]
 
     prices = PriceTable.from_settings(cfg)
     reported = sum((prices.cost(str(request.body["model"]),
@@ -85,12 +90,13 @@ def test_the_ledger_equals_what_the_provider_billed_under_injected_faults(
               for g in settled if "recorded its bound $" in g.status_reason]
     unreported = sum(1 for _, reply in fake.served if not reply.usage_reported)
 
-    assert set(faulty.faults) >= {"429", "500", "timeout", "truncated"}, faulty.faults
-    assert len(bounds) == unreported
+    assert set(faulty.faults) == set(KINDS), faulty.faults
+    assert len(bounds) == unreported > 0
     stopped = [g for g in settled if "recorded its bound $" in g.status_reason]
     assert all(g.status.value == "failed" and "claude-" in g.status_reason and "msg_fake_" in g.status_reason
                for g in stopped)  # the reason names the model and the provider's reply id
     assert to_usd(month.spent) == reported + sum(bounds, Decimal(0))
     assert month.reserved == 0
+    assert [g.cost_usd for g in settled] == recorded  # stopped goals count their bound too
     print(f"\n{len(fake.requests)} requests, faults {sorted(faulty.faults)}; ledger ${to_usd(month.spent)}"
           f" = served ${reported} + bounds {bounds}; goals {[g.status.value for g in settled]}")

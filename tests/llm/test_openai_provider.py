@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, Field
 
 from marketing_team.config.settings import load_settings
 from marketing_team.domain.errors import ConfigurationError, LLMError, LLMTransientError
@@ -27,6 +28,7 @@ class ChatServer:
     def __init__(self) -> None:
         self.replies: list[tuple[int, str, str]] = []
         self.bodies: list[dict[str, Any]] = []
+        self.refuse_response_format = False  # like a server that predates json_schema output
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,7 +38,10 @@ class ChatServer:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 server.bodies.append(body)
-                status, finish, text = server.replies.pop(0)
+                if server.refuse_response_format and "response_format" in body:
+                    status, finish, text = 400, "", "response_format is not supported"
+                else:
+                    status, finish, text = server.replies.pop(0)
                 payload: dict[str, Any] = {"error": {"message": text, "type": "x"}}
                 if status == 200:
                     payload = {
@@ -152,3 +157,42 @@ def test_openai_refused_connection_is_one_line_naming_the_url_and_its_variable()
     text = str(caught.value)
     assert closed in text and "MT_OPENAI_BASE_URL" in text and "refused" in text.lower()
     assert "\n" not in text and "NEVER-SHOW" not in text
+
+
+class Score(BaseModel):
+    """A review score."""
+
+    score: int = Field(ge=0, le=10)
+    reason: str
+
+
+def test_openai_structured_reply_sends_the_schema_as_response_format_json_schema(
+    chat: ChatServer,
+) -> None:
+    chat.replies.append((200, "stop", '{"score": 8, "reason": "clear"}'))
+
+    reply = make_provider(chat).complete([], [Message("user", "Score it.")], "llama3.1", 256,
+                                         schema=Score)
+
+    assert reply.parsed == Score(score=8, reason="clear")
+    (body,) = chat.bodies
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["schema"] == Score.model_json_schema()
+    assert body["messages"] == [{"role": "user", "content": "Score it."}]  # no schema in words
+
+
+def test_openai_server_refusing_response_format_is_asked_in_words_from_then_on(
+    chat: ChatServer,
+) -> None:
+    chat.refuse_response_format = True
+    chat.replies += [(200, "stop", '{"score": 8, "reason": "clear"}')] * 2
+    provider = make_provider(chat)
+
+    first = provider.complete([], [Message("user", "Score it.")], "llama3.1", 256, schema=Score)
+    second = provider.complete([], [Message("user", "Score it.")], "llama3.1", 256, schema=Score)
+
+    assert first.parsed == second.parsed == Score(score=8, reason="clear")
+    refused, asked, again = chat.bodies  # one refusal, then words only: remembered for this server
+    assert "response_format" in refused and "response_format" not in asked
+    assert "response_format" not in again
+    assert '"reason"' in asked["messages"][-1]["content"]
