@@ -123,8 +123,10 @@ def after_refusal(task: Task, rt: Runtime, args: tuple[Any, ...], kwargs: dict[s
 def refuse(rt: Runtime, goal: Goal, task_id: str, run: int, admission: Admission) -> NoReturn:
     """Park the step in Redis (defer) or stop its goal as budget_exhausted; end the message."""
     if admission.kind == "defer":
-        rt.budget.defer(goal.id, task_id, admission.reason)
+        # Parked before the goal is marked waiting: a worker that dies in between leaves a step
+        # the sweeper owns, never a waiting goal whose only message a dead worker holds.
         ParkedWork(rt.redis).park(ParkedStep(goal.id, task_id, run), park_wait(0))
+        rt.budget.defer(goal.id, task_id, admission.reason)
         log.info("step parked by budget", extra={"event": "task_deferred", "goal_id": goal.id,
                                                   "task_id": task_id, "reason": admission.reason})
         progress.publish(rt.redis, goal.id, "task_deferred", task_id=task_id,

@@ -2,8 +2,9 @@
 
 "No goal stays running without a live task or a queued message for it": a goal under way must
 have something that will move it on: a lease (live, or lapsed and about to be taken over), a
-message naming it in a queue or held unacknowledged by a worker, a parked step, or a phase
-its claimer owes the broker (the outbox, swept when overdue).
+message naming it waiting in a queue, a parked step, or a phase its claimer owes the broker (the
+outbox, swept when overdue). A message a worker holds unacknowledged does not count: a dead
+worker's stays held until the visibility timeout, half an hour away.
 """
 
 from __future__ import annotations

@@ -140,21 +140,36 @@ def test_procfile_flower_requires_basic_auth_and_lists_tasks_by_skill_name(
         # (an offline goal takes under a second); it hears the second one's tasks.
         for text in ("Write a blog post about onboarding", "Write a blog post about pricing"):
             goal = team.goal(text)
-            assert team.wait(goal.id, timeout_s=45).status is GoalStatus.COMPLETED
+            done = team.wait(goal.id, timeout_s=45)
+            assert done.status is GoalStatus.COMPLETED
 
     # Then flower refuses anonymous requests, and lists the run's tasks by skill name
     assert _get(port, "/")[0] == 401
     assert _get(port, "/", auth)[0] == 200
 
     def names() -> set[str] | None:
-        # Task types flower saw in events (a skill task's id is reused by the review it is
-        # replaced with, so /api/tasks shows that id under the review's name).
         status, body = _get(port, "/api/task/types", auth)
         found = set(json.loads(body)["task-types"]) if status == 200 else set()
         return found if "skills.product-marketing-context" in found else None
 
     found = wait_for(names, 15, "flower to list the goal's tasks")
     assert {"director.review", "director.advance_goal"} <= found
+
+    def second_goal() -> list[dict[str, object]] | None:
+        # The second goal's tasks as flower lists them, once every draft and review succeeded.
+        status, body = _get(port, "/api/tasks", auth)
+        listed = list(json.loads(body).values()) if status == 200 else []
+        mine = [t for t in listed if done.id in str(t.get("args"))]
+        finished = [t for t in mine if t.get("state") == "SUCCESS"]
+        drafts = [t for t in finished if str(t.get("name")).startswith("skills.")]
+        reviews = [t for t in finished if t.get("name") == "director.review"]
+        return mine if min(len(drafts), len(reviews)) >= len(done.tasks) else None
+
+    # Each skill run is a task of its own name and id (the review is chained, not a replacement)
+    listed = wait_for(second_goal, 15, "flower to list every draft and review of the goal")
+    drafts = sorted(str(t["name"]) for t in listed if str(t.get("name")).startswith("skills."))
+    assert drafts == sorted(f"skills.{t.skill}" for t in done.tasks)
+    assert len({t["uuid"] for t in listed}) == len(listed)
     assert FLOWER_PASSWORD not in (tmp_path / "flower.err").read_text()
 
 

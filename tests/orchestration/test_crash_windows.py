@@ -14,12 +14,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import redis
 from celery import Celery
 
+from marketing_team.budget.policy import to_micros
 from marketing_team.config.settings import load_settings
 from marketing_team.director.launch import plan_pipeline
 from marketing_team.director.runtime import Runtime, build_runtime
@@ -71,9 +73,11 @@ def _env(url: str, fake: FakeAnthropic, workspace: Path) -> dict[str, str]:
             "MT_HEARTBEAT_TIMEOUT": "3"}
 
 
-def _runtime(server: RunningServer, fake: FakeAnthropic, workspace: Path) -> Runtime:
+def _runtime(server: RunningServer, fake: FakeAnthropic, workspace: Path,
+             budget_monthly: Decimal = Decimal("1000")) -> Runtime:
     settings = load_settings(_env_file=None, redis_url=server.url, anthropic_api_key=KEY,
-                             anthropic_base_url=fake.url, workspace_dir=workspace, llm_max_retries=0)
+                             anthropic_base_url=fake.url, workspace_dir=workspace, llm_max_retries=0,
+                             budget_monthly=budget_monthly)
     return build_runtime(settings, server.broker_url)
 
 
@@ -108,6 +112,41 @@ def test_a_crash_right_after_an_escalation_leaves_its_review_item_with_it(
         open_items = [i for i in rt.reviews.list(ItemStatus.OPEN) if i.goal_id == goal.id]
         assert stored.status is GoalStatus.WAITING_HUMAN, stored.status
         assert blocked and sorted(i.task_id or "" for i in open_items) == sorted(blocked)
+
+
+def test_a_crash_right_after_a_budget_deferral_leaves_the_step_parked_for_a_later_worker(
+        redis_server: RunningServer, proxy: FaultProxy, fake: FakeAnthropic, tmp_path: Path) -> None:
+    # Given a P2 goal published at a normal level, then spending that throttles P2 ($9.10 of $10)
+    rt = _runtime(redis_server, fake, tmp_path / "ws", budget_monthly=Decimal("10"))
+    app = build_app(rt.settings, broker_url=redis_server.broker_url)
+    goal = plan_pipeline(rt, "Copywriting Review Chain", Priority.P2)
+    rt.goals.create(goal)
+    dispatch.start(app, rt, goal.id)
+    rt.budget.ledger.record(to_micros(Decimal("9.10")))
+    proxy.freeze_after(writes("mt:goal:", "SET", "EVALSHA", containing=b'"status":"waiting_budget"'))
+    worker = spawn_worker({**_env(proxy.url, fake, tmp_path / "ws"), "BUDGET_MONTHLY": "10"},
+                          tmp_path / "w1.log", name="w1")
+    try:
+        # When the worker dies right after the write that makes the goal wait for the budget
+        assert proxy.frozen.wait(60), "the deferral was never written"
+        _kill(worker)
+    finally:
+        stop(worker)
+    proxy.heal()
+
+    # Then something still owns the step (it is parked, not only in a dead worker's hands) ...
+    assert unaccounted_goals(rt) == []
+    assert rt.goals.load(goal.id).status is GoalStatus.WAITING_BUDGET
+
+    # ... and a worker with a raised budget runs it in seconds, not after the visibility timeout
+    second = spawn_worker({**_env(redis_server.url, fake, tmp_path / "ws"), "BUDGET_MONTHLY": "20"},
+                          tmp_path / "w2.log", name="w2")
+    try:
+        done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 90,
+                        "the deferred goal")
+    finally:
+        stop(second)
+    assert done.status is GoalStatus.COMPLETED, done.status_reason
 
 
 def _handle(app: Celery, event: Event, message_id: str) -> None:

@@ -72,6 +72,22 @@ def test_a_join_of_an_earlier_run_changes_nothing(idle: Team) -> None:
     assert idle.rt.goals.load(goal.id).current_phase == 0
 
 
+def test_an_error_callback_of_an_earlier_run_changes_nothing(idle: Team) -> None:
+    goal = _saved(idle)
+    dispatch.start(idle.app, idle.rt, goal.id)
+    phases.reopen(idle.rt, goal.id)  # a resume: run 1
+    crashed = idle.app.tasks["director.task_crashed"]
+
+    # When run 0's canvas reports a crashed member (its errback arrives late)
+    crashed(None, RuntimeError("a leftover of run 0"), None, goal.id, 0)
+
+    # Then the resumed goal runs on; the same callback of the current run does fail it
+    assert idle.rt.goals.load(goal.id).status is GoalStatus.RUNNING
+    crashed(None, RuntimeError("boom"), None, goal.id, 1)
+    failed = idle.rt.goals.load(goal.id)
+    assert failed.status is GoalStatus.FAILED and "RuntimeError: boom" in failed.status_reason
+
+
 def test_second_copy_of_a_running_task_does_not_run_it_again(idle: Team) -> None:
     goal = _saved(idle)
     task = goal.tasks[0]
