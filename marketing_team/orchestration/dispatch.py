@@ -15,7 +15,12 @@ from marketing_team.domain.errors import AlreadyExistsError, MarketingTeamError
 from marketing_team.domain.event import Event
 from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord
 from marketing_team.observability import progress
-from marketing_team.orchestration.canvas import director_signature, phase_canvas, resume_canvas
+from marketing_team.orchestration.canvas import (
+    director_signature,
+    phase_canvas,
+    resume_canvas,
+    step_signature,
+)
 from marketing_team.store.internal_events import record_internal
 from marketing_team.store.outbox import Publication
 from marketing_team.triggers.starting import GoalStarter
@@ -35,6 +40,14 @@ def _publish(app: Celery, goal: Goal, canvas: Signature, what: str, index: int) 
 def dispatch_phase(app: Celery, goal: Goal, index: int) -> None:
     """Publish one phase's canvas (its claim was recorded first, by whoever advanced the goal)."""
     _publish(app, goal, phase_canvas(app, goal, index), "phase_dispatched", index)
+
+
+def publish_revision(app: Celery, task: TaskRecord, run: int) -> None:
+    """Publish a revision (a new draft and its review) with the same crash callback as a phase:
+    a bug in a revision fails its goal at once instead of leaving it to the watchdog."""
+    revision = step_signature(app, task, run)
+    revision.on_error(director_signature(app, "task_crashed", task.goal_id, run, immutable=False))
+    revision.apply_async()
 
 
 def republish_task(app: Celery, goal: Goal, task: TaskRecord) -> None:

@@ -28,7 +28,7 @@ from marketing_team.domain.errors import (
     ProviderBillingError,
 )
 from marketing_team.domain.goal import TaskRecord
-from marketing_team.orchestration import canvas, dispatch, sweeper, task_gate
+from marketing_team.orchestration import dispatch, sweeper, task_gate
 from marketing_team.orchestration.context import runtime_of
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ def register(app: Celery, catalog: Catalog) -> None:
             # The revision runs as a new draft + review. Published, not spliced with Task.replace
             # (which raises Ignore and has Celery format two tracebacks, ~5 ms a revision): a
             # phase advances by its last task out, so a chord join firing now changes nothing.
-            canvas.step_signature(self.app, goal.task(task_id), run).apply_async()
+            dispatch.publish_revision(self.app, goal.task(task_id), run)
             return {"task_id": task_id, "decision": step.value}
         dispatch.follow(self.app, rt, goal, move)
         return {"task_id": task_id, "decision": step.value}

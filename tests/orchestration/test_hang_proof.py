@@ -26,6 +26,7 @@ from marketing_team.domain.goal import (
     Priority,
     TaskStatus,
 )
+from marketing_team.domain.review import SCORE_DIMENSIONS
 from marketing_team.domain.review_item import ItemStatus
 from marketing_team.domain.values import new_id
 from marketing_team.llm.offline import OfflineProvider
@@ -200,3 +201,21 @@ def test_each_skill_task_keeps_its_own_name_and_id_in_the_result_backend(team: T
     assert skills == sorted(t.skill for t in done.tasks)
     assert names.count("director.review") == len(done.tasks)
     assert all(m.get("status") in ("SUCCESS", "FAILURE") for m in metas)
+
+
+def test_a_revision_that_crashes_fails_its_goal_at_once_naming_the_crash(
+        scripted_team: Team, scripted: ScriptedLLM) -> None:
+    # Given a draft its review sends back, and a revision whose run hits a bug (not a typed error)
+    scripted.on(lambda c: c.is_skill("copywriting"), _draft)
+    scripted.on(lambda c: c.is_review("copywriting"),
+                {"verdict": "REVISE", "scores": dict.fromkeys(SCORE_DIMENSIONS, 5.0),
+                 "findings": [], "revision_requests": ["Name the trial length"]})
+    scripted.on(lambda c: c.is_skill("copywriting"), RuntimeError("a bug in the revision"))
+
+    goal = scripted_team.launch(_goal(scripted_team, [["copywriting"], ["paid-ads"]]))
+
+    # Then the crash fails the goal with its reason, as a crash of a first draft does, instead of
+    # leaving it running until the watchdog's hard limit
+    done = _settled(scripted_team, goal.id, timeout_s=30)
+    assert done.status is GoalStatus.FAILED
+    assert "a task crashed: RuntimeError: a bug in the revision" in (done.status_reason or "")
