@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 
 import redis
 from pydantic import ValidationError
@@ -136,6 +137,22 @@ class ReviewQueue:
                 items.append(item)
         self.prune()
         return items
+
+    def every(self, page: int = 500) -> Iterator[ReviewItem]:
+        """Every kept item, open or decided, newest first: a page of the index per round trip
+        (an expired or broken record is skipped; the index is left to `list` and `prune`)."""
+        client = self.connection.client
+        offset = 0
+        while ids := [raw.decode() if isinstance(raw, bytes) else str(raw)
+                      for raw in client.zrevrange(ALL, offset, offset + page - 1)]:
+            offset += len(ids)
+            for item_id, raw in zip(ids, client.mget([item_key(i) for i in ids]), strict=True):
+                try:
+                    if raw is not None:
+                        yield _decode(item_id, raw)
+                except CorruptStateError as exc:
+                    log.warning(f"skipped a review item: {exc}",
+                                extra={"event": "review_item_unreadable", "item_id": item_id})
 
     def decided(self, item: ReviewItem, status: ItemStatus, notes: str = "") -> ReviewItem:
         """The item as decided by a person (not stored: the caller commits it with the goal)."""
