@@ -138,18 +138,21 @@ class ReviewQueue:
         self.prune()
         return items
 
-    def every(self, page: int = 500) -> Iterator[ReviewItem]:
-        """Every kept item, open or decided, newest first: a page of the index per round trip
-        (an expired or broken record is skipped; the index is left to `list` and `prune`)."""
+    def every(self, status: ItemStatus | None = None, page: int = 500) -> Iterator[ReviewItem]:
+        """Every kept item (or every open one), newest first: a page of the index per round trip,
+        however many there are (an expired or broken record is skipped; the index is left to
+        `list` and `prune`)."""
         client = self.connection.client
+        index = OPEN if status is ItemStatus.OPEN else ALL
         offset = 0
         while ids := [raw.decode() if isinstance(raw, bytes) else str(raw)
-                      for raw in client.zrevrange(ALL, offset, offset + page - 1)]:
+                      for raw in client.zrevrange(index, offset, offset + page - 1)]:
             offset += len(ids)
             for item_id, raw in zip(ids, client.mget([item_key(i) for i in ids]), strict=True):
                 try:
-                    if raw is not None:
-                        yield _decode(item_id, raw)
+                    item = None if raw is None else _decode(item_id, raw)
+                    if item is not None and (status is None or item.status is status):
+                        yield item
                 except CorruptStateError as exc:
                     log.warning(f"skipped a review item: {exc}",
                                 extra={"event": "review_item_unreadable", "item_id": item_id})
