@@ -22,7 +22,6 @@ from marketing_team.director.pages import (
 )
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import CorruptStateError, InputError, NotFoundError
-from marketing_team.domain.review_item import ItemStatus
 from marketing_team.domain.values import OFFLINE_PROVIDER, check_id, utcnow
 from marketing_team.observability.metrics import today
 from marketing_team.store.documents import check_name
@@ -78,13 +77,13 @@ def export_goal(rt: Runtime, goal_id: str, to: Path | None = None) -> Path:
 
 
 def export_reviews(rt: Runtime, to: Path | None = None) -> int:
-    """reviews/<id>.md for every kept review item (open ones first in the index); returns how many."""
+    """reviews/<id>.md for every kept review item, open or decided; returns how many."""
     root = _root(rt, to)
-    items = rt.reviews.list(ItemStatus.OPEN) + [
-        i for i in rt.reviews.list() if i.status is not ItemStatus.OPEN]
-    for item in items:
+    written = 0
+    for item in rt.reviews.every():
         atomic_write(root.reviews_dir / f"{item.id}.md", review_item_page(item), durable=False)
-    return len(items)
+        written += 1
+    return written
 
 
 def export_learnings(rt: Runtime, to: Path | None = None) -> Path:

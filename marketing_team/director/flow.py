@@ -20,7 +20,6 @@ from marketing_team.store.goals import Staged
 from marketing_team.store.replies import reply_key
 
 log = logging.getLogger(__name__)
-OPEN_ITEMS_SCANNED = 1000  # a cancel closes the goal's open items among this many newest
 
 
 def _lesson(task: TaskRecord, step: NextStep) -> tuple[Outcome, str]:
@@ -174,8 +173,7 @@ def cancel(rt: Runtime, goal_id: str) -> Goal:
     def effects(goal: Goal, _: None) -> list[Staged]:
         # Read per attempt: an item created meanwhile changed the goal too, so this runs again.
         return [rt.reviews.staged(rt.reviews.decided(item, ItemStatus.CLOSED, "goal cancelled"))
-                for item in rt.reviews.list(ItemStatus.OPEN, limit=OPEN_ITEMS_SCANNED)
-                if item.goal_id == goal.id]
+                for item in rt.reviews.every(ItemStatus.OPEN) if item.goal_id == goal.id]
 
     goal, _ = rt.goals.update(goal_id, change, effects)
     progress.publish(rt.redis, goal_id, "goal_finished", status=goal.status.value)

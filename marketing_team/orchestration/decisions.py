@@ -55,7 +55,7 @@ def decide_review(app: Celery, rt: Runtime, item_id: str, status: ItemStatus,
     dispatch.follow(app, rt, goal, decided.move)  # the phase's last one out advances it
     goal = rt.goals.load(goal.id)
     paused = goal.status is GoalStatus.WAITING_HUMAN
-    if paused and not any(i.goal_id == goal.id for i in rt.reviews.list(ItemStatus.OPEN)):
+    if paused and not any(i.goal_id == goal.id for i in rt.reviews.every(ItemStatus.OPEN)):
         # The last open item of a paused goal: continue it where it stopped.
         try:
             phases.reopen(rt, goal.id)

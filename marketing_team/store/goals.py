@@ -201,10 +201,11 @@ class GoalStore:
             goal.updated_at = utcnow()
             recorder = self.client.pipeline(transaction=False)  # records commands; never executed
             recorder.set(key, goal.model_dump_json())
-            self._reindex(recorder, goal, before)
             _count_tasks(recorder, tasks_before, _active_tasks(goal))
             for write in staged:
                 write.stage(recorder)
+            # After the staged writes: a document they create expires with a settled goal too.
+            self._reindex(recorder, goal, before)
             written, current = self._cas(key, raw, recorder)
             if written:
                 return goal, result
@@ -236,10 +237,10 @@ class GoalStore:
                     goal.updated_at = utcnow()
                     pipe.multi()
                     pipe.set(key, goal.model_dump_json())
-                    self._reindex(pipe, goal, before)
                     _count_tasks(pipe, tasks_before, _active_tasks(goal))
                     for write in staged:
                         write.stage(pipe)
+                    self._reindex(pipe, goal, before)
                     pipe.execute()
                     return goal, result
                 except redis.WatchError:

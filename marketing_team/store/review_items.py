@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 
 import redis
 from pydantic import ValidationError
@@ -136,6 +137,25 @@ class ReviewQueue:
                 items.append(item)
         self.prune()
         return items
+
+    def every(self, status: ItemStatus | None = None, page: int = 500) -> Iterator[ReviewItem]:
+        """Every kept item (or every open one), newest first: a page of the index per round trip,
+        however many there are (an expired or broken record is skipped; the index is left to
+        `list` and `prune`)."""
+        client = self.connection.client
+        index = OPEN if status is ItemStatus.OPEN else ALL
+        offset = 0
+        while ids := [raw.decode() if isinstance(raw, bytes) else str(raw)
+                      for raw in client.zrevrange(index, offset, offset + page - 1)]:
+            offset += len(ids)
+            for item_id, raw in zip(ids, client.mget([item_key(i) for i in ids]), strict=True):
+                try:
+                    item = None if raw is None else _decode(item_id, raw)
+                    if item is not None and (status is None or item.status is status):
+                        yield item
+                except CorruptStateError as exc:
+                    log.warning(f"skipped a review item: {exc}",
+                                extra={"event": "review_item_unreadable", "item_id": item_id})
 
     def decided(self, item: ReviewItem, status: ItemStatus, notes: str = "") -> ReviewItem:
         """The item as decided by a person (not stored: the caller commits it with the goal)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from marketing_team.director import human_review, phases
@@ -10,6 +12,7 @@ from marketing_team.domain.goal import GoalStatus, TaskStatus
 from marketing_team.domain.review import SCORE_DIMENSIONS, Verdict
 from marketing_team.domain.review_item import ItemStatus, Reason
 from marketing_team.orchestration import dispatch
+from marketing_team.orchestration.decisions import Continuation, decide_review
 from marketing_team.testing.scripted import Call, ScriptedLLM
 from marketing_team.testing.team import Team
 
@@ -129,3 +132,23 @@ def test_human_reject_fails_the_task_and_the_goal_continues(scripted_team: Team,
     assert done.status is GoalStatus.COMPLETED and "rejected by a reviewer" in done.status_reason
     assert next(t for t in done.tasks if t.skill == "copywriting").status is TaskStatus.FAILED
     assert all(t.status is TaskStatus.APPROVED for t in done.tasks if t.skill != "copywriting")
+
+
+def test_a_decision_leaves_the_goal_paused_while_an_older_item_of_it_is_open_behind_a_full_page(
+        scripted_team: Team, scripted: ScriptedLLM) -> None:
+    # Given a paused goal with a second, older open item (a cascading failure, say), and more
+    # than a page (100) of newer open items of other goals in the queue
+    rt = scripted_team.rt
+    goal_id = _pause_on_copywriting(scripted_team, scripted)
+    [item] = rt.reviews.list(ItemStatus.OPEN)
+    older = rt.reviews.new_item(goal_id, Reason.CASCADING_FAILURE, "three failures in a row")
+    rt.reviews.save(older.model_copy(update={"created_at": item.created_at - timedelta(days=1)}))
+    for n in range(120):
+        rt.reviews.save(rt.reviews.new_item(f"goal-20261130-{n:06x}", Reason.REJECTED, f"other {n}"))
+
+    # When a person approves the goal's newer item
+    decision = decide_review(scripted_team.app, rt, item.id, ItemStatus.APPROVED)
+
+    # Then the goal waits for the older one: it does not continue behind the person's back
+    assert decision.continuation is Continuation.STAYS
+    assert rt.goals.load(goal_id).status is GoalStatus.WAITING_HUMAN

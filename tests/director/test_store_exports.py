@@ -14,12 +14,14 @@ import redis
 from click.testing import CliRunner
 
 from marketing_team.cli.main import cli
-from marketing_team.director.export import export_goal
+from marketing_team.config.settings import load_settings
+from marketing_team.director.export import export_goal, export_reviews
 from marketing_team.director.migration import migrate_workspace
 from marketing_team.director.product_context import sync_from_file
+from marketing_team.director.runtime import build_runtime
 from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import GoalStatus
-from marketing_team.domain.review_item import ItemStatus
+from marketing_team.domain.review_item import ItemStatus, Reason
 from marketing_team.testing.scripted import ScriptedLLM
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
@@ -235,3 +237,20 @@ def test_bad_input_around_exports_is_one_line_naming_the_path(
 
     assert exported.exit_code == 2, exported.output
     assert exported.output.count("\n") == 1 and str(blocker / "sub") in exported.output
+
+
+def test_goals_export_all_writes_every_kept_review_item_not_only_a_first_page(
+        redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path) -> None:
+    # Given more open and more decided review items than one page of the queue (100)
+    rt = build_runtime(load_settings(_env_file=None, redis_url=redis_server.url,
+                                     workspace_dir=tmp_path / "ws"), redis_server.broker_url)
+    for n in range(260):
+        item = rt.reviews.new_item(f"goal-20261130-{n:06x}", Reason.REJECTED, f"item {n}")
+        rt.reviews.save(rt.reviews.decided(item, ItemStatus.APPROVED) if n % 2 else item)
+
+    # When everything is exported
+    exported = export_reviews(rt, tmp_path / "archive")
+
+    # Then every kept item has its page
+    assert exported == 260
+    assert len(list((tmp_path / "archive" / "reviews").glob("review-*.md"))) == 260

@@ -24,6 +24,7 @@ from marketing_team.domain.goal import (
 from marketing_team.domain.learning import Learning, Outcome
 from marketing_team.domain.values import new_id
 from marketing_team.store.connection import RedisConnection
+from marketing_team.store.documents import DocumentStore
 from marketing_team.store.goals import (
     EXPIRING,
     INDEX,
@@ -31,6 +32,7 @@ from marketing_team.store.goals import (
     GoalStore,
     Staged,
     Unreadable,
+    docs_key,
     state_key,
 )
 from marketing_team.store.learnings import LearningStore
@@ -315,3 +317,24 @@ def test_a_write_that_fails_in_a_change_leaves_the_others_applied_and_is_reporte
     assert store.load(goal.id).status is GoalStatus.RUNNING
     assert [item.lesson for item in learnings.for_skill("director", limit=5)] == ["ran"]
     assert [item.lesson for item in learnings.for_category(Category.CONTENT, limit=5)] == ["ran"]
+
+
+@pytest.mark.parametrize("watching", [False, True], ids=["compare-and-write", "watch-multi"])
+def test_a_first_document_written_after_the_goal_settled_expires_with_it(
+        store: GoalStore, redis_server: RunningServer, redis_client: redis.Redis,
+        watching: bool) -> None:
+    # Given a goal interrupted (Ctrl-C) while its first step's call was still running
+    documents = DocumentStore(RedisConnection(redis_server.url))
+    goal = _goal()
+    store.create(goal)
+    store.update(goal.id, lambda g: setattr(g, "status", GoalStatus.INTERRUPTED))
+    assert redis_client.exists(docs_key(goal.id)) == 0
+
+    # When that call finishes and its draft, the goal's first document, is recorded
+    store.update(goal.id, lambda g: setattr(g.tasks[0], "output", "01-copywriting.md"),
+                 lambda g, _: [documents.staged(g.id, "01-copywriting.md", "# Draft\n")],
+                 watch=("mt:unrelated",) if watching else ())
+
+    # Then the document expires with the goal's state: nothing of it outlives the retention
+    assert 0 < redis_client.ttl(docs_key(goal.id)) <= RETENTION_S
+    assert 0 < redis_client.ttl(state_key(goal.id)) <= RETENTION_S
