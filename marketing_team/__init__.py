@@ -16,10 +16,12 @@ def __getattr__(name: str) -> Any:
     if name in ("app", "celery"):
         bootstrap = importlib.import_module("marketing_team.bootstrap")
         errors = importlib.import_module("marketing_team.domain.errors")
+        text = importlib.import_module("marketing_team.domain.text")
         try:
             return bootstrap.process_app()
         except errors.MarketingTeamError as exc:
-            # The edge of worker, beat and flower: one line naming the setting, like `mtctl`.
-            sys.stderr.write(f"error: {exc}\n")
+            # The edge of worker, beat and flower: one line naming the setting, like `mtctl`
+            # (without control sequences: it can quote a path from a catalog override).
+            sys.stderr.write(f"error: {text.terminal_safe(str(exc))}\n")
             raise SystemExit(exc.exit_code) from None
     raise AttributeError(f"module 'marketing_team' has no attribute {name!r}")

@@ -46,7 +46,9 @@ class LiveView:
                     f"${goal.cost_usd:.4f} so far · {now - self._started:.0f} s", style="bold")
         table = Table(show_header=False, box=None, padding=(0, 2))
         for step in self._running.values():
-            table.add_row(step.skill, step.activity, f"{now - step.since:.0f} s")
+            # Text, not a string: rich reads markup in strings ([link=…] becomes an OSC 8 link),
+            # and a skill's name is a catalog override's folder name, anyone's text.
+            table.add_row(Text(terminal_safe(step.skill)), step.activity, f"{now - step.since:.0f} s")
         if not self._running:
             table.add_row(Text(goal.status.value, style="dim"))
         return Group(head, table)

@@ -16,6 +16,7 @@ import click
 from marketing_team.cli.argv import VERBOSE, hoist_verbose, refuse_undecodable
 from marketing_team.config.settings import load_settings, mask_url
 from marketing_team.domain.errors import MarketingTeamError
+from marketing_team.domain.text import terminal_safe
 from marketing_team.observability.logs import configure
 
 log = logging.getLogger(__name__)
@@ -106,8 +107,9 @@ class TeamGroup(click.Group):
     @staticmethod
     def _fail(ctx: click.Context, line: str, error: str, code: int, as_json: bool) -> None:
         """One line on stderr (with --verbose the traceback after it: the cause reads first, not
-        below a screenful of frames), the JSON object too when asked for, and the exit code."""
-        click.echo(line, err=True)
+        below a screenful of frames), the JSON object too when asked for, and the exit code.
+        The line loses every control sequence: it can quote a catalog path or a server's words."""
+        click.echo(terminal_safe(line), err=True)
         if ctx.obj and ctx.obj.get("verbose") and sys.exc_info()[0] is not None:
             traceback.print_exc()
         if as_json:

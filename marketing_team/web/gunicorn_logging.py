@@ -11,6 +11,7 @@ from gunicorn.glogging import Logger as _GunicornLogger
 from marketing_team.config.settings import load_settings
 from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.observability import logs
+from marketing_team.web import read_deadline
 
 
 class Logger(_GunicornLogger):  # type: ignore[misc]
@@ -35,7 +36,7 @@ class Logger(_GunicornLogger):  # type: ignore[misc]
     def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
         """A read that timed out is a slow client sent away: one warning, not a traceback."""
         if isinstance(sys.exc_info()[1], BlockingIOError | TimeoutError):
-            self.warning("client dropped: no bytes within the read timeout (MT_WEB_READ_TIMEOUT)")
+            read_deadline.sent_away("no bytes within the read timeout (MT_WEB_READ_TIMEOUT)")
             return
         super().exception(msg, *args, **kwargs)
 

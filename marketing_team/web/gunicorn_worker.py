@@ -27,7 +27,9 @@ from marketing_team.config.settings import load_settings
 from marketing_team.web import read_deadline
 
 
-def _hang_up(conn: Any) -> None:
+def _hang_up(conn: Any, deadline_s: float) -> None:
+    read_deadline.sent_away(f"the request did not arrive within {deadline_s:g} s (twice "
+                            "MT_WEB_READ_TIMEOUT)", read_deadline.peer_of(conn.client))
     try:
         conn.sock.shutdown(socket.SHUT_RDWR)
     except OSError:
@@ -54,18 +56,22 @@ class Worker(ThreadWorker):  # type: ignore[misc]
 
     def handle(self, conn: Any) -> Any:
         """Handle one request (gthread's own code) under the deadline; close an ended one here."""
-        timer = threading.Timer(self.deadline_s, _hang_up, args=(conn,))
+        timer = threading.Timer(self.deadline_s, _hang_up, args=(conn, self.deadline_s))
         timer.daemon = True
         timer.start()
-        read_deadline.arm(timer)  # the application lifts it once it has read the request
+        # the application lifts it once it has read the request
+        read_deadline.arm(timer, read_deadline.peer_of(conn.client))
         try:
             result = super().handle(conn)
-            if not result:  # not kept alive nor deferred to the poller: the connection is over
-                _close(conn)
-                conn.closed_in_thread = True
-            return result
         finally:
+            # Before the lingering close (bounded by gunicorn): a client that was just sent away
+            # is not cut off, and logged, a second time while it lingers.
             timer.cancel()
+            read_deadline.disarm()
+        if not result:  # not kept alive nor deferred to the poller: the connection is over
+            _close(conn)
+            conn.closed_in_thread = True
+        return result
 
     def finish_request(self, conn: Any, fs: Any) -> None:
         """On the main loop: skip the lingering close when the thread has closed it already."""

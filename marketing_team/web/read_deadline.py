@@ -8,14 +8,39 @@ Per thread: gthread runs a request's reading and its application in the same poo
 
 from __future__ import annotations
 
+import logging
 import threading
+from typing import Any
 
+log = logging.getLogger(__name__)
 _armed = threading.local()
 
 
-def arm(timer: threading.Timer) -> None:
-    """The worker: this thread's request is read under timer."""
+def arm(timer: threading.Timer, client: str = "") -> None:
+    """The worker: this thread's request, from client, is read under timer."""
     _armed.timer = timer
+    _armed.client = client
+
+
+def disarm() -> None:
+    """The worker: this thread is done with its request."""
+    request_read()
+    _armed.client = ""
+
+
+def peer_of(address: Any) -> str:
+    """A socket's peer address as text (the host of an (host, port) pair)."""
+    if isinstance(address, tuple | list) and address:
+        return str(address[0])
+    return str(address or "")
+
+
+def sent_away(reason: str, client: str | None = None) -> None:
+    """One line for a client the worker hung up on before its request arrived (a 408 it never
+    got to read), as the application logs every request it refuses."""
+    log.warning("request rejected", extra={
+        "event": "request_rejected", "status": 408, "reason": reason,
+        "client": getattr(_armed, "client", "") if client is None else client})
 
 
 def request_read() -> None:

@@ -32,6 +32,7 @@ from marketing_team.triggers import cooldown, event_bus
 from marketing_team.web import read_deadline
 from marketing_team.web import status as pages
 from marketing_team.web.desk.app import DeskApp
+from marketing_team.web.desk.http import forwarded_client
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -77,11 +78,13 @@ class WebhookApp:
             status, headers = err.status, err.headers
             body = {"error": err.message, **({"field": err.field} if err.field else {})}
             # One line per refusal: what and why, from where; never the body or a credential.
-            # (A 5xx was logged where it happened, with its cause.)
+            # (A 5xx was logged where it happened, with its cause.) The client is what a trusted
+            # proxy says it is (behind the README's nginx every peer is 127.0.0.1).
             if err.status < 500:
                 log.warning("request rejected", extra={
                     "event": "request_rejected", "status": err.status, "reason": err.message[:200],
-                    "field": err.field, "client": environ.get("REMOTE_ADDR", ""),
+                    "field": err.field, "peer": str(environ.get("REMOTE_ADDR", ""))[:64],
+                    "client": str(forwarded_client(environ, self.settings.trusted_proxies)),
                     "method": str(environ.get("REQUEST_METHOD", ""))[:20],
                     "path": str(environ.get("PATH_INFO", ""))[:100]})
         if isinstance(body, str):

@@ -8,6 +8,7 @@ from typing import Any
 
 from marketing_team.config.settings import load_settings
 from marketing_team.domain.errors import MarketingTeamError
+from marketing_team.domain.text import terminal_safe
 from marketing_team.web.webhook import WebhookApp, create_webhook_app
 
 GUNICORN_BOOT_ERROR = 3
@@ -28,6 +29,6 @@ def __getattr__(name: str) -> Any:
             except MarketingTeamError as exc:
                 # The web's edge: one line naming the setting, not a traceback; exit status 3 is
                 # gunicorn's "worker failed to boot", which stops the arbiter instead of looping.
-                sys.stderr.write(f"error: {exc}\n")
+                sys.stderr.write(f"error: {terminal_safe(str(exc))}\n")
                 raise SystemExit(GUNICORN_BOOT_ERROR) from None
         return _app

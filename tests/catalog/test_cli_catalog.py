@@ -226,3 +226,24 @@ def test_init_refuses_to_overwrite_without_force(env: dict[str, str | None],
     # With --force, the template replaces it
     assert _run(env, "init", "--force").exit_code == 0
     assert path.read_text(encoding="utf-8") == PRODUCT_TEMPLATE
+
+
+def test_listing_a_hostile_catalog_override_shows_its_text_without_control_sequences(
+        env: dict[str, str | None], tmp_path: Path) -> None:
+    # Given an override whose skill and pipeline text carry OSC, CSI, C1 and bidi sequences
+    hostile = r"\e]0;pwned\a\e[2J\x9b31m\x9d0;c1\x9c\e]8;;http://evil.test\e\\link\e]8;;\e\\\u202e"
+    (tmp_path / "cat" / "skills" / "evil").mkdir(parents=True)
+    (tmp_path / "cat" / "skills" / "evil" / "SKILL.md").write_text(
+        f'---\nname: "Evil {hostile}"\ndescription: "desc {hostile}"\n---\n# Evil\n\nbody {hostile}\n')
+    (tmp_path / "cat" / "pipelines.yaml").write_text(
+        f'pipelines:\n  - name: "Evil {hostile}"\n    description: "d {hostile}"\n'
+        "    category: content\n    steps:\n      - skill: evil\n")
+    env = {**env, "MT_CATALOG_DIR": str(tmp_path / "cat")}
+
+    results = [_run(env, "skills", "list"), _run(env, "skills", "show", "evil"),
+               _run(env, "pipelines", "list")]
+
+    for result in results:
+        assert result.exit_code == 0, result.output
+        assert not any(seq in result.output for seq in ("\x1b", "\x07", "\x9b", "\x9d", "\u202e"))
+    assert "desc link" in results[1].output

@@ -141,3 +141,38 @@ def test_a_setting_that_is_not_utf8_is_one_line_naming_the_variable(tmp_path: Pa
 
     assert done.returncode == 2, done.stderr  # a configuration error
     assert done.stderr.decode().count("\n") == 1 and variable.encode() in done.stderr
+
+
+# A catalog override is text someone else may have written, down to its folder names.
+HOSTILE_NAME = "y\x1b]0;pwned\x07\x1b[2J\x9b31m\x9d0;c1\x9c"
+SEQUENCES = ("\x1b", "\x07", "\x9b", "\x9d", "\x9c")
+
+
+def _hostile_catalog(tmp_path: Path) -> Path:
+    folder = tmp_path / "catalog" / "skills" / HOSTILE_NAME
+    folder.mkdir(parents=True)
+    (folder / "SKILL.md").write_text("---\nname: [unclosed\n---\nbody\n")
+    return tmp_path / "catalog"
+
+
+def test_an_error_naming_a_hostile_catalog_path_reaches_the_terminal_without_its_sequences(
+        tmp_path: Path) -> None:
+    env = {"WORKSPACE_DIR": str(tmp_path / "ws"), "MT_CATALOG_DIR": str(_hostile_catalog(tmp_path))}
+
+    done = _mtctl(["skills", "list"], env)
+
+    assert done.returncode == 2 and "invalid YAML front matter" in done.stderr
+    assert not any(seq in done.stderr for seq in SEQUENCES), repr(done.stderr)
+
+
+def test_a_worker_refusing_a_hostile_catalog_prints_its_one_line_without_sequences(
+        tmp_path: Path) -> None:
+    env = {"WORKSPACE_DIR": str(tmp_path / "ws"), "MT_CATALOG_DIR": str(_hostile_catalog(tmp_path)),
+           "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}  # refused before any connection
+
+    done = subprocess.run([sys.executable, "-m", "celery", "-A", "marketing_team", "worker"],
+                          env=child_env(env), capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "invalid YAML front matter" in done.stderr
+    assert not any(seq in done.stderr for seq in SEQUENCES), repr(done.stderr)

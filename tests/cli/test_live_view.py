@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import io
 
+import pytest
+from rich.console import Console
+
+from marketing_team.cli.live_panel import LiveView
 from marketing_team.cli.live_view import PlainView
 from marketing_team.director.launch import build_tasks
 from marketing_team.domain.goal import (
@@ -87,3 +91,27 @@ def test_a_step_in_review_when_the_view_read_its_start_is_said_to_start_once(
     view.update(goal, None)
 
     assert capsys.readouterr().err.splitlines() == ["[phase 1/3] seo-audit: drafting"]
+
+
+def test_the_live_panel_shows_a_hostile_skill_name_as_plain_text() -> None:
+    # Given a running step of a skill whose name (a catalog override's folder) holds an OSC title
+    # change and rich markup that would become a terminal hyperlink (OSC 8)
+    hostile = "x\x1b]0;pwned\x07[link=http://evil.test]click"
+    plan = Plan(phases=(PhaseSpec(name="write", skills=(hostile,)),), source="routing")
+    goal = Goal(id=new_id("goal"), description="Grow", category=Category.CONTENT,
+                priority=Priority.P1, plan=plan, status=GoalStatus.RUNNING,
+                tasks=build_tasks(new_id("goal"), plan, Priority.P1, "x"))
+    _move(goal, 0, TaskStatus.IN_PROGRESS)
+    view = LiveView()
+
+    # When its panel is drawn on a terminal
+    try:
+        view.update(goal, None)
+        screen = io.StringIO()
+        Console(file=screen, force_terminal=True, width=120).print(view._panel(goal))
+    finally:
+        view.close()
+
+    # Then the name is text: no escape sequence, the markup shown as written
+    assert "\x1b]" not in screen.getvalue()
+    assert "x[link=http://evil.test]click" in screen.getvalue()

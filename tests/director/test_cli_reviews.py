@@ -68,3 +68,25 @@ def test_cancelling_a_paused_goal_closes_its_open_items(scripted_team: Team, scr
     late = _mtctl(scripted_team, "reviews", "approve", item["id"])
     assert late.returncode == 2 and "already closed" in late.stderr
     assert scripted_team.rt.goals.load(goal.id).status is GoalStatus.CANCELLED
+
+
+# What a hostile or confused model might write: none of it may act on the reader's terminal.
+SEQUENCES = ("\x1b", "\x07", "\x9b", "\x9d", "\x9c", "\u202e")
+HOSTILE_DRAFT = ("Short \x1b]0;pwned\x07draft \x1b[2J\x9b31mred\x9d0;c1\x9c "
+                 "\x1b]8;;http://evil.test\x1b\\link\x1b]8;;\x1b\\ \u202eright-to-left")
+
+
+def test_cli_reviews_show_a_hostile_draft_without_its_control_sequences(
+        scripted_team: Team, scripted: ScriptedLLM) -> None:
+    scripted.on(lambda c: c.is_skill("copywriting"), HOSTILE_DRAFT, times=4)
+    goal = scripted_team.pipeline("Copywriting Review Chain")
+    assert scripted_team.wait(goal.id).status is GoalStatus.WAITING_HUMAN
+    item = json.loads(_mtctl(scripted_team, "reviews", "list", "--json").stdout)[0]
+
+    outputs = [_mtctl(scripted_team, "reviews", "list"), _mtctl(scripted_team, "reviews", "show", item["id"]),
+               _mtctl(scripted_team, "goals", "show", goal.id)]
+
+    for done in outputs:
+        assert done.returncode == 0, done.stderr
+        assert not any(seq in done.stdout + done.stderr for seq in SEQUENCES), repr(done.stdout)
+    assert item["id"] in outputs[1].stdout

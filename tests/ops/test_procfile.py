@@ -252,3 +252,41 @@ def test_procfile_web_cuts_off_clients_that_send_one_byte_at_a_time(
 
     # Then it is answered while they are still at it: each was cut off at its deadline
     assert status == 202
+
+
+def test_procfile_web_logs_each_client_it_sends_away_as_one_rejected_request(
+        server: RunningServer, launch: Launch, tmp_path: Path) -> None:
+    # Given the Procfile's web command with a 1 s read timeout (2 s per request)
+    port = free_port()
+    env = _env(server, tmp_path, PORT=str(port), MT_WEBHOOK_TOKEN="slow-token", MT_WEB_READ_TIMEOUT="1")
+    proc = launch(["bash", "-c", procfile()["web"]], env, "web")
+    wait_for(lambda: _answers(port, "/health") or proc.poll() is not None, 30, "/health")
+    stop = threading.Event()
+
+    def trickle() -> None:  # a byte every 0.5 s: inside the read timeout, cut off at the deadline
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"POST /webhook HTTP/1.1\r\nX-Slow: ")
+            while not stop.wait(0.5):
+                sock.sendall(b"a")
+
+    # When one client stops mid-headers and another trickles them a byte at a time
+    staller = socket.create_connection(("127.0.0.1", port), timeout=30)
+    staller.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    trickler = threading.Thread(target=trickle, daemon=True)
+    trickler.start()
+
+    def rejected() -> list[dict[str, object]] | None:
+        found = [r for r in json_lines(tmp_path / "web.err") if r.get("event") == "request_rejected"]
+        return found if len(found) >= 2 else None
+
+    try:
+        lines = wait_for(rejected, 20, "two request_rejected lines")
+    finally:
+        stop.set()
+        staller.close()
+
+    # Then each is one JSON line: 408, why, and from where
+    assert [(r["status"], r["client"]) for r in lines] == [(408, "127.0.0.1")] * 2
+    reasons = sorted(str(r["reason"]) for r in lines)
+    assert "MT_WEB_READ_TIMEOUT" in reasons[0] and "MT_WEB_READ_TIMEOUT" in reasons[1]
+    assert reasons[0] != reasons[1]  # a silent client and a trickling one are told apart

@@ -240,6 +240,18 @@ def test_every_rejected_request_is_one_log_line_without_body_or_credentials(
     assert "wrong-token-123" not in text and TOKEN not in text and "new_blog_post" not in text
 
 
+def test_a_rejected_request_behind_the_trusted_proxy_is_logged_with_the_real_client(
+        web: WebhookApp, caplog: pytest.LogCaptureFixture) -> None:
+    # Behind the README's nginx every peer is 127.0.0.1: the client is what the proxy says
+    with caplog.at_level(logging.WARNING, logger="marketing_team.web.webhook"):
+        call(web, body=GOOD, headers={**JSON, "Authorization": "Bearer wrong-token-123",
+                                      "X-Forwarded-For": "198.51.100.4, 203.0.113.9"})
+
+    rejected = [r for r in caplog.records if getattr(r, "event", "") == "request_rejected"]
+    assert [(r.status, r.client, r.peer) for r in rejected] == [  # type: ignore[attr-defined]
+        (401, "203.0.113.9", "127.0.0.1")]
+
+
 def test_webhook_refuses_to_start_without_a_token(idle_team: Team) -> None:
     cfg = load_settings(_env_file=None, workspace_dir=idle_team.settings.workspace_dir,
                         redis_url=idle_team.server.url)

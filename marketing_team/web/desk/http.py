@@ -95,6 +95,14 @@ def client_address(environ: dict[str, Any], trusted: Networks) -> str:
     usually holds whole; `ip:port` and `[v6]:port` entries are read; an entry that cannot be read
     counts in a bucket of its own, never in the proxy's.
     """
+    client = forwarded_client(environ, trusted)
+    return client if isinstance(client, str) else _bucket(client)
+
+
+def forwarded_client(environ: dict[str, Any], trusted: Networks
+                     ) -> ipaddress.IPv4Address | ipaddress.IPv6Address | str:
+    """The client's address (as `client_address` finds it, unbucketed), or "unknown" /
+    "unreadable-forwarded-for" when there is none to read."""
     peer = _ip(str(environ.get("REMOTE_ADDR", "")))
     if peer is None:
         return "unknown"
@@ -107,7 +115,7 @@ def client_address(environ: dict[str, Any], trusted: Networks) -> str:
         if found is None:
             return "unreadable-forwarded-for"
         client = found
-    return _bucket(client)
+    return client
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
