@@ -7,11 +7,17 @@ from collections.abc import Callable, Iterable
 
 from celery import Celery
 from celery.canvas import Signature
+from kombu.exceptions import OperationalError
 
+from marketing_team.config.settings import mask_url
 from marketing_team.director import flow, phases
 from marketing_team.director.phases import Move
 from marketing_team.director.runtime import Runtime
-from marketing_team.domain.errors import AlreadyExistsError, MarketingTeamError
+from marketing_team.domain.errors import (
+    AlreadyExistsError,
+    BrokerUnavailableError,
+    MarketingTeamError,
+)
 from marketing_team.domain.event import Event
 from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord
 from marketing_team.observability import progress
@@ -124,5 +130,9 @@ def publish_event(app: Celery, event: Event, message_id: str | None = None) -> N
     message_id: the id of the claim the caller took for the event (the web does, before it
     queues), so the handling message is recognised as the claim's owner.
     """
-    app.signature("triggers.handle_event", args=(event.model_dump_json(),),
-                  queue="director").apply_async(task_id=message_id)
+    try:
+        app.signature("triggers.handle_event", args=(event.model_dump_json(),),
+                      queue="director").apply_async(task_id=message_id)
+    except OperationalError as exc:  # kombu's, once its publish retries are spent: nothing queued
+        raise BrokerUnavailableError(f"could not queue event {event.id} on "
+                                     f"{mask_url(str(app.conf.broker_url))}: {exc}") from exc

@@ -133,8 +133,10 @@ class WebhookApp:
         self._authorize(environ)
         _check_content_type(environ.get("CONTENT_TYPE", ""))
         body = _read_body(environ)
-        self._verify_signature(environ, body)
-        event = parse_event(body)
+        signature = self._verify_signature(environ, body)
+        return self._queue(parse_event(body), signature)
+
+    def _queue(self, event: Event, signature: str | None) -> dict[str, Any]:
         # The web process plans and starts nothing: it claims the id and hands the event to a
         # worker, so a slow planning call never holds a request and the web keeps no disk.
         client = self.runtime.redis
@@ -149,7 +151,10 @@ class WebhookApp:
         try:
             publish_event(self.celery, event, message_id=owner)
         except BaseException:
-            event_bus.release_event(client, event.id, owner)  # nothing queued: the sender may retry
+            # Nothing queued: the sender may retry, with the same signed bytes too.
+            event_bus.release_event(client, event.id, owner)
+            if signature is not None:
+                client.delete(signature)
             raise
         log.info("event queued", extra={"event": "event_queued", "event_id": event.id,
                                         "event_type": event.type.value})
@@ -170,14 +175,15 @@ class WebhookApp:
         if not hmac.compare_digest(given.strip().encode("utf-8", "replace"), self.token):
             raise HttpError(401, "invalid bearer token", "Authorization", challenge)
 
-    def _verify_signature(self, environ: dict[str, Any], body: bytes) -> None:
+    def _verify_signature(self, environ: dict[str, Any], body: bytes) -> str | None:
         """`X-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`: fresh, matching, and unseen.
 
         The timestamp must be within MT_WEBHOOK_TOLERANCE of now, and each signature is accepted
-        once (remembered for twice the tolerance), so captured bytes cannot be replayed.
+        once (remembered for twice the tolerance), so captured bytes cannot be replayed. Returns
+        the key remembering it (None when requests are not signed).
         """
         if self.hmac_secret is None:
-            return
+            return None
         fields: dict[str, list[str]] = {}
         for part in environ.get("HTTP_X_SIGNATURE", "").split(","):
             name, _, value = part.strip().partition("=")
@@ -194,8 +200,10 @@ class WebhookApp:
                                                               expected.encode())), None)
         if match is None:
             raise HttpError(401, "signature does not match the timestamp and body", "X-Signature")
-        if not self.runtime.redis.set(f"{SEEN_PREFIX}{match}", "1", nx=True, ex=2 * tolerance):
+        seen = f"{SEEN_PREFIX}{match}"
+        if not self.runtime.redis.set(seen, "1", nx=True, ex=2 * tolerance):
             raise HttpError(401, "signature already used: a replay is refused", "X-Signature")
+        return seen
 
 
 def _check_content_type(value: str) -> None:

@@ -19,6 +19,7 @@ from marketing_team.config.settings import load_settings
 from marketing_team.domain.errors import ConfigurationError
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.orchestration.beat import write_heartbeat
+from marketing_team.orchestration.queues import queue_keys
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 from marketing_team.testing.web_client import TOKEN, Response, call, web_app
@@ -223,6 +224,24 @@ def test_webhook_refuses_the_same_signed_request_sent_twice(idle_team: Team) -> 
 
     assert first.status == 202
     assert "already used" in _error(replayed, 401, "X-Signature")
+
+
+def test_a_signed_request_that_queued_nothing_can_be_sent_again(idle_team: Team) -> None:
+    body = json.dumps({"id": "evt-signed-retry", "type": "new_blog_post",
+                       "data": {"url": "https://x.test/c"}}).encode()
+    headers = {**JSON, "X-Signature": _signature(body)}
+    web = _signed(idle_team)
+    # Given director queues Redis refuses to push to (each key holds a string, not a list)
+    director = [key for key in queue_keys() if key.startswith("director")]
+    idle_team.rt.redis.mset(dict.fromkeys(director, "not a list"))
+
+    refused = call(web, body=body, headers=headers)
+    idle_team.rt.redis.delete(*director)
+    retried = call(web, body=body, headers=headers)
+
+    # Then nothing was queued the first time, so the sender's same signed bytes are accepted
+    assert refused.status == 503
+    assert retried.status == 202 and retried.json()["status"] == "queued", retried.body
 
 
 def test_every_rejected_request_is_one_log_line_without_body_or_credentials(
