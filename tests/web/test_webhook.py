@@ -22,7 +22,7 @@ from marketing_team.orchestration.beat import write_heartbeat
 from marketing_team.orchestration.queues import queue_keys
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
-from marketing_team.testing.web_client import TOKEN, Response, call, web_app
+from marketing_team.testing.web_client import TOKEN, Response, call, post_event, web_app
 from marketing_team.web.webhook import MAX_BODY_BYTES, WebhookApp, create_webhook_app
 
 JSON = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
@@ -242,6 +242,20 @@ def test_a_signed_request_that_queued_nothing_can_be_sent_again(idle_team: Team)
     # Then nothing was queued the first time, so the sender's same signed bytes are accepted
     assert refused.status == 503
     assert retried.status == 202 and retried.json()["status"] == "queued", retried.body
+
+
+def test_a_queued_event_shows_monitors_its_type_and_id_not_its_data(web: WebhookApp, idle_team: Team) -> None:
+    event = {"id": "evt-private", "type": "new_blog_post",
+             "data": {"url": "https://x.test/d", "author_email": "jane@example.test"}}
+
+    assert post_event(web, event).json()["status"] == "queued"
+
+    # Then the message Flower and `celery inspect` describe carries the data only in its body
+    [raw] = [m for key in queue_keys() for m in idle_team.rt.redis.lrange(key, 0, -1)]
+    headers = json.loads(raw)["headers"]
+    assert headers["task"] == "triggers.handle_event"
+    assert headers["argsrepr"] == "(new_blog_post event evt-private)"
+    assert "jane@example.test" not in json.dumps(headers)
 
 
 def test_every_rejected_request_is_one_log_line_without_body_or_credentials(
