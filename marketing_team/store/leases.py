@@ -8,6 +8,7 @@ the task. All times are the server's clock, so machines with skewed clocks agree
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -76,6 +77,7 @@ def holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
+@functools.cache  # fixed for a process's life (a forked child shares its parent's namespace)
 def pid_space() -> str:
     """Where this process's pids mean something: the kernel's boot and its pid namespace.
 
