@@ -69,6 +69,7 @@ class CallMeter:
         self.skill = skill
         self.fresh = False  # True once a request actually reached the provider
         self.cost_usd = Decimal("0")  # every request's cost, paid now or replayed (for the goal)
+        self.charges: list[tuple[str, Decimal]] = []  # (settled identity, cost) of each reply
         self._held: dict[int, Reservation | None] = {}
         self._models: dict[int, str] = {}  # the model each request asked for (priced as that)
 
@@ -149,12 +150,14 @@ class CallMeter:
 
     def _settle(self, held: Reservation | None, reply: Reply, cost: Decimal, index: int) -> None:
         self.cost_usd += max(Decimal(0), cost)
+        marker = settled_marker(self.key, index, reply)
+        self.charges.append((marker, max(Decimal(0), cost)))
         if self.gate.offline and held is None:
             return  # nothing was reserved, nothing is owed: no model was paid
         # The settle is idempotent (its marker), so retrying it after a lost answer is safe.
         spent = durably("settling a paid reply", lambda: self.gate.ledger.settle(
             held, max(0, to_micros(cost)), goal_id=self.goal_id, skill=self.skill,
-            model=reply.model, once=settled_marker(self.key, index, reply)))
+            model=reply.model, once=marker))
         self.gate.note_settled(spent)
 
     def release_all(self) -> None:
@@ -178,6 +181,7 @@ class GuardedLLM:
         self.name = llm.name
         self.fresh = False  # True once a call actually reached the provider
         self.cost_usd = Decimal("0")  # what the calls made through this cost (for the goal)
+        self.charges: list[tuple[str, Decimal]] = []  # each reply as the ledger settled it
 
     def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
                  max_tokens: int, schema: type[BaseModel] | None = None,
@@ -190,9 +194,10 @@ class GuardedLLM:
                                      meter=own)
         except ProviderBillingError as exc:
             # The bound (and requests paid before it) are in the ledger: the goal counts them too.
-            exc.cost_usd, exc.key = own.cost_usd, self.key
+            exc.cost_usd, exc.key, exc.charges = own.cost_usd, self.key, list(own.charges)
             raise
         finally:  # paid attempts count even when the call failed (validation, a billing error)
             own.release_all()
             self.fresh = self.fresh or own.fresh
             self.cost_usd += own.cost_usd
+            self.charges.extend(own.charges)
