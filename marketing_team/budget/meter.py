@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
 
+import redis
 from pydantic import BaseModel, ValidationError
 
 from marketing_team.budget.gate import BudgetGate
@@ -21,6 +25,27 @@ from marketing_team.llm.protocol import LLM, Message, Reply, RequestMeter, Syste
 from marketing_team.store.replies import ReplyStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# A reply the provider billed must reach the ledger: while Redis is away (a restart replays its
+# append-only file in seconds) the worker holding it waits this long for it before giving up.
+OUTAGE_WAIT_S = 60.0
+
+
+def durably(what: str, write: Callable[[], T], wait_s: float = OUTAGE_WAIT_S) -> T:
+    """Run an idempotent write, retrying while the server is unreachable (up to wait_s)."""
+    deadline = time.monotonic() + wait_s
+    pause = 0.1
+    while True:
+        try:
+            return write()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning(f"{what}: Redis unreachable ({type(exc).__name__}); retrying",
+                        extra={"event": "paid_reply_waiting_for_redis"})
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 def settled_marker(key: str | None, index: int, reply: Reply) -> str:
@@ -44,6 +69,7 @@ class CallMeter:
         self.skill = skill
         self.fresh = False  # True once a request actually reached the provider
         self.cost_usd = Decimal("0")  # every request's cost, paid now or replayed (for the goal)
+        self.charges: list[tuple[str, Decimal]] = []  # (settled identity, cost) of each reply
         self._held: dict[int, Reservation | None] = {}
         self._models: dict[int, str] = {}  # the model each request asked for (priced as that)
 
@@ -109,7 +135,9 @@ class CallMeter:
         if stored_key is not None and self.replies is not None:
             # Stored before settling: if the ledger is unreachable now, a redelivery reuses the
             # reply and settles it then. A late copy (its worker lost the step) uses the first.
-            if not self.replies.put(stored_key, reply.model_dump(mode="json", exclude={"parsed"})):
+            record = reply.model_dump(mode="json", exclude={"parsed"})
+            replies = self.replies
+            if not durably("storing a paid reply", lambda: replies.put(stored_key, record)):
                 winner = self._stored(index) or reply
         self._settle(held, reply, reply.cost_usd, index)
         return winner
@@ -122,11 +150,14 @@ class CallMeter:
 
     def _settle(self, held: Reservation | None, reply: Reply, cost: Decimal, index: int) -> None:
         self.cost_usd += max(Decimal(0), cost)
+        marker = settled_marker(self.key, index, reply)
+        self.charges.append((marker, max(Decimal(0), cost)))
         if self.gate.offline and held is None:
             return  # nothing was reserved, nothing is owed: no model was paid
-        spent = self.gate.ledger.settle(held, max(0, to_micros(cost)), goal_id=self.goal_id,
-                                        skill=self.skill, model=reply.model,
-                                        once=settled_marker(self.key, index, reply))
+        # The settle is idempotent (its marker), so retrying it after a lost answer is safe.
+        spent = durably("settling a paid reply", lambda: self.gate.ledger.settle(
+            held, max(0, to_micros(cost)), goal_id=self.goal_id, skill=self.skill,
+            model=reply.model, once=marker))
         self.gate.note_settled(spent)
 
     def release_all(self) -> None:
@@ -150,6 +181,7 @@ class GuardedLLM:
         self.name = llm.name
         self.fresh = False  # True once a call actually reached the provider
         self.cost_usd = Decimal("0")  # what the calls made through this cost (for the goal)
+        self.charges: list[tuple[str, Decimal]] = []  # each reply as the ledger settled it
 
     def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
                  max_tokens: int, schema: type[BaseModel] | None = None,
@@ -162,9 +194,10 @@ class GuardedLLM:
                                      meter=own)
         except ProviderBillingError as exc:
             # The bound (and requests paid before it) are in the ledger: the goal counts them too.
-            exc.cost_usd, exc.key = own.cost_usd, self.key
+            exc.cost_usd, exc.key, exc.charges = own.cost_usd, self.key, list(own.charges)
             raise
         finally:  # paid attempts count even when the call failed (validation, a billing error)
             own.release_all()
             self.fresh = self.fresh or own.fresh
             self.cost_usd += own.cost_usd
+            self.charges.extend(own.charges)

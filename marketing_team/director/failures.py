@@ -96,11 +96,7 @@ def untrusted_provider(rt: Runtime, goal_id: str, task_id: str,
     reason = str(error)
 
     def count(goal: Goal) -> None:
-        task = goal.task(task_id)
-        if error.key is not None and error.key not in task.billed:
-            task.billed.append(error.key)
-            task.cost_usd += error.cost_usd
-            goal.cost_usd += error.cost_usd
+        goal.charge(task_id, error.charges)
 
     rt.goals.update(goal_id, count)
     fail_goal(rt, goal_id, f"stopped: the provider's billing cannot be trusted ({reason})"[:500])

@@ -68,12 +68,11 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
 
     def change(goal: Goal) -> tuple[NextStep, Move] | None:
         current = goal.task(task_id)
-        if use_model is not None and current.revision == task.revision and key not in current.billed:
+        if use_model is not None and current.revision == task.revision:
             # Every paid request of the review counts, also attempts that failed validation before
             # the structural verdict stood in, and a review that ended after a cancel (the ledger
-            # has them all); once per review, whichever copy gets here first.
-            current.billed.append(key)
-            goal.cost_usd += use_model.cost_usd
+            # has them all); each paid reply once, whichever copies paid for it.
+            goal.charge(task_id, use_model.charges, to_task=False)
         if current.status is not TaskStatus.COMPLETED or current.revision != task.revision:
             return None  # a copy of this review applied it first, or it judged an older revision
         if current.output != deliverable:

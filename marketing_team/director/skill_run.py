@@ -171,14 +171,15 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
 
     def record(goal: Goal) -> TaskRecord:
         current = goal.task(task_id)
-        if current.revision == task.revision and key not in current.billed:
-            # What the meter settled, request by request (as the ledger rounds it): counted also
-            # when the step ended meanwhile (a goal cancelled while the call ran), since it was paid.
-            current.billed.append(key)
-            current.cost_usd += llm.cost_usd
-            goal.cost_usd += llm.cost_usd
-            current.tokens_in += reply.usage.input_tokens
-            current.tokens_out += reply.usage.output_tokens
+        if current.revision == task.revision:
+            # What the meter settled, reply by reply (as the ledger rounds it): counted also
+            # when the step ended meanwhile (a goal cancelled while the call ran), since it was
+            # paid, and for every copy that paid (a step taken over from a frozen worker).
+            if key not in current.billed:  # the deliverable's tokens, once per call
+                current.billed.append(key)
+                current.tokens_in += reply.usage.input_tokens
+                current.tokens_out += reply.usage.output_tokens
+            goal.charge(task_id, llm.charges)
         if current.revision != task.revision or current.status is not TaskStatus.IN_PROGRESS:
             return current.model_copy()  # a late copy: the step moved on without it
         current.model = reply.model

@@ -95,6 +95,7 @@ class ProviderBillingError(LLMError):
     # which call key: the goal's cost counts it once, as it counts a call that succeeded.
     cost_usd: Decimal = Decimal(0)
     key: str | None = None
+    charges: tuple[tuple[str, Decimal], ...] | list[tuple[str, Decimal]] = ()  # (settled identity, cost)
 
 
 class BudgetError(MarketingTeamError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -159,7 +160,9 @@ class TaskRecord(BaseModel):
     tokens_out: int = 0
     model: str | None = None
     error: str | None = None
-    billed: list[str] = Field(default_factory=list)  # reply-cache keys whose cost is counted
+    # The paid replies whose cost is counted, by the identity the ledger settled them under
+    # (and the reply-cache keys of the calls whose tokens are counted).
+    billed: list[str] = Field(default_factory=list)
     updated_at: datetime = Field(default_factory=utcnow)
 
     def move(self, new: TaskStatus) -> None:
@@ -210,6 +213,19 @@ class Goal(BaseModel):
             if task.id == task_id:
                 return task
         raise NotFoundError(f"no task {task_id} in goal {self.id}")
+
+    def charge(self, task_id: str, charges: Iterable[tuple[str, Decimal]], *, to_task: bool = True) -> None:
+        """Count each paid reply of a call once, by the identity the ledger settled it under: two
+        copies of a step that each paid (a takeover) both count, as the ledger recorded both; a
+        copy that replayed a stored reply adds nothing the first copy counted."""
+        task = self.task(task_id)
+        for marker, cost in charges:
+            if marker in task.billed:
+                continue
+            task.billed.append(marker)
+            self.cost_usd += cost
+            if to_task:
+                task.cost_usd += cost
 
     @property
     def phase_number(self) -> int:

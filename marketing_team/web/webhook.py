@@ -249,10 +249,16 @@ def _body_of(environ: dict[str, Any]) -> bytes:
     return body
 
 
+def _no_constant(name: str) -> None:
+    """NaN and Infinity are not JSON (Python's parser accepts them; Infinity would pass every
+    `gt` condition of a mapping and NaN every `neq`)."""
+    raise HttpError(400, f"body is not valid JSON: {name} is not a JSON number", "body")
+
+
 def parse_event(body: bytes) -> Event:
     """The Event in a JSON body, or HttpError 400 naming the field (or `body`) that is wrong."""
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise HttpError(400, "body is not UTF-8", "body") from None
     except json.JSONDecodeError as exc:

@@ -142,6 +142,9 @@ def test_webhook_body_of_exactly_64_kib_is_accepted(web: WebhookApp) -> None:
     (b'{"type": "traffic_drop", "colour": "red"}', "colour", "Extra inputs"),
     (b'{"type": "traffic_drop", "id": ""}', "id", "at least 1"),
     (b'{"type": "traffic_drop", "timestamp": "yesterday"}', "timestamp", "datetime"),
+    # Python's parser takes these; JSON has no such numbers (Infinity passed every `gt` condition)
+    (b'{"type": "traffic_drop", "data": {"percentageDrop": Infinity}}', "body", "Infinity"),
+    (b'{"type": "traffic_drop", "data": {"percentageDrop": NaN}}', "body", "NaN"),
 ])
 def test_webhook_invalid_event_is_400_naming_the_field(web: WebhookApp, idle_team: Team, body: bytes,
                                                        field: str, words: str) -> None:
