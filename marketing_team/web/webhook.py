@@ -3,6 +3,7 @@ and, when MT_CONSOLE_PASSWORD is set, the review desk under `/desk`."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -146,15 +147,20 @@ class WebhookApp:
         # that); a retry after the short claim lapsed queues a second message, which the worker
         # drops as a duplicate because the claim names the first one.
         owner = str(uuid.uuid4())
-        if not event_bus.claim_event(client, event.id, owner, self.runtime.settings.heartbeat_timeout_s):
-            return {"event_id": event.id, "status": "duplicate", "reason": "duplicate", "cooldowns": []}
         try:
-            publish_event(self.celery, event, message_id=owner)
+            if not event_bus.claim_event(client, event.id, owner, self.runtime.settings.heartbeat_timeout_s):
+                return {"event_id": event.id, "status": "duplicate", "reason": "duplicate", "cooldowns": []}
+            try:
+                publish_event(self.celery, event, message_id=owner)
+            except BaseException:
+                event_bus.release_event(client, event.id, owner)
+                raise
         except BaseException:
-            # Nothing queued: the sender may retry, with the same signed bytes too.
-            event_bus.release_event(client, event.id, owner)
+            # Nothing queued: the sender may retry, with the same signed bytes too (unless Redis
+            # is down, when the signature lapses after twice the tolerance).
             if signature is not None:
-                client.delete(signature)
+                with contextlib.suppress(redis.RedisError):
+                    client.delete(signature)
             raise
         log.info("event queued", extra={"event": "event_queued", "event_id": event.id,
                                         "event_type": event.type.value})

@@ -248,6 +248,22 @@ def test_a_signed_request_that_queued_nothing_can_be_sent_again(idle_team: Team)
     assert retried.status == 202 and retried.json()["status"] == "queued", retried.body
 
 
+def test_a_signed_request_whose_event_claim_failed_can_be_sent_again(idle_team: Team) -> None:
+    body = json.dumps({"id": "evt-claim-broke", "type": "new_blog_post",
+                       "data": {"url": "https://x.test/e"}}).encode()
+    headers = {**JSON, "X-Signature": _signature(body)}
+    web = _signed(idle_team)
+    # Given an event id claim Redis refuses to take (the key holds a hash, not a string)
+    idle_team.rt.redis.hset("mt:events:seen:evt-claim-broke", "x", "1")
+
+    refused = call(web, body=body, headers=headers)
+    idle_team.rt.redis.delete("mt:events:seen:evt-claim-broke")
+    retried = call(web, body=body, headers=headers)
+
+    assert refused.status == 503
+    assert retried.status == 202 and retried.json()["status"] == "queued", retried.body
+
+
 def test_a_queued_event_shows_monitors_its_type_and_id_not_its_data(web: WebhookApp, idle_team: Team) -> None:
     event = {"id": "evt-private", "type": "new_blog_post",
              "data": {"url": "https://x.test/d", "author_email": "jane@example.test"}}
