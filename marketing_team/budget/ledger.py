@@ -18,19 +18,43 @@ PREFIX = "mt:budget:"
 MONTH_TTL_S = 400 * 86400
 DAY_TTL_S = 100 * 86400
 
-# Release reservations whose holder vanished (a killed worker never settles): every reservation
-# carries an expiry, and each reserve sweeps the expired ones first. Keys of the swept records
-# are built from ARGV because they are only known from the records themselves.
+# Every reservation carries an expiry, and each reserve first sweeps the expired ones. A hold that
+# lapsed belonged to a caller that vanished (a killed worker, an abandoned call) without settling:
+# whether its request reached the provider is unknown, so it is charged at its bound (never less
+# than the provider may have billed), attributed to the skill LAPSED and counted in `lapsed`, so
+# the month can never pass its budget by calls nobody settled. Keys of the swept records are
+# built from ARGV because they are only known from the records themselves.
+LAPSED = "(lapsed hold)"
 _SWEEP = """
 local now = tonumber(redis.call('TIME')[1])
-local function release(holds, expiry, token)
+local function release(holds, expiry, token, lapsed_on)
   local rec = redis.call('HGET', holds, token)
   if rec then
     local month, goal, micros = string.match(rec, '^([^|]*)|([^|]*)|(%d+)$')
     if micros and micros ~= '0' then
-      redis.call('HINCRBY', ARGV[1] .. 'month:' .. month, 'reserved', '-' .. micros)
+      local month_key = ARGV[1] .. 'month:' .. month
+      redis.call('HINCRBY', month_key, 'reserved', '-' .. micros)
       if goal ~= '' then
         redis.call('HINCRBY', ARGV[1] .. 'goal:' .. goal, 'reserved', '-' .. micros)
+      end
+      if lapsed_on then
+        for _, field in ipairs({'spent', 'lapsed', 'skill:""" + LAPSED + """', 'model:unknown'}) do
+          redis.call('HINCRBY', month_key, field, micros)
+        end
+        redis.call('HINCRBY', month_key, 'calls', 1)
+        if string.sub(lapsed_on, 1, 7) == month then
+          redis.call('HINCRBY', month_key, 'day:' .. string.sub(lapsed_on, 9, 10), micros)
+          local day_key = ARGV[1] .. 'day:' .. lapsed_on
+          for _, field in ipairs({'spent', 'lapsed', 'skill:""" + LAPSED + """', 'model:unknown'}) do
+            redis.call('HINCRBY', day_key, field, micros)
+          end
+          redis.call('HINCRBY', day_key, 'calls', 1)
+          redis.call('EXPIRE', day_key, ARGV[11])
+        end
+        if goal ~= '' then
+          redis.call('HINCRBY', month_key, 'goal:' .. goal, micros)
+          redis.call('HINCRBY', ARGV[1] .. 'goal:' .. goal, 'spent', micros)
+        end
       end
     end
     redis.call('HDEL', holds, token)
@@ -41,10 +65,10 @@ end
 
 # KEYS: month hash, goal hash (the month hash again when the call has no goal), reservations,
 # reservation expiries. ARGV: prefix, micros, budget, goal cap (-1 none), stop-at (-1 none),
-# token, ttl, record, key ttl.
+# token, ttl, record, key ttl, today (YYYY-MM-DD, the day lapsed holds are charged on), day ttl.
 _RESERVE = _SWEEP + """
 for _, token in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)) do
-  release(KEYS[3], KEYS[4], token)
+  release(KEYS[3], KEYS[4], token, ARGV[10])
 end
 local micros = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
@@ -148,6 +172,7 @@ class Spend:
     spent: int = 0
     reserved: int = 0
     calls: int = 0
+    lapsed: int = 0  # holds of callers that vanished, charged at their bound
     by_skill: dict[str, int] = field(default_factory=dict)
     by_model: dict[str, int] = field(default_factory=dict)
     by_goal: dict[str, int] = field(default_factory=dict)
@@ -165,7 +190,7 @@ class Spend:
             kind, _, label = name.partition(":")
             if kind in groups and label:
                 groups[kind][f"{period[:7]}-{label}" if kind == "day" else label] = amount
-            elif name in ("spent", "reserved", "calls"):
+            elif name in ("spent", "reserved", "calls", "lapsed"):
                 setattr(spend, name, amount)
         return spend
 
@@ -187,11 +212,13 @@ class Ledger:
     def reserve(self, micros: int, *, budget: int, goal_id: str = "", goal_cap: int | None = None,
                 stop_at: int | None = None, when: datetime | None = None) -> Grant:
         """Hold micros for a call if the month (and goal) can still afford it, atomically."""
-        month = month_of(when or utcnow())
+        at = when or utcnow()
+        month = month_of(at)
         token = secrets.token_hex(8)
         record = f"{month}|{goal_id}|{micros}"
         args: list[ScriptArg] = [PREFIX, micros, budget, -1 if goal_cap is None else goal_cap,
-                -1 if stop_at is None else stop_at, token, self.lease_s, record, MONTH_TTL_S]
+                -1 if stop_at is None else stop_at, token, self.lease_s, record, MONTH_TTL_S,
+                day_of(at), DAY_TTL_S]
         raw = self._reserve(keys=self._keys(month, goal_id), args=args)
         outcome, spent, held = raw[0].decode(), int(raw[1]), int(raw[2])
         granted = Reservation(token, month, goal_id, micros) if outcome == "granted" else None

@@ -35,6 +35,7 @@ def budget_summary(cfg: Settings, spend: Spend, month: str, source: str) -> dict
         "reserved_usd": usd(spend.reserved),
         "share_pct": float(share_percent(spent, budget)),
         "calls": spend.calls,
+        "lapsed_usd": usd(spend.lapsed),  # holds of vanished callers, charged at their bound
         "goal_cap_usd": usd(to_micros(cfg.goal_budget_cap, round_up=False)),
         "call_cap_usd": usd(to_micros(cfg.call_cost_cap, round_up=False)),
         "by_skill": _by(spend.by_skill),

@@ -24,6 +24,9 @@ def _print(cfg: Settings, spend: Spend, month: str, source: str) -> None:
                f"${to_usd(max(0, budget - spend.spent)):.2f} left")
     say(f"  {spend.calls} model call(s); ${to_usd(spend.reserved):.4f} held by calls in "
                f"flight; caps ${cfg.goal_budget_cap:.2f} per goal, ${cfg.call_cost_cap:.2f} per call")
+    if spend.lapsed:
+        say(f"  ${to_usd(spend.lapsed):.4f} of it charged at the bound of holds whose worker vanished "
+            "before settling (what the provider billed for them is unknown)")
     for title, amounts in (("skill", spend.by_skill), ("model", spend.by_model)):
         if amounts:
             say(f"By {title}:")

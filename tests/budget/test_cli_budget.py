@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from budget_support import wait_until
 from click.testing import CliRunner
 
 from marketing_team.budget.ledger import Ledger, month_of
@@ -117,3 +118,18 @@ def test_cli_budget_without_redis_url_reads_the_embedded_server_s_ledger(
     assert (live["spent_usd"], live["source"]) == (3.0, "embedded")
     assert json.loads(stopped.stdout)["spent_usd"] == 3.0
     assert not EmbeddedServer(workspace / ".state").socket_path.exists()  # and stopped it again
+
+
+def test_cli_budget_says_what_was_charged_for_holds_of_workers_that_vanished(
+        env: Path, redis_client: redis.Redis) -> None:
+    book = Ledger(redis_client, lease_s=1)
+    assert book.reserve(2_000_000, budget=10_000_000, goal_id="goal-20261125-bbbbbb").outcome == "granted"
+    # the holder never settles; a later reservation finds the hold lapsed and charges it
+    wait_until(lambda: book.reserve(0, budget=10_000_000).held == 0, "the hold to lapse", timeout_s=5)
+
+    data = json.loads(CliRunner().invoke(cli, ["budget", "--json"]).stdout)
+    human = CliRunner().invoke(cli, ["budget"]).output
+
+    assert (data["spent_usd"], data["lapsed_usd"], data["reserved_usd"]) == (2.0, 2.0, 0.0)
+    assert data["by_skill"] == {"(lapsed hold)": 2.0}
+    assert "$2.0000 of it charged at the bound of holds whose worker vanished" in human

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import redis
 from budget_support import wait_until
 
-from marketing_team.budget.ledger import DAY_TTL_S, MONTH_TTL_S, PREFIX, Ledger
+from marketing_team.budget.ledger import DAY_TTL_S, LAPSED, MONTH_TTL_S, PREFIX, Ledger
 
 WHEN = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -68,15 +68,39 @@ def test_ledger_settle_twice_releases_the_hold_once(ledger: Ledger) -> None:
     assert (month.spent, month.reserved) == (20, 0)
 
 
-def test_ledger_hold_of_a_vanished_caller_lapses_after_its_lease(redis_client: redis.Redis) -> None:
+def test_ledger_hold_of_a_vanished_caller_is_charged_at_its_bound_when_it_lapses(
+        redis_client: redis.Redis) -> None:
     short = Ledger(redis_client, lease_s=1)
-    assert short.reserve(100, budget=100, when=WHEN).outcome == "granted"
-    assert short.reserve(1, budget=100, when=WHEN).outcome == "busy"
+    assert short.reserve(60, budget=100, goal_id="goal-20261125-dddddd", when=WHEN).outcome == "granted"
+    assert short.reserve(41, budget=100, when=WHEN).outcome == "busy"  # held, not spent
 
-    # A killed worker never settles; the next reservation after the lease sweeps its hold away.
-    wait_until(lambda: short.reserve(1, budget=100, when=WHEN).outcome == "granted",
-               "the lapsed hold to be released", timeout_s=5)
-    assert short.month("2026-11").reserved == 1
+    # A killed worker never settles, and nobody knows whether its request reached the provider:
+    # the next reservation after the lease charges the hold at its bound instead of forgetting it,
+    # so the month cannot spend past its budget on calls nobody settled
+    wait_until(lambda: short.reserve(41, budget=100, when=WHEN).outcome == "exhausted",
+               "the lapsed hold to be charged", timeout_s=5)
+    month = short.month("2026-11")
+    assert (month.spent, month.reserved, month.lapsed, month.calls) == (60, 0, 60, 1)
+    assert month.by_skill == {LAPSED: 60} and month.by_goal == {"goal-20261125-dddddd": 60}
+    assert short.goal_spent("goal-20261125-dddddd") == 60
+
+
+def test_ledger_a_settled_hold_is_never_charged_again_when_its_lease_runs_out(
+        redis_client: redis.Redis) -> None:
+    short = Ledger(redis_client, lease_s=1)
+    grant = short.reserve(60, budget=100, when=WHEN)
+    assert grant.reservation is not None
+    short.settle(grant.reservation, 20, goal_id="", skill="copywriting", model="m", when=WHEN)
+
+    # When a later reservation sweeps after the settled hold's lease would have run out
+    probe = short.reserve(1, budget=100, when=WHEN)
+    assert probe.reservation is not None
+    wait_until(lambda: short.reserve(0, budget=100, when=WHEN).held == 0, "the probe's hold to lapse",
+               timeout_s=5)
+
+    # Then only the probe (which never settled) was charged; the settled call counts once
+    month = short.month("2026-11")
+    assert (month.spent, month.lapsed, month.calls) == (21, 1, 2)
 
 
 def test_ledger_keys_expire_day_hashes_sooner_than_months(ledger: Ledger,
