@@ -59,3 +59,18 @@ def desk(scripted_team: Team) -> DeskClient:
     client = DeskClient(desk_app(scripted_team))
     assert client.login().status == 303
     return client
+
+
+@pytest.fixture
+def idle_team(redis_server: RunningServer, tmp_path: Path) -> Iterator[Team]:
+    """A team without a worker: whatever the webhook dispatches stays visible in Redis."""
+    if not redis_server.running:
+        redis_server.restart()
+    with Team(redis_server, tmp_path / "ws", OfflineProvider(), worker=False) as team:
+        yield team
+
+
+@pytest.fixture
+def web(idle_team: Team) -> WebhookApp:
+    """The webhook app of one web process."""
+    return web_app(idle_team)

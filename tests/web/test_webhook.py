@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,45 +12,13 @@ from hypothesis import strategies as st
 
 from marketing_team.config.settings import load_settings
 from marketing_team.domain.errors import ConfigurationError
-from marketing_team.llm.offline import OfflineProvider
 from marketing_team.orchestration.beat import write_heartbeat
 from marketing_team.orchestration.queues import queue_keys
 from marketing_team.testing.processes import wait_for
-from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
-from marketing_team.testing.web_client import TOKEN, Response, call, post_event, web_app
+from marketing_team.testing.web_client import TOKEN, call, post_event, web_app
 from marketing_team.web.webhook import MAX_BODY_BYTES, WebhookApp, create_webhook_app
-
-JSON = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
-GOOD = json.dumps({"type": "new_blog_post", "data": {"url": "https://x.test/a"}}).encode()
-
-
-@pytest.fixture
-def idle_team(redis_server: RunningServer, tmp_path: Path) -> Iterator[Team]:
-    """A team without a worker: whatever the webhook dispatches stays visible in Redis."""
-    if not redis_server.running:
-        redis_server.restart()
-    with Team(redis_server, tmp_path / "ws", OfflineProvider(), worker=False) as team:
-        yield team
-
-
-@pytest.fixture
-def web(idle_team: Team) -> WebhookApp:
-    """The webhook app of one web process."""
-    return web_app(idle_team)
-
-
-def _dispatched_nothing(team: Team) -> bool:
-    return team.rt.goals.ids() == [] and team.rt.redis.keys("mt:events:*") == []
-
-
-def _error(reply: Response, status: int, field: str | None) -> str:
-    assert reply.status == status, reply.body
-    assert reply.headers["Content-Type"] == "application/json"
-    body = reply.json()
-    assert set(body) <= {"error", "field"} and body["error"]
-    assert body.get("field") == field
-    return str(body["error"])
+from tests.web.webhook_support import GOOD, JSON, dispatched_nothing, error_of
 
 
 @pytest.mark.parametrize(("method", "path", "status", "allow"), [
@@ -67,10 +30,10 @@ def test_webhook_wrong_path_or_method_is_refused(web: WebhookApp, idle_team: Tea
                                                  path: str, status: int, allow: str | None) -> None:
     reply = call(web, method, path, GOOD, JSON)
 
-    message = _error(reply, status, None)
+    message = error_of(reply, status, None)
     assert path.rstrip("/") in message or method in message or "/" in message
     assert reply.headers.get("Allow") == allow
-    assert _dispatched_nothing(idle_team)
+    assert dispatched_nothing(idle_team)
 
 
 @pytest.mark.parametrize("authorization", [None, "", "Bearer", "Bearer wrong-token",
@@ -83,10 +46,10 @@ def test_webhook_without_the_right_bearer_token_is_401(web: WebhookApp, idle_tea
 
     reply = call(web, body=GOOD, headers=headers)
 
-    assert "token" in _error(reply, 401, "Authorization")
+    assert "token" in error_of(reply, 401, "Authorization")
     assert reply.headers["WWW-Authenticate"].startswith("Bearer")
     assert TOKEN not in reply.body.decode()
-    assert _dispatched_nothing(idle_team)
+    assert dispatched_nothing(idle_team)
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "", "application/x-www-form-urlencoded",
@@ -94,8 +57,8 @@ def test_webhook_without_the_right_bearer_token_is_401(web: WebhookApp, idle_tea
 def test_webhook_non_json_content_type_is_415(web: WebhookApp, idle_team: Team, content_type: str) -> None:
     reply = call(web, body=GOOD, headers={**JSON, "Content-Type": content_type})
 
-    _error(reply, 415, "Content-Type")
-    assert _dispatched_nothing(idle_team)
+    error_of(reply, 415, "Content-Type")
+    assert dispatched_nothing(idle_team)
 
 
 def test_webhook_accepts_json_with_charset_and_vendor_json_types(web: WebhookApp) -> None:
@@ -107,8 +70,8 @@ def test_webhook_accepts_json_with_charset_and_vendor_json_types(web: WebhookApp
 def test_webhook_body_over_64_kib_is_413_without_being_read(web: WebhookApp, idle_team: Team) -> None:
     reply = call(web, body=b"", headers={**JSON, "Content-Length": str(MAX_BODY_BYTES + 1)})
 
-    assert "larger than" in _error(reply, 413, "body")
-    assert _dispatched_nothing(idle_team)
+    assert "larger than" in error_of(reply, 413, "body")
+    assert dispatched_nothing(idle_team)
 
 
 def test_webhook_chunked_body_over_64_kib_is_413(web: WebhookApp, idle_team: Team) -> None:
@@ -116,8 +79,8 @@ def test_webhook_chunked_body_over_64_kib_is_413(web: WebhookApp, idle_team: Tea
 
     reply = call(web, body=big, headers={**JSON, "Content-Length": "", "Transfer-Encoding": "chunked"})
 
-    _error(reply, 413, "body")
-    assert _dispatched_nothing(idle_team)
+    error_of(reply, 413, "body")
+    assert dispatched_nothing(idle_team)
 
 
 def test_webhook_body_of_exactly_64_kib_is_accepted(web: WebhookApp) -> None:
@@ -150,118 +113,15 @@ def test_webhook_invalid_event_is_400_naming_the_field(web: WebhookApp, idle_tea
                                                        field: str, words: str) -> None:
     reply = call(web, body=body, headers={**JSON, "Content-Length": str(len(body))})
 
-    assert words in _error(reply, 400, field)
-    assert _dispatched_nothing(idle_team)
+    assert words in error_of(reply, 400, field)
+    assert dispatched_nothing(idle_team)
 
 
 def test_webhook_bad_content_length_is_400(web: WebhookApp, idle_team: Team) -> None:
     reply = call(web, body=GOOD, headers={**JSON, "Content-Length": "12abc"})
 
-    _error(reply, 400, "Content-Length")
-    assert _dispatched_nothing(idle_team)
-
-
-def _signed(idle_team: Team) -> WebhookApp:
-    return web_app(idle_team, webhook_hmac_secret="s3cret-hmac")
-
-
-def _signature(body: bytes, stamp: int | None = None, secret: bytes = b"s3cret-hmac") -> str:
-    """How a sender signs: t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">."""
-    t = int(time.time()) if stamp is None else stamp
-    return f"t={t},v1=" + hmac.new(secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-
-
-def test_webhook_with_hmac_secret_accepts_a_correct_signature(idle_team: Team) -> None:
-    reply = call(_signed(idle_team), body=GOOD, headers={**JSON, "X-Signature": _signature(GOOD)})
-
-    assert reply.status == 202 and reply.json()["status"] == "queued"
-
-
-# Each wrong signature is built when its test runs (a timestamp taken at collection would give
-# each xdist worker different test ids).
-WRONG_SIGNATURES: dict[str, Callable[[], str | None]] = {
-    "missing": lambda: None,
-    "empty": lambda: "t=,v1=",
-    "body-only zeros": lambda: "sha256=" + "0" * 64,
-    "fresh t, wrong hmac": lambda: f"t={int(time.time())},v1=" + "0" * 64,
-    # the body-only form a captured request used to carry (replayable forever): refused now
-    "body-only, right hmac": lambda: "sha256=" + hmac.new(b"s3cret-hmac", GOOD, hashlib.sha256).hexdigest(),
-    "another secret": lambda: _signature(GOOD, secret=b"another-secret"),
-    # timestamps that are not small ASCII numbers: never a 500
-    "superscript t": lambda: "t=\u00b2,v1=" + "0" * 64,
-    "huge t": lambda: "t=1" + "0" * 400 + ",v1=" + "0" * 64,
-    "5000-digit t": lambda: "t=" + "9" * 5000 + ",v1=ab",
-}
-
-
-@pytest.mark.parametrize("kind", sorted(WRONG_SIGNATURES))
-def test_webhook_with_hmac_secret_refuses_a_missing_or_wrong_signature(idle_team: Team, kind: str) -> None:
-    signature = WRONG_SIGNATURES[kind]()
-    headers = dict(JSON)
-    if signature is not None:
-        headers["X-Signature"] = signature
-
-    reply = call(_signed(idle_team), body=GOOD, headers=headers)
-
-    _error(reply, 401, "X-Signature")
-    assert "s3cret" not in reply.body.decode()
-    assert _dispatched_nothing(idle_team)
-
-
-def test_webhook_refuses_a_signature_older_than_the_tolerance(idle_team: Team) -> None:
-    old = _signature(GOOD, stamp=int(time.time()) - 301)
-
-    reply = call(_signed(idle_team), body=GOOD, headers={**JSON, "X-Signature": old})
-
-    assert "outside the 300 s tolerance" in _error(reply, 401, "X-Signature")
-    assert _dispatched_nothing(idle_team)
-
-
-def test_webhook_refuses_the_same_signed_request_sent_twice(idle_team: Team) -> None:
-    # A body without an id gets a new event id on every receipt: only the signature can tell
-    no_id = json.dumps({"type": "new_blog_post", "data": {"url": "https://x.test/b"}}).encode()
-    headers = {**JSON, "X-Signature": _signature(no_id)}
-    web = _signed(idle_team)
-
-    first = call(web, body=no_id, headers=headers)
-    replayed = call(web, body=no_id, headers=headers)
-
-    assert first.status == 202
-    assert "already used" in _error(replayed, 401, "X-Signature")
-
-
-def test_a_signed_request_that_queued_nothing_can_be_sent_again(idle_team: Team) -> None:
-    body = json.dumps({"id": "evt-signed-retry", "type": "new_blog_post",
-                       "data": {"url": "https://x.test/c"}}).encode()
-    headers = {**JSON, "X-Signature": _signature(body)}
-    web = _signed(idle_team)
-    # Given director queues Redis refuses to push to (each key holds a string, not a list)
-    director = [key for key in queue_keys() if key.startswith("director")]
-    idle_team.rt.redis.mset(dict.fromkeys(director, "not a list"))
-
-    refused = call(web, body=body, headers=headers)
-    idle_team.rt.redis.delete(*director)
-    retried = call(web, body=body, headers=headers)
-
-    # Then nothing was queued the first time, so the sender's same signed bytes are accepted
-    assert refused.status == 503
-    assert retried.status == 202 and retried.json()["status"] == "queued", retried.body
-
-
-def test_a_signed_request_whose_event_claim_failed_can_be_sent_again(idle_team: Team) -> None:
-    body = json.dumps({"id": "evt-claim-broke", "type": "new_blog_post",
-                       "data": {"url": "https://x.test/e"}}).encode()
-    headers = {**JSON, "X-Signature": _signature(body)}
-    web = _signed(idle_team)
-    # Given an event id claim Redis refuses to take (the key holds a hash, not a string)
-    idle_team.rt.redis.hset("mt:events:seen:evt-claim-broke", "x", "1")
-
-    refused = call(web, body=body, headers=headers)
-    idle_team.rt.redis.delete("mt:events:seen:evt-claim-broke")
-    retried = call(web, body=body, headers=headers)
-
-    assert refused.status == 503
-    assert retried.status == 202 and retried.json()["status"] == "queued", retried.body
+    error_of(reply, 400, "Content-Length")
+    assert dispatched_nothing(idle_team)
 
 
 def test_a_queued_event_shows_monitors_its_type_and_id_not_its_data(web: WebhookApp, idle_team: Team) -> None:
