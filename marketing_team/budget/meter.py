@@ -22,6 +22,7 @@ from marketing_team.domain.goal import Priority
 from marketing_team.llm.bounds import usage_problem
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import LLM, Message, Reply, RequestMeter, SystemBlock
+from marketing_team.observability.processes import stopping
 from marketing_team.store.replies import ReplyStore
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ def durably(what: str, write: Callable[[], T], wait_s: float = OUTAGE_WAIT_S) ->
         try:
             return write()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            if time.monotonic() >= deadline:
+            # A stopping worker waits for its running tasks: outwaiting the outage would hold
+            # its exit (the hold then lapses and is charged at its bound).
+            if time.monotonic() >= deadline or stopping():
                 raise
             log.warning(f"{what}: Redis unreachable ({type(exc).__name__}); retrying",
                         extra={"event": "paid_reply_waiting_for_redis"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 
@@ -24,3 +25,20 @@ def start_time(pid: int) -> int | None:
         return int(fields[19])  # field 22 of stat; fields here start at field 3
     except (OSError, IndexError, ValueError):
         return None
+
+
+_stopping = threading.Event()
+
+
+def set_stopping(stopping: bool) -> None:
+    """Say that this process's worker is stopping (or runs again): waits for a lost server end."""
+    if stopping:
+        _stopping.set()
+    else:
+        _stopping.clear()
+
+
+def stopping() -> bool:
+    """True while this process's worker is stopping: a task should not outwait an outage then,
+    or the warm shutdown waits for it."""
+    return _stopping.is_set()

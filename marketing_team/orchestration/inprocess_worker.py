@@ -11,6 +11,8 @@ from celery import Celery
 from celery.worker import state as worker_state
 from celery.worker.worker import WorkController
 
+from marketing_team.observability.processes import set_stopping
+
 
 class _Controller(WorkController):  # type: ignore[misc]
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -82,6 +84,8 @@ class InProcessWorker:
             raise
         ended = not self._thread.is_alive()
         worker_state.should_stop = worker_state.should_terminate = None
+        if ended:
+            set_stopping(False)  # this process goes on: its later calls may outwait an outage again
         if not ended:
             self.abandon()
         self._thread = None

@@ -29,6 +29,7 @@ from marketing_team.director.phases import ACTIVE
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.domain.goal import Goal, GoalStatus
+from marketing_team.observability.processes import set_stopping
 from marketing_team.orchestration import dispatch, task_gate
 from marketing_team.orchestration.canvas import runnable
 from marketing_team.orchestration.context import own_runtime
@@ -279,6 +280,7 @@ class SweeperStep(bootsteps.StartStopStep):  # type: ignore[misc]
         except redis.RedisError:
             pass  # the broker is down too: the worker will not get far; its sweeps retry
         self._stop.clear()
+        set_stopping(False)
         self._thread = threading.Thread(target=self._loop, args=(app, rt), name="mt-sweeper",
                                         daemon=True)
         self._thread.start()
@@ -296,7 +298,12 @@ class SweeperStep(bootsteps.StartStopStep):  # type: ignore[misc]
                 failing = True
 
     def stop(self, worker: object) -> None:
-        """Stop sweeping (the worker is shutting down)."""
+        """Stop sweeping (the worker is shutting down).
+
+        Stopped before the pool (this step requires it), so tasks still running learn that the
+        worker is stopping before the pool waits for them.
+        """
+        set_stopping(True)
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
