@@ -17,7 +17,8 @@ from bench.common import Result, server
 from marketing_team.testing.processes import child_env, wait_for
 from marketing_team.testing.servers import free_port
 
-REQUESTS = 1500  # per app, after warm-up
+REQUESTS = 1500  # per app and round, after warm-up
+ROUNDS = 3
 WARMUP = 50
 CONCURRENCY = 4  # client threads; each request opens its own connection (gunicorn sync workers close)
 GUNICORN_WORKERS = 4
@@ -126,10 +127,16 @@ def run() -> Result:
     """Measure the hello baseline, then the webhook against a private Redis, same gunicorn setup."""
     tmp = Path(tempfile.mkdtemp(prefix="mt-bench-webhook-"))
     with server() as srv:
-        base_rate, base_p99, _ = _measure("bench.webhook:hello", {}, tmp, "hello")
         env = {"REDIS_URL": srv.url, "WORKSPACE_DIR": str(tmp / "ws"), "MT_WEBHOOK_TOKEN": TOKEN,
                "MT_CATALOG_DIR": str(_no_cooldown_catalog(tmp))}
-        rate, p99, statuses = _measure("marketing_team.web.wsgi:app", env, tmp, "webhook")
+        # Interleaved rounds, the best of each side: on a shared 2-core machine the rate drifts
+        # by a third between back-to-back runs, which one run of each would read as a ratio.
+        bases, ours = [], []
+        for round_ in range(ROUNDS):
+            bases.append(_measure("bench.webhook:hello", {}, tmp, f"hello{round_}"))
+            ours.append(_measure("marketing_team.web.wsgi:app", env, tmp, f"webhook{round_}"))
+        base_rate, base_p99, _ = max(bases)
+        rate, p99, statuses = max(ours)
     ratio = rate / base_rate
     met = ratio >= TARGET_RATIO and p99 < TARGET_P99_MS
     # Every event is a traffic_drop over the threshold with its own id and no cooldown on its
@@ -138,7 +145,7 @@ def run() -> Result:
     return Result("webhook, goal-starting events", rate, "events/s", base_rate, ratio,
                   f">= {TARGET_RATIO} and p99 < {TARGET_P99_MS:.0f} ms", met,
                   f"(p99 {p99:.1f} ms vs hello {base_p99:.1f} ms; {CONCURRENCY} clients, "
-                  f"{GUNICORN_WORKERS} sync workers, statuses {statuses})")
+                  f"{GUNICORN_WORKERS} sync workers, best of {ROUNDS} interleaved rounds, statuses {statuses})")
 
 
 if __name__ == "__main__":
