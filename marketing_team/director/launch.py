@@ -16,7 +16,6 @@ from marketing_team.domain.values import OFFLINE_PROVIDER, new_id
 from marketing_team.llm.factory import model_for_tier
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import Usage
-from marketing_team.store.internal_events import record_internal
 
 # Rough token sizes for the estimate: instructions + context + upstream in, a deliverable out.
 EST_INPUT_TOKENS = 6000
@@ -72,8 +71,8 @@ def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | N
     except ProviderBillingError as exc:
         # The goal stops before it exists (its bound is in the ledger under its id): recorded
         # as agent_failure like a stopped running goal, whichever starter (CLI, desk, schedule).
-        record_internal(rt.redis, Event(type=EventType.AGENT_FAILURE, source="director", data={
-            "goal_id": goal_id, "task_id": None, "step": "planning", "reason": str(exc)[:500]}))
+        rt.raise_events([Event(type=EventType.AGENT_FAILURE, source="director", data={
+            "goal_id": goal_id, "task_id": None, "step": "planning", "reason": str(exc)[:500]})])
         raise
     goal = Goal(id=goal_id, description=text, category=chosen, priority=priority, plan=plan,
                 source=source, provider=rt.provider_name, catalog_fingerprint=rt.catalog.fingerprint,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 
 import redis
 
@@ -16,6 +17,7 @@ from marketing_team.budget.meter import GuardedLLM
 from marketing_team.catalog.loader import load_catalog
 from marketing_team.catalog.specs import Catalog
 from marketing_team.config.settings import Settings
+from marketing_team.domain.event import Event
 from marketing_team.domain.goal import Priority
 from marketing_team.domain.values import OFFLINE_PROVIDER, Tier
 from marketing_team.llm.factory import make_llm, model_for_tier
@@ -24,6 +26,7 @@ from marketing_team.store.connection import RedisConnection
 from marketing_team.store.context import ContextStore
 from marketing_team.store.documents import DocumentStore
 from marketing_team.store.goals import GoalStore
+from marketing_team.store.internal_events import record_internal
 from marketing_team.store.learnings import LearningStore
 from marketing_team.store.leases import Leases
 from marketing_team.store.outbox import Outbox
@@ -31,6 +34,8 @@ from marketing_team.store.replies import ReplyStore
 from marketing_team.store.review_items import ReviewQueue
 from marketing_team.store.schedule_state import ScheduleStates
 from marketing_team.store.workspace import Workspace
+
+EventRoute = Callable[[list[Event]], None]
 
 
 class Runtime:
@@ -58,6 +63,7 @@ class Runtime:
         self.schedules = ScheduleStates(self.connection)
         self.outbox = Outbox(self.connection, grace_s=settings.heartbeat_timeout_s)
         self.budget = BudgetGate(settings, self.connection, self.goals, self.offline)
+        self._route: EventRoute | None = None
 
     @property
     def llm(self) -> LLM:
@@ -91,6 +97,20 @@ class Runtime:
     def offline(self) -> bool:
         """True when no model writes the text."""
         return self.provider_name == OFFLINE_PROVIDER
+
+    def route_events(self, route: EventRoute) -> None:
+        """How events raised outside a task (a planning failure) reach the bus: handed in by the
+        Celery edge that attaches this runtime to its app."""
+        self._route = route
+
+    def raise_events(self, events: list[Event]) -> None:
+        """Record the team's own events and route them through the bus when a route was handed
+        in (a runtime without an app only records them)."""
+        if self._route is not None:
+            self._route(events)
+            return
+        for event in events:
+            record_internal(self.redis, event)
 
     def guarded(self, goal_id: str | None, skill: str, key: str | None = None,
                 priority: Priority | None = None) -> GuardedLLM:

@@ -18,6 +18,7 @@ from marketing_team.domain.values import OFFLINE_PROVIDER
 from marketing_team.llm.factory import preload_sdk
 from marketing_team.llm.protocol import LLM
 from marketing_team.orchestration import (
+    dispatch,
     log_context,
     observers,
     sweeper,
@@ -77,7 +78,8 @@ def create_app(settings: Settings, broker_url: str, runtime: RuntimeSource) -> C
     # redbeat speaks redis-py URLs and uses the client it finds on the app: the real URL stays
     # out of the configuration that workers report.
     app.redbeat_redis = redis.Redis.from_url(redis_py_url(broker_url), decode_responses=True)
-    attach(app, runtime)
+    # Events a runtime raises outside a task (a planning failure) go through the bus like a task's.
+    attach(app, runtime, routed=lambda rt: rt.route_events(lambda events: dispatch.emit(app, rt, events)))
     tasks.register(app, load_catalog(settings.catalog_dir))
     trigger_tasks.register(app)
     observers.connect(app)

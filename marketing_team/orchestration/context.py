@@ -15,9 +15,27 @@ _ATTR = "_mt_runtime"
 _lock = threading.Lock()
 
 
-def attach(app: Celery, runtime: RuntimeSource) -> None:
-    """Give app the runtime its tasks use (or a factory, called once when a task first needs it)."""
-    setattr(app, _ATTR, runtime)
+def attach(app: Celery, runtime: RuntimeSource,
+           routed: Callable[[Runtime], None] | None = None) -> None:
+    """Give app the runtime its tasks use (or a factory, called once when a task first needs it).
+
+    routed: called with the runtime once it exists, to hand it what it needs from the app (how
+    events it raises outside a task reach the bus).
+    """
+    if routed is None:
+        setattr(app, _ATTR, runtime)
+    elif isinstance(runtime, Runtime):
+        routed(runtime)
+        setattr(app, _ATTR, runtime)
+    else:
+        factory = runtime
+
+        def build() -> Runtime:
+            built = factory()
+            routed(built)
+            return built
+
+        setattr(app, _ATTR, build)
 
 
 def has_runtime(app: Celery | None) -> bool:

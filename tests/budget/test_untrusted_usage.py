@@ -6,22 +6,29 @@ The real SDK against the HTTP fake, on the real worker where a goal runs; planni
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
-from budget_support import offline_answer, planned_goal
+from budget_support import PAID, offline_answer, planned_goal
 
 from marketing_team.budget.ledger import month_of
 from marketing_team.budget.policy import to_usd
+from marketing_team.config.settings import load_settings
 from marketing_team.director.launch import plan_goal
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import ProviderBillingError
 from marketing_team.domain.event import EventType
 from marketing_team.domain.goal import Category, GoalStatus, Priority
 from marketing_team.domain.values import new_id, utcnow
+from marketing_team.llm.anthropic_provider import AnthropicProvider
 from marketing_team.llm.protocol import Message, SystemBlock
 from marketing_team.store.internal_events import recent_internal
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
+from marketing_team.testing.processes import wait_for
+from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
+from marketing_team.triggers.event_bus import event_result
 
 MODEL = "claude-sonnet-5"
 
@@ -69,6 +76,29 @@ def test_a_planning_reply_without_usage_raises_agent_failure_naming_model_and_re
     (reason,) = _failures_of(rt, goal_id)
     assert "claude-" in reason and "msg_fake_1" in reason and "no usage reported" in reason
     assert rt.budget.ledger.goal_spent(goal_id) > 0  # the bound, under the goal that was planning
+
+
+def test_a_planning_failure_goes_through_the_event_bus_like_a_workers(
+        redis_server: RunningServer, tmp_path: Path, fake: FakeAnthropic) -> None:
+    # Given a user mapping on agent_failure (its condition keeps it from starting anything)
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    (catalog / "events.yaml").write_text(
+        "mappings:\n  - event: agent_failure\n    pipeline: SEO Cycle\n    priority: P1\n"
+        "    condition: {field: step, op: eq, value: never}\n")
+    values: dict[str, Any] = {**PAID, "anthropic_base_url": fake.url, "catalog_dir": catalog}
+    cfg = load_settings(_env_file=None, workspace_dir=tmp_path / "ws", redis_url=redis_server.url, **values)
+    fake.responder = None
+    fake.script(FakeReply.without_usage('{"phases": [{"name": "A", "skills": ["seo-audit"]}]}'))
+    with Team(redis_server, tmp_path / "ws", AnthropicProvider(cfg), **values) as team:
+        # When planning (outside any task) gets a reply that cannot be billed
+        with pytest.raises(ProviderBillingError):
+            plan_goal(team.rt, "Recover organic traffic", Priority.P1, Category.CONTENT)
+
+        # Then its agent_failure is handled by the bus on a worker, as a worker's failure is
+        [event] = [e for e in recent_internal(team.rt.redis) if e.type is EventType.AGENT_FAILURE]
+        handled = wait_for(lambda: event_result(team.rt.redis, event.id), 30, "the bus to handle it")
+    assert handled["reason"] == "condition_false"
 
 
 @pytest.mark.parametrize("left_out", [("output_tokens",), ("input_tokens",)])
