@@ -22,11 +22,42 @@ DAY_TTL_S = 100 * 86400
 # lapsed belonged to a caller that vanished (a killed worker, an abandoned call) without settling:
 # whether its request reached the provider is unknown, so it is charged at its bound (never less
 # than the provider may have billed), attributed to the skill LAPSED and counted in `lapsed`, so
-# the month can never pass its budget by calls nobody settled. Keys of the swept records are
-# built from ARGV because they are only known from the records themselves.
+# the month can never pass its budget by calls nobody settled. A caller that was only slow (a
+# frozen worker, a reply at the end of its lease, a Redis blip around it) may still settle: the
+# charge leaves a note (`lapsed:<token>`, kept as long as the day hash) by which that settle takes
+# the bound back before recording what the reply cost, so the reply counts once. Keys of the
+# swept records are built from ARGV because they are only known from the records themselves.
 LAPSED = "(lapsed hold)"
 _SWEEP = """
 local now = tonumber(redis.call('TIME')[1])
+local LAPSED_FIELDS = {'spent', 'lapsed', 'skill:""" + LAPSED + """', 'model:unknown'}
+local function take_back(key, field, micros)
+  if redis.call('HINCRBY', key, field, '-' .. micros) == 0 then redis.call('HDEL', key, field) end
+end
+-- The hold of token lapsed and was charged at its bound, but its caller settles after all.
+local function unlapse(token)
+  local note_key = ARGV[1] .. 'lapsed:' .. token
+  local note = redis.call('GET', note_key)
+  if not note then return end
+  redis.call('DEL', note_key)
+  local month, goal, micros, day = string.match(note, '^([^|]*)|([^|]*)|(%d+)|([^|]*)$')
+  if not micros then return end
+  local month_key = ARGV[1] .. 'month:' .. month
+  for _, field in ipairs(LAPSED_FIELDS) do take_back(month_key, field, micros) end
+  take_back(month_key, 'calls', '1')
+  if day ~= '' then
+    take_back(month_key, 'day:' .. string.sub(day, 9, 10), micros)
+    local day_key = ARGV[1] .. 'day:' .. day
+    if redis.call('EXISTS', day_key) == 1 then
+      for _, field in ipairs(LAPSED_FIELDS) do take_back(day_key, field, micros) end
+      take_back(day_key, 'calls', '1')
+    end
+  end
+  if goal ~= '' then
+    take_back(month_key, 'goal:' .. goal, micros)
+    take_back(ARGV[1] .. 'goal:' .. goal, 'spent', micros)
+  end
+end
 local function release(holds, expiry, token, lapsed_on)
   local rec = redis.call('HGET', holds, token)
   if rec then
@@ -38,19 +69,23 @@ local function release(holds, expiry, token, lapsed_on)
         redis.call('HINCRBY', ARGV[1] .. 'goal:' .. goal, 'reserved', '-' .. micros)
       end
       if lapsed_on then
-        for _, field in ipairs({'spent', 'lapsed', 'skill:""" + LAPSED + """', 'model:unknown'}) do
+        for _, field in ipairs(LAPSED_FIELDS) do
           redis.call('HINCRBY', month_key, field, micros)
         end
         redis.call('HINCRBY', month_key, 'calls', 1)
+        local charged_on = ''
         if string.sub(lapsed_on, 1, 7) == month then
+          charged_on = lapsed_on
           redis.call('HINCRBY', month_key, 'day:' .. string.sub(lapsed_on, 9, 10), micros)
           local day_key = ARGV[1] .. 'day:' .. lapsed_on
-          for _, field in ipairs({'spent', 'lapsed', 'skill:""" + LAPSED + """', 'model:unknown'}) do
+          for _, field in ipairs(LAPSED_FIELDS) do
             redis.call('HINCRBY', day_key, field, micros)
           end
           redis.call('HINCRBY', day_key, 'calls', 1)
           redis.call('EXPIRE', day_key, ARGV[11])
         end
+        redis.call('SET', ARGV[1] .. 'lapsed:' .. token, month .. '|' .. goal .. '|' .. micros .. '|' ..
+                   charged_on, 'EX', ARGV[11])
         if goal ~= '' then
           redis.call('HINCRBY', month_key, 'goal:' .. goal, micros)
           redis.call('HINCRBY', ARGV[1] .. 'goal:' .. goal, 'spent', micros)
@@ -112,6 +147,8 @@ if count == '1' and ARGV[11] ~= '' then
   end
 end
 if count == '1' then
+  -- a hold that lapsed before its caller settled was charged at its bound: take that back first
+  if ARGV[2] ~= '' then unlapse(ARGV[2]) end
   local a = ARGV[3]
   for _, key in ipairs({KEYS[1], KEYS[2]}) do
     redis.call('HINCRBY', key, 'spent', a)

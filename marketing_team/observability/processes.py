@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.synchronize
 import threading
 from pathlib import Path
 
@@ -27,11 +29,22 @@ def start_time(pid: int) -> int | None:
         return None
 
 
-_stopping = threading.Event()
+def _shared_event() -> threading.Event | multiprocessing.synchronize.Event:
+    """An event that processes forked from this one share: a prefork pool forks its children when
+    it starts, long before the parent's SweeperStep.stop says the worker is stopping, and the
+    children are the ones running tasks. Made at import, so before any fork."""
+    try:
+        return multiprocessing.get_context("fork").Event()
+    except (ImportError, OSError, ValueError):  # no shared semaphores here: this process only
+        return threading.Event()
+
+
+_stopping = _shared_event()
 
 
 def set_stopping(stopping: bool) -> None:
-    """Say that this process's worker is stopping (or runs again): waits for a lost server end."""
+    """Say that this process's worker is stopping (or runs again): waits for a lost server end,
+    here and in the pool children it forked."""
     if stopping:
         _stopping.set()
     else:

@@ -116,3 +116,31 @@ def test_ledger_keys_expire_day_hashes_sooner_than_months(ledger: Ledger,
 def test_ledger_mark_once_is_true_for_the_first_caller_only(ledger: Ledger) -> None:
     assert ledger.mark_once("announced:2026-11:warning", 60)
     assert not ledger.mark_once("announced:2026-11:warning", 60)
+
+
+def test_ledger_a_hold_settled_after_it_lapsed_counts_once_at_its_actual_cost(
+        redis_client: redis.Redis) -> None:
+    short = Ledger(redis_client, lease_s=1)
+    goal = "goal-20261125-eeeeee"
+    grant = short.reserve(60, budget=100, goal_id=goal, when=WHEN)
+    assert grant.reservation is not None
+
+    # Its caller is only slow (a frozen worker, a reply at the end of its lease, a Redis blip
+    # around it): another reservation finds the hold lapsed and charges it at its bound
+    wait_until(lambda: short.reserve(0, budget=100, when=WHEN).held == 0
+               and short.month("2026-11").lapsed == 60, "the hold to lapse and be charged", timeout_s=5)
+
+    # Then the caller settles its reply after all (retried once, as `durably` may)
+    for _ in range(2):
+        short.settle(grant.reservation, 20, goal_id=goal, skill="copywriting", model="m", when=WHEN,
+                     once="reply-1")
+
+    # The reply counts once, at what it cost: the bound charged for it is taken back
+    month = short.month("2026-11")
+    assert (month.spent, month.reserved, month.lapsed, month.calls) == (20, 0, 0, 1)
+    assert month.by_skill == {"copywriting": 20} and month.by_model == {"m": 20}
+    assert month.by_goal == {goal: 20} and month.by_day == {"2026-11-25": 20}
+    assert short.goal_spent(goal) == 20
+    day = short.day("2026-11-25")
+    assert (day.spent, day.lapsed, day.calls, day.by_skill) == (20, 0, 1, {"copywriting": 20})
+
