@@ -144,8 +144,8 @@ class WebhookApp:
         # The claim names the message that will handle the event. It is short: a web process
         # dying before the message is queued frees the id for the sender's retry. The worker that
         # handles the message extends it to the dedup window (the web spends no round trip on
-        # that); a retry after the short claim lapsed queues a second message, which the worker
-        # drops as a duplicate because the claim names the first one.
+        # that); a retry after the short claim lapsed queues a second message under a new
+        # claim, and the worker drops whichever message the claim does not name, so one runs.
         owner = str(uuid.uuid4())
         try:
             if not event_bus.claim_event(client, event.id, owner, self.runtime.settings.heartbeat_timeout_s):
