@@ -2,45 +2,64 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import os
+import select
 import time
-from multiprocessing.queues import Queue
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from marketing_team.observability.processes import set_stopping, stopping
 
 
-def _report_stopping(answers: Queue[bool], deadline_s: float) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not stopping() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    answers.put(stopping())
+@contextmanager
+def _forked_child(wait_for_stop_s: float) -> Iterator[int]:
+    """A bare os.fork child (no queue or feeder thread to deadlock on in a threaded test process)
+    that writes "r" once running, then "1" when it sees the worker stopping or "0" at its
+    deadline. Yields the read end of its pipe."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: nothing but the flag and the pipe
+        try:
+            os.close(read_end)
+            os.write(write_end, b"r")
+            deadline = time.monotonic() + wait_for_stop_s
+            while not stopping() and time.monotonic() < deadline:
+                time.sleep(0.01)  # the child's own polling loop, not a wait in the test
+            os.write(write_end, b"1" if stopping() else b"0")
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        yield read_end
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+
+
+def _read(fd: int, timeout_s: float = 15.0) -> bytes:
+    ready, _, _ = select.select([fd], [], [], timeout_s)
+    assert ready, "the forked child never answered"
+    return os.read(fd, 1)
 
 
 def test_a_pool_child_forked_before_the_stop_learns_that_its_worker_is_stopping() -> None:
     # A prefork pool forks its children when it starts; the worker's stop (SweeperStep.stop)
     # runs later, in the parent, and the children run the tasks whose waits must end
-    ctx = multiprocessing.get_context("fork")
     set_stopping(False)
-    answers: Queue[bool] = ctx.Queue()
-    child = ctx.Process(target=_report_stopping, args=(answers, 10.0))
-    child.start()
     try:
-        time.sleep(0.2)  # the child is running before the stop
-        set_stopping(True)
-        assert answers.get(timeout=15) is True
+        with _forked_child(wait_for_stop_s=10.0) as child:
+            assert _read(child) == b"r"  # the child runs before the stop
+
+            set_stopping(True)
+
+            assert _read(child) == b"1"
     finally:
         set_stopping(False)
-        child.join(15)
 
 
 def test_a_worker_started_again_is_no_longer_stopping_in_its_children() -> None:
-    ctx = multiprocessing.get_context("fork")
     set_stopping(True)
     set_stopping(False)  # SweeperStep.start of a worker (re)started in this process
-    answers: Queue[bool] = ctx.Queue()
-    child = ctx.Process(target=_report_stopping, args=(answers, 0.5))
-    child.start()
-    try:
-        assert answers.get(timeout=15) is False
-    finally:
-        child.join(15)
+    with _forked_child(wait_for_stop_s=0.3) as child:
+        assert _read(child) == b"r"
+        assert _read(child) == b"0"
