@@ -22,7 +22,7 @@ from marketing_team.domain.goal import Priority
 from marketing_team.llm.bounds import usage_problem
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import LLM, Message, Reply, RequestMeter, SystemBlock
-from marketing_team.observability.processes import stopping
+from marketing_team.observability.processes import stopping, wait_stopping
 from marketing_team.store.replies import ReplyStore
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ def durably(what: str, write: Callable[[], T], wait_s: float = OUTAGE_WAIT_S) ->
                 raise
             log.warning(f"{what}: Redis unreachable ({type(exc).__name__}); retrying",
                         extra={"event": "paid_reply_waiting_for_redis"})
-            time.sleep(pause)
+            if wait_stopping(pause):  # the pause ends early when the worker begins stopping
+                raise
             pause = min(pause * 2, 2.0)
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import select
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from marketing_team.observability.processes import set_stopping, stopping
+from marketing_team.observability.processes import set_stopping, wait_stopping
 
 
 @contextmanager
@@ -22,10 +21,7 @@ def _forked_child(wait_for_stop_s: float) -> Iterator[int]:
         try:
             os.close(read_end)
             os.write(write_end, b"r")
-            deadline = time.monotonic() + wait_for_stop_s
-            while not stopping() and time.monotonic() < deadline:
-                time.sleep(0.01)  # the child's own polling loop, not a wait in the test
-            os.write(write_end, b"1" if stopping() else b"0")
+            os.write(write_end, b"1" if wait_stopping(wait_for_stop_s) else b"0")
         finally:
             os._exit(0)
     os.close(write_end)
