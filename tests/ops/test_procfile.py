@@ -52,6 +52,17 @@ def _answers(port: int, path: str, auth: tuple[str, str] | None = None) -> tuple
         return None
 
 
+def _slow_web(server: RunningServer, launch: Launch, tmp_path: Path, **extra: str) -> int:
+    """The Procfile's web command with a 1 s read timeout (2 s per request), answering /health;
+    its port."""
+    port = free_port()
+    env = _env(server, tmp_path, PORT=str(port), MT_WEBHOOK_TOKEN="slow-token", MT_WEB_READ_TIMEOUT="1",
+               **extra)
+    proc = launch(["bash", "-c", procfile()["web"]], env, "web")
+    wait_for(lambda: _answers(port, "/health") or proc.poll() is not None, 30, "/health")
+    return port
+
+
 def _post_event(port: int, token: str, timeout_s: float) -> int:
     """POST one valid event to the webhook; its status (OSError when not answered in time)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
@@ -202,10 +213,7 @@ def test_procfile_web_keeps_taking_events_while_slow_clients_hold_connections(
 def test_procfile_web_sends_away_clients_that_stop_sending(
         server: RunningServer, launch: Launch, tmp_path: Path) -> None:
     # Given the Procfile's web command with a 1 s read timeout
-    port = free_port()
-    env = _env(server, tmp_path, PORT=str(port), MT_WEBHOOK_TOKEN="slow-token", MT_WEB_READ_TIMEOUT="1")
-    proc = launch(["bash", "-c", procfile()["web"]], env, "web")
-    wait_for(lambda: _answers(port, "/health") or proc.poll() is not None, 30, "/health")
+    port = _slow_web(server, launch, tmp_path)
 
     # When one client announces a body it never sends, and another stops mid-headers
     liar = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -227,11 +235,7 @@ def test_procfile_web_sends_away_clients_that_stop_sending(
 def test_procfile_web_cuts_off_clients_that_send_one_byte_at_a_time(
         server: RunningServer, launch: Launch, tmp_path: Path) -> None:
     # Given the Procfile's web command with 2 threads and a 1 s read timeout (2 s per request)
-    port = free_port()
-    env = _env(server, tmp_path, PORT=str(port), MT_WEBHOOK_TOKEN="slow-token", MT_WEB_THREADS="2",
-               MT_WEB_READ_TIMEOUT="1")
-    proc = launch(["bash", "-c", procfile()["web"]], env, "web")
-    wait_for(lambda: _answers(port, "/health") or proc.poll() is not None, 30, "/health")
+    port = _slow_web(server, launch, tmp_path, MT_WEB_THREADS="2")
     stop = threading.Event()
 
     def trickle() -> None:  # a byte every 0.5 s: always inside the per-read timeout
@@ -257,10 +261,7 @@ def test_procfile_web_cuts_off_clients_that_send_one_byte_at_a_time(
 def test_procfile_web_logs_each_client_it_sends_away_as_one_rejected_request(
         server: RunningServer, launch: Launch, tmp_path: Path) -> None:
     # Given the Procfile's web command with a 1 s read timeout (2 s per request)
-    port = free_port()
-    env = _env(server, tmp_path, PORT=str(port), MT_WEBHOOK_TOKEN="slow-token", MT_WEB_READ_TIMEOUT="1")
-    proc = launch(["bash", "-c", procfile()["web"]], env, "web")
-    wait_for(lambda: _answers(port, "/health") or proc.poll() is not None, 30, "/health")
+    port = _slow_web(server, launch, tmp_path)
     stop = threading.Event()
 
     def trickle() -> None:  # a byte every 0.5 s: inside the read timeout, cut off at the deadline

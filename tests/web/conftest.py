@@ -24,7 +24,7 @@ HOSTILE = ('<script>alert("owned")</script>\n<img src=x onerror=alert(1)>\n'
 
 @pytest.fixture
 def quiet_team(redis_server: RunningServer, tmp_path: Path) -> Iterator[Team]:
-    """A team without a worker: what the desk publishes stays visible in Redis."""
+    """A team without a worker: what the desk or the webhook publishes stays visible in Redis."""
     if not redis_server.running:
         redis_server.restart()
     with Team(redis_server, tmp_path / "ws", OfflineProvider(), worker=False) as team:
@@ -62,15 +62,6 @@ def desk(scripted_team: Team) -> DeskClient:
 
 
 @pytest.fixture
-def idle_team(redis_server: RunningServer, tmp_path: Path) -> Iterator[Team]:
-    """A team without a worker: whatever the webhook dispatches stays visible in Redis."""
-    if not redis_server.running:
-        redis_server.restart()
-    with Team(redis_server, tmp_path / "ws", OfflineProvider(), worker=False) as team:
-        yield team
-
-
-@pytest.fixture
-def web(idle_team: Team) -> WebhookApp:
+def web(quiet_team: Team) -> WebhookApp:
     """The webhook app of one web process."""
-    return web_app(idle_team)
+    return web_app(quiet_team)

@@ -26,19 +26,19 @@ from tests.web.webhook_support import GOOD, JSON, dispatched_nothing, error_of
     ("GET", "/webhook", 405, "POST"), ("PUT", "/webhook", 405, "POST"),
     ("POST", "/health", 405, "GET"), ("DELETE", "/metrics", 405, "GET"),
 ])
-def test_webhook_wrong_path_or_method_is_refused(web: WebhookApp, idle_team: Team, method: str,
+def test_webhook_wrong_path_or_method_is_refused(web: WebhookApp, quiet_team: Team, method: str,
                                                  path: str, status: int, allow: str | None) -> None:
     reply = call(web, method, path, GOOD, JSON)
 
     message = error_of(reply, status, None)
     assert path.rstrip("/") in message or method in message or "/" in message
     assert reply.headers.get("Allow") == allow
-    assert dispatched_nothing(idle_team)
+    assert dispatched_nothing(quiet_team)
 
 
 @pytest.mark.parametrize("authorization", [None, "", "Bearer", "Bearer wrong-token",
                                            f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer ☃"])
-def test_webhook_without_the_right_bearer_token_is_401(web: WebhookApp, idle_team: Team,
+def test_webhook_without_the_right_bearer_token_is_401(web: WebhookApp, quiet_team: Team,
                                                        authorization: str | None) -> None:
     headers = {"Content-Type": "application/json"}
     if authorization is not None:
@@ -49,16 +49,16 @@ def test_webhook_without_the_right_bearer_token_is_401(web: WebhookApp, idle_tea
     assert "token" in error_of(reply, 401, "Authorization")
     assert reply.headers["WWW-Authenticate"].startswith("Bearer")
     assert TOKEN not in reply.body.decode()
-    assert dispatched_nothing(idle_team)
+    assert dispatched_nothing(quiet_team)
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "", "application/x-www-form-urlencoded",
                                           "application/json; charset=latin-1", "multipart/form-data"])
-def test_webhook_non_json_content_type_is_415(web: WebhookApp, idle_team: Team, content_type: str) -> None:
+def test_webhook_non_json_content_type_is_415(web: WebhookApp, quiet_team: Team, content_type: str) -> None:
     reply = call(web, body=GOOD, headers={**JSON, "Content-Type": content_type})
 
     error_of(reply, 415, "Content-Type")
-    assert dispatched_nothing(idle_team)
+    assert dispatched_nothing(quiet_team)
 
 
 def test_webhook_accepts_json_with_charset_and_vendor_json_types(web: WebhookApp) -> None:
@@ -67,20 +67,20 @@ def test_webhook_accepts_json_with_charset_and_vendor_json_types(web: WebhookApp
         assert call(web, body=body, headers={**JSON, "Content-Type": content_type}).status == 202
 
 
-def test_webhook_body_over_64_kib_is_413_without_being_read(web: WebhookApp, idle_team: Team) -> None:
+def test_webhook_body_over_64_kib_is_413_without_being_read(web: WebhookApp, quiet_team: Team) -> None:
     reply = call(web, body=b"", headers={**JSON, "Content-Length": str(MAX_BODY_BYTES + 1)})
 
     assert "larger than" in error_of(reply, 413, "body")
-    assert dispatched_nothing(idle_team)
+    assert dispatched_nothing(quiet_team)
 
 
-def test_webhook_chunked_body_over_64_kib_is_413(web: WebhookApp, idle_team: Team) -> None:
+def test_webhook_chunked_body_over_64_kib_is_413(web: WebhookApp, quiet_team: Team) -> None:
     big = json.dumps({"type": "new_blog_post", "data": {"x": "y" * MAX_BODY_BYTES}}).encode()
 
     reply = call(web, body=big, headers={**JSON, "Content-Length": "", "Transfer-Encoding": "chunked"})
 
     error_of(reply, 413, "body")
-    assert dispatched_nothing(idle_team)
+    assert dispatched_nothing(quiet_team)
 
 
 def test_webhook_body_of_exactly_64_kib_is_accepted(web: WebhookApp) -> None:
@@ -109,29 +109,29 @@ def test_webhook_body_of_exactly_64_kib_is_accepted(web: WebhookApp) -> None:
     (b'{"type": "traffic_drop", "data": {"percentageDrop": Infinity}}', "body", "Infinity"),
     (b'{"type": "traffic_drop", "data": {"percentageDrop": NaN}}', "body", "NaN"),
 ])
-def test_webhook_invalid_event_is_400_naming_the_field(web: WebhookApp, idle_team: Team, body: bytes,
+def test_webhook_invalid_event_is_400_naming_the_field(web: WebhookApp, quiet_team: Team, body: bytes,
                                                        field: str, words: str) -> None:
     reply = call(web, body=body, headers={**JSON, "Content-Length": str(len(body))})
 
     assert words in error_of(reply, 400, field)
-    assert dispatched_nothing(idle_team)
+    assert dispatched_nothing(quiet_team)
 
 
-def test_webhook_bad_content_length_is_400(web: WebhookApp, idle_team: Team) -> None:
+def test_webhook_bad_content_length_is_400(web: WebhookApp, quiet_team: Team) -> None:
     reply = call(web, body=GOOD, headers={**JSON, "Content-Length": "12abc"})
 
     error_of(reply, 400, "Content-Length")
-    assert dispatched_nothing(idle_team)
+    assert dispatched_nothing(quiet_team)
 
 
-def test_a_queued_event_shows_monitors_its_type_and_id_not_its_data(web: WebhookApp, idle_team: Team) -> None:
+def test_a_queued_event_shows_monitors_its_type_and_id_not_its_data(web: WebhookApp, quiet_team: Team) -> None:
     event = {"id": "evt-private", "type": "new_blog_post",
              "data": {"url": "https://x.test/d", "author_email": "jane@example.test"}}
 
     assert post_event(web, event).json()["status"] == "queued"
 
     # Then the message Flower and `celery inspect` describe carries the data only in its body
-    [raw] = [m for key in queue_keys() for m in idle_team.rt.redis.lrange(key, 0, -1)]
+    [raw] = [m for key in queue_keys() for m in quiet_team.rt.redis.lrange(key, 0, -1)]
     headers = json.loads(raw)["headers"]
     assert headers["task"] == "triggers.handle_event"
     assert headers["argsrepr"] == "(new_blog_post event evt-private)"
@@ -165,9 +165,9 @@ def test_a_rejected_request_behind_the_trusted_proxy_is_logged_with_the_real_cli
         (401, "203.0.113.9", "127.0.0.1")]
 
 
-def test_webhook_refuses_to_start_without_a_token(idle_team: Team) -> None:
-    cfg = load_settings(_env_file=None, workspace_dir=idle_team.settings.workspace_dir,
-                        redis_url=idle_team.server.url)
+def test_webhook_refuses_to_start_without_a_token(quiet_team: Team) -> None:
+    cfg = load_settings(_env_file=None, workspace_dir=quiet_team.settings.workspace_dir,
+                        redis_url=quiet_team.server.url)
 
     with pytest.raises(ConfigurationError, match="MT_WEBHOOK_TOKEN"):
         create_webhook_app(cfg)
@@ -192,9 +192,9 @@ def test_webhook_health_reports_components_and_counts_workers_without_secrets(te
 
 
 def test_webhook_health_without_a_worker_is_503_saying_queued_events_wait(web: WebhookApp,
-                                                                         idle_team: Team) -> None:
+                                                                         quiet_team: Team) -> None:
     # Given Redis and beat answer but no worker runs
-    write_heartbeat(idle_team.rt.redis)
+    write_heartbeat(quiet_team.rt.redis)
 
     reply = call(web, "GET", "/health")
 
@@ -214,8 +214,8 @@ def test_webhook_health_without_a_beat_is_degraded(team: Team) -> None:
     assert body["status"] == "degraded" and body["components"]["beat"].startswith("absent")
 
 
-def test_webhook_metrics_count_goals_and_tasks_by_status(web: WebhookApp, idle_team: Team) -> None:
-    idle_team.pipeline("Content Production")  # published, and no worker to take it
+def test_webhook_metrics_count_goals_and_tasks_by_status(web: WebhookApp, quiet_team: Team) -> None:
+    quiet_team.pipeline("Content Production")  # published, and no worker to take it
 
     reply = call(web, "GET", "/metrics")
 
@@ -263,15 +263,15 @@ def test_webhook_random_requests_never_get_a_5xx(web: WebhookApp, method: str, p
 
 
 def test_webhook_plans_nothing_itself_it_queues_the_event_for_a_worker(
-        web: WebhookApp, idle_team: Team) -> None:
+        web: WebhookApp, quiet_team: Team) -> None:
     # Given a web process and no worker
     reply = call(web, body=GOOD, headers=JSON)
 
     # Then the event waits in the director queue as triggers.handle_event; nothing was planned
     assert reply.status == 202 and reply.json()["status"] == "queued"
-    client = idle_team.rt.redis
+    client = quiet_team.rt.redis
     queues = [key for key in client.scan_iter("director*") if client.type(key) == b"list"]
     [message] = [json.loads(raw) for key in queues for raw in client.lrange(key, 0, -1)]
     assert message["headers"]["task"] == "triggers.handle_event"
-    assert idle_team.rt.goals.ids() == []
-    assert not idle_team.settings.workspace.exists()  # the web keeps no disk
+    assert quiet_team.rt.goals.ids() == []
+    assert not quiet_team.settings.workspace.exists()  # the web keeps no disk

@@ -17,8 +17,8 @@ from marketing_team.web.webhook import WebhookApp
 from tests.web.webhook_support import GOOD, JSON, dispatched_nothing, error_of
 
 
-def _signed(idle_team: Team) -> WebhookApp:
-    return web_app(idle_team, webhook_hmac_secret="s3cret-hmac")
+def _signed(quiet_team: Team) -> WebhookApp:
+    return web_app(quiet_team, webhook_hmac_secret="s3cret-hmac")
 
 
 def _signature(body: bytes, stamp: int | None = None, secret: bytes = b"s3cret-hmac") -> str:
@@ -27,8 +27,8 @@ def _signature(body: bytes, stamp: int | None = None, secret: bytes = b"s3cret-h
     return f"t={t},v1=" + hmac.new(secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def test_webhook_with_hmac_secret_accepts_a_correct_signature(idle_team: Team) -> None:
-    reply = call(_signed(idle_team), body=GOOD, headers={**JSON, "X-Signature": _signature(GOOD)})
+def test_webhook_with_hmac_secret_accepts_a_correct_signature(quiet_team: Team) -> None:
+    reply = call(_signed(quiet_team), body=GOOD, headers={**JSON, "X-Signature": _signature(GOOD)})
 
     assert reply.status == 202 and reply.json()["status"] == "queued"
 
@@ -51,33 +51,33 @@ WRONG_SIGNATURES: dict[str, Callable[[], str | None]] = {
 
 
 @pytest.mark.parametrize("kind", sorted(WRONG_SIGNATURES))
-def test_webhook_with_hmac_secret_refuses_a_missing_or_wrong_signature(idle_team: Team, kind: str) -> None:
+def test_webhook_with_hmac_secret_refuses_a_missing_or_wrong_signature(quiet_team: Team, kind: str) -> None:
     signature = WRONG_SIGNATURES[kind]()
     headers = dict(JSON)
     if signature is not None:
         headers["X-Signature"] = signature
 
-    reply = call(_signed(idle_team), body=GOOD, headers=headers)
+    reply = call(_signed(quiet_team), body=GOOD, headers=headers)
 
     error_of(reply, 401, "X-Signature")
     assert "s3cret" not in reply.body.decode()
-    assert dispatched_nothing(idle_team)
+    assert dispatched_nothing(quiet_team)
 
 
-def test_webhook_refuses_a_signature_older_than_the_tolerance(idle_team: Team) -> None:
+def test_webhook_refuses_a_signature_older_than_the_tolerance(quiet_team: Team) -> None:
     old = _signature(GOOD, stamp=int(time.time()) - 301)
 
-    reply = call(_signed(idle_team), body=GOOD, headers={**JSON, "X-Signature": old})
+    reply = call(_signed(quiet_team), body=GOOD, headers={**JSON, "X-Signature": old})
 
     assert "outside the 300 s tolerance" in error_of(reply, 401, "X-Signature")
-    assert dispatched_nothing(idle_team)
+    assert dispatched_nothing(quiet_team)
 
 
-def test_webhook_refuses_the_same_signed_request_sent_twice(idle_team: Team) -> None:
+def test_webhook_refuses_the_same_signed_request_sent_twice(quiet_team: Team) -> None:
     # A body without an id gets a new event id on every receipt: only the signature can tell
     no_id = json.dumps({"type": "new_blog_post", "data": {"url": "https://x.test/b"}}).encode()
     headers = {**JSON, "X-Signature": _signature(no_id)}
-    web = _signed(idle_team)
+    web = _signed(quiet_team)
 
     first = call(web, body=no_id, headers=headers)
     replayed = call(web, body=no_id, headers=headers)
@@ -86,17 +86,17 @@ def test_webhook_refuses_the_same_signed_request_sent_twice(idle_team: Team) -> 
     assert "already used" in error_of(replayed, 401, "X-Signature")
 
 
-def test_a_signed_request_that_queued_nothing_can_be_sent_again(idle_team: Team) -> None:
+def test_a_signed_request_that_queued_nothing_can_be_sent_again(quiet_team: Team) -> None:
     body = json.dumps({"id": "evt-signed-retry", "type": "new_blog_post",
                        "data": {"url": "https://x.test/c"}}).encode()
     headers = {**JSON, "X-Signature": _signature(body)}
-    web = _signed(idle_team)
+    web = _signed(quiet_team)
     # Given director queues Redis refuses to push to (each key holds a string, not a list)
     director = [key for key in queue_keys() if key.startswith("director")]
-    idle_team.rt.redis.mset(dict.fromkeys(director, "not a list"))
+    quiet_team.rt.redis.mset(dict.fromkeys(director, "not a list"))
 
     refused = call(web, body=body, headers=headers)
-    idle_team.rt.redis.delete(*director)
+    quiet_team.rt.redis.delete(*director)
     retried = call(web, body=body, headers=headers)
 
     # Then nothing was queued the first time, so the sender's same signed bytes are accepted
@@ -104,16 +104,16 @@ def test_a_signed_request_that_queued_nothing_can_be_sent_again(idle_team: Team)
     assert retried.status == 202 and retried.json()["status"] == "queued", retried.body
 
 
-def test_a_signed_request_whose_event_claim_failed_can_be_sent_again(idle_team: Team) -> None:
+def test_a_signed_request_whose_event_claim_failed_can_be_sent_again(quiet_team: Team) -> None:
     body = json.dumps({"id": "evt-claim-broke", "type": "new_blog_post",
                        "data": {"url": "https://x.test/e"}}).encode()
     headers = {**JSON, "X-Signature": _signature(body)}
-    web = _signed(idle_team)
+    web = _signed(quiet_team)
     # Given an event id claim Redis refuses to take (the key holds a hash, not a string)
-    idle_team.rt.redis.hset("mt:events:seen:evt-claim-broke", "x", "1")
+    quiet_team.rt.redis.hset("mt:events:seen:evt-claim-broke", "x", "1")
 
     refused = call(web, body=body, headers=headers)
-    idle_team.rt.redis.delete("mt:events:seen:evt-claim-broke")
+    quiet_team.rt.redis.delete("mt:events:seen:evt-claim-broke")
     retried = call(web, body=body, headers=headers)
 
     assert refused.status == 503
