@@ -22,7 +22,7 @@ from marketing_team.domain.goal import Priority
 from marketing_team.llm.bounds import usage_problem
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import LLM, Message, Reply, RequestMeter, SystemBlock
-from marketing_team.observability.processes import stopping, wait_stopping
+from marketing_team.observability.processes import wait_stopping
 from marketing_team.store.replies import ReplyStore
 
 log = logging.getLogger(__name__)
@@ -41,13 +41,13 @@ def durably(what: str, write: Callable[[], T], wait_s: float = OUTAGE_WAIT_S) ->
         try:
             return write()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            # A stopping worker waits for its running tasks: outwaiting the outage would hold
-            # its exit (the hold then lapses and is charged at its bound).
-            if time.monotonic() >= deadline or stopping():
+            if time.monotonic() >= deadline:
                 raise
             log.warning(f"{what}: Redis unreachable ({type(exc).__name__}); retrying",
                         extra={"event": "paid_reply_waiting_for_redis"})
-            if wait_stopping(pause):  # the pause ends early when the worker begins stopping
+            # A stopping worker waits for its running tasks: outwaiting the outage would hold its
+            # exit (the hold then lapses and is charged at its bound). The pause ends at the stop.
+            if wait_stopping(pause):
                 raise
             pause = min(pause * 2, 2.0)
 
@@ -72,10 +72,14 @@ class CallMeter:
         self.goal_id = goal_id
         self.skill = skill
         self.fresh = False  # True once a request actually reached the provider
-        self.cost_usd = Decimal("0")  # every request's cost, paid now or replayed (for the goal)
         self.charges: list[tuple[str, Decimal]] = []  # (settled identity, cost) of each reply
         self._held: dict[int, Reservation | None] = {}
         self._models: dict[int, str] = {}  # the model each request asked for (priced as that)
+
+    @property
+    def cost_usd(self) -> Decimal:
+        """Every request's cost, paid now or replayed (for the goal)."""
+        return sum((cost for _, cost in self.charges), Decimal(0))
 
     def _stored_key(self, index: int) -> str | None:
         return None if self.key is None or self.replies is None else f"{self.key}#{index}"
@@ -153,7 +157,6 @@ class CallMeter:
             self.gate.ledger.release(held)
 
     def _settle(self, held: Reservation | None, reply: Reply, cost: Decimal, index: int) -> None:
-        self.cost_usd += max(Decimal(0), cost)
         marker = settled_marker(self.key, index, reply)
         self.charges.append((marker, max(Decimal(0), cost)))
         if self.gate.offline and held is None:
@@ -184,8 +187,12 @@ class GuardedLLM:
         self.key = key
         self.name = llm.name
         self.fresh = False  # True once a call actually reached the provider
-        self.cost_usd = Decimal("0")  # what the calls made through this cost (for the goal)
         self.charges: list[tuple[str, Decimal]] = []  # each reply as the ledger settled it
+
+    @property
+    def cost_usd(self) -> Decimal:
+        """What the calls made through this cost (for the goal)."""
+        return sum((cost for _, cost in self.charges), Decimal(0))
 
     def complete(self, system_blocks: list[SystemBlock], messages: list[Message], model: str,
                  max_tokens: int, schema: type[BaseModel] | None = None,
@@ -198,10 +205,9 @@ class GuardedLLM:
                                      meter=own)
         except ProviderBillingError as exc:
             # The bound (and requests paid before it) are in the ledger: the goal counts them too.
-            exc.cost_usd, exc.key, exc.charges = own.cost_usd, self.key, list(own.charges)
+            exc.charges = tuple(own.charges)
             raise
         finally:  # paid attempts count even when the call failed (validation, a billing error)
             own.release_all()
             self.fresh = self.fresh or own.fresh
-            self.cost_usd += own.cost_usd
             self.charges.extend(own.charges)

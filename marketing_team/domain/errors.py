@@ -91,11 +91,9 @@ class ProviderBillingError(LLMError):
     allows): its request's bound was recorded, and the goal stops rather than trust the provider."""
 
     falls_back = False
-    # What the call recorded in the ledger (the bound and any requests it paid before), under
-    # which call key: the goal's cost counts it once, as it counts a call that succeeded.
-    cost_usd: Decimal = Decimal(0)
-    key: str | None = None
-    charges: tuple[tuple[str, Decimal], ...] | list[tuple[str, Decimal]] = ()  # (settled identity, cost)
+    # What the call recorded in the ledger (the bound and any requests it paid before), each
+    # reply by its settled identity: the goal's cost counts each once, as for a call that succeeded.
+    charges: tuple[tuple[str, Decimal], ...] = ()
 
 
 class BudgetError(MarketingTeamError):

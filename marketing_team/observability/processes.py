@@ -51,12 +51,6 @@ def set_stopping(stopping: bool) -> None:
         _stopping.clear()
 
 
-def stopping() -> bool:
-    """True while this process's worker is stopping: a task should not outwait an outage then,
-    or the warm shutdown waits for it."""
-    return _stopping.is_set()
-
-
 def wait_stopping(timeout_s: float) -> bool:
     """Wait up to timeout_s for this process's worker to begin stopping; True once it has."""
     return bool(_stopping.wait(timeout_s))

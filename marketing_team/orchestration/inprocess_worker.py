@@ -86,7 +86,7 @@ class InProcessWorker:
         worker_state.should_stop = worker_state.should_terminate = None
         if ended:
             set_stopping(False)  # this process goes on: its later calls may outwait an outage again
-        if not ended:
+        else:
             self.abandon()
         self._thread = None
         return ended
