@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from marketing_team.budget.ledger import Grant, Ledger, Reservation, month_of
+from marketing_team.budget.ledger import Grant, Ledger, Reservation, Rider, month_of
 from marketing_team.budget.policy import (
     ANNOUNCED,
     Admission,
@@ -198,15 +198,25 @@ class BudgetGate:
         if priority is None and goal_id:
             goal = self.goals.find(goal_id)
             priority = goal.priority if goal is not None else None
-        grant = self.ledger.reserve(
-            micros, budget=self.budget_micros, goal_id=goal_id,
-            goal_cap=self.goal_cap_micros if goal_id else None,
-            stop_at=stop_at(self.budget_micros, priority) if priority is not None else None)
+        grant = self.ask(goal_id, micros, priority)
         if grant.reservation is not None:
             return grant.reservation
-        raise self._refusal(grant, priority, micros)
+        raise self.refusal(grant, priority, micros)
 
-    def _refusal(self, grant: Grant, priority: Priority | None, micros: int) -> BudgetError:
+    def ask(self, goal_id: str, micros: int, priority: Priority | None,
+            rider: Rider | None = None) -> Grant:
+        """The ledger's answer to holding micros for the goal (nothing raised: see refusal).
+
+        rider: another store's commands to send in the same round trip, before the reservation.
+        """
+        return self.ledger.reserve(
+            micros, budget=self.budget_micros, goal_id=goal_id,
+            goal_cap=self.goal_cap_micros if goal_id else None,
+            stop_at=stop_at(self.budget_micros, priority) if priority is not None else None,
+            rider=rider)
+
+    def refusal(self, grant: Grant, priority: Priority | None, micros: int) -> BudgetError:
+        """The error a reservation the ledger did not grant raises: deferred or exhausted, and why."""
         month, budget = month_of(utcnow()), self.budget_micros
         need = f"a call needing up to ${to_usd(micros)}"
         if grant.outcome == "deferred" and priority is not None:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import redis
 
 from marketing_team.domain.values import utcnow
+from marketing_team.store.batch import Batch
+
+# Another store's commands sent in the same round trip as a reservation or a settle, before it
+# (a stored reply's read or write); their answers come back beside the ledger's.
+Rider = Callable[[redis.client.Pipeline], None]
 
 PREFIX = "mt:budget:"
 # Month and goal totals are kept a little over a year (history for `mtctl budget`); day hashes
@@ -200,6 +205,7 @@ class Grant:
     spent: int
     held: int
     reservation: Reservation | None = None
+    carried: tuple[Any, ...] = ()  # the answers of the commands that rode along (see Rider)
 
 
 @dataclass
@@ -247,8 +253,12 @@ class Ledger:
         return [month_key, goal_key, f"{PREFIX}reservations", f"{PREFIX}reservations:expiry"]
 
     def reserve(self, micros: int, *, budget: int, goal_id: str = "", goal_cap: int | None = None,
-                stop_at: int | None = None, when: datetime | None = None) -> Grant:
-        """Hold micros for a call if the month (and goal) can still afford it, atomically."""
+                stop_at: int | None = None, when: datetime | None = None,
+                rider: Rider | None = None) -> Grant:
+        """Hold micros for a call if the month (and goal) can still afford it, atomically.
+
+        rider: commands to send first in the same round trip (their answers are `Grant.carried`).
+        """
         at = when or utcnow()
         month = month_of(at)
         token = secrets.token_hex(8)
@@ -256,10 +266,21 @@ class Ledger:
         args: list[ScriptArg] = [PREFIX, micros, budget, -1 if goal_cap is None else goal_cap,
                 -1 if stop_at is None else stop_at, token, self.lease_s, record, MONTH_TTL_S,
                 day_of(at), DAY_TTL_S]
-        raw = self._reserve(keys=self._keys(month, goal_id), args=args)
+        carried, raw = self._run(rider, self._reserve, self._keys(month, goal_id), args)
         outcome, spent, held = raw[0].decode(), int(raw[1]), int(raw[2])
         granted = Reservation(token, month, goal_id, micros) if outcome == "granted" else None
-        return Grant(outcome, spent, held, granted)
+        return Grant(outcome, spent, held, granted, tuple(carried))
+
+    def _run(self, rider: Rider | None, script: Any, keys: list[str],
+             args: list[ScriptArg]) -> tuple[list[Any], Any]:
+        """The script's answer, after the rider's commands in the same round trip when there are any."""
+        if rider is None:
+            return [], script(keys=keys, args=args)
+        batch = Batch(self.client)
+        rider(batch.pipe)
+        index = batch.script(script, keys, args)
+        answers = batch.execute()
+        return answers[:index], answers[index]
 
     def settle(self, reservation: Reservation | None, micros: int, *, goal_id: str, skill: str,
                model: str, when: datetime | None = None, once: str = "") -> int:
@@ -268,7 +289,14 @@ class Ledger:
         With `once` (a reply's identity), the spend is recorded by the first settle of that reply
         only, in the same script: a redelivery that settles a stored reply again records nothing.
         """
-        return self._apply(reservation, micros, goal_id, skill, model, when, count=True, once=once)
+        return self._apply(reservation, micros, goal_id, skill, model, when, count=True, once=once)[1]
+
+    def settle_after(self, rider: Rider, reservation: Reservation | None, micros: int, *,
+                     goal_id: str, skill: str, model: str, once: str = "") -> tuple[list[Any], int]:
+        """settle, with the rider's commands sent first in the same round trip: (their answers,
+        the month's spend)."""
+        return self._apply(reservation, micros, goal_id, skill, model, None, count=True, once=once,
+                           rider=rider)
 
     def release(self, reservation: Reservation) -> None:
         """Give back a hold without recording spend (the call failed before it cost anything known)."""
@@ -277,17 +305,19 @@ class Ledger:
     def record(self, micros: int, *, goal_id: str = "", skill: str = "director",
                model: str = "unknown", when: datetime | None = None) -> int:
         """Record spend that needed no reservation (free providers, imports); returns the month's spend."""
-        return self._apply(None, micros, goal_id, skill, model, when, count=True)
+        return self._apply(None, micros, goal_id, skill, model, when, count=True)[1]
 
     def _apply(self, reservation: Reservation | None, micros: int, goal_id: str, skill: str,
-               model: str, when: datetime | None, *, count: bool, once: str = "") -> int:
+               model: str, when: datetime | None, *, count: bool, once: str = "",
+               rider: Rider | None = None) -> tuple[list[Any], int]:
         at = when or utcnow()
         month, day = month_of(at), day_of(at)
         keys = self._keys(month, goal_id)
         keys = [keys[0], f"{PREFIX}day:{day}", keys[1], keys[2], keys[3]]
         args: list[ScriptArg] = [PREFIX, reservation.token if reservation else "", micros, skill, model, goal_id,
                 day[-2:], MONTH_TTL_S, DAY_TTL_S, "1" if count else "0", once, MONTH_TTL_S]
-        return int(self._settle(keys=keys, args=args))
+        carried, spent = self._run(rider, self._settle, keys, args)
+        return carried, int(spent)
 
     def month_spent(self, month: str) -> int:
         """Settled spend of a month in micro-dollars."""

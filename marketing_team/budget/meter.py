@@ -9,13 +9,13 @@ import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
 from pydantic import BaseModel, ValidationError
 
 from marketing_team.budget.gate import BudgetGate
-from marketing_team.budget.ledger import Reservation
+from marketing_team.budget.ledger import Reservation, Rider
 from marketing_team.budget.policy import to_micros, to_usd
 from marketing_team.domain.errors import BudgetExhausted, CorruptStateError, ProviderBillingError
 from marketing_team.domain.goal import Priority
@@ -88,8 +88,12 @@ class CallMeter:
         stored_key = self._stored_key(index)
         if stored_key is None or self.replies is None:
             return None
+        return self._decoded(stored_key, lambda: self.replies.get(stored_key) if self.replies else None)
+
+    @staticmethod
+    def _decoded(stored_key: str, read: Callable[[], dict[str, Any] | None]) -> Reply | None:
         try:
-            raw = self.replies.get(stored_key)
+            raw = read()
             return None if raw is None else Reply.model_validate(raw)
         except (CorruptStateError, ValidationError) as exc:
             log.warning(f"stored reply {stored_key} unreadable ({type(exc).__name__}); calling again")
@@ -98,6 +102,32 @@ class CallMeter:
     def before(self, index: int, model: str, input_bound: int, max_tokens: int) -> Reply | None:
         """The reply already paid for this request (settled now if a crash left it unsettled), or
         None after reserving the request's bound for every attempt the SDK may make."""
+        stored_key = self._stored_key(index)
+        if self.gate.offline or stored_key is None or (self.priority is None and self.goal_id):
+            return self._read_then_reserve(index, model, input_bound, max_tokens)
+        try:
+            held = self._hold_micros(model, input_bound, max_tokens)
+        except BudgetExhausted:  # unless a stored reply makes the call unnecessary: see there
+            held = 0
+        if held <= 0:
+            return self._read_then_reserve(index, model, input_bound, max_tokens)
+        self._models[index] = model
+        # The common case in one round trip: the stored reply's read rides with the reservation.
+        grant = self.gate.ask(self.goal_id, held, self.priority, rider=lambda pipe: ReplyStore.queue_get(pipe, stored_key))
+        paid = self._decoded(stored_key, lambda: ReplyStore.decode(stored_key, grant.carried[0]))
+        if paid is not None:  # a redelivery: nothing is called, so nothing stays held
+            if grant.reservation is not None:
+                self.gate.ledger.release(grant.reservation)
+            self._models.pop(index, None)
+            self._settle(None, paid, paid.cost_usd, index)
+            return paid
+        if grant.reservation is None:
+            raise self.gate.refusal(grant, self.priority, held)
+        self._held[index] = grant.reservation
+        return None
+
+    def _read_then_reserve(self, index: int, model: str, input_bound: int, max_tokens: int) -> Reply | None:
+        """before, as two steps: the stored reply, then (without one) the reservation."""
         paid = self._stored(index)
         if paid is not None:
             self._settle(None, paid, paid.cost_usd, index)
@@ -105,15 +135,19 @@ class CallMeter:
         if self.gate.offline:  # no model, no money: nothing to hold (and maybe no broker)
             return None
         self._models[index] = model
+        held = self._hold_micros(model, input_bound, max_tokens)
+        self._held[index] = self.gate.reserve(self.goal_id, held, self.priority) if held > 0 else None
+        return None
+
+    def _hold_micros(self, model: str, input_bound: int, max_tokens: int) -> int:
+        """What a request holds: its bound for every attempt the SDK may make (all could reach the
+        model); BudgetExhausted when one attempt alone may cost over the per-call cap."""
         bound = self.bound_micros(model, input_bound, max_tokens)
         cap = to_micros(self.gate.settings.call_cost_cap, round_up=False)
         if bound > cap:
             raise BudgetExhausted(f"a {model} request may cost up to ${to_usd(bound)}, over the "
                                   f"per-call cap ${to_usd(cap)} (MT_CALL_COST_CAP)")
-        # Every attempt the SDK may make could reach the model: the hold covers them all.
-        held = bound * (1 + max(0, self.gate.settings.llm_max_retries))
-        self._held[index] = self.gate.reserve(self.goal_id, held, self.priority) if held > 0 else None
-        return None
+        return bound * (1 + max(0, self.gate.settings.llm_max_retries))
 
     def bound_micros(self, model: str, input_bound: int, max_tokens: int) -> int:
         """The most one attempt of a request can cost: its input bound at the dearest input rate
@@ -138,17 +172,18 @@ class CallMeter:
             raise ProviderBillingError(
                 f"{reply.model} reply {reply.request_id or '(no id)'}: {problem}; recorded its "
                 f"bound ${to_usd(bound)} instead of trusting it")
-        winner = reply
         stored_key = self._stored_key(index)
-        if stored_key is not None and self.replies is not None:
-            # Stored before settling: if the ledger is unreachable now, a redelivery reuses the
-            # reply and settles it then. A late copy (its worker lost the step) uses the first.
-            record = reply.model_dump(mode="json", exclude={"parsed"})
-            replies = self.replies
-            if not durably("storing a paid reply", lambda: replies.put(stored_key, record)):
-                winner = self._stored(index) or reply
-        self._settle(held, reply, reply.cost_usd, index)
-        return winner
+        if stored_key is None or self.replies is None:
+            self._settle(held, reply, reply.cost_usd, index)
+            return reply
+        # Stored before settling, in the same round trip: if the settle is lost, a redelivery
+        # reuses the reply and settles it then. A late copy (its worker lost the step) uses the
+        # first one stored.
+        record = reply.model_dump(mode="json", exclude={"parsed"})
+        replies = self.replies
+        carried = self._settle(held, reply, reply.cost_usd, index,
+                               rider=lambda pipe: replies.queue_put(pipe, stored_key, record))
+        return reply if carried[0] else (self._stored(index) or reply)
 
     def failed(self, index: int) -> None:
         """No reply: the hold goes back."""
@@ -156,16 +191,34 @@ class CallMeter:
         if held is not None:
             self.gate.ledger.release(held)
 
-    def _settle(self, held: Reservation | None, reply: Reply, cost: Decimal, index: int) -> None:
+    def _settle(self, held: Reservation | None, reply: Reply, cost: Decimal, index: int,
+                rider: Rider | None = None) -> list[Any]:
+        """Charge the reply once (the rider's commands first, in the same round trip: their answers
+        are returned)."""
         marker = settled_marker(self.key, index, reply)
         self.charges.append((marker, max(Decimal(0), cost)))
-        if self.gate.offline and held is None:
-            return  # nothing was reserved, nothing is owed: no model was paid
-        # The settle is idempotent (its marker), so retrying it after a lost answer is safe.
-        spent = durably("settling a paid reply", lambda: self.gate.ledger.settle(
-            held, max(0, to_micros(cost)), goal_id=self.goal_id, skill=self.skill,
-            model=reply.model, once=marker))
+        if self.gate.offline and held is None:  # nothing was reserved, nothing is owed: no model was paid
+            return [] if rider is None else durably("storing a reply", lambda: self._ride(rider))
+        # Idempotent (the put is set-if-absent, the settle has its marker): retrying after a lost
+        # answer is safe.
+        micros, ledger = max(0, to_micros(cost)), self.gate.ledger
+
+        def write() -> tuple[list[Any], int]:
+            if rider is None:
+                return [], ledger.settle(held, micros, goal_id=self.goal_id, skill=self.skill,
+                                         model=reply.model, once=marker)
+            return ledger.settle_after(rider, held, micros, goal_id=self.goal_id, skill=self.skill,
+                                       model=reply.model, once=marker)
+
+        carried, spent = durably("settling a paid reply", write)
         self.gate.note_settled(spent)
+        return carried
+
+    def _ride(self, rider: Rider) -> list[Any]:
+        """The rider's commands alone (nothing to settle)."""
+        with self.gate.ledger.client.pipeline(transaction=False) as pipe:
+            rider(pipe)
+            return list(pipe.execute())
 
     def release_all(self) -> None:
         """Give back every hold still open (the call ended abnormally)."""

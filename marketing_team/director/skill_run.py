@@ -6,8 +6,9 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from marketing_team.director import prompt_inputs
 from marketing_team.director.phases import ACTIVE
-from marketing_team.director.prompts import Upstream, skill_message, system_blocks
+from marketing_team.director.prompts import skill_message, system_blocks
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.goal import Goal, TaskRecord, TaskStatus, deliverable_name
 from marketing_team.observability import progress
@@ -112,34 +113,9 @@ def release(rt: Runtime, claimed: Claim) -> None:
         rt.leases.release(claimed.lease)
 
 
-def upstream_for(rt: Runtime, goal: Goal, task: TaskRecord) -> list[Upstream]:
-    """Deliverables of the previous phase and of earlier producers that feed this skill."""
-    found: list[Upstream] = []
-    for other in goal.tasks:
-        if other.phase_index >= task.phase_index:
-            continue
-        feeds = task.skill in rt.catalog.skills.get(other.skill, rt.catalog.skill(task.skill)).downstream
-        direct = other.phase_index == task.phase_index - 1
-        if not (feeds or direct or task.skill == "director-review" or other.skill == "product-marketing-context"):
-            continue
-        if other.output is None:
-            found.append(Upstream(other.skill, f"{other.phase_index + 1:02d}-{other.skill}.md", None))
-            continue
-        found.append(Upstream(other.skill, other.output, deliverable_body(rt, goal.id, other.output)))
-    return found
-
-
 def deliverable_body(rt: Runtime, goal_id: str, name: str) -> str | None:
     """A stored deliverable's text without its front matter, or None when it is missing."""
-    text = rt.documents.get(goal_id, name)
-    return None if text is None else frontmatter.parse(text, name)[1]
-
-
-def previous_draft(rt: Runtime, goal_id: str, task: TaskRecord) -> str | None:
-    """The last draft's body when revising (not for a fresh attempt)."""
-    if task.revision == 0 or task.output is None or task.feedback is None:
-        return None
-    return deliverable_body(rt, goal_id, task.output)
+    return prompt_inputs.body(name, rt.documents.get(goal_id, name))
 
 
 def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
@@ -151,15 +127,15 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
     goal = read if read is not None else rt.goals.load(goal_id)
     task = goal.task(task_id)
     spec = rt.catalog.skill(task.skill)
+    inputs = prompt_inputs.read(rt, goal, task)
     message = skill_message(
-        spec, task.requirements, upstream_for(rt, goal, task),
-        rt.learnings.for_skill(task.skill, limit=10, offline=rt.offline), rt.settings.context_tokens,
-        feedback=task.feedback, previous_draft=previous_draft(rt, goal_id, task),
+        spec, task.requirements, inputs.upstream, inputs.learnings, rt.settings.context_tokens,
+        feedback=task.feedback, previous_draft=inputs.previous_draft,
         event_data=goal.event.data if goal.event is not None else None,
     )
     key = reply_key(goal_id, task_id, task.revision, "skill")
     llm = rt.guarded(goal_id, task.skill, key, goal.priority)
-    reply = llm.complete(system_blocks(spec, rt.context.get()), [message], model,
+    reply = llm.complete(system_blocks(spec, inputs.context), [message], model,
                          rt.settings.max_output_tokens)
     name = deliverable_name(task)
     meta = {"task_id": task.id, "goal_id": goal_id, "skill": task.skill, "model": reply.model,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+import redis
+
 from marketing_team.domain.product_template import usable_context
 from marketing_team.domain.values import utcnow
 from marketing_team.store.connection import RedisConnection
@@ -44,7 +46,17 @@ class ContextStore:
         """The context skills read: the stored text without the template's comments and empty
         sections, or "" when none was sent or it is the unfilled template (see `record` for the
         text as sent)."""
-        return usable_context(_text(self.connection.client.hget(KEY, "text")))
+        return self.decode(self.connection.client.hget(KEY, "text"))
+
+    @staticmethod
+    def queue_get(pipe: redis.client.Pipeline) -> None:
+        """Queue get's read on a caller's pipeline; its answer goes to decode."""
+        pipe.hget(KEY, "text")
+
+    @staticmethod
+    def decode(raw: bytes | str | None) -> str:
+        """The usable context in a stored text as read (see get)."""
+        return usable_context(_text(raw))
 
     def record(self) -> ContextRecord | None:
         """The stored context with its hash and source, or None."""

@@ -60,6 +60,16 @@ class DocumentStore:
         raw = self.connection.client.hget(docs_key(goal_id), check_name(name))
         return None if raw is None else _text(raw)
 
+    @staticmethod
+    def queue_get_many(pipe: redis.client.Pipeline, goal_id: str, names: list[str]) -> None:
+        """Queue the read of several documents on a caller's pipeline; the answer goes to decode_many."""
+        pipe.hmget(docs_key(goal_id), [check_name(name) for name in names])
+
+    @staticmethod
+    def decode_many(names: list[str], raws: list[bytes | str | None]) -> dict[str, str | None]:
+        """Each named document's text (None when missing) from queue_get_many's answer."""
+        return {name: None if raw is None else _text(raw) for name, raw in zip(names, raws, strict=True)}
+
     def all(self, goal_id: str) -> dict[str, str]:
         """Every readable document of the goal by name (a malformed one is skipped with a warning)."""
         found: dict[str, str] = {}

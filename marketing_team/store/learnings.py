@@ -67,8 +67,21 @@ class LearningStore:
             pipe.execute()
 
     def _read(self, key: str, limit: int) -> list[Learning]:
+        return self.decode(key, self.connection.client.lrange(key, 0, max(0, limit - 1)))
+
+    @staticmethod
+    def queue_for_skill(pipe: redis.client.Pipeline, skill: str, limit: int = 10,
+                        offline: bool = False) -> str:
+        """Queue for_skill's read on a caller's pipeline; returns the key to decode its answer with."""
+        key = _key("skill", skill, offline)
+        pipe.lrange(key, 0, max(0, limit - 1))
+        return key
+
+    @staticmethod
+    def decode(key: str, raws: list[bytes | str]) -> list[Learning]:
+        """The learnings in a list read from key (an unreadable entry is skipped, with a warning)."""
         out = []
-        for raw in self.connection.client.lrange(key, 0, max(0, limit - 1)):
+        for raw in raws:
             try:
                 out.append(Learning.model_validate_json(raw))
             except ValidationError:

@@ -10,6 +10,8 @@ import hashlib
 import json
 from typing import Any
 
+import redis
+
 from marketing_team.domain.errors import CorruptStateError
 from marketing_team.store.connection import RedisConnection
 
@@ -33,7 +35,16 @@ class ReplyStore:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored reply's JSON object, or None; a record that cannot be read is CorruptStateError."""
-        raw = self.connection.client.get(redis_key(key))
+        return self.decode(key, self.connection.client.get(redis_key(key)))
+
+    @staticmethod
+    def queue_get(pipe: redis.client.Pipeline, key: str) -> None:
+        """Queue get's read on a caller's pipeline; its answer goes to decode."""
+        pipe.get(redis_key(key))
+
+    @staticmethod
+    def decode(key: str, raw: bytes | str | None) -> dict[str, Any] | None:
+        """The reply in a stored record read for key (None when absent; CorruptStateError if unreadable)."""
         if raw is None:
             return None
         try:
@@ -48,5 +59,12 @@ class ReplyStore:
 
     def put(self, key: str, reply: dict[str, Any]) -> bool:
         """Store a reply unless one is stored already (the first paid answer wins); True when stored."""
-        record = json.dumps({"key": key, "reply": reply}, ensure_ascii=False)
-        return bool(self.connection.client.set(redis_key(key), record, nx=True, ex=self.ttl_s))
+        return bool(self.connection.client.set(redis_key(key), _record(key, reply), nx=True, ex=self.ttl_s))
+
+    def queue_put(self, pipe: redis.client.Pipeline, key: str, reply: dict[str, Any]) -> None:
+        """Queue put's write on a caller's pipeline; its answer is truthy when this reply was stored."""
+        pipe.set(redis_key(key), _record(key, reply), nx=True, ex=self.ttl_s)
+
+
+def _record(key: str, reply: dict[str, Any]) -> str:
+    return json.dumps({"key": key, "reply": reply}, ensure_ascii=False)

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from marketing_team.budget.ledger import month_of
 from marketing_team.director.runtime import Runtime
+from marketing_team.domain.goal import Priority
 from marketing_team.domain.values import new_id, utcnow
 from marketing_team.llm.protocol import Message, SystemBlock, parsed_as
 from marketing_team.store.replies import reply_key
@@ -82,3 +83,35 @@ def test_reply_cache_a_stored_reply_that_no_longer_validates_is_asked_again(
 
     assert replayed.parsed == Verdict(approved=False)
     assert len(fake.requests) == 2
+
+
+def test_reply_cache_a_replay_of_a_known_goal_holds_nothing_and_counts_once(
+        rt: Runtime, fake: FakeAnthropic) -> None:
+    # A step knows its goal's priority: the stored reply's read rides with the reservation
+    fake.script(FakeReply.text("audit", input_tokens=70, output_tokens=30))
+    goal = new_id("goal")
+    key = reply_key(goal, "t-1", 0, "skill")
+    first = rt.guarded(goal, "seo-audit", key, Priority.P1).complete(SYSTEM, ASK, MODEL, 1000)
+
+    again = rt.guarded(goal, "seo-audit", key, Priority.P1)
+    second = again.complete(SYSTEM, ASK, MODEL, 1000)
+
+    month = rt.budget.ledger.month(month_of(utcnow()))
+    assert second == first and len(fake.requests) == 1
+    assert again.fresh is False and month.spent == 440 and month.calls == 1
+    assert month.reserved == 0  # the hold taken beside the read went back
+
+
+def test_reply_cache_a_replay_needs_no_budget_left(rt: Runtime, fake: FakeAnthropic) -> None:
+    # Given a reply paid for, then a month spent to its last cent by other calls
+    fake.script(FakeReply.text("audit", input_tokens=70, output_tokens=30))
+    goal = new_id("goal")
+    key = reply_key(goal, "t-1", 0, "skill")
+    first = rt.guarded(goal, "seo-audit", key, Priority.P0).complete(SYSTEM, ASK, MODEL, 1000)
+    rt.budget.ledger.record(10_000_000, goal_id=new_id("goal"), skill="copywriting")
+
+    # Then a redelivery still gets what was paid for, and pays nothing more
+    again = rt.guarded(goal, "seo-audit", key, Priority.P0).complete(SYSTEM, ASK, MODEL, 1000)
+
+    assert again == first and len(fake.requests) == 1
+    assert rt.budget.ledger.month(month_of(utcnow())).reserved == 0
