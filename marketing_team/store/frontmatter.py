@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,64 @@ def _dump_yaml(meta: dict[str, Any], allow_unicode: bool) -> str:
                      default_flow_style=False)
 
 
+# Every stored deliverable and review gets front matter of a few flat scalars (~0.1 ms through
+# PyYAML's representer): those are written directly, as PyYAML would, and anything else goes
+# through PyYAML. A plain word starts with a letter and is no YAML 1.1 keyword, so it reads back
+# as the same string; other printable ASCII is single-quoted (only `'` is escaped, as `''`).
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_./@-]*\Z")
+_KEYWORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+_FLOAT = re.compile(r"-?[0-9]+\.[0-9]+\Z")  # what repr gives that YAML 1.1 reads back as a float
+
+
+def _scalar(value: Any) -> str | None:
+    """value as a YAML scalar that loads back equal, or None when PyYAML should render it."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        shown = repr(value)
+        return shown if math.isfinite(value) and _FLOAT.match(shown) else None
+    if isinstance(value, str):
+        if _WORD.match(value) and value.lower() not in _KEYWORDS:
+            return value
+        if value.isascii() and value.isprintable():
+            return "'" + value.replace("'", "''") + "'"
+    return None
+
+
+def _key(name: Any) -> bool:
+    return isinstance(name, str) and bool(_WORD.match(name)) and name.lower() not in _KEYWORDS
+
+
+def _dump_flat(meta: Mapping[str, Any]) -> str | None:
+    """meta as YAML when every value is a scalar or a non-empty mapping of scalars, else None."""
+    lines: list[str] = []
+    for name, value in meta.items():
+        if not _key(name):
+            return None
+        if isinstance(value, Mapping):
+            if not value:
+                return None
+            lines.append(f"{name}:")
+            for inner, item in value.items():
+                shown = _scalar(item)
+                if not _key(inner) or shown is None:
+                    return None
+                lines.append(f"  {inner}: {shown}")
+            continue
+        shown = _scalar(value)
+        if shown is None:
+            return None
+        lines.append(f"{name}: {shown}")
+    return "".join(line + "\n" for line in lines) if lines else None
+
+
 def dump(meta: Mapping[str, Any], body: str) -> str:
     """Render front matter and body; the body is stored verbatim."""
+    flat = _dump_flat(meta)
+    if flat is not None:
+        return f"{_DELIM}\n{flat}{_DELIM}\n{body}"
     text = _dump_yaml(dict(meta), allow_unicode=True)
     if not text.replace("\n", "").replace("\t", "").isprintable():
         # Characters YAML reads as line breaks (NEL, LS, PS) or controls: let YAML escape them.

@@ -41,3 +41,26 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
     atomic_write(target, "one")
     atomic_write(target, "two")
     assert target.read_text() == "two" and [p.name for p in target.parent.iterdir()] == ["b.md"]
+
+
+_NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9_.\-]{0,12}", fullmatch=True)
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                     st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=20),
+                     st.sampled_from(["yes", "No", "on", "NULL", "~", "0x1F", "1_000", "1:30", ".inf",
+                                      "=", "<<", "a: b", "#x", "'quoted'", "1e5", "-", "0.5"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(meta=st.dictionaries(_NAMES, st.one_of(_SCALARS, st.dictionaries(_NAMES, _SCALARS, max_size=3)),
+                            max_size=6))
+def test_frontmatter_round_trips_flat_scalars_of_every_kind(meta: dict[str, object]) -> None:
+    # The shape every deliverable and review has: YAML keywords, numbers in strings, quotes
+    assert frontmatter.parse(frontmatter.dump(meta, "body"))[0] == meta
+
+
+def test_frontmatter_a_deliverable_reads_as_pyyaml_would_write_it() -> None:
+    meta = {"task_id": "task-1", "skill": "copy-editing", "model": "claude-sonnet-5", "tokens_in": 12,
+            "cost_usd": "0.0123", "truncated": False, "scores": {"clarity": 8.5}}
+    assert frontmatter.dump(meta, "") == (
+        "---\ntask_id: task-1\nskill: copy-editing\nmodel: claude-sonnet-5\ntokens_in: 12\n"
+        "cost_usd: '0.0123'\ntruncated: false\nscores:\n  clarity: 8.5\n---\n")
