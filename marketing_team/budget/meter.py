@@ -116,10 +116,10 @@ class CallMeter:
         grant = self.gate.ask(self.goal_id, held, self.priority, rider=lambda pipe: ReplyStore.queue_get(pipe, stored_key))
         paid = self._decoded(stored_key, lambda: ReplyStore.decode(stored_key, grant.carried[0]))
         if paid is not None:  # a redelivery: nothing is called, so nothing stays held
-            if grant.reservation is not None:
-                self.gate.ledger.release(grant.reservation)
+            # The hold goes back in the (durable, idempotent) settle's script: a release of its
+            # own would leave it to lapse, charged at its bound, if Redis went away just now.
             self._models.pop(index, None)
-            self._settle(None, paid, paid.cost_usd, index)
+            self._settle(grant.reservation, paid, paid.cost_usd, index)
             return paid
         if grant.reservation is None:
             raise self.gate.refusal(grant, self.priority, held)

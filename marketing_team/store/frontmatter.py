@@ -35,24 +35,30 @@ _FLOAT = re.compile(r"-?[0-9]+\.[0-9]+\Z")  # what repr gives that YAML 1.1 read
 
 
 def _scalar(value: Any) -> str | None:
-    """value as a YAML scalar that loads back equal, or None when PyYAML should render it."""
-    if value is None or isinstance(value, bool):
+    """value as a YAML scalar that loads back equal, or None when PyYAML should render it.
+
+    Exact types only: a subclass (an enum with a str or int mixin, say) may print as something
+    else, and PyYAML's safe dumper refuses it anyway.
+    """
+    kind = type(value)
+    if value is None or kind is bool:
         return {None: "null", True: "true", False: "false"}[value]
-    if isinstance(value, int):
+    if kind is int:
         return str(value)
-    if isinstance(value, float):
+    if kind is float:
         shown = repr(value)
         return shown if math.isfinite(value) and _FLOAT.match(shown) else None
-    if isinstance(value, str):
-        if _WORD.match(value) and value.lower() not in _KEYWORDS:
-            return value
-        if value.isascii() and value.isprintable():
-            return "'" + value.replace("'", "''") + "'"
+    if kind is str:
+        text = str(value)
+        if _WORD.match(text) and text.lower() not in _KEYWORDS:
+            return text
+        if text.isascii() and text.isprintable():
+            return "'" + text.replace("'", "''") + "'"
     return None
 
 
 def _key(name: Any) -> bool:
-    return isinstance(name, str) and bool(_WORD.match(name)) and name.lower() not in _KEYWORDS
+    return type(name) is str and bool(_WORD.match(name)) and name.lower() not in _KEYWORDS
 
 
 def _dump_flat(meta: Mapping[str, Any]) -> str | None:

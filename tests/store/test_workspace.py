@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from enum import Enum, IntEnum
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -64,3 +66,25 @@ def test_frontmatter_a_deliverable_reads_as_pyyaml_would_write_it() -> None:
     assert frontmatter.dump(meta, "") == (
         "---\ntask_id: task-1\nskill: copy-editing\nmodel: claude-sonnet-5\ntokens_in: 12\n"
         "cost_usd: '0.0123'\ntruncated: false\nscores:\n  clarity: 8.5\n---\n")
+
+
+class _Verdict(str, Enum):  # noqa: UP042 - a str-mixin enum, as pydantic and older code define them
+    APPROVED = "approved"
+
+
+class _Label(str):
+    def __str__(self) -> str:
+        return "something else"
+
+    def __format__(self, spec: str) -> str:
+        return "something else"
+
+
+@pytest.mark.parametrize("value", [_Verdict.APPROVED, _Label("copy"), IntEnum("Level", "LOW HIGH").HIGH])
+def test_frontmatter_a_subclassed_scalar_never_loads_back_as_another_value(value: object) -> None:
+    for meta in ({"verdict": value}, {"scores": {"verdict": value}}):
+        try:
+            text = frontmatter.dump(meta, "body")
+        except yaml.representer.RepresenterError:
+            continue  # PyYAML's refusal of a type it does not know, as before the fast path
+        assert frontmatter.parse(text)[0] == meta, text
