@@ -14,7 +14,7 @@ from marketing_team.config.settings import load_settings
 from marketing_team.director.runtime import Runtime, build_runtime
 from marketing_team.llm.anthropic_provider import AnthropicProvider
 from marketing_team.testing.fake_anthropic import FakeAnthropic
-from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.servers import RunningServer, start_test_server
 from marketing_team.testing.team import Team
 
 
@@ -50,3 +50,11 @@ def rt(redis_server: RunningServer, redis_client: object, tmp_path: Path,
 def ledger(redis_client: redis.Redis) -> Ledger:
     """A ledger on the session server (empty)."""
     return Ledger(redis_client)
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A server of the test's own, append-only (as production runs it), for killing and restarting."""
+    server = start_test_server(tmp_path / "redis", appendonly=True)
+    yield server
+    server.kill()

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 import redis
 from budget_support import PAID, offline_answer
 
@@ -28,16 +26,9 @@ from marketing_team.llm.protocol import Message, SystemBlock, Usage
 from marketing_team.store.replies import reply_key
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
 from marketing_team.testing.processes import wait_for
-from marketing_team.testing.servers import RunningServer, start_test_server
+from marketing_team.testing.servers import RunningServer
 
 MODEL = "claude-sonnet-5"
-
-
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[RunningServer]:
-    server = start_test_server(tmp_path / "redis", appendonly=True)
-    yield server
-    server.kill()
 
 
 def test_a_reply_that_arrives_while_redis_restarts_is_recorded_when_it_is_back(

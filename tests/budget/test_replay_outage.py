@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,18 +26,11 @@ from marketing_team.store.replies import reply_key
 from marketing_team.testing.fake_anthropic import FakeAnthropic
 from marketing_team.testing.fault_proxy import FaultProxy, writes
 from marketing_team.testing.processes import wait_for
-from marketing_team.testing.servers import RunningServer, start_test_server
+from marketing_team.testing.servers import RunningServer
 
 MODEL = "claude-sonnet-5"
 SYSTEM = [SystemBlock("# SEO audit skill")]
 ASK = [Message("user", "Audit acme.example")]
-
-
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[RunningServer]:
-    server = start_test_server(tmp_path / "redis", appendonly=True)
-    yield server
-    server.kill()
 
 
 def test_a_replay_whose_server_dies_after_its_reservation_leaves_no_hold(
