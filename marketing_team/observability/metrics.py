@@ -115,6 +115,13 @@ def today(tz: str) -> date:
 
 def record(client: redis.Redis, run: TaskRun) -> None:
     """Add one run to its skill's totals, its day and its goal, atomically."""
+    source, keys, args = record_call(run)
+    # EVALSHA (loaded once per server), not EVAL: the script's text is not sent with every run.
+    client.register_script(source)(keys=keys, args=args)
+
+
+def record_call(run: TaskRun) -> tuple[str, list[str], list[str | int]]:
+    """record as (script, keys, args), for a caller that sends it with other commands."""
     totals = run.totals
     day = run.day.isoformat()
     keys = [f"{PREFIX}:snapshot:{run.task_id or '-'}", skill_key(run.name), skill_key(run.name, run.day),
@@ -126,8 +133,7 @@ def record(client: redis.Redis, run: TaskRun) -> None:
             totals.tokens_in if totals and run.task_id else -1,
             totals.tokens_out if totals else 0,
             int(totals.cost_usd * NANO) if totals else 0, DAY_TTL_S, SNAPSHOT_TTL_S]
-    # EVALSHA (loaded once per server), not EVAL: the script's text is not sent with every run.
-    client.register_script(_RECORD)(keys=keys, args=args)
+    return _RECORD, keys, args
 
 
 def _text(value: bytes | str) -> str:

@@ -1,5 +1,8 @@
 """Celery signal receivers that only record, log and meter; they never decide anything.
 
+The one chore they carry is handing back the leases a step's body left for its end
+(`step_end`), in the same round trip as the run's metrics.
+
 Celery catches and logs whatever a receiver raises, so a receiver that decided something would fail
 silently; gates live in `TeamTask.before_start` instead (see task_gate.py).
 """
@@ -17,10 +20,13 @@ import redis
 from celery import Celery, signals, states
 
 from marketing_team.config.settings import load_settings
+from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.domain.goal import TaskRecord
 from marketing_team.observability import logs, metrics
+from marketing_team.orchestration import step_end
 from marketing_team.orchestration.context import has_runtime, runtime_of
+from marketing_team.store.batch import Batch
 
 log = logging.getLogger(__name__)
 # (Celery task id, thread) -> monotonic start. A replaced task keeps its Celery id, and its
@@ -70,8 +76,22 @@ def _on_setup_logging(loglevel: int | str | None = None, **_: Any) -> None:
 def _on_prerun(task_id: str, task: Any = None, **_: Any) -> None:
     if not has_runtime(getattr(task, "app", None)):
         return  # Celery's signals reach every app in the process; observe only ours
+    _release_left_over(runtime_of(task.app))
     with _started_lock:
         _started[(task_id, threading.get_ident())] = time.monotonic()
+
+
+def _release_left_over(rt: Runtime) -> None:
+    """Leases an earlier task on this thread left without a postrun (none, normally)."""
+    if not step_end.pending(rt):
+        return
+    batch = Batch(rt.redis)
+    step_end.queue_releases(rt, batch)
+    try:
+        batch.execute()
+    except redis.RedisError as exc:  # they lapse instead
+        log.warning("lease release not sent", extra={"event": "lease_release_failed",
+                                                     "error": type(exc).__name__})
 
 
 def _metered_name(task_name: str) -> str:
@@ -90,21 +110,30 @@ def _on_postrun(task_id: str, task: Any, args: Any = (), kwargs: Any = None, ret
     name = _metered_name(str(task.name))
     context: dict[str, Any] = {"event": "task_finished", "state": state, "duration_s": round(duration, 3),
                                "goal_id": goal_id, "task_id": our_task_id, "task_name": task.name}
+    rt = runtime_of(task.app)
+    batch = Batch(rt.redis)
     try:
-        rt = runtime_of(task.app)
         totals = None
         if str(task.name).startswith("skills.") and goal_id and our_task_id:
             shown = _totals_of(retval) or _stored_totals(rt.goals.load(goal_id).task(our_task_id))
             totals = metrics.Totals(int(shown["tokens_in"]), int(shown["tokens_out"]),
                                     Decimal(str(shown["cost_usd"])))
             context.update(shown)
-        metrics.record(rt.redis, metrics.TaskRun(
+        source, keys, values = metrics.record_call(metrics.TaskRun(
             name=name, day=metrics.today(rt.settings.timezone), duration_s=duration, goal_id=goal_id,
             task_id=our_task_id, failed=failed, retried=state == states.RETRY, totals=totals))
+        batch.script(rt.redis.register_script(source), keys, values)
     except (redis.RedisError, MarketingTeamError, OSError) as exc:
         # Metering is advisory: the run itself is already recorded in the goal's state.
         log.warning("metrics not recorded", extra={**context, "event": "metrics_failed",
                                                    "error": f"{type(exc).__name__}: {exc}"[:300]})
+    # The step's lease goes back in the same round trip (see step_end).
+    step_end.queue_releases(rt, batch)
+    try:
+        batch.execute()
+    except redis.RedisError as exc:  # an unreleased lease lapses, and the takeover finds it done
+        log.warning("metrics or lease release not sent", extra={
+            **context, "event": "metrics_failed", "error": f"{type(exc).__name__}: {exc}"[:300]})
     log.log(logging.WARNING if failed else logging.INFO, "task %s %s in %.3f s", task.name,
             (state or "?").lower(), duration, extra=context)
 

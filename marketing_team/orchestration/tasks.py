@@ -28,7 +28,7 @@ from marketing_team.domain.errors import (
     ProviderBillingError,
 )
 from marketing_team.domain.goal import TaskRecord
-from marketing_team.orchestration import dispatch, sweeper, task_gate
+from marketing_team.orchestration import dispatch, step_end, sweeper, task_gate
 from marketing_team.orchestration.context import runtime_of
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def skill_body(task: Task, goal_id: str, task_id: str, run: int = 0, busy: int =
     except ProviderBillingError as exc:
         return _untrusted(task.app, rt, goal_id, task_id, exc)
     finally:
-        skill_run.release(rt, claimed)  # a retry or a later revision may run it again
+        step_end.release_at_end(rt, claimed.lease)  # a retry or a later revision may run it again
     # The task's totals so far ride on the result: the metrics observer needs no read of the goal.
     return {"task_id": task_id, "status": "completed", "skill": done.skill, "model": done.model,
             "tokens_in": done.tokens_in, "tokens_out": done.tokens_out, "cost_usd": str(done.cost_usd)}
@@ -197,7 +197,7 @@ def register(app: Celery, catalog: Catalog) -> None:
         except ProviderBillingError as exc:
             return _untrusted(self.app, rt, goal_id, task_id, exc)
         finally:
-            skill_run.release(rt, claimed)
+            step_end.release_at_end(rt, claimed.lease)
         if step in (NextStep.REVISE, NextStep.RETRY):
             # The revision runs as a new draft + review. Published, not spliced with Task.replace
             # (which raises Ignore and has Celery format two tracebacks, ~5 ms a revision): a

@@ -21,6 +21,7 @@ from typing import Literal
 import redis
 
 from marketing_team.observability.processes import is_alive
+from marketing_team.store.batch import Batch
 
 log = logging.getLogger(__name__)
 DUE = "mt:leases:due"  # lease key -> when it lapses unless renewed (server time, seconds)
@@ -162,6 +163,11 @@ class Leases:
         """Give the lease back once the step ended (done, failed, or handed to a retry)."""
         keeper(self).drop(lease)
         self._release(keys=[lease.key, DUE], args=[lease.token])
+
+    def queue_release(self, batch: Batch, lease: Lease) -> None:
+        """release, queued on a caller's batch (it happens when the batch is sent)."""
+        keeper(self).drop(lease)
+        batch.script(self._release, [lease.key, DUE], [lease.token])
 
     def lapsed(self, limit: int = 50) -> list[Lease]:
         """Leases whose holder stopped renewing them (oldest first), as they were held."""
