@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import NamedTuple
 
+from marketing_team.director import prompt_inputs
 from marketing_team.director.phases import Move, after_final, move_effects
 from marketing_team.director.review import review_document, review_text
 from marketing_team.director.review_policy import NextStep, apply_step, next_step
 from marketing_team.director.runtime import Runtime
-from marketing_team.director.skill_run import deliverable_body
+from marketing_team.director.skill_run import Stored
 from marketing_team.domain.errors import InputError
 from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord, TaskStatus
 from marketing_team.domain.learning import Learning, Outcome
@@ -43,20 +44,21 @@ class Reviewed(NamedTuple):
 
 def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
                 model_allowed: bool = True, read: Goal | None = None,
-                tier: Tier | None = None) -> Reviewed:
+                tier: Tier | None = None, draft: Stored | None = None) -> Reviewed:
     """Review the task's latest deliverable, apply the policy, record a learning (and an item).
 
     Returns the step for the task and what its decision means for the goal's phases: an
     approval or escalation that was the phase's last unfinished task advances the goal. read:
     the goal as the caller just read it (saves a read); tier: the review model's tier after the
-    budget's overrides, when the caller has it.
+    budget's overrides, when the caller has it; draft: the deliverable as the claim read it.
     """
     goal = read if read is not None else rt.goals.load(goal_id)
     task = goal.task(task_id)
     if task.status is not TaskStatus.COMPLETED or task.output is None:
         return Reviewed(_already(task.status), Move.NONE, goal)  # a copy after the decision
     deliverable = task.output
-    text = deliverable_body(rt, goal_id, deliverable) or ""
+    stored = draft.text if draft is not None else rt.documents.get(goal_id, deliverable)
+    text = prompt_inputs.body(deliverable, stored) or ""
     spec = rt.catalog.skill(task.skill)
     key = reply_key(goal_id, task_id, task.revision, "review")
     # P3 goals, and every goal once the budget forces haiku (critical), get structural review only.

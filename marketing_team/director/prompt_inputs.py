@@ -4,6 +4,9 @@ its previous draft when revising, its learnings and the product context."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import redis
 
 from marketing_team.director.prompts import Upstream
 from marketing_team.director.runtime import Runtime
@@ -53,19 +56,47 @@ def body(name: str, text: str | None) -> str | None:
     return None if text is None else frontmatter.parse(text, name)[1]
 
 
-def read(rt: Runtime, goal: Goal, task: TaskRecord) -> PromptInputs:
-    """The task's prompt inputs, in one round trip."""
+@dataclass(frozen=True)
+class Wanted:
+    """What a task's prompt needs from the store, as keys and names (see queue and decode)."""
+
+    goal_id: str
+    skill: str
+    offline: bool
+    upstream: list[TaskRecord]
+    draft: str | None
+    names: list[str]
+
+
+def wanted(rt: Runtime, goal: Goal, task: TaskRecord) -> Wanted:
+    """The reads the task's prompt needs."""
     upstream = feeding(rt, goal, task)
     draft = revising_from(task)
     names = [t.output for t in upstream if t.output is not None] + ([draft] if draft else [])
-    with rt.redis.pipeline(transaction=False) as pipe:
-        key = LearningStore.queue_for_skill(pipe, task.skill, LEARNINGS_SHOWN, offline=rt.offline)
-        ContextStore.queue_get(pipe)
-        if names:
-            DocumentStore.queue_get_many(pipe, goal.id, names)
-        answers = pipe.execute()
-    texts = DocumentStore.decode_many(names, answers[2]) if names else {}
+    return Wanted(goal.id, task.skill, rt.offline, upstream, draft, names)
+
+
+def queue(want: Wanted, pipe: redis.client.Pipeline) -> None:
+    """Queue the reads on a caller's pipeline (decode reads their answers, in this order)."""
+    LearningStore.queue_for_skill(pipe, want.skill, LEARNINGS_SHOWN, offline=want.offline)
+    ContextStore.queue_get(pipe)
+    if want.names:
+        DocumentStore.queue_get_many(pipe, want.goal_id, want.names)
+
+
+def decode(want: Wanted, answers: list[Any]) -> PromptInputs:
+    """The prompt inputs from the answers of queue's reads."""
+    texts = DocumentStore.decode_many(want.names, answers[2]) if want.names else {}
     shown = [Upstream(t.skill, f"{t.phase_index + 1:02d}-{t.skill}.md", None) if t.output is None
-             else Upstream(t.skill, t.output, body(t.output, texts[t.output])) for t in upstream]
-    return PromptInputs(shown, body(draft, texts[draft]) if draft else None,
-                        LearningStore.decode(key, answers[0]), ContextStore.decode(answers[1]))
+             else Upstream(t.skill, t.output, body(t.output, texts[t.output])) for t in want.upstream]
+    learnings = LearningStore.decode(LearningStore.skill_key(want.skill, want.offline), answers[0])
+    return PromptInputs(shown, body(want.draft, texts[want.draft]) if want.draft else None,
+                        learnings, ContextStore.decode(answers[1]))
+
+
+def read(rt: Runtime, goal: Goal, task: TaskRecord) -> PromptInputs:
+    """The task's prompt inputs, in one round trip of their own."""
+    want = wanted(rt, goal, task)
+    with rt.redis.pipeline(transaction=False) as pipe:
+        queue(want, pipe)
+        return decode(want, pipe.execute())

@@ -13,6 +13,7 @@ from marketing_team.director.runtime import Runtime
 from marketing_team.domain.goal import Goal, TaskRecord, TaskStatus, deliverable_name
 from marketing_team.observability import progress
 from marketing_team.store import frontmatter
+from marketing_team.store.documents import DocumentStore
 from marketing_team.store.goals import Staged
 from marketing_team.store.leases import Lease
 from marketing_team.store.replies import reply_key
@@ -33,6 +34,17 @@ class Claim:
     task: TaskRecord
     lease: Lease | None = None
     goal: Goal | None = None  # the goal as the claim left it (the run starts from it, no new read)
+    # What the run reads, fetched in the lease's round trip: a draft's prompt inputs, or the
+    # stored text a review reads (Stored(None) when it is missing).
+    inputs: prompt_inputs.PromptInputs | None = None
+    draft: Stored | None = None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A document as read from the store (None: not there)."""
+
+    text: str | None
 
 
 _RUNNABLE = (TaskStatus.PENDING, TaskStatus.REVISION, TaskStatus.DEFERRED, TaskStatus.IN_PROGRESS)
@@ -63,9 +75,13 @@ def claim(rt: Runtime, goal_id: str, task_id: str, run: int, read: Goal | None =
     early = _look(goal, task, run)
     if early is not None:
         return early
-    lease = rt.leases.claim("skill", goal_id, task_id, task.revision, run)
+    # The prompt's inputs ride with the lease (a busy copy read them for nothing: rare).
+    want = prompt_inputs.wanted(rt, goal, task)
+    lease, answers = rt.leases.claim_with(lambda pipe: prompt_inputs.queue(want, pipe), "skill",
+                                          goal_id, task_id, task.revision, run)
     if lease is None:
         return Claim("busy", task)
+    inputs = prompt_inputs.decode(want, answers)
 
     def change(goal: Goal) -> Claim:
         current = goal.task(task_id)
@@ -78,7 +94,7 @@ def claim(rt: Runtime, goal_id: str, task_id: str, run: int, read: Goal | None =
             current.move(TaskStatus.PENDING)
         if current.status is not TaskStatus.IN_PROGRESS:
             current.move(TaskStatus.IN_PROGRESS)
-        return Claim("run", current.model_copy(), lease)
+        return Claim("run", current.model_copy(), lease, inputs=inputs)
 
     def effects(goal: Goal, claimed: Claim) -> list[Staged]:
         if claimed.lease is None:
@@ -101,10 +117,15 @@ def claim_review(rt: Runtime, goal_id: str, task_id: str, run: int, read: Goal |
     early = _look(goal, task, run)
     if early is None or early.action != "review":
         return early or Claim("done", task)  # nothing drafted for this revision: nothing to review
-    lease = rt.leases.claim("review", goal_id, task_id, task.revision, run)
+    # The draft under review rides with the lease.
+    name = task.output
+    lease, answers = rt.leases.claim_with(
+        None if name is None else lambda pipe: DocumentStore.queue_get_many(pipe, goal_id, [name]),
+        "review", goal_id, task_id, task.revision, run)
     if lease is None:
         return Claim("busy", task)
-    return Claim("run", task, lease, goal)
+    draft = None if name is None else Stored(DocumentStore.decode_many([name], answers[0])[name])
+    return Claim("run", task, lease, goal, draft=draft)
 
 
 def release(rt: Runtime, claimed: Claim) -> None:
@@ -119,15 +140,16 @@ def deliverable_body(rt: Runtime, goal_id: str, name: str) -> str | None:
 
 
 def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
-              read: Goal | None = None) -> TaskRecord:
+              read: Goal | None = None, inputs: prompt_inputs.PromptInputs | None = None) -> TaskRecord:
     """Produce the task's deliverable for its current revision and record it as completed.
 
-    read: the goal as its claim left it (saves a read; a stale copy only costs the record a retry).
+    read: the goal as its claim left it (saves a read; a stale copy only costs the record a retry);
+    inputs: the prompt inputs its claim read (else they are read here).
     """
     goal = read if read is not None else rt.goals.load(goal_id)
     task = goal.task(task_id)
     spec = rt.catalog.skill(task.skill)
-    inputs = prompt_inputs.read(rt, goal, task)
+    inputs = inputs if inputs is not None else prompt_inputs.read(rt, goal, task)
     message = skill_message(
         spec, task.requirements, inputs.upstream, inputs.learnings, rt.settings.context_tokens,
         feedback=task.feedback, previous_draft=inputs.previous_draft,

@@ -139,7 +139,8 @@ def _run(task: Task, rt: Runtime, claimed: Claim, busy: int) -> TaskRecord:
     spec = rt.catalog.skill(claimed.task.skill)
     model = rt.model_for(rt.budget.effective_tier(spec.tier, task_gate.admitted_level(task)))
     try:
-        return skill_run.run_skill(rt, claimed.task.goal_id, claimed.task.id, model, read=claimed.goal)
+        return skill_run.run_skill(rt, claimed.task.goal_id, claimed.task.id, model, read=claimed.goal,
+                                   inputs=claimed.inputs)
     except (BudgetError, ProviderBillingError):
         raise  # not a skill failure: the step parks, or the goal stops
     except LLMTransientError as exc:
@@ -190,7 +191,7 @@ def register(app: Celery, catalog: Catalog) -> None:
         try:
             step, move, goal = flow.review_task(rt, goal_id, task_id, model,
                                                 model_allowed=used < MAX_TRANSIENT_RETRIES,
-                                                read=claimed.goal, tier=tier)
+                                                read=claimed.goal, tier=tier, draft=claimed.draft)
         except LLMTransientError as exc:
             raise self.retry(exc=exc, countdown=2 ** (used + 1),
                              max_retries=self.request.retries + 1) from None

@@ -73,9 +73,14 @@ class LearningStore:
     def queue_for_skill(pipe: redis.client.Pipeline, skill: str, limit: int = 10,
                         offline: bool = False) -> str:
         """Queue for_skill's read on a caller's pipeline; returns the key to decode its answer with."""
-        key = _key("skill", skill, offline)
+        key = LearningStore.skill_key(skill, offline)
         pipe.lrange(key, 0, max(0, limit - 1))
         return key
+
+    @staticmethod
+    def skill_key(skill: str, offline: bool = False) -> str:
+        """The list of a skill's learnings (offline: of offline runs)."""
+        return _key("skill", skill, offline)
 
     @staticmethod
     def decode(key: str, raws: list[bytes | str]) -> list[Learning]:

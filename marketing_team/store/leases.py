@@ -14,9 +14,10 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import redis
 
@@ -132,18 +133,33 @@ class Leases:
 
     def claim(self, kind: Kind, goal_id: str, task_id: str, revision: int, run: int) -> Lease | None:
         """The lease for this step, or None while another live holder has it; kept alive until released."""
+        return self.claim_with(None, kind, goal_id, task_id, revision, run)[0]
+
+    def claim_with(self, rider: Callable[[redis.client.Pipeline], None] | None, kind: Kind,
+                   goal_id: str, task_id: str, revision: int,
+                   run: int) -> tuple[Lease | None, list[Any]]:
+        """claim, with the rider's commands (reads the step will need) sent first in the same
+        round trip: (the lease or None, their answers)."""
         lease = Lease(lease_key(kind, task_id, revision), uuid.uuid4().hex, goal_id, task_id, run,
                       kind, revision)
         fields = {"token": lease.token, "goal_id": goal_id, "task_id": task_id, "run": str(run),
                   "kind": kind, "revision": str(revision), "holder": holder(), "space": pid_space()}
         pairs = [item for pair in fields.items() for item in pair]
-        if not self._claim(keys=[lease.key, DUE], args=[self.timeout_s, *pairs]):
+        carried: list[Any] = []
+        if rider is None:
+            took = self._claim(keys=[lease.key, DUE], args=[self.timeout_s, *pairs])
+        else:
+            batch = Batch(self.client)
+            rider(batch.pipe)
+            index = batch.script(self._claim, [lease.key, DUE], [self.timeout_s, *pairs])
+            *carried, took = batch.execute()[:index + 1]
+        if not took:
             if not self._free_if_dead(lease.key):
-                return None
+                return None, carried
             if not self._claim(keys=[lease.key, DUE], args=[self.timeout_s, *pairs]):
-                return None  # someone else took the freed lease first
+                return None, carried  # someone else took the freed lease first
         keeper(self).hold(lease)
-        return lease
+        return lease, carried
 
     def _free_if_dead(self, key: str) -> bool:
         """Free a lease whose holder died on this machine (its token unchanged); True when freed."""
