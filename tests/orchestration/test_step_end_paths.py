@@ -7,16 +7,24 @@ from pathlib import Path
 
 import pytest
 
+from marketing_team.config.settings import load_settings
 from marketing_team.director.launch import plan_pipeline
+from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import LLMError, LLMTransientError
-from marketing_team.domain.goal import Goal, GoalStatus
+from marketing_team.domain.goal import Goal, GoalStatus, Priority
+from marketing_team.llm.factory import make_llm
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.orchestration import dispatch
+from marketing_team.orchestration.app import build_app
 from marketing_team.store.leases import DUE
-from marketing_team.testing.processes import wait_for
+from marketing_team.testing.fake_anthropic import FakeAnthropic
+from marketing_team.testing.processes import spawn_worker, stop, wait_for
 from marketing_team.testing.scripted import ScriptedLLM
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
+from marketing_team.testing.team_responder import offline_responder
+
+KEY = "sk-ant-test-step-end-0000"
 
 
 @pytest.fixture
@@ -86,3 +94,30 @@ def test_a_step_that_raised_gives_its_lease_back(scripted_team: Team, scripted: 
 
     assert settled.status in (GoalStatus.COMPLETED, GoalStatus.FAILED, GoalStatus.WAITING_HUMAN)
     wait_for(lambda: not _leases_left(scripted_team), 10, "every lease to be released")
+
+
+def test_a_prefork_worker_gives_every_lease_back_with_its_metrics(
+        redis_server: RunningServer, redis_client: object, tmp_path: Path) -> None:
+    with FakeAnthropic(responder=offline_responder()) as fake:
+        env = {"REDIS_URL": redis_server.url, "ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": fake.url,
+               "WORKSPACE_DIR": str(tmp_path / "ws"), "LOG_LEVEL": "WARNING"}
+        # Given a prefork worker (each step runs in a pool child, its postrun there too)
+        worker = spawn_worker(env, tmp_path / "worker.log", pool="prefork", concurrency=2)
+        try:
+            settings = load_settings(_env_file=None, redis_url=redis_server.url, anthropic_api_key=KEY,
+                                     anthropic_base_url=fake.url, workspace_dir=tmp_path / "ws")
+            rt = Runtime(settings=settings, llm=make_llm(settings), broker_url=redis_server.broker_url)
+            app = build_app(settings, broker_url=redis_server.broker_url)
+            goal = plan_pipeline(rt, "Copywriting Review Chain", Priority.P1)
+            rt.goals.create(goal)
+            dispatch.start(app, rt, goal.id)
+            done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 90, "goal")
+            assert done.status is GoalStatus.COMPLETED, done.status_reason
+
+            # Then every draft's and review's lease went back, in the round trip of its metrics
+            wait_for(lambda: not [*rt.redis.scan_iter("mt:lease:*"), *rt.redis.zrange(DUE, 0, -1)],
+                     10, "every lease to be released")
+            runs = rt.redis.hget(f"mt:metrics:goal:{goal.id}", "runs")
+            assert int(runs or 0) >= len(done.tasks) * 2
+        finally:
+            stop(worker)
