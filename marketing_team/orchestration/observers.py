@@ -20,7 +20,6 @@ import redis
 from celery import Celery, signals, states
 
 from marketing_team.config.settings import load_settings
-from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.domain.goal import TaskRecord
 from marketing_team.observability import logs, metrics
@@ -76,22 +75,10 @@ def _on_setup_logging(loglevel: int | str | None = None, **_: Any) -> None:
 def _on_prerun(task_id: str, task: Any = None, **_: Any) -> None:
     if not has_runtime(getattr(task, "app", None)):
         return  # Celery's signals reach every app in the process; observe only ours
-    _release_left_over(runtime_of(task.app))
+    # Leases an earlier task on this thread left without a postrun (none, normally).
+    step_end.release_pending(runtime_of(task.app))
     with _started_lock:
         _started[(task_id, threading.get_ident())] = time.monotonic()
-
-
-def _release_left_over(rt: Runtime) -> None:
-    """Leases an earlier task on this thread left without a postrun (none, normally)."""
-    if not step_end.pending(rt):
-        return
-    batch = Batch(rt.redis)
-    step_end.queue_releases(rt, batch)
-    try:
-        batch.execute()
-    except redis.RedisError as exc:  # they lapse instead
-        log.warning("lease release not sent", extra={"event": "lease_release_failed",
-                                                     "error": type(exc).__name__})
 
 
 def _metered_name(task_name: str) -> str:

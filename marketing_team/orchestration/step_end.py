@@ -7,16 +7,24 @@ task's postrun observer sends the releases with the run's metrics, after Celery 
 and stored the result. Until then the lease only makes a second copy of the same step wait
 ("busy"), which is what it is for. If no postrun comes (the worker died), the lease lapses after
 MT_HEARTBEAT_TIMEOUT as any dead holder's does, and the sweeper's takeover finds the step done.
+
+A task called as a plain function (`app.tasks[name](...)`, no worker) has no postrun: its
+`TeamTask.__call__` sends the releases itself as the call returns (`release_pending`), or its
+lease would stay held, and renewed by this live process's heartbeat, for as long as it runs.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+
+import redis
 
 from marketing_team.director.runtime import Runtime
 from marketing_team.store.batch import Batch
 from marketing_team.store.leases import Lease
 
+log = logging.getLogger(__name__)
 _local = threading.local()  # Celery runs a task's body and its postrun on the same thread
 
 
@@ -38,3 +46,16 @@ def queue_releases(rt: Runtime, batch: Batch) -> None:
     for lease in waiting:
         rt.leases.queue_release(batch, lease)
     waiting.clear()
+
+
+def release_pending(rt: Runtime) -> None:
+    """Send the release of every lease waiting on this thread now, in one round trip."""
+    if not pending(rt):
+        return
+    batch = Batch(rt.redis)
+    queue_releases(rt, batch)
+    try:
+        batch.execute()
+    except redis.RedisError as exc:  # they lapse instead
+        log.warning("lease release not sent", extra={"event": "lease_release_failed",
+                                                     "error": type(exc).__name__})

@@ -58,7 +58,8 @@ class TeamTask(Task):  # type: ignore[misc]
         # In a worker the tracer has pushed the real request already; Task.__call__ would push a
         # bare one (no retries, chain or delivery info) unless the worker installed Celery's
         # stack protection, which the in-process worker does not. So call the body directly.
-        body = self.run if request is not None and not request.called_directly else super().__call__
+        direct = request is None or request.called_directly
+        body = super().__call__ if direct else self.run
         try:
             return body(*args, **kwargs)
         except BudgetError as exc:
@@ -73,6 +74,8 @@ class TeamTask(Task):  # type: ignore[misc]
         finally:
             if task_gate.gated(self.name):
                 _announce(self.app, self.rt)
+            if direct:  # called as a function: no task_postrun will hand its lease back
+                step_end.release_pending(self.rt)
 
 
 def _announce(app: Celery, rt: Runtime) -> None:
