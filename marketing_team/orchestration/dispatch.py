@@ -22,6 +22,7 @@ from marketing_team.domain.event import Event
 from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord
 from marketing_team.observability import progress
 from marketing_team.orchestration.canvas import (
+    NO_DECLARE,
     director_signature,
     phase_canvas,
     resume_canvas,
@@ -135,7 +136,7 @@ def publish_event(app: Celery, event: Event, message_id: str | None = None) -> N
         # Celery's own repr of it cost a tenth of a webhook request's CPU.
         app.send_task("triggers.handle_event", args=(event.model_dump_json(),), queue="director",
                       task_id=message_id, argsrepr=f"({event.type.value} event {event.id})",
-                      kwargsrepr="{}")
+                      kwargsrepr="{}", **NO_DECLARE)
     except OperationalError as exc:  # kombu's, once its publish retries are spent: nothing queued
         raise BrokerUnavailableError(f"could not queue event {event.id} on "
                                      f"{mask_url(str(app.conf.broker_url))}: {exc}") from exc
