@@ -179,12 +179,12 @@ ScriptArg = str | int
 
 def month_of(when: datetime) -> str:
     """The ledger month (UTC) of a time: YYYY-MM."""
-    return when.strftime("%Y-%m")
+    return f"{when.year:04d}-{when.month:02d}"  # strftime costs ~10x this, five times a step
 
 
 def day_of(when: datetime) -> str:
     """The ledger day (UTC) of a time: YYYY-MM-DD."""
-    return when.strftime("%Y-%m-%d")
+    return f"{when.year:04d}-{when.month:02d}-{when.day:02d}"
 
 
 @dataclass(frozen=True)
