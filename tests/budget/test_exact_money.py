@@ -130,9 +130,14 @@ def test_a_model_that_will_not_answer_in_json_gets_the_rule_plan_with_the_reason
 def test_two_workers_paying_for_one_request_are_both_recorded_whatever_id_the_server_sends(
         rt: Runtime, fake: FakeAnthropic, message_id: str) -> None:
     # A worker frozen past its heartbeat and the one that took its step over both call the model
-    reply = FakeReply(content="# Audit", input_tokens=40, output_tokens=9, delay_s=0.3,
-                      message_id=message_id)
-    fake.responder = lambda request: reply
+    reply = FakeReply(content="# Audit", input_tokens=40, output_tokens=9, message_id=message_id)
+    both_asked = threading.Barrier(2)
+
+    def answer(request: RecordedRequest) -> FakeReply:
+        both_asked.wait(10)  # both are mid-call before either is answered (however slow the host)
+        return reply
+
+    fake.responder = answer
     goal, key = new_id("goal"), reply_key(new_id("goal"), "t", 0, "skill")
     calls = [threading.Thread(target=rt.guarded(goal, "seo-audit", key).complete,
                               args=(SYSTEM, ASK, MODEL, 256)) for _ in range(2)]
