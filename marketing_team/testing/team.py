@@ -9,14 +9,16 @@ from typing import Any
 
 import redis
 
-from marketing_team.config.settings import load_settings
+from marketing_team.config.settings import Settings, load_settings
 from marketing_team.director.launch import plan_goal, plan_pipeline
 from marketing_team.director.runtime import Runtime, build_runtime
 from marketing_team.domain.goal import Category, Goal, Priority
+from marketing_team.llm.factory import make_llm
 from marketing_team.llm.protocol import LLM
 from marketing_team.orchestration import dispatch
-from marketing_team.orchestration.app import create_app
+from marketing_team.orchestration.app import build_app, create_app
 from marketing_team.orchestration.context import attach
+from marketing_team.orchestration.control import CeleryApp
 from marketing_team.orchestration.inprocess_worker import InProcessWorker
 from marketing_team.testing.servers import RunningServer
 
@@ -94,3 +96,18 @@ class Team:
             if goal.status.is_settled or time.monotonic() > deadline:
                 return goal
             time.sleep(0.05)
+
+
+def beside(server: RunningServer, settings: Settings) -> tuple[Runtime, CeleryApp]:
+    """The runtime and app of a test process whose goals run on a spawned worker (none here):
+    the configured provider, on the server's broker."""
+    rt = Runtime(settings=settings, llm=make_llm(settings), broker_url=server.broker_url)
+    return rt, build_app(settings, broker_url=server.broker_url)
+
+
+def start_pipeline(rt: Runtime, app: CeleryApp, name: str, priority: Priority = Priority.P1) -> Goal:
+    """Plan a named pipeline as a goal, store it and publish its first phase."""
+    goal = plan_pipeline(rt, name, priority)
+    rt.goals.create(goal)
+    dispatch.start(app, rt, goal.id)
+    return goal

@@ -13,12 +13,7 @@ from pathlib import Path
 import pytest
 
 from marketing_team.config.settings import load_settings
-from marketing_team.director.launch import plan_pipeline
-from marketing_team.director.runtime import Runtime
-from marketing_team.domain.goal import Goal, GoalStatus, Priority, TaskStatus
-from marketing_team.llm.factory import make_llm
-from marketing_team.orchestration import dispatch
-from marketing_team.orchestration.app import build_app
+from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
 from marketing_team.orchestration.canvas import step_signature
 from marketing_team.testing.fake_anthropic import FakeAnthropic, RecordedRequest
 from marketing_team.testing.processes import (
@@ -30,6 +25,7 @@ from marketing_team.testing.processes import (
     wait_for,
 )
 from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.team import beside, start_pipeline
 from marketing_team.testing.team_responder import offline_responder, skill_of
 
 KEY = "sk-ant-test-crash-0000"
@@ -68,11 +64,8 @@ def test_crash_killed_worker_process_mid_skill_goal_still_completes(
         settings = load_settings(_env_file=None, redis_url=redis_server.url, anthropic_api_key=KEY,
                                  anthropic_base_url=slow_copy.url, workspace_dir=tmp_path / "ws",
                                  llm_max_retries=0)
-        rt = Runtime(settings=settings, llm=make_llm(settings), broker_url=redis_server.broker_url)
-        app = build_app(settings, broker_url=redis_server.broker_url)
-        goal = plan_pipeline(rt, "Copywriting Review Chain", Priority.P1)
-        rt.goals.create(goal)
-        dispatch.start(app, rt, goal.id)
+        rt, app = beside(redis_server, settings)
+        goal = start_pipeline(rt, app, "Copywriting Review Chain")
         wait_for(lambda: _count(slow_copy, "copywriting"), 60, "the copywriting call")
 
         # When every pool process is SIGKILLed mid-call
@@ -96,11 +89,8 @@ def test_crash_redelivered_task_with_stored_reply_makes_no_second_request(
         try:
             settings = load_settings(_env_file=None, redis_url=redis_server.url, anthropic_api_key=KEY,
                                      anthropic_base_url=fake.url, workspace_dir=tmp_path / "ws")
-            rt = Runtime(settings=settings, llm=make_llm(settings), broker_url=redis_server.broker_url)
-            app = build_app(settings, broker_url=redis_server.broker_url)
-            goal = plan_pipeline(rt, "Page Launch", Priority.P1)
-            rt.goals.create(goal)
-            dispatch.start(app, rt, goal.id)
+            rt, app = beside(redis_server, settings)
+            goal = start_pipeline(rt, app, "Page Launch")
             done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 60, "goal")
             assert done.status is GoalStatus.COMPLETED
             before = len(fake.requests)

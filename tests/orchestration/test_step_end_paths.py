@@ -9,19 +9,16 @@ import pytest
 
 from marketing_team.config.settings import load_settings
 from marketing_team.director.launch import plan_pipeline
-from marketing_team.director.runtime import Runtime
 from marketing_team.domain.errors import LLMError, LLMTransientError
-from marketing_team.domain.goal import Goal, GoalStatus, Priority
-from marketing_team.llm.factory import make_llm
+from marketing_team.domain.goal import Goal, GoalStatus
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.orchestration import dispatch
-from marketing_team.orchestration.app import build_app
 from marketing_team.store.leases import DUE
 from marketing_team.testing.fake_anthropic import FakeAnthropic
 from marketing_team.testing.processes import spawn_worker, stop, wait_for
 from marketing_team.testing.scripted import ScriptedLLM
 from marketing_team.testing.servers import RunningServer
-from marketing_team.testing.team import Team
+from marketing_team.testing.team import Team, beside, start_pipeline
 from marketing_team.testing.team_responder import offline_responder
 
 KEY = "sk-ant-test-step-end-0000"
@@ -106,11 +103,8 @@ def test_a_prefork_worker_gives_every_lease_back_with_its_metrics(
         try:
             settings = load_settings(_env_file=None, redis_url=redis_server.url, anthropic_api_key=KEY,
                                      anthropic_base_url=fake.url, workspace_dir=tmp_path / "ws")
-            rt = Runtime(settings=settings, llm=make_llm(settings), broker_url=redis_server.broker_url)
-            app = build_app(settings, broker_url=redis_server.broker_url)
-            goal = plan_pipeline(rt, "Copywriting Review Chain", Priority.P1)
-            rt.goals.create(goal)
-            dispatch.start(app, rt, goal.id)
+            rt, app = beside(redis_server, settings)
+            goal = start_pipeline(rt, app, "Copywriting Review Chain")
             done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 90, "goal")
             assert done.status is GoalStatus.COMPLETED, done.status_reason
 

@@ -8,15 +8,11 @@ import threading
 from pathlib import Path
 
 from marketing_team.config.settings import load_settings
-from marketing_team.director.launch import plan_pipeline
-from marketing_team.director.runtime import Runtime
-from marketing_team.domain.goal import GoalStatus, Priority
-from marketing_team.llm.factory import make_llm
-from marketing_team.orchestration import dispatch
-from marketing_team.orchestration.app import build_app
+from marketing_team.domain.goal import GoalStatus
 from marketing_team.testing.fake_anthropic import FakeAnthropic, RecordedRequest
 from marketing_team.testing.processes import children, spawn_worker, stop, wait_for
 from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.team import beside, start_pipeline
 from marketing_team.testing.team_responder import offline_responder
 
 KEY = "sk-ant-test-kills"
@@ -48,14 +44,11 @@ def test_reliability_ten_kills_mid_skill_every_goal_completes(
         try:
             settings = load_settings(_env_file=None, redis_url=redis_server.url, anthropic_api_key=KEY,
                                      anthropic_base_url=fake.url, workspace_dir=tmp_path / "ws")
-            rt = Runtime(settings=settings, llm=make_llm(settings), broker_url=redis_server.broker_url)
-            app = build_app(settings, broker_url=redis_server.broker_url)
+            rt, app = beside(redis_server, settings)
             goals = []
             for _ in range(KILLS):
                 in_flight.clear()
-                goal = plan_pipeline(rt, "Copywriting Review Chain", Priority.P1)
-                rt.goals.create(goal)
-                dispatch.start(app, rt, goal.id)
+                goal = start_pipeline(rt, app, "Copywriting Review Chain")
                 goals.append(goal.id)
                 wait_for(in_flight.is_set, 60, "a skill call in flight")
                 for pid in children(worker.pid):
