@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, TypeVar
 
 from marketing_team.director import prompt_inputs
 from marketing_team.director.phases import ACTIVE
 from marketing_team.director.prompts import skill_message, system_blocks
 from marketing_team.director.runtime import Runtime
+from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.domain.goal import Goal, TaskRecord, TaskStatus, deliverable_name
 from marketing_team.observability import progress
 from marketing_team.store import frontmatter
@@ -19,6 +21,7 @@ from marketing_team.store.leases import Lease
 from marketing_team.store.replies import reply_key
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,18 @@ def _look(goal: Goal, task: TaskRecord, run: int) -> Claim | None:
     return None
 
 
+def _decoded(decode: Callable[[], _T]) -> _T | None:
+    """What a claim read, decoded; None when it cannot be (a document that does not parse).
+
+    The lease is held by then and only the step's body gives it back: the run reads again and
+    fails the step with the reason, as it did before its reads rode with the claim.
+    """
+    try:
+        return decode()
+    except (MarketingTeamError, ValueError):
+        return None
+
+
 def claim(rt: Runtime, goal_id: str, task_id: str, run: int, read: Goal | None = None) -> Claim:
     """Take the right to draft the task (a lease, kept alive while the call runs) and mark it running.
 
@@ -81,7 +96,7 @@ def claim(rt: Runtime, goal_id: str, task_id: str, run: int, read: Goal | None =
                                           goal_id, task_id, task.revision, run)
     if lease is None:
         return Claim("busy", task)
-    inputs = prompt_inputs.decode(want, answers)
+    inputs = _decoded(lambda: prompt_inputs.decode(want, answers))
 
     def change(goal: Goal) -> Claim:
         current = goal.task(task_id)
@@ -124,7 +139,8 @@ def claim_review(rt: Runtime, goal_id: str, task_id: str, run: int, read: Goal |
         "review", goal_id, task_id, task.revision, run)
     if lease is None:
         return Claim("busy", task)
-    draft = None if name is None else Stored(DocumentStore.decode_many([name], answers[0])[name])
+    draft = None if name is None else _decoded(
+        lambda: Stored(DocumentStore.decode_many([name], answers[0])[name]))
     return Claim("run", task, lease, goal, draft=draft)
 
 

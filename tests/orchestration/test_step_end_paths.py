@@ -115,3 +115,27 @@ def test_a_prefork_worker_gives_every_lease_back_with_its_metrics(
             assert int(runs or 0) >= len(done.tasks) * 2
         finally:
             stop(worker)
+
+
+def test_a_skill_whose_upstream_deliverable_is_corrupt_fails_its_task_and_gives_its_lease_back(
+        idle: Team) -> None:
+    # Given a goal whose first phase was approved, and whose first deliverable was then stored
+    # with front matter that does not parse (a migrated file a person had edited, say)
+    goal = _started(idle)
+    first = goal.tasks[0]
+    idle.app.tasks[f"skills.{first.skill}"](goal.id, first.id, goal.run)
+    idle.app.tasks["director.review"](goal.id, first.id, goal.run)
+    goal = idle.rt.goals.load(goal.id)
+    approved, second = goal.tasks[0], goal.phase_tasks(goal.current_phase)[0]
+    assert approved.output is not None and second.phase_index > approved.phase_index
+    idle.rt.documents.put(goal.id, approved.output, "---\ntitle: never closed\nThe draft.\n")
+
+    # When the next phase's skill runs
+    result = idle.app.tasks[f"skills.{second.skill}"](goal.id, second.id, goal.run)
+
+    # Then the task failed with the typed reason (not the whole message), and its lease went back
+    assert result["status"] == "failed"
+    failed = idle.rt.goals.load(goal.id).task(second.id)
+    assert failed.error is not None and "CorruptFileError" in failed.error
+    assert not idle.rt.leases.alive("skill", second.id, second.revision)
+    assert not _leases_left(idle)
