@@ -37,6 +37,16 @@ def team(redis_server: RunningServer, tmp_path: Path) -> Iterator[Team]:
 
 
 @pytest.fixture
+def idle(redis_server: RunningServer, tmp_path: Path) -> Iterator[Team]:
+    """A team without a worker: the test plays the worker's part (runs tasks or the flow itself)."""
+    if not redis_server.running:
+        redis_server.restart()
+    team = Team(redis_server, tmp_path / "ws", OfflineProvider(), worker=False).start()
+    yield team
+    team.stop()
+
+
+@pytest.fixture
 def scripted() -> Iterator[ScriptedLLM]:
     """A scripted LLM whose unscripted calls are answered offline; leftovers fail the test."""
     llm = ScriptedLLM(fallback=OfflineProvider())

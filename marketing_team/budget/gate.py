@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from marketing_team.budget.ledger import Grant, Ledger, Reservation, Rider, month_of
+from marketing_team.budget.ledger import Grant, Ledger, Reservation, month_of
 from marketing_team.budget.policy import (
     ANNOUNCED,
     Admission,
@@ -29,6 +29,7 @@ from marketing_team.domain.errors import BudgetDeferred, BudgetError, BudgetExha
 from marketing_team.domain.event import Event, EventType
 from marketing_team.domain.goal import Goal, GoalStatus, Priority, TaskStatus
 from marketing_team.domain.values import Tier, utcnow
+from marketing_team.store.batch import Rider
 from marketing_team.store.connection import RedisConnection
 from marketing_team.store.goals import GoalStore
 

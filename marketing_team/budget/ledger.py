@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -11,11 +11,7 @@ from typing import Any, Literal
 import redis
 
 from marketing_team.domain.values import utcnow
-from marketing_team.store.batch import Batch
-
-# Another store's commands sent in the same round trip as a reservation or a settle, before it
-# (a stored reply's read or write); their answers come back beside the ledger's.
-Rider = Callable[[redis.client.Pipeline], None]
+from marketing_team.store.batch import Rider, ride
 
 PREFIX = "mt:budget:"
 # Month and goal totals are kept a little over a year (history for `mtctl budget`); day hashes
@@ -266,21 +262,10 @@ class Ledger:
         args: list[ScriptArg] = [PREFIX, micros, budget, -1 if goal_cap is None else goal_cap,
                 -1 if stop_at is None else stop_at, token, self.lease_s, record, MONTH_TTL_S,
                 day_of(at), DAY_TTL_S]
-        carried, raw = self._run(rider, self._reserve, self._keys(month, goal_id), args)
+        carried, raw = ride(self.client, rider, self._reserve, self._keys(month, goal_id), args)
         outcome, spent, held = raw[0].decode(), int(raw[1]), int(raw[2])
         granted = Reservation(token, month, goal_id, micros) if outcome == "granted" else None
         return Grant(outcome, spent, held, granted, tuple(carried))
-
-    def _run(self, rider: Rider | None, script: Any, keys: list[str],
-             args: list[ScriptArg]) -> tuple[list[Any], Any]:
-        """The script's answer, after the rider's commands in the same round trip when there are any."""
-        if rider is None:
-            return [], script(keys=keys, args=args)
-        batch = Batch(self.client)
-        rider(batch.pipe)
-        index = batch.script(script, keys, args)
-        answers = batch.execute()
-        return answers[:index], answers[index]
 
     def settle(self, reservation: Reservation | None, micros: int, *, goal_id: str, skill: str,
                model: str, when: datetime | None = None, once: str = "") -> int:
@@ -291,10 +276,10 @@ class Ledger:
         """
         return self._apply(reservation, micros, goal_id, skill, model, when, count=True, once=once)[1]
 
-    def settle_after(self, rider: Rider, reservation: Reservation | None, micros: int, *,
+    def settle_after(self, rider: Rider | None, reservation: Reservation | None, micros: int, *,
                      goal_id: str, skill: str, model: str, once: str = "") -> tuple[list[Any], int]:
-        """settle, with the rider's commands sent first in the same round trip: (their answers,
-        the month's spend)."""
+        """settle, with the rider's commands (if any) sent first in the same round trip: (their
+        answers, the month's spend)."""
         return self._apply(reservation, micros, goal_id, skill, model, None, count=True, once=once,
                            rider=rider)
 
@@ -316,7 +301,7 @@ class Ledger:
         keys = [keys[0], f"{PREFIX}day:{day}", keys[1], keys[2], keys[3]]
         args: list[ScriptArg] = [PREFIX, reservation.token if reservation else "", micros, skill, model, goal_id,
                 day[-2:], MONTH_TTL_S, DAY_TTL_S, "1" if count else "0", once, MONTH_TTL_S]
-        carried, spent = self._run(rider, self._settle, keys, args)
+        carried, spent = ride(self.client, rider, self._settle, keys, args)
         return carried, int(spent)
 
     def month_spent(self, month: str) -> int:

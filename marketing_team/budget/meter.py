@@ -15,7 +15,7 @@ import redis
 from pydantic import BaseModel, ValidationError
 
 from marketing_team.budget.gate import BudgetGate
-from marketing_team.budget.ledger import Reservation, Rider
+from marketing_team.budget.ledger import Reservation
 from marketing_team.budget.policy import to_micros, to_usd
 from marketing_team.domain.errors import BudgetExhausted, CorruptStateError, ProviderBillingError
 from marketing_team.domain.goal import Priority
@@ -23,6 +23,7 @@ from marketing_team.llm.bounds import usage_problem
 from marketing_team.llm.pricing import PriceTable
 from marketing_team.llm.protocol import LLM, Message, Reply, RequestMeter, SystemBlock
 from marketing_team.observability.processes import wait_stopping
+from marketing_team.store.batch import Rider
 from marketing_team.store.replies import ReplyStore
 
 log = logging.getLogger(__name__)
@@ -202,15 +203,8 @@ class CallMeter:
         # Idempotent (the put is set-if-absent, the settle has its marker): retrying after a lost
         # answer is safe.
         micros, ledger = max(0, to_micros(cost)), self.gate.ledger
-
-        def write() -> tuple[list[Any], int]:
-            if rider is None:
-                return [], ledger.settle(held, micros, goal_id=self.goal_id, skill=self.skill,
-                                         model=reply.model, once=marker)
-            return ledger.settle_after(rider, held, micros, goal_id=self.goal_id, skill=self.skill,
-                                       model=reply.model, once=marker)
-
-        carried, spent = durably("settling a paid reply", write)
+        carried, spent = durably("settling a paid reply", lambda: ledger.settle_after(
+            rider, held, micros, goal_id=self.goal_id, skill=self.skill, model=reply.model, once=marker))
         self.gate.note_settled(spent)
         return carried
 

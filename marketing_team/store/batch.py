@@ -10,12 +10,16 @@ or flushed server). The commands are not a transaction: each runs in order, as i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
 from redis.commands.core import Script
 from redis.typing import EncodableT
+
+# Another store's commands sent in the same round trip as a script, before it (a stored reply's
+# read beside a reservation, a prompt's reads beside a lease claim); their answers come back too.
+Rider = Callable[[redis.client.Pipeline], None]
 
 
 class Batch:
@@ -48,3 +52,15 @@ class Batch:
             if isinstance(answer, redis.exceptions.ResponseError):
                 raise answer
         return answers
+
+
+def ride(client: redis.Redis, rider: Rider | None, script: Script, keys: Sequence[str],
+         args: Sequence[EncodableT]) -> tuple[list[Any], Any]:
+    """(the rider's answers, the script's answer): one round trip, the rider's commands first."""
+    if rider is None:
+        return [], script(keys=keys, args=args)
+    batch = Batch(client)
+    rider(batch.pipe)
+    index = batch.script(script, keys, args)
+    answers = batch.execute()
+    return answers[:index], answers[index]

@@ -71,11 +71,9 @@ class LearningStore:
 
     @staticmethod
     def queue_for_skill(pipe: redis.client.Pipeline, skill: str, limit: int = 10,
-                        offline: bool = False) -> str:
-        """Queue for_skill's read on a caller's pipeline; returns the key to decode its answer with."""
-        key = LearningStore.skill_key(skill, offline)
-        pipe.lrange(key, 0, max(0, limit - 1))
-        return key
+                        offline: bool = False) -> None:
+        """Queue for_skill's read on a caller's pipeline (decode its answer with skill_key's key)."""
+        pipe.lrange(LearningStore.skill_key(skill, offline), 0, max(0, limit - 1))
 
     @staticmethod
     def skill_key(skill: str, offline: bool = False) -> str:
@@ -97,7 +95,7 @@ class LearningStore:
 
     def for_skill(self, skill: str, limit: int = 10, offline: bool = False) -> list[Learning]:
         """The newest learnings attributed to a skill, newest first (offline: those of offline runs)."""
-        return self._read(_key("skill", skill, offline), limit)
+        return self._read(self.skill_key(skill, offline), limit)
 
     def for_category(self, category: Category, limit: int = 10, offline: bool = False) -> list[Learning]:
         """The newest learnings of goals in a category, newest first (offline: of offline runs)."""

@@ -14,7 +14,6 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +21,7 @@ from typing import Any, Literal
 import redis
 
 from marketing_team.observability.processes import is_alive
-from marketing_team.store.batch import Batch
+from marketing_team.store.batch import Batch, Rider, ride
 
 log = logging.getLogger(__name__)
 DUE = "mt:leases:due"  # lease key -> when it lapses unless renewed (server time, seconds)
@@ -135,7 +134,7 @@ class Leases:
         """The lease for this step, or None while another live holder has it; kept alive until released."""
         return self.claim_with(None, kind, goal_id, task_id, revision, run)[0]
 
-    def claim_with(self, rider: Callable[[redis.client.Pipeline], None] | None, kind: Kind,
+    def claim_with(self, rider: Rider | None, kind: Kind,
                    goal_id: str, task_id: str, revision: int,
                    run: int) -> tuple[Lease | None, list[Any]]:
         """claim, with the rider's commands (reads the step will need) sent first in the same
@@ -145,14 +144,7 @@ class Leases:
         fields = {"token": lease.token, "goal_id": goal_id, "task_id": task_id, "run": str(run),
                   "kind": kind, "revision": str(revision), "holder": holder(), "space": pid_space()}
         pairs = [item for pair in fields.items() for item in pair]
-        carried: list[Any] = []
-        if rider is None:
-            took = self._claim(keys=[lease.key, DUE], args=[self.timeout_s, *pairs])
-        else:
-            batch = Batch(self.client)
-            rider(batch.pipe)
-            index = batch.script(self._claim, [lease.key, DUE], [self.timeout_s, *pairs])
-            *carried, took = batch.execute()[:index + 1]
+        carried, took = ride(self.client, rider, self._claim, [lease.key, DUE], [self.timeout_s, *pairs])
         if not took:
             if not self._free_if_dead(lease.key):
                 return None, carried

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from marketing_team.director import human_review, phases, skill_run
 from marketing_team.director.launch import plan_pipeline
 from marketing_team.director.phases import Move
 from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
 from marketing_team.domain.review_item import ItemStatus, Reason
-from marketing_team.llm.offline import OfflineProvider
 from marketing_team.orchestration import dispatch
-from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
-
-
-@pytest.fixture
-def idle(redis_server: RunningServer, tmp_path: Path) -> Iterator[Team]:
-    """A team without a worker: the test plays the worker's part by calling the flow itself."""
-    team = Team(redis_server, tmp_path / "ws", OfflineProvider(), worker=False).start()
-    yield team
-    team.stop()
 
 
 def _saved(team: Team) -> Goal:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from marketing_team.config.settings import load_settings
 from marketing_team.director.launch import plan_pipeline
 from marketing_team.domain.errors import LLMError, LLMTransientError
 from marketing_team.domain.goal import Goal, GoalStatus
-from marketing_team.llm.offline import OfflineProvider
 from marketing_team.orchestration import dispatch
 from marketing_team.store.leases import DUE
 from marketing_team.testing.fake_anthropic import FakeAnthropic
@@ -24,24 +23,30 @@ from marketing_team.testing.team_responder import offline_responder
 KEY = "sk-ant-test-step-end-0000"
 
 
-@pytest.fixture
-def idle(redis_server: RunningServer, tmp_path: Path) -> Iterator[Team]:
-    """A team without a worker: the test runs the step's task itself."""
-    if not redis_server.running:
-        redis_server.restart()
-    team = Team(redis_server, tmp_path / "ws", OfflineProvider(), worker=False).start()
-    yield team
-    team.stop()
-
-
 def _leases_left(team: Team) -> list[bytes]:
-    return [*team.rt.redis.scan_iter("mt:lease:*"), *team.rt.redis.zrange(DUE, 0, -1)]
+    return _left(team.rt.redis)
+
+
+def _left(client: redis.Redis) -> list[bytes]:
+    """Every lease and lease deadline still on the server."""
+    return [*client.scan_iter("mt:lease:*"), *client.zrange(DUE, 0, -1)]
 
 
 def _started(team: Team) -> Goal:
     goal = plan_pipeline(team.rt, "Copywriting Review Chain")
     team.rt.goals.create(goal)
     return dispatch.start(team.app, team.rt, goal.id)
+
+
+def test_every_step_of_a_finished_goal_gave_its_lease_back(team: Team) -> None:
+    goal = team.goal("Increase signup conversion by 20%")
+    done = team.wait(goal.id)
+    assert done.status is GoalStatus.COMPLETED
+
+    # Each task's draft and its review held a lease; their tasks' ends gave every one back
+    wait_for(lambda: not _leases_left(team), 10, "every lease to be released")
+    runs = team.rt.redis.hget(f"mt:metrics:goal:{goal.id}", "runs")
+    assert int(runs or 0) >= len(done.tasks) * 2  # and the same round trips counted each run
 
 
 def test_a_skill_task_called_directly_gives_its_lease_back_when_it_returns(idle: Team) -> None:
@@ -109,8 +114,7 @@ def test_a_prefork_worker_gives_every_lease_back_with_its_metrics(
             assert done.status is GoalStatus.COMPLETED, done.status_reason
 
             # Then every draft's and review's lease went back, in the round trip of its metrics
-            wait_for(lambda: not [*rt.redis.scan_iter("mt:lease:*"), *rt.redis.zrange(DUE, 0, -1)],
-                     10, "every lease to be released")
+            wait_for(lambda: not _left(rt.redis), 10, "every lease to be released")
             runs = rt.redis.hget(f"mt:metrics:goal:{goal.id}", "runs")
             assert int(runs or 0) >= len(done.tasks) * 2
         finally:
