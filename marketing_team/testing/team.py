@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from marketing_team.config.settings import Settings, load_settings
+from marketing_team.config.settings import load_settings
 from marketing_team.director.launch import plan_goal, plan_pipeline
 from marketing_team.director.runtime import Runtime, build_runtime
 from marketing_team.domain.goal import Category, Goal, Priority
@@ -98,11 +98,12 @@ class Team:
             time.sleep(0.05)
 
 
-def beside(server: RunningServer, settings: Settings) -> tuple[Runtime, CeleryApp]:
+def beside(server: RunningServer, workspace: Path, **settings: Any) -> tuple[Runtime, CeleryApp]:
     """The runtime and app of a test process whose goals run on a spawned worker (none here):
-    the configured provider, on the server's broker."""
-    rt = Runtime(settings=settings, llm=make_llm(settings), broker_url=server.broker_url)
-    return rt, build_app(settings, broker_url=server.broker_url)
+    the configured provider (settings as keyword arguments), on the server's broker."""
+    configured = load_settings(_env_file=None, redis_url=server.url, workspace_dir=workspace, **settings)
+    rt = Runtime(settings=configured, llm=make_llm(configured), broker_url=server.broker_url)
+    return rt, build_app(configured, broker_url=server.broker_url)
 
 
 def start_pipeline(rt: Runtime, app: CeleryApp, name: str, priority: Priority = Priority.P1) -> Goal:

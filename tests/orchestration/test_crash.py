@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from marketing_team.config.settings import load_settings
 from marketing_team.domain.goal import Goal, GoalStatus, TaskStatus
 from marketing_team.orchestration.canvas import step_signature
 from marketing_team.testing.fake_anthropic import FakeAnthropic, RecordedRequest
@@ -61,10 +60,8 @@ def test_crash_killed_worker_process_mid_skill_goal_still_completes(
     env = _env(redis_server.url, slow_copy, tmp_path / "ws")
     worker = spawn_worker(env, tmp_path / "worker.log", pool="prefork", concurrency=2)
     try:
-        settings = load_settings(_env_file=None, redis_url=redis_server.url, anthropic_api_key=KEY,
-                                 anthropic_base_url=slow_copy.url, workspace_dir=tmp_path / "ws",
-                                 llm_max_retries=0)
-        rt, app = beside(redis_server, settings)
+        rt, app = beside(redis_server, tmp_path / "ws", anthropic_api_key=KEY,
+                         anthropic_base_url=slow_copy.url, llm_max_retries=0)
         goal = start_pipeline(rt, app, "Copywriting Review Chain")
         wait_for(lambda: _count(slow_copy, "copywriting"), 60, "the copywriting call")
 
@@ -87,9 +84,8 @@ def test_crash_redelivered_task_with_stored_reply_makes_no_second_request(
         env = _env(redis_server.url, fake, tmp_path / "ws")
         worker = spawn_worker(env, tmp_path / "worker.log")
         try:
-            settings = load_settings(_env_file=None, redis_url=redis_server.url, anthropic_api_key=KEY,
-                                     anthropic_base_url=fake.url, workspace_dir=tmp_path / "ws")
-            rt, app = beside(redis_server, settings)
+            rt, app = beside(redis_server, tmp_path / "ws", anthropic_api_key=KEY,
+                             anthropic_base_url=fake.url)
             goal = start_pipeline(rt, app, "Page Launch")
             done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 60, "goal")
             assert done.status is GoalStatus.COMPLETED

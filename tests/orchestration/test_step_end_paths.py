@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from marketing_team.config.settings import load_settings
 from marketing_team.director.launch import plan_pipeline
 from marketing_team.domain.errors import LLMError, LLMTransientError
 from marketing_team.domain.goal import Goal, GoalStatus
@@ -106,9 +105,8 @@ def test_a_prefork_worker_gives_every_lease_back_with_its_metrics(
         # Given a prefork worker (each step runs in a pool child, its postrun there too)
         worker = spawn_worker(env, tmp_path / "worker.log", pool="prefork", concurrency=2)
         try:
-            settings = load_settings(_env_file=None, redis_url=redis_server.url, anthropic_api_key=KEY,
-                                     anthropic_base_url=fake.url, workspace_dir=tmp_path / "ws")
-            rt, app = beside(redis_server, settings)
+            rt, app = beside(redis_server, tmp_path / "ws", anthropic_api_key=KEY,
+                             anthropic_base_url=fake.url)
             goal = start_pipeline(rt, app, "Copywriting Review Chain")
             done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 90, "goal")
             assert done.status is GoalStatus.COMPLETED, done.status_reason

@@ -7,7 +7,6 @@ import signal
 import threading
 from pathlib import Path
 
-from marketing_team.config.settings import load_settings
 from marketing_team.domain.goal import GoalStatus
 from marketing_team.testing.fake_anthropic import FakeAnthropic, RecordedRequest
 from marketing_team.testing.processes import children, spawn_worker, stop, wait_for
@@ -42,9 +41,8 @@ def test_reliability_ten_kills_mid_skill_every_goal_completes(
         # One pool process: each kill interrupts exactly one call.
         worker = spawn_worker(env, tmp_path / "worker.log", pool="prefork", concurrency=1)
         try:
-            settings = load_settings(_env_file=None, redis_url=redis_server.url, anthropic_api_key=KEY,
-                                     anthropic_base_url=fake.url, workspace_dir=tmp_path / "ws")
-            rt, app = beside(redis_server, settings)
+            rt, app = beside(redis_server, tmp_path / "ws", anthropic_api_key=KEY,
+                             anthropic_base_url=fake.url)
             goals = []
             for _ in range(KILLS):
                 in_flight.clear()
