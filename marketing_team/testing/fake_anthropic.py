@@ -275,10 +275,12 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
                 return  # the fake is stopping; nobody is waiting for this answer
             if reply.delay_s and self._client_gone():
                 return  # the client timed out and hung up: nothing delivered, nothing billed
-            self._send(reply.status, fake._payload(reply, request), reply.retry_after)
             if reply.status == 200:
+                # Recorded before the answer goes out: a client that reads it and asks what was
+                # served must find it there (after would race the test's own thread).
                 with fake._lock:
                     fake.served.append((request, reply))
+            self._send(reply.status, fake._payload(reply, request), reply.retry_after)
 
         def _client_gone(self) -> bool:
             try:
