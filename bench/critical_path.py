@@ -2,6 +2,9 @@
 call): wall time ÷ the critical path, for 5 steps in order and 4 at once plus their join, at P1
 (each step a draft and a model review) and P3 (a draft and the structural review only), and for
 20 such goals at once on one worker process.
+
+The fake runs in a process of its own and answers 0.5 s after each request arrives, so its own
+work is neither added to the latency nor taken from the worker's GIL.
 """
 
 from __future__ import annotations
@@ -13,15 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import Result, server, settled_at
+from bench.model_process import RemoteModel, http_model
 from marketing_team.config.settings import load_settings
 from marketing_team.director.launch import build_tasks
 from marketing_team.domain.goal import Category, Goal, GoalStatus, PhaseSpec, Plan, Priority
 from marketing_team.domain.values import new_id
 from marketing_team.llm.factory import make_llm
-from marketing_team.testing.fake_anthropic import FakeAnthropic
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
-from marketing_team.testing.team_responder import offline_responder
 
 LATENCY_S = 0.5
 SEQUENTIAL = ("seo-audit", "content-strategy", "copywriting", "copy-editing", "email-sequence")
@@ -45,7 +47,7 @@ def critical_path(skills: int, parallel: bool, priority: Priority) -> float:
 
 
 @contextmanager
-def _team(srv: RunningServer, fake: FakeAnthropic, concurrency: int) -> Iterator[Team]:
+def _team(srv: RunningServer, fake: RemoteModel, concurrency: int) -> Iterator[Team]:
     workspace = Path(tempfile.mkdtemp(prefix="mt-bench-ws-"))
     keys = {"anthropic_api_key": "sk-bench", "anthropic_base_url": fake.url}
     settings = load_settings(_env_file=None, workspace_dir=workspace, **keys)
@@ -73,7 +75,7 @@ def _run(team: Team, goals: list[Goal]) -> float:
 def run() -> list[Result]:
     """Each shape at P1 and P3, then 20 sequential P1 goals at once."""
     results: list[Result] = []
-    with FakeAnthropic(responder=offline_responder(lambda _: LATENCY_S)) as fake, server() as srv:
+    with http_model(LATENCY_S) as fake, server() as srv:
         with _team(srv, fake, concurrency=8) as team:
             # Warm up the SDK, pools, caches and both review paths (structural only, and scored)
             _run(team, [_goal(PARALLEL, True, Priority.P3), _goal(PARALLEL, True, Priority.P1)])
@@ -94,7 +96,7 @@ def run() -> list[Result]:
             results.append(Result(
                 f"{CONCURRENT_GOALS} goals at once, one worker process", wall, "s", path, wall / path,
                 f"<= {TARGETS['concurrent']}", wall / path <= TARGETS["concurrent"],
-                f"(5 steps in order each, P1, threads x64, {len(fake.requests)} HTTP requests)"))
+                f"(5 steps in order each, P1, threads x64, {fake.request_count()} HTTP requests)"))
     return results
 
 

@@ -36,6 +36,8 @@ class FakeReply:
     status: int = 200
     error_type: str = "api_error"
     retry_after: float | None = None
+    # How long after the request arrived the answer goes out: the fake's own work (parsing,
+    # composing the answer) is inside it, as a real model's would be inside its latency.
     delay_s: float = 0.0
     usage_reported: bool = True  # False: the reply leaves `usage` out (a broken proxy or server)
     usage_left_out: tuple[str, ...] = ()  # usage fields the reply leaves out (a partial report)
@@ -73,7 +75,7 @@ class FakeReply:
 
     @classmethod
     def slow(cls, seconds: float, content: str = "ok") -> FakeReply:
-        """A normal reply that the server sends only after `seconds`."""
+        """A normal reply that the server sends `seconds` after the request arrived."""
         return cls(content=content, delay_s=seconds)
 
     @classmethod
@@ -259,19 +261,22 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             """Quiet: tests read `.requests`, not stderr."""
 
         def do_POST(self) -> None:
+            arrived = time.monotonic()  # a reply's delay counts from here (see `FakeReply.delay_s`)
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length) if length else b""
             try:
                 body = json.loads(raw or b"{}")
             except json.JSONDecodeError:
                 body = {"_raw": raw.decode("utf-8", "replace")}
-            request = RecordedRequest("POST", self.path, dict(self.headers.items()), body)
+            request = RecordedRequest("POST", self.path, dict(self.headers.items()), body, arrived)
             reply: FakeReply | None = FakeReply.error(404, "not_found_error")
             if self.path.split("?")[0] == "/v1/messages":
                 reply = fake._next_reply(request)
             if reply is None:
                 reply = FakeReply(content="fake: no scripted reply left", status=500)
-            if reply.delay_s and fake._stopping.wait(reply.delay_s):
+            data = json.dumps(fake._payload(reply, request)).encode()  # composed before the wait
+            wait = reply.delay_s - (time.monotonic() - arrived)
+            if reply.delay_s and fake._stopping.wait(max(0.0, wait)):
                 return  # the fake is stopping; nobody is waiting for this answer
             if reply.delay_s and self._client_gone():
                 return  # the client timed out and hung up: nothing delivered, nothing billed
@@ -280,7 +285,7 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
                 # served must find it there (after would race the test's own thread).
                 with fake._lock:
                     fake.served.append((request, reply))
-            self._send(reply.status, fake._payload(reply, request), reply.retry_after)
+            self._send(reply.status, data, reply.retry_after)
 
         def _client_gone(self) -> bool:
             try:
@@ -291,8 +296,7 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             except OSError:
                 return True
 
-        def _send(self, status: int, payload: dict[str, Any], retry_after: float | None) -> None:
-            data = json.dumps(payload).encode()
+        def _send(self, status: int, data: bytes, retry_after: float | None) -> None:
             # The client may have given up (timeout); a closed socket is expected then.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.send_response(status)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from marketing_team.config.settings import load_settings
@@ -47,3 +49,20 @@ def test_fake_anthropic_without_a_default_fails_loudly_and_records_the_request()
             provider_for(fake).complete(SYSTEM, [Message("user", "surprise")], MODEL, 100)
 
     assert [r.body["messages"][0]["content"] for r in fake.unexpected] == ["surprise"]
+
+
+def test_fake_anthropic_latency_counts_from_the_request_arriving_not_from_the_answer_being_ready() -> None:
+    # A "0.4 s model" answers 0.4 s after the request arrives, however long the fake itself took
+    # to make the answer up (here 0.4 s of it): benchmarks charge everything past it to us.
+    def slow_to_compose(request: RecordedRequest) -> FakeReply:
+        time.sleep(0.4)  # the fake's own work, standing in for composing a long answer
+        return FakeReply.slow(0.4, "composed")
+
+    with FakeAnthropic(responder=slow_to_compose) as fake:
+        llm = provider_for(fake)
+        started = time.monotonic()
+        reply = llm.complete(SYSTEM, [Message("user", "write")], MODEL, 100)
+        elapsed = time.monotonic() - started
+
+    assert reply.text == "composed"
+    assert 0.4 <= elapsed < 0.7, elapsed  # from the answer being ready it would be >= 0.8 s
