@@ -8,7 +8,7 @@ from typing import NamedTuple
 from marketing_team.director import prompt_inputs
 from marketing_team.director.phases import Move, after_final, move_effects
 from marketing_team.director.review import review_document, review_text
-from marketing_team.director.review_policy import NextStep, apply_step, next_step
+from marketing_team.director.review_policy import NextStep, apply_step, next_step, structural_only
 from marketing_team.director.runtime import Runtime
 from marketing_team.director.skill_run import Stored
 from marketing_team.domain.errors import InputError
@@ -62,8 +62,8 @@ def review_task(rt: Runtime, goal_id: str, task_id: str, model: str,
     spec = rt.catalog.skill(task.skill)
     key = reply_key(goal_id, task_id, task.revision, "review")
     # P3 goals, and every goal once the budget forces haiku (critical), get structural review only.
-    forced = tier if tier is not None else rt.budget.effective_tier("sonnet")
-    deep = model_allowed and goal.priority.rank < 3 and forced != "haiku"
+    deep = model_allowed and not structural_only(goal.priority) and (
+        tier if tier is not None else rt.budget.effective_tier("sonnet")) != "haiku"
     use_model = rt.guarded(goal_id, "director", key, goal.priority) if deep else None
     review = review_text(text, spec, use_model, model, task.requirements)
     written = rt.documents.staged(goal_id, *review_document(deliverable, review))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from marketing_team.domain.goal import TaskRecord, TaskStatus
+from marketing_team.domain.goal import Priority, TaskRecord, TaskStatus
 from marketing_team.domain.review import Review, Verdict
 
 MAX_REVISIONS = 3
@@ -18,6 +18,11 @@ class NextStep(StrEnum):
     REVISE = "revise"
     RETRY = "retry"  # a fresh attempt after a rejection
     ESCALATE = "escalate"
+
+
+def structural_only(priority: Priority) -> bool:
+    """True when a goal of this priority gets the structural review alone, never a model's (P3)."""
+    return priority.rank >= 3
 
 
 def next_step(task: TaskRecord, review: Review) -> NextStep:

@@ -155,8 +155,21 @@ def deliverable_body(rt: Runtime, goal_id: str, name: str) -> str | None:
     return prompt_inputs.body(name, rt.documents.get(goal_id, name))
 
 
+@dataclass(frozen=True)
+class Drafted:
+    """A skill run's end: the task and goal as its record left them, and the document it stored.
+
+    recorded: False for a late copy, whose draft the step had moved on without (nothing stored).
+    """
+
+    task: TaskRecord
+    goal: Goal
+    document: str
+    recorded: bool
+
+
 def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
-              read: Goal | None = None, inputs: prompt_inputs.PromptInputs | None = None) -> TaskRecord:
+              read: Goal | None = None, inputs: prompt_inputs.PromptInputs | None = None) -> Drafted:
     """Produce the task's deliverable for its current revision and record it as completed.
 
     read: the goal as its claim left it (saves a read; a stale copy only costs the record a retry);
@@ -181,7 +194,8 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
             "cache_read_tokens": reply.usage.cache_read_tokens, "cost_usd": str(reply.cost_usd),
             "revision": task.revision, "truncated": reply.truncated}
     # Written in the transaction that records the step as completed: never one without the other.
-    document = rt.documents.staged(goal_id, name, frontmatter.dump(meta, reply.text.rstrip() + "\n"))
+    text = frontmatter.dump(meta, reply.text.rstrip() + "\n")
+    document = rt.documents.staged(goal_id, name, text)
 
     def record(goal: Goal) -> TaskRecord:
         current = goal.task(task_id)
@@ -204,14 +218,16 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
     completed = progress.Notice(goal_id, "task_completed", task_id=task_id, skill=task.skill,
                                 revision=task.revision, cost_usd=str(reply.cost_usd), document=name)
 
-    def effects(goal: Goal, done: TaskRecord) -> list[Staged]:
-        recorded = done.output == name and done.status is TaskStatus.COMPLETED
-        return [document, completed] if recorded else []
+    def landed(done: TaskRecord) -> bool:
+        return done.output == name and done.status is TaskStatus.COMPLETED
 
-    _, done = rt.goals.update(goal_id, record, effects, read=goal)
+    def effects(goal: Goal, done: TaskRecord) -> list[Staged]:
+        return [document, completed] if landed(done) else []
+
+    after, done = rt.goals.update(goal_id, record, effects, read=goal)
     log.info("skill finished", extra={"event": "skill_finished", "goal_id": goal_id, "task_id": task_id,
                                       "skill": task.skill, "model": reply.model, "fresh_call": llm.fresh,
                                       "cost_usd": str(reply.cost_usd)})
-    if done.output != name or done.status is not TaskStatus.COMPLETED:
+    if not landed(done):
         progress.send(rt.redis, completed)  # a late copy: announced all the same, as before
-    return done
+    return Drafted(done, after, text, landed(done))

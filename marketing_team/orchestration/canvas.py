@@ -1,4 +1,5 @@
-"""Pure canvas builders: a step is a skill chained to its review; a phase is a chain, or a chord.
+"""Pure canvas builders: a step is a skill chained to its review (or, when the review is
+structural only, a skill that reviews its own draft); a phase is a chain, or a chord.
 
 Every signature carries the goal's run number, so a message of an earlier run (a resume bumped
 it) ends as a no-op when it arrives. The review is chained at publish time, so each skill task
@@ -12,6 +13,7 @@ from typing import Any
 from celery import Celery, chain, chord, group
 from celery.canvas import Signature
 
+from marketing_team.director.review_policy import structural_only
 from marketing_team.domain.goal import Goal, TaskRecord, TaskStatus
 
 # Publish without declaring the queue first. Celery sends to a direct queue through the anonymous
@@ -21,9 +23,10 @@ from marketing_team.domain.goal import Goal, TaskRecord, TaskStatus
 NO_DECLARE: dict[str, list[object]] = {"declare": []}
 
 
-def skill_signature(app: Celery, task: TaskRecord, run: int) -> Signature:
-    """One draft of a skill (the review is chained after it)."""
-    return app.signature(f"skills.{task.skill}", args=(task.goal_id, task.id, run), immutable=True,
+def skill_signature(app: Celery, task: TaskRecord, run: int, reviews: bool = False) -> Signature:
+    """One draft of a skill; reviews: the draft's own task reviews it (else a review is chained)."""
+    return app.signature(f"skills.{task.skill}", args=(task.goal_id, task.id, run),
+                         kwargs={"reviews": True} if reviews else {}, immutable=True,
                          priority=task.priority.broker_priority, queue="skills", **NO_DECLARE)
 
 
@@ -41,9 +44,15 @@ def review_signature(app: Celery, task: TaskRecord, run: int) -> Signature:
 
 
 def step_signature(app: Celery, task: TaskRecord, run: int) -> Signature:
-    """What a task still needs: its draft then its review, or only the review of a draft it has."""
+    """What a task still needs: its draft then its review, or only the review of a draft it has.
+
+    A draft whose review is structural only (no model reviews it) is reviewed in its own task: a
+    review task of its own would add a queue hop, a gate and a claim for microseconds of checks.
+    """
     if task.status is TaskStatus.COMPLETED:
         return review_signature(app, task, run)
+    if structural_only(task.priority):
+        return skill_signature(app, task, run, reviews=True)
     return chain(skill_signature(app, task, run), review_signature(app, task, run))
 
 

@@ -27,7 +27,6 @@ from marketing_team.domain.errors import (
     MarketingTeamError,
     ProviderBillingError,
 )
-from marketing_team.domain.goal import TaskRecord
 from marketing_team.orchestration import dispatch, step_end, sweeper, task_gate
 from marketing_team.orchestration.context import runtime_of
 
@@ -114,30 +113,74 @@ def _faults(task: Task, busy: int) -> int:
     return max(0, int(task.request.retries) - busy)
 
 
-def skill_body(task: Task, goal_id: str, task_id: str, run: int = 0, busy: int = 0) -> Any:
-    """Draft the task's deliverable unless that is not this message's to do; its review follows."""
+def skill_body(task: Task, goal_id: str, task_id: str, run: int = 0, busy: int = 0,
+               reviews: bool = False) -> Any:
+    """Draft the task's deliverable unless that is not this message's to do; its review follows.
+
+    reviews: no review task is chained (the review is structural only), so this task reviews
+    the draft it recorded, or the one a copy recorded before it died.
+    """
     rt = runtime_of(task.app)
     claimed = skill_run.claim(rt, goal_id, task_id, run, read=task_gate.admitted(task, goal_id))
+    if claimed.action == "review" and reviews:
+        return _review(task, rt, skill_run.claim_review(rt, goal_id, task_id, run), run, busy)
     if claimed.action != "run":
         return _ended(task, rt, claimed, busy)
     try:
-        done = _run(task, rt, claimed, busy)
+        drafted = _run(task, rt, claimed, busy)
     except _Failed as failed:
         return _failed(task.app, rt, goal_id, task_id, str(failed))
     except ProviderBillingError as exc:
         return _untrusted(task.app, rt, goal_id, task_id, exc)
     finally:
         step_end.release_at_end(rt, claimed.lease)  # a retry or a later revision may run it again
+    done = drafted.task
     # The task's totals so far ride on the result: the metrics observer needs no read of the goal.
-    return {"task_id": task_id, "status": "completed", "skill": done.skill, "model": done.model,
-            "tokens_in": done.tokens_in, "tokens_out": done.tokens_out, "cost_usd": str(done.cost_usd)}
+    result = {"task_id": task_id, "status": "completed", "skill": done.skill, "model": done.model,
+              "tokens_in": done.tokens_in, "tokens_out": done.tokens_out,
+              "cost_usd": str(done.cost_usd)}
+    if reviews and drafted.recorded:
+        # The draft under this task's lease still: no second claim, nothing read again.
+        own = Claim("run", done, goal=drafted.goal, draft=skill_run.Stored(drafted.document))
+        result["decision"] = _review(task, rt, own, run, busy)["decision"]
+    return result
+
+
+def _review(task: Task, rt: Runtime, claimed: Claim, run: int, busy: int) -> dict[str, str]:
+    """Review the claimed draft and do what the decision asks (a revision, the phase's advance)."""
+    if claimed.action != "run":
+        return _ended(task, rt, claimed, busy)
+    goal_id, task_id = claimed.task.goal_id, claimed.task.id
+    tier = rt.budget.effective_tier("sonnet", task_gate.admitted_level(task))
+    model = rt.model_for(tier)
+    # After the transient retries are spent the structural review decides alone.
+    used = _faults(task, busy)
+    try:
+        step, move, goal = flow.review_task(rt, goal_id, task_id, model,
+                                            model_allowed=used < MAX_TRANSIENT_RETRIES,
+                                            read=claimed.goal, tier=tier, draft=claimed.draft)
+    except LLMTransientError as exc:
+        raise task.retry(exc=exc, countdown=2 ** (used + 1),
+                         max_retries=task.request.retries + 1) from None
+    except ProviderBillingError as exc:
+        return _untrusted(task.app, rt, goal_id, task_id, exc)
+    finally:
+        step_end.release_at_end(rt, claimed.lease)
+    if step in (NextStep.REVISE, NextStep.RETRY):
+        # The revision runs as a new draft + review. Published, not spliced with Task.replace
+        # (which raises Ignore and has Celery format two tracebacks, ~5 ms a revision): a
+        # phase advances by its last task out, so a chord join firing now changes nothing.
+        dispatch.publish_revision(task.app, goal.task(task_id), run)
+        return {"task_id": task_id, "decision": step.value}
+    dispatch.follow(task.app, rt, goal, move)
+    return {"task_id": task_id, "decision": step.value}
 
 
 class _Failed(Exception):
     """A skill run that failed for good; the message is its typed reason."""
 
 
-def _run(task: Task, rt: Runtime, claimed: Claim, busy: int) -> TaskRecord:
+def _run(task: Task, rt: Runtime, claimed: Claim, busy: int) -> skill_run.Drafted:
     """One model run of the skill; transient faults retry the whole task, others fail it."""
     spec = rt.catalog.skill(claimed.task.skill)
     model = rt.model_for(rt.budget.effective_tier(spec.tier, task_gate.admitted_level(task)))
@@ -183,33 +226,8 @@ def register(app: Celery, catalog: Catalog) -> None:
     @app.task(name="director.review", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]
     def review(self: TeamTask, goal_id: str, task_id: str, run: int = 0, busy: int = 0) -> Any:
         rt = self.rt
-        claimed = skill_run.claim_review(rt, goal_id, task_id, run,
-                                         read=task_gate.admitted(self, goal_id))
-        if claimed.action != "run":
-            return _ended(self, rt, claimed, busy)
-        tier = rt.budget.effective_tier("sonnet", task_gate.admitted_level(self))
-        model = rt.model_for(tier)
-        # After the transient retries are spent the structural review decides alone.
-        used = _faults(self, busy)
-        try:
-            step, move, goal = flow.review_task(rt, goal_id, task_id, model,
-                                                model_allowed=used < MAX_TRANSIENT_RETRIES,
-                                                read=claimed.goal, tier=tier, draft=claimed.draft)
-        except LLMTransientError as exc:
-            raise self.retry(exc=exc, countdown=2 ** (used + 1),
-                             max_retries=self.request.retries + 1) from None
-        except ProviderBillingError as exc:
-            return _untrusted(self.app, rt, goal_id, task_id, exc)
-        finally:
-            step_end.release_at_end(rt, claimed.lease)
-        if step in (NextStep.REVISE, NextStep.RETRY):
-            # The revision runs as a new draft + review. Published, not spliced with Task.replace
-            # (which raises Ignore and has Celery format two tracebacks, ~5 ms a revision): a
-            # phase advances by its last task out, so a chord join firing now changes nothing.
-            dispatch.publish_revision(self.app, goal.task(task_id), run)
-            return {"task_id": task_id, "decision": step.value}
-        dispatch.follow(self.app, rt, goal, move)
-        return {"task_id": task_id, "decision": step.value}
+        claimed = skill_run.claim_review(rt, goal_id, task_id, run, read=task_gate.admitted(self, goal_id))
+        return _review(self, rt, claimed, run, busy)
 
     @app.task(name="director.advance_goal", base=TeamTask, bind=True, shared=False)  # type: ignore[untyped-decorator]
     def advance_goal(self: TeamTask, results: Any, goal_id: str, phase_index: int, run: int = 0) -> str:
