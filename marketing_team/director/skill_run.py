@@ -28,7 +28,8 @@ _T = TypeVar("_T")
 class Claim:
     """What a skill or review message should do once it looked at its task.
 
-    run: do the work (the lease is held); review: the draft exists, the chained review takes it;
+    run: do the work (the lease is held); review: the draft exists, the chained review takes it
+    (or, for a structural-only step, the copy that found it reviews it);
     done: the task is finished (approved, failed, blocked); busy: another live copy holds the
     lease; stale: the message belongs to an earlier run; quiet: the goal is paused or settled.
     """
