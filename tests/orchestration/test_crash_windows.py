@@ -36,7 +36,7 @@ from marketing_team.testing.fault_proxy import FaultProxy, Match, writes
 from marketing_team.testing.invariants import unaccounted_goals
 from marketing_team.testing.processes import child_env, spawn_worker, stop, wait_for
 from marketing_team.testing.servers import RunningServer, free_port
-from marketing_team.testing.team_responder import offline_responder
+from marketing_team.testing.team_responder import offline_responder, skill_of
 from marketing_team.testing.web_client import TOKEN
 from marketing_team.triggers.event_bus import event_result
 
@@ -147,6 +147,38 @@ def test_a_crash_right_after_a_budget_deferral_leaves_the_step_parked_for_a_late
     finally:
         stop(second)
     assert done.status is GoalStatus.COMPLETED, done.status_reason
+
+
+def test_a_p3_chord_member_killed_between_its_drafts_record_and_its_own_review_is_reviewed_once(
+        redis_server: RunningServer, proxy: FaultProxy, fake: FakeAnthropic, tmp_path: Path) -> None:
+    # Given a P3 goal, whose steps review their own drafts, starting with a parallel phase
+    rt = _runtime(redis_server, fake, tmp_path / "ws")
+    app = build_app(rt.settings, broker_url=redis_server.broker_url)
+    worker = spawn_worker(_env(proxy.url, fake, tmp_path / "ws"), tmp_path / "w1.log", name="w1")
+    try:
+        goal = plan_pipeline(rt, "Copywriting Review Chain", Priority.P3)
+        rt.goals.create(goal)
+        proxy.freeze_after(writes("mt:goal:", "EVALSHA", containing=b'"task_completed"'))
+        dispatch.start(app, rt, goal.id)
+
+        # When the worker dies right after a chord member recorded its draft, before its review
+        assert proxy.frozen.wait(60), "no draft was recorded"
+        _kill(worker)
+    finally:
+        stop(worker)
+    proxy.heal()
+    drafted = [t for t in rt.goals.load(goal.id).tasks if t.status is TaskStatus.COMPLETED]
+    assert len(drafted) == 1 and unaccounted_goals(rt) == []
+
+    # Then another worker reviews that draft without drafting it again, and the goal completes
+    second = spawn_worker(_env(redis_server.url, fake, tmp_path / "ws"), tmp_path / "w2.log", name="w2")
+    try:
+        done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 90, "the goal")
+    finally:
+        stop(second)
+    assert done.status is GoalStatus.COMPLETED, done.status_reason
+    assert all(t.status is TaskStatus.APPROVED and t.revision == 0 for t in done.tasks)
+    assert sorted(skill_of(r) or "" for r in fake.requests) == sorted(t.skill for t in done.tasks)
 
 
 def _handle(app: Celery, event: Event, message_id: str) -> None:
