@@ -30,6 +30,7 @@ from marketing_team.domain.goal import Goal, GoalStatus
 from marketing_team.domain.values import check_id, is_id, utcnow
 from marketing_team.store.compare_and_write import CompareAndWrite, back_off, encoded
 from marketing_team.store.connection import RedisConnection
+from marketing_team.store.goal_turns import GoalTurns
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -111,6 +112,7 @@ class GoalStore:
     def __init__(self, connection: RedisConnection, retention_s: int) -> None:
         self.connection = connection
         self.retention_s = retention_s
+        self._turns = GoalTurns()
 
     @functools.cached_property
     def _cas(self) -> CompareAndWrite:
@@ -181,8 +183,17 @@ class GoalStore:
         """
         if watch:
             return self._update_watching(goal_id, change, effects, watch)
+        with self._turns.turn(goal_id):  # this process's writers of the goal take turns
+            return self._update(goal_id, change, effects, read)
+
+    def _update(self, goal_id: str, change: Callable[[Goal], R],
+                effects: Callable[[Goal, R], Iterable[Staged]] | None,
+                read: Goal | None) -> tuple[Goal, R]:
         key = state_key(goal_id)
-        raw: bytes | str | None = read.model_dump_json() if read is not None else self.client.get(key)
+        raw = self._start(goal_id, read)
+        copied = raw is not None  # a copy may be old: its refusal is no conflict
+        if raw is None:
+            raw = self.client.get(key)
         conflicts = 0
         for attempt in range(MAX_ATTEMPTS):
             goal = _decode(goal_id, raw)
@@ -190,17 +201,18 @@ class GoalStore:
             result = change(goal)
             staged = list(effects(goal, result)) if effects is not None else []
             if not staged and _unchanged(goal, raw):
-                if read is not None and attempt == 0:
-                    # Nothing to write, but the caller's copy may be old: the answer must come
-                    # from the stored state, so compare it once (cheap: one round trip).
+                if copied and attempt == 0:
+                    # Nothing to write, but the copy may be old: the answer must come from the
+                    # stored state, so compare it once (cheap: one round trip).
                     stored = self.client.get(key)
                     if stored is None or stored != encoded(raw):
                         raw = stored
                         continue
                 return goal, result  # no transition: no write, no touch, no retention restart
             goal.updated_at = utcnow()
+            written_raw = goal.model_dump_json()
             recorder = self.client.pipeline(transaction=False)  # records commands; never executed
-            recorder.set(key, goal.model_dump_json())
+            recorder.set(key, written_raw)
             _count_tasks(recorder, tasks_before, _active_tasks(goal))
             for write in staged:
                 write.stage(recorder)
@@ -208,12 +220,23 @@ class GoalStore:
             self._reindex(recorder, goal, before)
             written, current = self._cas(key, raw, recorder)
             if written:
+                self._turns.wrote(goal_id, written_raw, goal.updated_at)
                 return goal, result
+            self._turns.forget(goal_id)
             raw = current  # decode raises NotFound if the goal is gone
-            if attempt or read is None:  # a caller's old copy is no conflict: try again at once
+            if attempt or not copied:  # an old copy is no conflict: try again at once
                 conflicts += 1
                 back_off(conflicts)
         raise LockTimeoutError(f"goal {goal_id} kept changing: no update after {MAX_ATTEMPTS} tries")
+
+    def _start(self, goal_id: str, read: Goal | None) -> bytes | str | None:
+        """The state a change starts from: the newer of the caller's copy and the one this process
+        last wrote (None: neither, so read the stored one)."""
+        known = self._turns.last(goal_id)
+        if known is not None and (read is None or known.updated_at >= read.updated_at):
+            return known.raw
+        # The caller's copy is newer when another process changed the goal since this one did.
+        return None if read is None else read.model_dump_json()
 
     def _update_watching(self, goal_id: str, change: Callable[[Goal], R],
                          effects: Callable[[Goal, R], Iterable[Staged]] | None,
@@ -242,6 +265,7 @@ class GoalStore:
                         write.stage(pipe)
                     self._reindex(pipe, goal, before)
                     pipe.execute()
+                    self._turns.forget(goal_id)  # written here without its turn: start afresh
                     return goal, result
                 except redis.WatchError:
                     continue

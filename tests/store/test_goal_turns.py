@@ -1,0 +1,131 @@
+"""One process's writers of a goal take turns from the newest state it knows; other processes'
+writes are still caught by compare-and-set, and what the turns keep is bounded."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from marketing_team.director.launch import build_tasks
+from marketing_team.domain.goal import Category, Goal, PhaseSpec, Plan, Priority, TaskStatus
+from marketing_team.domain.values import new_id, utcnow
+from marketing_team.store.connection import RedisConnection
+from marketing_team.store.goal_turns import KEPT, TURN_WAIT_S, GoalTurns
+from marketing_team.store.goals import GoalStore
+from marketing_team.testing.servers import RunningServer
+
+MEMBERS = 20
+
+
+def _phase_goal() -> Goal:
+    skills = ("copywriting", "copy-editing", "email-sequence", "page-cro", "form-cro") * 4
+    plan = Plan(phases=(PhaseSpec(name="1", skills=skills, parallel=True),), source="routing")
+    goal_id = new_id("goal")
+    return Goal(id=goal_id, description="Twenty at once", category=Category.CONTENT,
+                priority=Priority.P1, plan=plan, tasks=build_tasks(goal_id, plan, Priority.P1, "x"))
+
+
+@pytest.fixture
+def store(redis_server: RunningServer, redis_client: redis.Redis) -> Iterator[GoalStore]:
+    yield GoalStore(RedisConnection(redis_server.url), 3600)
+
+
+def test_twenty_threads_recording_at_once_from_one_old_copy_each_compute_their_change_once(
+        store: GoalStore) -> None:
+    # Given a goal every member read before any of them wrote (as the gate reads it)
+    goal = _phase_goal()
+    store.create(goal)
+    read = store.load(goal.id)
+    runs: Counter[str] = Counter()
+    start = threading.Barrier(MEMBERS)
+
+    def record(task_id: str) -> None:
+        def change(g: Goal) -> None:
+            runs[task_id] += 1
+            g.task(task_id).move(TaskStatus.IN_PROGRESS)
+        start.wait()
+        store.update(goal.id, change, read=read)
+
+    # When all twenty members of the phase record at the same moment in one process
+    threads = [threading.Thread(target=record, args=(t.id,)) for t in goal.tasks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then every change landed, each computed once: none was refused and computed again
+    assert all(t.status is TaskStatus.IN_PROGRESS for t in store.load(goal.id).tasks)
+    assert sorted(runs.values()) == [1] * MEMBERS
+
+
+def test_a_write_by_another_process_is_caught_and_the_change_made_again_on_it(
+        store: GoalStore, redis_server: RunningServer) -> None:
+    goal = _phase_goal()
+    store.create(goal)
+    first, second, third = (t.id for t in goal.tasks[:3])
+    elsewhere = GoalStore(RedisConnection(redis_server.url), 3600)  # another process's store
+    store.update(goal.id, lambda g: g.task(first).move(TaskStatus.IN_PROGRESS))
+    elsewhere.update(goal.id, lambda g: g.task(second).move(TaskStatus.IN_PROGRESS))
+
+    runs: list[str] = []
+
+    def change(g: Goal) -> None:
+        runs.append(g.task(second).status.value)
+        g.task(third).move(TaskStatus.IN_PROGRESS)
+
+    # This process last knew the goal before the other's write: its first try is refused
+    store.update(goal.id, change)
+
+    stored = store.load(goal.id)
+    assert [stored.task(t).status for t in (first, second, third)] == [TaskStatus.IN_PROGRESS] * 3
+    assert runs == ["pending", "in_progress"]
+    # ... and a caller holding the other's newer state starts from it (computed once)
+    again: list[str] = []
+    latest = elsewhere.update(goal.id, lambda g: g.task(first).move(TaskStatus.COMPLETED))[0]
+    store.update(goal.id, lambda g: again.append(g.task(first).status.value), read=latest)
+    assert again == ["completed"]
+
+
+def test_turns_keep_a_bounded_number_of_states_and_no_turn_nobody_holds() -> None:
+    turns = GoalTurns()
+    ids = [new_id("goal") for _ in range(KEPT + 10)]
+    for goal_id in ids:
+        with turns.turn(goal_id):
+            turns.wrote(goal_id, "{}", utcnow())
+
+    assert turns.last(ids[0]) is None and turns.last(ids[-1]) is not None
+    assert sum(turns.last(goal_id) is not None for goal_id in ids) == KEPT
+    assert turns.held() == 0
+
+
+def test_a_forked_child_does_not_inherit_a_turn_another_thread_held() -> None:
+    turns = GoalTurns()
+    goal_id = new_id("goal")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with turns.turn(goal_id):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: the holder thread does not exist here
+            started = time.monotonic()
+            with turns.turn(goal_id):
+                pass
+            os._exit(0 if time.monotonic() - started < TURN_WAIT_S / 2 else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        holder.join()
+    assert os.waitstatus_to_exitcode(status) == 0
