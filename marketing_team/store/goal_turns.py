@@ -60,8 +60,12 @@ class GoalTurns:
         with self._lock:
             turn = self._turns.setdefault(goal_id, _Turn())
             turn.waiting += 1
-        taken = turn.lock.acquire(timeout=TURN_WAIT_S)
+        # The wait is inside the try: an exception raised in this thread at any point (a soft
+        # time limit, Ctrl-C) still counts the writer out, so the turn is dropped when nobody is
+        # left, even one whose lock was taken just before the exception (others then start anew).
+        taken = False
         try:
+            taken = turn.lock.acquire(timeout=TURN_WAIT_S)
             yield
         finally:
             if taken:

@@ -4,6 +4,8 @@ writes are still caught by compare-and-set, and what the turns keep is bounded."
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -129,3 +131,82 @@ def test_a_forked_child_does_not_inherit_a_turn_another_thread_held() -> None:
         release.set()
         holder.join()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+class _Interrupted(Exception):
+    """What Celery's soft time limit (or Ctrl-C) raises in a task's thread at any point."""
+
+
+def _holding(turns: GoalTurns, goal_id: str) -> tuple[threading.Thread, threading.Event]:
+    """Another thread that holds the goal's turn until the returned event is set."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with turns.turn(goal_id):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    return holder, release
+
+
+def test_a_writer_interrupted_while_it_waits_for_the_turn_leaves_no_turn_behind() -> None:
+    # Given a goal whose turn another thread holds
+    turns = GoalTurns()
+    goal_id = new_id("goal")
+    holder, release = _holding(turns, goal_id)
+
+    # When a writer waiting for it is interrupted by a signal (as a soft time limit raises)
+    def interrupt(signum: int, frame: object) -> None:
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, TURN_WAIT_S / 10)
+    try:
+        with pytest.raises(_Interrupted), turns.turn(goal_id):
+            pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        release.set()
+        holder.join()
+
+    # Then once the holder is done, nobody holds or waits for the turn: it is not kept
+    assert turns.held() == 0
+
+
+def test_a_writer_interrupted_just_as_it_takes_the_turn_keeps_no_other_writer_waiting() -> None:
+    # Given a writer interrupted right after its turn was taken, before it could use it: the
+    # profile hook raises where a signal's handler would run after the lock's acquire returned
+    turns = GoalTurns()
+    goal_id = new_id("goal")
+
+    def interrupt_after_acquire(frame: object, event: str, arg: object) -> None:
+        if event == "c_return" and getattr(arg, "__name__", "") == "acquire":
+            sys.setprofile(None)
+            raise _Interrupted
+
+    sys.setprofile(interrupt_after_acquire)
+    try:
+        with pytest.raises(_Interrupted), turns.turn(goal_id):
+            pass
+    finally:
+        sys.setprofile(None)
+
+    # When another thread of the process writes the goal
+    waited: list[float] = []
+
+    def write() -> None:
+        started = time.monotonic()
+        with turns.turn(goal_id):
+            waited.append(time.monotonic() - started)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join()
+
+    # Then it takes the turn at once, not after giving up waiting for it
+    assert waited[0] < TURN_WAIT_S / 2
+    assert turns.held() == 0
