@@ -72,7 +72,7 @@ class GoalTurns:
                 turn.lock.release()
             with self._lock:
                 turn.waiting -= 1
-                if not turn.waiting:
+                if not turn.waiting and self._turns.get(goal_id) is turn:  # not one reset by a fork
                     del self._turns[goal_id]
 
     def held(self) -> int:

@@ -210,3 +210,24 @@ def test_a_writer_interrupted_just_as_it_takes_the_turn_keeps_no_other_writer_wa
     # Then it takes the turn at once, not after giving up waiting for it
     assert waited[0] < TURN_WAIT_S / 2
     assert turns.held() == 0
+
+
+def test_a_child_forked_while_its_own_thread_holds_a_turn_ends_that_turn_cleanly() -> None:
+    # Given a thread that forks while it holds a goal's turn (the child starts with no turns)
+    turns = GoalTurns()
+    holding = turns.turn(new_id("goal"))
+    holding.__enter__()
+    pid = os.fork()
+    if pid == 0:  # the child: leaving the turn it inherited is no error and keeps none
+        code = 1
+        try:
+            holding.__exit__(None, None, None)
+            code = 0 if turns.held() == 0 else 2
+        finally:
+            os._exit(code)
+    holding.__exit__(None, None, None)
+
+    # Then the child left its turn as the parent did
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert turns.held() == 0
