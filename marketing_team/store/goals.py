@@ -206,6 +206,7 @@ class GoalStore:
                     # stored state, so compare it once (cheap: one round trip).
                     stored = self.client.get(key)
                     if stored is None or stored != encoded(raw):
+                        self._turns.forget(goal_id)  # what this process knew is old, as a refusal says
                         raw = stored
                         continue
                 return goal, result  # no transition: no write, no touch, no retention restart

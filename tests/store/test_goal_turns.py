@@ -231,3 +231,24 @@ def test_a_child_forked_while_its_own_thread_holds_a_turn_ends_that_turn_cleanly
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert turns.held() == 0
+
+
+def test_a_state_found_old_by_a_change_that_writes_nothing_is_not_started_from_again(
+        store: GoalStore, redis_server: RunningServer) -> None:
+    # Given a goal this process wrote, then another process changed
+    goal = _phase_goal()
+    store.create(goal)
+    store.update(goal.id, lambda g: g.task(goal.tasks[0].id).move(TaskStatus.IN_PROGRESS))
+    elsewhere = GoalStore(RedisConnection(redis_server.url), 3600)  # another process's store
+    elsewhere.update(goal.id, lambda g: g.task(goal.tasks[1].id).move(TaskStatus.IN_PROGRESS))
+    seen: list[str] = []
+
+    def look(g: Goal) -> None:  # a check that changes nothing (a chord join finding no move)
+        seen.append(g.task(goal.tasks[1].id).status.value)
+
+    # When two such checks run, the first finds what this process knew to be old
+    store.update(goal.id, look)
+    store.update(goal.id, look)
+
+    # Then only the first was computed on the old state: the second starts from the stored one
+    assert seen == ["pending", "in_progress", "in_progress"]
