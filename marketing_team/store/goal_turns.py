@@ -22,7 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 TURN_WAIT_S = 2.0  # past this a writer goes ahead without its turn (compare-and-set still decides)
-KEPT = 256  # goals whose last state is kept (the least recently written are forgotten first)
+# Goals whose last state is kept, and their characters in all (a 100-task goal is ~350 KB): the
+# least recently written are forgotten first, past either bound.
+KEPT = 256
+KEPT_CHARS = 16_000_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class GoalTurns:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._known: OrderedDict[str, Known] = OrderedDict()
+        self._chars = 0  # the kept states' characters in all
         self._turns: dict[str, _Turn] = {}
         _EVERY.add(self)
 
@@ -88,15 +92,26 @@ class GoalTurns:
     def wrote(self, goal_id: str, raw: str, updated_at: datetime) -> None:
         """Remember the state a write of this process stored."""
         with self._lock:
+            self._drop(goal_id)
             self._known[goal_id] = Known(raw, updated_at)
-            self._known.move_to_end(goal_id)
-            while len(self._known) > KEPT:
-                self._known.popitem(last=False)
+            self._chars += len(raw)
+            while len(self._known) > KEPT or self._chars > KEPT_CHARS:
+                self._drop(next(iter(self._known)))
 
     def forget(self, goal_id: str) -> None:
         """Another process wrote the goal since: what this one knows is old."""
         with self._lock:
-            self._known.pop(goal_id, None)
+            self._drop(goal_id)
+
+    def kept_chars(self) -> int:
+        """The characters of every state kept (bounded by KEPT_CHARS)."""
+        with self._lock:
+            return self._chars
+
+    def _drop(self, goal_id: str) -> None:
+        known = self._known.pop(goal_id, None)
+        if known is not None:
+            self._chars -= len(known.raw)
 
 
 _EVERY: weakref.WeakSet[GoalTurns] = weakref.WeakSet()

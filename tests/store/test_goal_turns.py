@@ -18,7 +18,7 @@ from marketing_team.director.launch import build_tasks
 from marketing_team.domain.goal import Category, Goal, PhaseSpec, Plan, Priority, TaskStatus
 from marketing_team.domain.values import new_id, utcnow
 from marketing_team.store.connection import RedisConnection
-from marketing_team.store.goal_turns import KEPT, TURN_WAIT_S, GoalTurns
+from marketing_team.store.goal_turns import KEPT, KEPT_CHARS, TURN_WAIT_S, GoalTurns
 from marketing_team.store.goals import GoalStore
 from marketing_team.testing.servers import RunningServer
 
@@ -252,3 +252,16 @@ def test_a_state_found_old_by_a_change_that_writes_nothing_is_not_started_from_a
 
     # Then only the first was computed on the old state: the second starts from the stored one
     assert seen == ["pending", "in_progress", "in_progress"]
+
+
+def test_turns_keep_states_of_a_bounded_size_however_large_the_goals() -> None:
+    turns = GoalTurns()
+    big = "x" * (KEPT_CHARS // 10)
+    ids = [new_id("goal") for _ in range(25)]
+    for goal_id in ids:
+        turns.wrote(goal_id, big, utcnow())
+    turns.wrote(ids[-1], "{}", utcnow())  # a goal written again counts once, at its new size
+
+    assert turns.kept_chars() <= KEPT_CHARS
+    assert turns.last(ids[0]) is None and turns.last(ids[-1]) is not None
+    assert turns.kept_chars() == sum(len(k.raw) for g in ids if (k := turns.last(g)) is not None)
