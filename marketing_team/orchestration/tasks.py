@@ -167,9 +167,10 @@ def _review(task: Task, rt: Runtime, claimed: Claim, run: int, busy: int) -> dic
     finally:
         step_end.release_at_end(rt, claimed.lease)
     if step in (NextStep.REVISE, NextStep.RETRY):
-        # The revision runs as a new draft + review. Published, not spliced with Task.replace
-        # (which raises Ignore and has Celery format two tracebacks, ~5 ms a revision): a
-        # phase advances by its last task out, so a chord join firing now changes nothing.
+        # The revision runs as a new step (a draft and its review). Published, not spliced with
+        # Task.replace (which raises Ignore and has Celery format two tracebacks, ~5 ms a
+        # revision): a phase advances by its last task out, so a chord join firing now changes
+        # nothing.
         dispatch.publish_revision(task.app, goal.task(task_id), run)
         return {"task_id": task_id, "decision": step.value}
     dispatch.follow(task.app, rt, goal, move)

@@ -1,9 +1,10 @@
 """Goal state in Redis: one JSON document per goal, changed by compare-and-set, with sorted indexes.
 
-A change is a pure function of the goal; `update` runs it under WATCH/MULTI and retries on a
-conflict, so two workers on two machines never lose each other's writes. Side effects that must
-happen exactly once with a state transition (a review item, a learning) are staged by the caller
-and committed in the same MULTI. Settled goals expire after the retention period; their exported
+A change is a pure function of the goal; `update` runs it and writes the result with a
+compare-and-set script, computing again from the stored state on a conflict, so two workers on two
+machines never lose each other's writes (one process's own writers take turns: `goal_turns`).
+Side effects that must happen exactly once with a state transition (a review item, a learning)
+are staged by the caller and committed by the same script. Settled goals expire after the retention period; their exported
 folder is the archive.
 """
 
