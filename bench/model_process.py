@@ -16,13 +16,29 @@ from typing import IO
 STOP_TIMEOUT_S = 5.0
 
 
+# How an agent framework that parses its model's text (CrewAI) is told the answer is final.
+FINAL_ANSWER = "Thought: I now can give a great answer\nFinal Answer: "
+
+
 def main() -> None:
-    """The child: print the URL, then answer "count" lines with how many requests came, until EOF."""
-    from marketing_team.testing.fake_anthropic import FakeAnthropic
+    """The child: print the URL, then answer "count" lines with how many requests came, until EOF.
+
+    Arguments: the latency in seconds, then optionally `final-answer` (each answer is written as
+    a CrewAI agent's final answer).
+    """
+    from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
     from marketing_team.testing.team_responder import offline_responder
 
     latency_s = float(sys.argv[1])
-    with FakeAnthropic(responder=offline_responder(lambda _: latency_s)) as fake:
+    offline = offline_responder(lambda _: latency_s)
+
+    def final(request: RecordedRequest) -> FakeReply:
+        reply = offline(request)
+        return FakeReply(content=FINAL_ANSWER + reply.content, input_tokens=reply.input_tokens,
+                         output_tokens=reply.output_tokens, delay_s=reply.delay_s)
+
+    framed = sys.argv[2:3] == ["final-answer"]
+    with FakeAnthropic(responder=final if framed else offline) as fake:
         print(fake.url, flush=True)
         for line in sys.stdin:
             if line.strip() == "count":
@@ -45,9 +61,13 @@ class RemoteModel:
 
 
 @contextmanager
-def http_model(latency_s: float) -> Iterator[RemoteModel]:
-    """Start the model process, yield it once it listens, stop it at the end."""
-    process = subprocess.Popen([sys.executable, "-m", "bench.model_process", str(latency_s)],
+def http_model(latency_s: float, final_answer: bool = False) -> Iterator[RemoteModel]:
+    """Start the model process, yield it once it listens, stop it at the end.
+
+    final_answer: write each answer as a CrewAI agent's final answer.
+    """
+    args = [sys.executable, "-m", "bench.model_process", str(latency_s)]
+    process = subprocess.Popen([*args, "final-answer"] if final_answer else args,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert process.stdin is not None and process.stdout is not None
     try:
