@@ -109,16 +109,7 @@ def test_turns_keep_a_bounded_number_of_states_and_no_turn_nobody_holds() -> Non
 def test_a_forked_child_does_not_inherit_a_turn_another_thread_held() -> None:
     turns = GoalTurns()
     goal_id = new_id("goal")
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with turns.turn(goal_id):
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(10)
+    holder, release = _holding(turns, goal_id)
     try:
         pid = os.fork()
         if pid == 0:  # the child: the holder thread does not exist here
