@@ -8,9 +8,11 @@ from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
 from marketing_team.director import prompt_inputs
+from marketing_team.director.decision import Applied, Decision, Reviewed
 from marketing_team.director.phases import ACTIVE
 from marketing_team.director.prompts import skill_message, system_blocks
 from marketing_team.director.runtime import Runtime
+from marketing_team.director.structural_review import structural_review
 from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.domain.goal import Goal, TaskRecord, TaskStatus, deliverable_name
 from marketing_team.observability import progress
@@ -158,23 +160,25 @@ def deliverable_body(rt: Runtime, goal_id: str, name: str) -> str | None:
 
 @dataclass(frozen=True)
 class Drafted:
-    """A skill run's end: the task and goal as its record left them, and the document it stored.
+    """A skill run's end: the task as its record made it, and the goal as the write left it.
 
-    recorded: False for a late copy, whose draft the step had moved on without (nothing stored).
+    reviewed: the structural review's outcome, when the run reviewed its own draft and its record
+    applied the decision (None otherwise, and for a late copy the step had moved on without).
     """
 
     task: TaskRecord
     goal: Goal
-    document: str
-    recorded: bool
+    reviewed: Reviewed | None = None
 
 
 def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
-              read: Goal | None = None, inputs: prompt_inputs.PromptInputs | None = None) -> Drafted:
+              read: Goal | None = None, inputs: prompt_inputs.PromptInputs | None = None,
+              review_own: bool = False) -> Drafted:
     """Produce the task's deliverable for its current revision and record it as completed.
 
     read: the goal as its claim left it (saves a read; a stale copy only costs the record a retry);
-    inputs: the prompt inputs its claim read (else they are read here).
+    inputs: the prompt inputs its claim read (else they are read here); review_own: the step's
+    review is structural only, so its verdict is applied in the draft's own record (one write).
     """
     goal = read if read is not None else rt.goals.load(goal_id)
     task = goal.task(task_id)
@@ -197,8 +201,12 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
     # Written in the transaction that records the step as completed: never one without the other.
     text = frontmatter.dump(meta, reply.text.rstrip() + "\n")
     document = rt.documents.staged(goal_id, name, text)
+    # A structural-only review is decided here, and the record applies it: one write for both.
+    decision = None
+    if review_own:
+        decision = Decision(rt, task, name, structural_review(prompt_inputs.body(name, text) or "", spec))
 
-    def record(goal: Goal) -> TaskRecord:
+    def record(goal: Goal) -> tuple[TaskRecord, Applied]:
         current = goal.task(task_id)
         if current.revision == task.revision:
             # What the meter settled, reply by reply (as the ledger rounds it): counted also
@@ -210,11 +218,12 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
                 current.tokens_out += reply.usage.output_tokens
             goal.charge(task_id, llm.charges)
         if current.revision != task.revision or current.status is not TaskStatus.IN_PROGRESS:
-            return current.model_copy()  # a late copy: the step moved on without it
+            return current.model_copy(), None  # a late copy: the step moved on without it
         current.model = reply.model
         current.output = name
         current.move(TaskStatus.COMPLETED)
-        return current.model_copy()
+        drafted = current.model_copy()
+        return drafted, decision.change(goal) if decision is not None else None
 
     completed = progress.Notice(goal_id, "task_completed", task_id=task_id, skill=task.skill,
                                 revision=task.revision, cost_usd=str(reply.cost_usd), document=name)
@@ -222,13 +231,17 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
     def landed(done: TaskRecord) -> bool:
         return done.output == name and done.status is TaskStatus.COMPLETED
 
-    def effects(goal: Goal, done: TaskRecord) -> list[Staged]:
-        return [document, completed] if landed(done) else []
+    def effects(goal: Goal, recorded: tuple[TaskRecord, Applied]) -> list[Staged]:
+        done, applied = recorded
+        if not landed(done):
+            return []
+        return [document, completed, *(decision.effects(goal, applied) if decision is not None else [])]
 
-    after, done = rt.goals.update(goal_id, record, effects, read=goal)
+    after, (done, applied) = rt.goals.update(goal_id, record, effects, read=goal)
     log.info("skill finished", extra={"event": "skill_finished", "goal_id": goal_id, "task_id": task_id,
                                       "skill": task.skill, "model": reply.model, "fresh_call": llm.fresh,
                                       "cost_usd": str(reply.cost_usd)})
     if not landed(done):
         progress.send(rt.redis, completed)  # a late copy: announced all the same, as before
-    return Drafted(done, after, text, landed(done))
+    reviewed = decision.outcome(after, applied) if decision is not None and applied is not None else None
+    return Drafted(done, after, reviewed)

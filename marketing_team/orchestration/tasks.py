@@ -17,6 +17,7 @@ from celery.exceptions import Ignore
 
 from marketing_team.catalog.specs import Catalog
 from marketing_team.director import failures, flow, phases, skill_run
+from marketing_team.director.decision import Reviewed
 from marketing_team.director.review_policy import NextStep
 from marketing_team.director.runtime import Runtime
 from marketing_team.director.skill_run import Claim
@@ -117,8 +118,9 @@ def skill_body(task: Task, goal_id: str, task_id: str, run: int = 0, busy: int =
                reviews: bool = False) -> Any:
     """Draft the task's deliverable unless that is not this message's to do; its review follows.
 
-    reviews: no review task is chained (the review is structural only), so this task reviews
-    the draft it recorded, or the one a copy recorded before it died.
+    reviews: no review task is chained (the review is structural only), so the draft's record
+    applies its verdict in the same goal write; a copy that finds a draft recorded but not
+    reviewed (an older message's, or one whose worker died) reviews it.
     """
     rt = runtime_of(task.app)
     claimed = skill_run.claim(rt, goal_id, task_id, run, read=task_gate.admitted(task, goal_id))
@@ -127,7 +129,7 @@ def skill_body(task: Task, goal_id: str, task_id: str, run: int = 0, busy: int =
     if claimed.action != "run":
         return _ended(task, rt, claimed, busy)
     try:
-        drafted = _run(task, rt, claimed, busy)
+        drafted = _run(task, rt, claimed, busy, reviews)
     except _Failed as failed:
         return _failed(task.app, rt, goal_id, task_id, str(failed))
     except ProviderBillingError as exc:
@@ -139,10 +141,8 @@ def skill_body(task: Task, goal_id: str, task_id: str, run: int = 0, busy: int =
     result = {"task_id": task_id, "status": "completed", "skill": done.skill, "model": done.model,
               "tokens_in": done.tokens_in, "tokens_out": done.tokens_out,
               "cost_usd": str(done.cost_usd)}
-    if reviews and drafted.recorded:
-        # The draft under this task's lease still: no second claim, nothing read again.
-        own = Claim("run", done, goal=drafted.goal, draft=skill_run.Stored(drafted.document))
-        result["decision"] = _review(task, rt, own, run, busy)["decision"]
+    if drafted.reviewed is not None:  # the record applied its own structural review's verdict
+        result["decision"] = _after_review(task, rt, drafted.reviewed, task_id, run)["decision"]
     return result
 
 
@@ -156,9 +156,9 @@ def _review(task: Task, rt: Runtime, claimed: Claim, run: int, busy: int) -> dic
     # After the transient retries are spent the structural review decides alone.
     used = _faults(task, busy)
     try:
-        step, move, goal = flow.review_task(rt, goal_id, task_id, model,
-                                            model_allowed=used < MAX_TRANSIENT_RETRIES,
-                                            read=claimed.goal, tier=tier, draft=claimed.draft)
+        reviewed = flow.review_task(rt, goal_id, task_id, model,
+                                    model_allowed=used < MAX_TRANSIENT_RETRIES,
+                                    read=claimed.goal, tier=tier, draft=claimed.draft)
     except LLMTransientError as exc:
         raise task.retry(exc=exc, countdown=2 ** (used + 1),
                          max_retries=task.request.retries + 1) from None
@@ -166,6 +166,12 @@ def _review(task: Task, rt: Runtime, claimed: Claim, run: int, busy: int) -> dic
         return _untrusted(task.app, rt, goal_id, task_id, exc)
     finally:
         step_end.release_at_end(rt, claimed.lease)
+    return _after_review(task, rt, reviewed, task_id, run)
+
+
+def _after_review(task: Task, rt: Runtime, reviewed: Reviewed, task_id: str, run: int) -> dict[str, str]:
+    """Do what a review's decision asks: publish the revision, or the phase the goal moved to."""
+    step, move, goal = reviewed
     if step in (NextStep.REVISE, NextStep.RETRY):
         # The revision runs as a new step (a draft and its review). Published, not spliced with
         # Task.replace (which raises Ignore and has Celery format two tracebacks, ~5 ms a
@@ -181,13 +187,13 @@ class _Failed(Exception):
     """A skill run that failed for good; the message is its typed reason."""
 
 
-def _run(task: Task, rt: Runtime, claimed: Claim, busy: int) -> skill_run.Drafted:
+def _run(task: Task, rt: Runtime, claimed: Claim, busy: int, reviews: bool) -> skill_run.Drafted:
     """One model run of the skill; transient faults retry the whole task, others fail it."""
     spec = rt.catalog.skill(claimed.task.skill)
     model = rt.model_for(rt.budget.effective_tier(spec.tier, task_gate.admitted_level(task)))
     try:
         return skill_run.run_skill(rt, claimed.task.goal_id, claimed.task.id, model, read=claimed.goal,
-                                   inputs=claimed.inputs)
+                                   inputs=claimed.inputs, review_own=reviews)
     except (BudgetError, ProviderBillingError):
         raise  # not a skill failure: the step parks, or the goal stops
     except LLMTransientError as exc:

@@ -149,7 +149,7 @@ def test_a_crash_right_after_a_budget_deferral_leaves_the_step_parked_for_a_late
     assert done.status is GoalStatus.COMPLETED, done.status_reason
 
 
-def test_a_p3_chord_member_killed_between_its_drafts_record_and_its_own_review_is_reviewed_once(
+def test_a_p3_chord_member_killed_right_after_its_drafts_record_is_decided_and_not_drafted_again(
         redis_server: RunningServer, proxy: FaultProxy, fake: FakeAnthropic, tmp_path: Path) -> None:
     # Given a P3 goal, whose steps review their own drafts, starting with a parallel phase
     rt = _runtime(redis_server, fake, tmp_path / "ws")
@@ -161,16 +161,19 @@ def test_a_p3_chord_member_killed_between_its_drafts_record_and_its_own_review_i
         proxy.freeze_after(writes("mt:goal:", "EVALSHA", containing=b'"task_completed"'))
         dispatch.start(app, rt, goal.id)
 
-        # When the worker dies right after a chord member recorded its draft, before its review
+        # When the worker dies right after a chord member's draft was recorded
         assert proxy.frozen.wait(60), "no draft was recorded"
         _kill(worker)
     finally:
         stop(worker)
     proxy.heal()
-    drafted = [t for t in rt.goals.load(goal.id).tasks if t.status is TaskStatus.COMPLETED]
-    assert len(drafted) == 1 and unaccounted_goals(rt) == []
 
-    # Then another worker reviews that draft without drafting it again, and the goal completes
+    # Then the record carried the review's decision: no draft waits unreviewed ...
+    tasks = rt.goals.load(goal.id).tasks
+    assert [t.status for t in tasks if t.output] == [TaskStatus.APPROVED]
+    assert not any(t.status is TaskStatus.COMPLETED for t in tasks) and unaccounted_goals(rt) == []
+
+    # ... and another worker finishes the goal without drafting that step again
     second = spawn_worker(_env(redis_server.url, fake, tmp_path / "ws"), tmp_path / "w2.log", name="w2")
     try:
         done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 90, "the goal")
