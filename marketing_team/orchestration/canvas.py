@@ -79,14 +79,22 @@ def phase_canvas(app: Celery, goal: Goal, index: int, tasks: list[TaskRecord] | 
     return chain(*steps, join_signature(app, goal, index))
 
 
+def still_owed(goal: Goal, task: TaskRecord) -> list[TaskRecord]:
+    """What a task's message still owes: the task unless it is finished, and in a sequential phase
+    the unfinished ones chained after it (a message that died after its task's final write never
+    published them)."""
+    if goal.plan.phases[task.phase_index].parallel:
+        return [task] if runnable(task) else []
+    siblings = goal.phase_tasks(task.phase_index)
+    start = [t.id for t in siblings].index(task.id)
+    return [t for t in siblings[start:] if runnable(t)]
+
+
 def resume_canvas(app: Celery, goal: Goal, task: TaskRecord) -> Signature:
-    """A task taken over from a silent worker: it, the later ones of a sequential phase, the join."""
-    siblings = [t for t in goal.phase_tasks(task.phase_index) if runnable(t)]
-    ids = [t.id for t in siblings]
-    if task.id not in ids:
+    """A task taken over from a silent worker: what its message still owed, then the join."""
+    chosen = still_owed(goal, task)
+    if not chosen:
         return _join_alone(app, goal, task.phase_index)
-    start = ids.index(task.id)
-    chosen = siblings[start:start + 1] if goal.plan.phases[task.phase_index].parallel else siblings[start:]
     return chain(*[step_signature(app, t, goal.run) for t in chosen],
                  join_signature(app, goal, task.phase_index))
 

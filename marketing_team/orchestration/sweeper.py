@@ -31,7 +31,7 @@ from marketing_team.domain.errors import MarketingTeamError
 from marketing_team.domain.goal import Goal, GoalStatus
 from marketing_team.observability.processes import set_stopping
 from marketing_team.orchestration import dispatch, task_gate
-from marketing_team.orchestration.canvas import runnable
+from marketing_team.orchestration.canvas import runnable, still_owed
 from marketing_team.orchestration.context import own_runtime
 from marketing_team.orchestration.queues import goals_with_messages
 from marketing_team.store.leases import Lease
@@ -148,7 +148,9 @@ def _take_over(app: Celery, rt: Runtime, report: SweepReport) -> None:
 
 def _republish(app: Celery, goal: Goal, lease: Lease) -> None:
     task = goal.task(lease.task_id)
-    if runnable(task):
+    # Also when its holder died right after the task's final write: the rest of its chain was
+    # never published (a second copy of a step that was is a busy no-op).
+    if still_owed(goal, task):
         dispatch.republish_task(app, goal, task)
 
 

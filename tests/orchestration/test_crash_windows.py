@@ -23,12 +23,21 @@ from celery import Celery
 
 from marketing_team.budget.policy import to_micros
 from marketing_team.config.settings import load_settings
-from marketing_team.director.launch import plan_pipeline
+from marketing_team.director.launch import build_tasks, plan_pipeline
 from marketing_team.director.runtime import Runtime, build_runtime
 from marketing_team.domain.event import Event
-from marketing_team.domain.goal import GoalStatus, Priority, TaskStatus
+from marketing_team.domain.goal import (
+    Category,
+    Goal,
+    GoalStatus,
+    PhaseSpec,
+    Plan,
+    Priority,
+    TaskStatus,
+)
 from marketing_team.domain.review import SCORE_DIMENSIONS
 from marketing_team.domain.review_item import ItemStatus
+from marketing_team.domain.values import new_id
 from marketing_team.orchestration import dispatch
 from marketing_team.orchestration.app import build_app
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
@@ -177,6 +186,49 @@ def test_a_p3_chord_member_killed_right_after_its_drafts_record_is_decided_and_n
     second = spawn_worker(_env(redis_server.url, fake, tmp_path / "ws"), tmp_path / "w2.log", name="w2")
     try:
         done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 90, "the goal")
+    finally:
+        stop(second)
+    assert done.status is GoalStatus.COMPLETED, done.status_reason
+    assert all(t.status is TaskStatus.APPROVED and t.revision == 0 for t in done.tasks)
+    assert sorted(skill_of(r) or "" for r in fake.requests) == sorted(t.skill for t in done.tasks)
+
+
+def _sequential_p3_goal(rt: Runtime, skills: tuple[str, ...]) -> Goal:
+    """A P3 goal of one phase whose skills run in order (a chain of self-reviewing drafts)."""
+    plan = Plan(source="routing", phases=(PhaseSpec(name="1. in order", skills=skills),))
+    goal_id = new_id("goal")
+    return Goal(id=goal_id, description="Lift signups", category=Category.CONTENT,
+                priority=Priority.P3, plan=plan, provider="anthropic",
+                catalog_fingerprint=rt.catalog.fingerprint,
+                tasks=build_tasks(goal_id, plan, Priority.P3, "Lift signups"))
+
+
+def test_a_p3_chain_member_killed_right_after_its_drafts_record_lets_the_chain_go_on_within_a_minute(
+        redis_server: RunningServer, proxy: FaultProxy, fake: FakeAnthropic, tmp_path: Path) -> None:
+    # Given a P3 goal whose one phase runs two self-reviewing steps in order (one chain)
+    rt = _runtime(redis_server, fake, tmp_path / "ws")
+    app = build_app(rt.settings, broker_url=redis_server.broker_url)
+    goal = _sequential_p3_goal(rt, ("marketing-psychology", "copywriting"))
+    rt.goals.create(goal)
+    worker = spawn_worker(_env(proxy.url, fake, tmp_path / "ws"), tmp_path / "w1.log", name="w1")
+    try:
+        proxy.freeze_after(writes("mt:goal:", "EVALSHA", containing=b'"task_completed"'))
+        dispatch.start(app, rt, goal.id)
+
+        # When the worker dies right after the first step's draft was recorded (and decided),
+        # before the chain's next step was published
+        assert proxy.frozen.wait(60), "no draft was recorded"
+        _kill(worker)
+    finally:
+        stop(worker)
+    proxy.heal()
+    assert [t.status for t in rt.goals.load(goal.id).tasks] == [TaskStatus.APPROVED, TaskStatus.PENDING]
+
+    # Then another worker runs the rest of the chain once the dead lease lapsed (3 s here), not
+    # after the stuck check's window (the hard time limit) or the visibility timeout
+    second = spawn_worker(_env(redis_server.url, fake, tmp_path / "ws"), tmp_path / "w2.log", name="w2")
+    try:
+        done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 60, "the goal")
     finally:
         stop(second)
     assert done.status is GoalStatus.COMPLETED, done.status_reason
