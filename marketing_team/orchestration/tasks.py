@@ -120,7 +120,7 @@ def skill_body(task: Task, goal_id: str, task_id: str, run: int = 0, busy: int =
 
     reviews: no review task is chained (the review is structural only), so the draft's record
     applies its verdict in the same goal write; a copy that finds a draft recorded but not
-    reviewed (an older message's, or one whose worker died) reviews it.
+    reviewed (by a message published before drafts reviewed themselves) reviews it.
     """
     rt = runtime_of(task.app)
     claimed = skill_run.claim(rt, goal_id, task_id, run, read=task_gate.admitted(task, goal_id))
