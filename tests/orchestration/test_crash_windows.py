@@ -158,39 +158,50 @@ def test_a_crash_right_after_a_budget_deferral_leaves_the_step_parked_for_a_late
     assert done.status is GoalStatus.COMPLETED, done.status_reason
 
 
-def test_a_p3_chord_member_killed_right_after_its_drafts_record_is_decided_and_not_drafted_again(
-        redis_server: RunningServer, proxy: FaultProxy, fake: FakeAnthropic, tmp_path: Path) -> None:
-    # Given a P3 goal, whose steps review their own drafts, starting with a parallel phase
-    rt = _runtime(redis_server, fake, tmp_path / "ws")
-    app = build_app(rt.settings, broker_url=redis_server.broker_url)
-    worker = spawn_worker(_env(proxy.url, fake, tmp_path / "ws"), tmp_path / "w1.log", name="w1")
+def _killed_after_a_draft(server: RunningServer, proxy: FaultProxy, fake: FakeAnthropic,
+                          workspace: Path, rt: Runtime, goal: Goal) -> None:
+    """Start the goal on a worker behind the proxy and SIGKILL it right after a draft's record."""
+    app = build_app(rt.settings, broker_url=server.broker_url)
+    rt.goals.create(goal)
+    worker = spawn_worker(_env(proxy.url, fake, workspace), workspace.parent / "w1.log", name="w1")
     try:
-        goal = plan_pipeline(rt, "Copywriting Review Chain", Priority.P3)
-        rt.goals.create(goal)
         proxy.freeze_after(writes("mt:goal:", "EVALSHA", containing=b'"task_completed"'))
         dispatch.start(app, rt, goal.id)
-
-        # When the worker dies right after a chord member's draft was recorded
         assert proxy.frozen.wait(60), "no draft was recorded"
         _kill(worker)
     finally:
         stop(worker)
     proxy.heal()
 
-    # Then the record carried the review's decision: no draft waits unreviewed ...
-    tasks = rt.goals.load(goal.id).tasks
-    assert [t.status for t in tasks if t.output] == [TaskStatus.APPROVED]
-    assert not any(t.status is TaskStatus.COMPLETED for t in tasks) and unaccounted_goals(rt) == []
 
-    # ... and another worker finishes the goal without drafting that step again
-    second = spawn_worker(_env(redis_server.url, fake, tmp_path / "ws"), tmp_path / "w2.log", name="w2")
+def _finished_once_by_another_worker(server: RunningServer, fake: FakeAnthropic, workspace: Path,
+                                     rt: Runtime, goal: Goal, within_s: float) -> None:
+    """A second worker completes the goal in time, every step approved and drafted once."""
+    second = spawn_worker(_env(server.url, fake, workspace), workspace.parent / "w2.log", name="w2")
     try:
-        done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 90, "the goal")
+        done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, within_s, "the goal")
     finally:
         stop(second)
     assert done.status is GoalStatus.COMPLETED, done.status_reason
     assert all(t.status is TaskStatus.APPROVED and t.revision == 0 for t in done.tasks)
     assert sorted(skill_of(r) or "" for r in fake.requests) == sorted(t.skill for t in done.tasks)
+
+
+def test_a_p3_chord_member_killed_right_after_its_drafts_record_is_decided_and_not_drafted_again(
+        redis_server: RunningServer, proxy: FaultProxy, fake: FakeAnthropic, tmp_path: Path) -> None:
+    # Given a P3 goal, whose steps review their own drafts, starting with a parallel phase
+    rt = _runtime(redis_server, fake, tmp_path / "ws")
+    goal = plan_pipeline(rt, "Copywriting Review Chain", Priority.P3)
+
+    # When the worker dies right after a chord member's draft was recorded
+    _killed_after_a_draft(redis_server, proxy, fake, tmp_path / "ws", rt, goal)
+
+    # Then the record carried the review's decision: no draft waits unreviewed ...
+    tasks = rt.goals.load(goal.id).tasks
+    assert [t.status for t in tasks if t.output] == [TaskStatus.APPROVED]
+    assert not any(t.status is TaskStatus.COMPLETED for t in tasks) and unaccounted_goals(rt) == []
+    # ... and another worker finishes the goal without drafting that step again
+    _finished_once_by_another_worker(redis_server, fake, tmp_path / "ws", rt, goal, within_s=90)
 
 
 def _sequential_p3_goal(rt: Runtime, skills: tuple[str, ...]) -> Goal:
@@ -207,33 +218,16 @@ def test_a_p3_chain_member_killed_right_after_its_drafts_record_lets_the_chain_g
         redis_server: RunningServer, proxy: FaultProxy, fake: FakeAnthropic, tmp_path: Path) -> None:
     # Given a P3 goal whose one phase runs two self-reviewing steps in order (one chain)
     rt = _runtime(redis_server, fake, tmp_path / "ws")
-    app = build_app(rt.settings, broker_url=redis_server.broker_url)
     goal = _sequential_p3_goal(rt, ("marketing-psychology", "copywriting"))
-    rt.goals.create(goal)
-    worker = spawn_worker(_env(proxy.url, fake, tmp_path / "ws"), tmp_path / "w1.log", name="w1")
-    try:
-        proxy.freeze_after(writes("mt:goal:", "EVALSHA", containing=b'"task_completed"'))
-        dispatch.start(app, rt, goal.id)
 
-        # When the worker dies right after the first step's draft was recorded (and decided),
-        # before the chain's next step was published
-        assert proxy.frozen.wait(60), "no draft was recorded"
-        _kill(worker)
-    finally:
-        stop(worker)
-    proxy.heal()
+    # When the worker dies right after the first step's draft was recorded (and decided),
+    # before the chain's next step was published
+    _killed_after_a_draft(redis_server, proxy, fake, tmp_path / "ws", rt, goal)
     assert [t.status for t in rt.goals.load(goal.id).tasks] == [TaskStatus.APPROVED, TaskStatus.PENDING]
 
     # Then another worker runs the rest of the chain once the dead lease lapsed (3 s here), not
     # after the stuck check's window (the hard time limit) or the visibility timeout
-    second = spawn_worker(_env(redis_server.url, fake, tmp_path / "ws"), tmp_path / "w2.log", name="w2")
-    try:
-        done = wait_for(lambda: (g := rt.goals.load(goal.id)).status.is_settled and g, 60, "the goal")
-    finally:
-        stop(second)
-    assert done.status is GoalStatus.COMPLETED, done.status_reason
-    assert all(t.status is TaskStatus.APPROVED and t.revision == 0 for t in done.tasks)
-    assert sorted(skill_of(r) or "" for r in fake.requests) == sorted(t.skill for t in done.tasks)
+    _finished_once_by_another_worker(redis_server, fake, tmp_path / "ws", rt, goal, within_s=60)
 
 
 def _handle(app: Celery, event: Event, message_id: str) -> None:
