@@ -160,14 +160,13 @@ def deliverable_body(rt: Runtime, goal_id: str, name: str) -> str | None:
 
 @dataclass(frozen=True)
 class Drafted:
-    """A skill run's end: the task as its record made it, and the goal as the write left it.
+    """A skill run's end: the task as its record made it.
 
     reviewed: the structural review's outcome, when the run reviewed its own draft and its record
     applied the decision (None otherwise, and for a late copy the step had moved on without).
     """
 
     task: TaskRecord
-    goal: Goal
     reviewed: Reviewed | None = None
 
 
@@ -244,4 +243,4 @@ def run_skill(rt: Runtime, goal_id: str, task_id: str, model: str,
     if not landed(done):
         progress.send(rt.redis, completed)  # a late copy: announced all the same, as before
     reviewed = decision.outcome(after, applied) if decision is not None and applied is not None else None
-    return Drafted(done, after, reviewed)
+    return Drafted(done, reviewed)
