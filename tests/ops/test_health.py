@@ -21,6 +21,7 @@ from marketing_team.observability import metrics
 from marketing_team.ops import health
 from marketing_team.ops.health import Degradation
 from marketing_team.orchestration.beat import write_heartbeat
+from marketing_team.orchestration.control import ping_workers
 from marketing_team.testing.processes import child_env, wait_for
 from marketing_team.testing.servers import (
     RunningServer,
@@ -29,6 +30,13 @@ from marketing_team.testing.servers import (
     start_test_server,
 )
 from marketing_team.testing.team import Team
+
+
+def _answering(team: Team) -> Team:
+    """The team once its in-process worker answers a ping: its control channel can come up a
+    moment after the consumer is ready, and a check sent before would find no worker."""
+    wait_for(lambda: ping_workers(team.app, 1.0), 10, "the in-process worker to answer a ping")
+    return team
 
 
 def _mtctl_health(env: dict[str, str]) -> tuple[int, dict[str, object]]:
@@ -70,7 +78,8 @@ def test_health_dispatch_allowed_defers_low_priorities_by_level(level: Degradati
 
 def test_health_is_full_with_redis_a_worker_a_fresh_beat_and_budget_to_spare(
         redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path) -> None:
-    with Team(redis_server, tmp_path / "ws", OfflineProvider()) as team:
+    with Team(redis_server, tmp_path / "ws", OfflineProvider()) as started:
+        team = _answering(started)
         write_heartbeat(redis_client)
         started = time.monotonic()
         report = health.check(team.rt, team.app)
@@ -84,7 +93,8 @@ def test_health_is_full_with_redis_a_worker_a_fresh_beat_and_budget_to_spare(
 
 def test_health_stale_beat_heartbeat_makes_the_team_limited(
         redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path) -> None:
-    with Team(redis_server, tmp_path / "ws", OfflineProvider()) as team:
+    with Team(redis_server, tmp_path / "ws", OfflineProvider()) as started:
+        team = _answering(started)
         write_heartbeat(redis_client, now=time.time() - 120)
         report = health.check(team.rt, team.app)
         relaxed = health.check(team.rt, team.app, expect_beat=False)
@@ -101,7 +111,8 @@ def _workers_ok(report: health.Health) -> health.Health | None:
 def test_health_budget_at_critical_is_minimal_and_refuses_p2(
         redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path) -> None:
     # Given a $100 month with $96 spent (critical: at least 95 %)
-    with Team(redis_server, tmp_path / "ws", OfflineProvider(), budget_monthly=Decimal("100")) as team:
+    with Team(redis_server, tmp_path / "ws", OfflineProvider(), budget_monthly=Decimal("100")) as started:
+        team = _answering(started)
         write_heartbeat(redis_client)
         team.rt.budget.ledger.record(96_000_000, skill="copywriting", model="claude-sonnet-5")
 
@@ -124,7 +135,8 @@ def test_health_cli_reports_a_stopped_worker_and_exits_non_zero(
         redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path) -> None:
     # Given a team with a worker and a fresh beat heartbeat, which `mtctl health` finds healthy
     env = {"REDIS_URL": redis_server.url, "WORKSPACE_DIR": str(tmp_path / "ws")}
-    with Team(redis_server, tmp_path / "ws", OfflineProvider()) as team:
+    with Team(redis_server, tmp_path / "ws", OfflineProvider()) as started:
+        team = _answering(started)
         write_heartbeat(redis_client)
         healthy_code, healthy = _mtctl_health(env)
 
