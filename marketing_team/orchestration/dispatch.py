@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 
 from celery import Celery
@@ -28,8 +29,15 @@ from marketing_team.orchestration.canvas import (
     resume_canvas,
     step_signature,
 )
+from marketing_team.orchestration.event_message import (
+    EVENT_QUEUE,
+    HANDLE_EVENT,
+    handling_entry,
+    handling_repr,
+)
 from marketing_team.store.internal_events import record_internal
 from marketing_team.store.outbox import Publication
+from marketing_team.triggers import event_bus
 from marketing_team.triggers.starting import GoalStarter
 
 log = logging.getLogger(__name__)
@@ -128,15 +136,37 @@ def emit(app: Celery, rt: Runtime, events: Iterable[Event]) -> None:
 def publish_event(app: Celery, event: Event, message_id: str | None = None) -> None:
     """Send an event to the bus on a worker (`triggers.handle_event`).
 
-    message_id: the id of the claim the caller took for the event (the web does, before it
-    queues), so the handling message is recognised as the claim's owner.
+    message_id: the id of the claim the caller took for the event, so the handling message is
+    recognised as the claim's owner.
     """
     try:
         # send_task, with the repr Flower shows given: the event's data may be personal, and
         # Celery's own repr of it cost a tenth of a webhook request's CPU.
-        app.send_task("triggers.handle_event", args=(event.model_dump_json(),), queue="director",
-                      task_id=message_id, argsrepr=f"({event.type.value} event {event.id})",
-                      kwargsrepr="{}", **NO_DECLARE)
+        app.send_task(HANDLE_EVENT, args=(event.model_dump_json(),), queue=EVENT_QUEUE,
+                      task_id=message_id, argsrepr=handling_repr(event), kwargsrepr="{}", **NO_DECLARE)
     except OperationalError as exc:  # kombu's, once its publish retries are spent: nothing queued
         raise BrokerUnavailableError(f"could not queue event {event.id} on "
                                      f"{mask_url(str(app.conf.broker_url))}: {exc}") from exc
+
+
+def queue_claimed_event(app: Celery, rt: Runtime, event: Event, claim_ttl_s: int) -> bool:
+    """Claim the event's id and queue the message that handles it; False for a duplicate.
+
+    The claim names the message and is short (claim_ttl_s): the worker handling the message
+    extends it to the dedup window. Both go in one script (one round trip) when the team's Redis
+    is the broker, as the product's one Redis is. Otherwise, claim then publish, giving the claim
+    back if the publish fails.
+    """
+    owner = str(uuid.uuid4())
+    entry = handling_entry(app, event, owner) if app.conf.broker_url == rt.connection.url else None
+    if entry is not None:
+        return event_bus.claim_event_and_push(rt.redis, event.id, owner, claim_ttl_s,
+                                              entry.key, entry.entry)
+    if not event_bus.claim_event(rt.redis, event.id, owner, claim_ttl_s):
+        return False
+    try:
+        publish_event(app, event, message_id=owner)
+    except BaseException:
+        event_bus.release_event(rt.redis, event.id, owner)
+        raise
+    return True

@@ -138,12 +138,18 @@ def _seen_key(event_id: str) -> str:
 
 
 # KEYS: the claim. ARGV: owner, ttl. Take the claim, or keep it when the owner already holds it.
-_CLAIM = """
+_HELD = """
 local held = redis.call('GET', KEYS[1])
 if held and held ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
-return 1
 """
+_TAKE = "redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))\nreturn 1\n"
+_CLAIM = _HELD + _TAKE
+# KEYS: the claim, a list. ARGV: owner, ttl, an entry. Push the entry (the message that will
+# handle the event), then take the claim. A script is not rolled back when a command in it fails,
+# so the push comes first: if it fails, nothing was written (the sender's retry is not refused as
+# a duplicate); SET cannot fail on a key's type, and a message queued without the web's claim is
+# still handled (its worker takes the claim itself).
+_CLAIM_AND_PUSH = _HELD + "redis.call('LPUSH', KEYS[2], ARGV[3])\n" + _TAKE
 # KEYS: the claim. ARGV: owner. Give it back, only if still ours.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -156,10 +162,22 @@ def claim_event(client: redis.Redis, event_id: str, owner: str, ttl_s: int = DED
 
     False when another owner holds it (a duplicate). The owner's own copies (a redelivered
     message keeps its id) are let through: what they start is deduplicated per mapping. The web
-    takes a short claim before it queues the message (so a crash in between frees the id once the
-    claim lapses); the worker handling the message takes it for the dedup window.
+    takes a short claim as it queues the message (so a crash after frees the id once the claim
+    lapses); the worker handling the message takes it for the dedup window.
     """
     return bool(client.register_script(_CLAIM)(keys=[_seen_key(event_id)], args=[owner, ttl_s]))
+
+
+def claim_event_and_push(client: redis.Redis, event_id: str, owner: str, ttl_s: int,
+                         queue: str, entry: str) -> bool:
+    """claim_event, and when the claim can be taken, LPUSH entry onto the list queue first.
+
+    The web queues the message that handles the event this way: one round trip, and no window in
+    which the claim is taken but the message is not queued (a crash there would refuse the
+    sender's retry until the claim lapsed).
+    """
+    return bool(client.register_script(_CLAIM_AND_PUSH)(keys=[_seen_key(event_id), queue],
+                                                       args=[owner, ttl_s, entry]))
 
 
 def release_event(client: redis.Redis, event_id: str, owner: str) -> None:

@@ -9,7 +9,6 @@ import hmac
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,7 @@ from marketing_team.domain.errors import (
 from marketing_team.domain.event import INTERNAL_EVENTS, Event
 from marketing_team.orchestration.app import create_app as create_celery
 from marketing_team.orchestration.control import CeleryApp
-from marketing_team.orchestration.dispatch import publish_event
+from marketing_team.orchestration.dispatch import queue_claimed_event
 from marketing_team.triggers import cooldown, event_bus
 from marketing_team.web import read_deadline
 from marketing_team.web import status as pages
@@ -146,15 +145,10 @@ class WebhookApp:
         # handles the message extends it to the dedup window (the web spends no round trip on
         # that); a retry after the short claim lapsed queues a second message under a new
         # claim, and the worker drops whichever message the claim does not name, so one runs.
-        owner = str(uuid.uuid4())
         try:
-            if not event_bus.claim_event(client, event.id, owner, self.runtime.settings.heartbeat_timeout_s):
+            if not queue_claimed_event(self.celery, self.runtime, event,
+                                       self.runtime.settings.heartbeat_timeout_s):
                 return {"event_id": event.id, "status": "duplicate", "reason": "duplicate", "cooldowns": []}
-            try:
-                publish_event(self.celery, event, message_id=owner)
-            except BaseException:
-                event_bus.release_event(client, event.id, owner)
-                raise
         except BaseException:
             # Nothing queued: the sender may retry, with the same signed bytes too (unless Redis
             # is down, when the signature lapses after twice the tolerance).

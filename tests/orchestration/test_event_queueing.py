@@ -1,0 +1,78 @@
+"""Queueing an event's handling message with its id's claim: the web's one round trip."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from marketing_team.domain.event import Event, EventType
+from marketing_team.llm.offline import OfflineProvider
+from marketing_team.orchestration.app import create_app
+from marketing_team.orchestration.dispatch import publish_event, queue_claimed_event
+from marketing_team.orchestration.event_message import handling_entry
+from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.team import Team
+
+EVENT = Event(id="evt-q-1", type=EventType.NEW_BLOG_POST, data={"url": "https://x.test/q"})
+
+
+@pytest.fixture
+def quiet_team(redis_server: RunningServer, tmp_path: Path) -> Iterator[Team]:
+    """A team without a worker, so what is queued stays in Redis to be read."""
+    if not redis_server.running:
+        redis_server.restart()
+    with Team(redis_server, tmp_path / "ws", OfflineProvider(), worker=False) as team:
+        yield team
+
+
+def _queued(team: Team) -> list[tuple[str, dict[str, Any]]]:
+    client = team.rt.redis
+    keys = [key.decode() for key in client.scan_iter("director*") if client.type(key) == b"list"]
+    return [(key, json.loads(raw)) for key in keys for raw in client.lrange(key, 0, -1)]
+
+
+def test_the_entry_pushed_with_the_claim_is_the_message_celery_itself_would_queue(quiet_team: Team) -> None:
+    # Given the entry built for the claim's script, and the same event published by send_task
+    entry = handling_entry(quiet_team.app, EVENT, "msg-1")
+    publish_event(quiet_team.app, EVENT, message_id="msg-1")
+    [(key, sent)] = _queued(quiet_team)
+
+    # Then both go to the same list and carry the same message, but for the delivery tag kombu
+    # makes fresh per publish (and two reprs send_task also copies into the properties)
+    assert entry is not None and entry.key == key
+    ours = json.loads(entry.entry)
+    for message in (ours, sent):
+        message["properties"].pop("delivery_tag")
+    for name in ("argsrepr", "kwargsrepr"):
+        assert sent["properties"].pop(name) == sent["headers"][name]
+    assert ours == sent
+
+
+def test_a_claimed_event_is_queued_once_and_its_duplicate_queues_nothing(quiet_team: Team) -> None:
+    assert queue_claimed_event(quiet_team.app, quiet_team.rt, EVENT, 60)
+    assert not queue_claimed_event(quiet_team.app, quiet_team.rt, EVENT, 60)
+
+    [(_, message)] = _queued(quiet_team)
+    claim = quiet_team.rt.redis.get(f"mt:events:seen:{EVENT.id}")
+    assert claim is not None and message["headers"]["id"] == claim.decode()
+    assert 0 < quiet_team.rt.redis.ttl(f"mt:events:seen:{EVENT.id}") <= 60
+
+
+def test_a_broker_other_than_the_teams_redis_is_claimed_then_published(quiet_team: Team,
+                                                                       tmp_path: Path) -> None:
+    # Given a Celery app whose broker URL is not the runtime's (the same server, spelled apart):
+    # one script cannot be assumed to reach both, so the claim and the publish go separately
+    other = create_app(quiet_team.settings, quiet_team.server.broker_url + "?",
+                       quiet_team.rt)
+    assert other.conf.broker_url != quiet_team.rt.connection.url
+
+    assert queue_claimed_event(other, quiet_team.rt, EVENT, 60)
+    assert not queue_claimed_event(other, quiet_team.rt, EVENT, 60)
+
+    [(_, message)] = _queued(quiet_team)
+    claim = quiet_team.rt.redis.get(f"mt:events:seen:{EVENT.id}")
+    assert claim is not None and message["headers"]["id"] == claim.decode()
