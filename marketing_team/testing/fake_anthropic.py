@@ -256,6 +256,10 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
         # and the client's delayed ACK add ~40 ms to every keep-alive request (a fake must not
         # be slower than the latency it is told to have).
         disable_nagle_algorithm = True
+        # Keep-alive, as the real API: HTTP/1.0 (the default here) closed every connection, so
+        # each call paid a TCP connect, an accepted socket and a new server thread, counted
+        # against the client as latency the model never had.
+        protocol_version = "HTTP/1.1"
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests read `.requests`, not stderr."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -66,3 +69,28 @@ def test_fake_anthropic_latency_counts_from_the_request_arriving_not_from_the_an
 
     assert reply.text == "composed"
     assert 0.4 <= elapsed < 0.7, elapsed  # from the answer being ready it would be >= 0.8 s
+
+
+def test_fake_anthropic_keeps_a_connection_alive_between_requests_as_the_real_api_does() -> None:
+    # A fake that closed every connection would charge each call a TCP connect and a new server
+    # thread: latency the model it stands for never has.
+    body = json.dumps({"model": MODEL, "max_tokens": 10,
+                       "messages": [{"role": "user", "content": "hi"}]})
+    headers = {"content-type": "application/json", "x-api-key": API_KEY}
+    with FakeAnthropic(default=FakeReply.text("ok")) as fake:
+        address = urlsplit(fake.url)
+        conn = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+        try:
+            sockets, closing = [], []
+            for _ in range(2):
+                conn.request("POST", "/v1/messages", body=body, headers=headers)
+                reply = conn.getresponse()
+                reply.read()
+                sockets.append(conn.sock)
+                closing.append(reply.will_close)
+        finally:
+            conn.close()
+
+    assert closing == [False, False]
+    assert sockets[0] is not None and sockets[0] is sockets[1]
+    assert len(fake.served) == 2
