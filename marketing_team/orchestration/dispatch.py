@@ -158,7 +158,13 @@ def queue_claimed_event(app: Celery, rt: Runtime, event: Event, claim_ttl_s: int
     back if the publish fails.
     """
     owner = str(uuid.uuid4())
-    entry = handling_entry(app, event, owner) if app.conf.broker_url == rt.connection.url else None
+    entry = None
+    if app.conf.broker_url == rt.connection.url:
+        try:
+            entry = handling_entry(app, event, owner)
+        except OperationalError as exc:  # kombu's: its connection could not be made
+            raise BrokerUnavailableError(f"could not queue event {event.id} on "
+                                         f"{mask_url(str(app.conf.broker_url))}: {exc}") from exc
     if entry is not None:
         return event_bus.claim_event_and_push(rt.redis, event.id, owner, claim_ttl_s,
                                               entry.key, entry.entry)

@@ -45,9 +45,13 @@ def handling_entry(app: Celery, event: Event, message_id: str) -> QueueEntry | N
     The message is built by Celery (`create_task_message`, as `send_task` does) and routed by
     kombu's own channel through its batch hook, so its format and its queue key are theirs. None
     when the transport would send anything else (another transport, a kombu without the hook,
-    queue expiry commands): the caller then claims and publishes in two steps.
+    queue expiry commands), or when its connection is not up yet (making it would wait out kombu's
+    connect retries; the two-step publish fails at once when Redis is down): the caller then
+    claims and publishes in two steps.
     """
     with app.producer_or_acquire() as producer:
+        if not producer.connection.connected:
+            return None
         channel = producer.channel
         if getattr(channel, "create_publish_batch", None) is None or not getattr(
                 channel, "supports_batch_publish", True):
