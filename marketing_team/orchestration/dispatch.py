@@ -161,7 +161,7 @@ def queue_claimed_event(app: Celery, rt: Runtime, event: Event, claim_ttl_s: int
     entry = None
     if app.conf.broker_url == rt.connection.url:
         try:
-            entry = handling_entry(app, event, owner)
+            entry = handling_entry(app, event, owner, same_as=rt.redis)
         except OperationalError as exc:  # kombu's: its connection could not be made
             raise BrokerUnavailableError(f"could not queue event {event.id} on "
                                          f"{mask_url(str(app.conf.broker_url))}: {exc}") from exc

@@ -4,8 +4,11 @@ the claim and the message."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import redis
 from celery import Celery
 from kombu.serialization import dumps
 
@@ -39,20 +42,32 @@ def handling_repr(event: Event) -> str:
     return f"({event.type.value} event {event.id})"
 
 
-def handling_entry(app: Celery, event: Event, message_id: str) -> QueueEntry | None:
+def _database(kwargs: Mapping[str, Any]) -> tuple[object, object, object, int]:
+    """Where a redis-py connection pool's connections go: host, port, socket path, database."""
+    return kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), int(kwargs.get("db") or 0)
+
+
+def handling_entry(app: Celery, event: Event, message_id: str,
+                   same_as: redis.Redis | None = None) -> QueueEntry | None:
     """The LPUSH kombu's Redis transport would make to publish the event's handling task.
 
     The message is built by Celery (`create_task_message`, as `send_task` does) and routed by
     kombu's own channel through its batch hook, so its format and its queue key are theirs. None
     when the transport would send anything else (another transport, a kombu without the hook,
-    queue expiry commands), or when its connection is not up yet (making it would wait out kombu's
-    connect retries; the two-step publish fails at once when Redis is down): the caller then
-    claims and publishes in two steps.
+    queue expiry commands), when its connection is not up yet (making it would wait out kombu's
+    connect retries; the two-step publish fails at once when Redis is down), or when same_as is
+    given and kombu's connections reach another database than that client's (one URL can name two:
+    on a socket, redis-py reads `?db=` and kombu ignores it): the caller then claims and
+    publishes in two steps.
     """
     with app.producer_or_acquire() as producer:
         if not producer.connection.connected:
             return None
         channel = producer.channel
+        pool = getattr(channel, "pool", None)
+        if same_as is not None and (pool is None or _database(pool.connection_kwargs)
+                                    != _database(same_as.connection_pool.connection_kwargs)):
+            return None
         if getattr(channel, "create_publish_batch", None) is None or not getattr(
                 channel, "supports_batch_publish", True):
             return None  # without the hook, basic_publish below would really publish

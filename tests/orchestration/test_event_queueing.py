@@ -58,7 +58,7 @@ def test_the_entry_pushed_with_the_claim_is_the_message_celery_itself_would_queu
 
 
 def test_a_claimed_event_is_queued_once_and_its_duplicate_queues_nothing(quiet_team: Team) -> None:
-    assert handling_entry(quiet_team.app, EVENT, "probe") is not None
+    assert handling_entry(quiet_team.app, EVENT, "probe", same_as=quiet_team.rt.redis) is not None
     assert queue_claimed_event(quiet_team.app, quiet_team.rt, EVENT, 60)
     assert not queue_claimed_event(quiet_team.app, quiet_team.rt, EVENT, 60)
 

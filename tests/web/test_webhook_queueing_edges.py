@@ -1,17 +1,25 @@
 """The web's one-script queueing (claim and message together) at its edges: a Redis that is down
-before the process first reached it."""
+before the process first reached it, and a URL whose database kombu and redis-py read apart."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from marketing_team.config.settings import load_settings
+from marketing_team.director.runtime import build_runtime
+from marketing_team.llm.offline import OfflineProvider
+from marketing_team.orchestration.app import create_app
+from marketing_team.orchestration.inprocess_worker import InProcessWorker
+from marketing_team.testing.processes import wait_for
 from marketing_team.testing.servers import RunningServer, start_test_server
 from marketing_team.testing.web_client import TOKEN, post_event
+from marketing_team.triggers.event_bus import event_result
 from marketing_team.web.webhook import create_webhook_app
 
 EVENT = {"type": "new_blog_post", "data": {"url": "https://x.test/edge"}}
@@ -25,6 +33,17 @@ def own_server(tmp_path: Path) -> Iterator[RunningServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def socket_server() -> Iterator[RunningServer]:
+    """A server on a unix socket (under a short path: a socket's path has a length limit)."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as short:
+        server = start_test_server(Path(short), unix_socket=Path(short) / "r.sock")
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 def test_a_web_process_whose_first_event_finds_redis_down_answers_503_at_once(
@@ -44,3 +63,25 @@ def test_a_web_process_whose_first_event_finds_redis_down_answers_503_at_once(
     assert "Redis is unavailable" in reply.json()["error"]
     assert took < 2.0, f"the refusal took {took:.1f} s"
 
+
+def test_an_event_posted_to_a_team_on_a_socket_url_naming_a_database_is_handled(
+        socket_server: RunningServer, tmp_path: Path) -> None:
+    # Given a team whose REDIS_URL names database 2 the way redis-py reads it on a socket: kombu
+    # (the broker, which its workers listen on) reads database 0 from the same URL
+    url = f"{socket_server.broker_url}?db=2"
+    settings = load_settings(_env_file=None, workspace_dir=tmp_path / "ws", redis_url=url,
+                             webhook_token=TOKEN, allow_volatile_ledger=True)
+    rt = build_runtime(settings, url, OfflineProvider())
+    worker = InProcessWorker(create_app(settings, url, rt), concurrency=2).start()
+    try:
+        # When events are posted to one web process (its first and the ones after)
+        web = create_webhook_app(settings)
+        replies = [post_event(web, {"id": f"evt-db-{n}", **EVENT}) for n in range(3)]
+        assert all(r.status == 202 and r.json()["status"] == "queued" for r in replies), replies
+
+        # Then a worker handles each: the messages went where the workers listen
+        for reply in replies:
+            event_id = reply.json()["event_id"]
+            wait_for(partial(event_result, rt.redis, event_id), 20, f"the worker to handle {event_id}")
+    finally:
+        worker.stop(warm=False)
