@@ -42,6 +42,17 @@ def handling_repr(event: Event) -> str:
     return f"({event.type.value} event {event.id})"
 
 
+def handling_priority(app: Celery) -> int:
+    """The handling task's priority, given on every publish: Celery's own default for it changes
+    once the app has loaded its tasks (0 before, the task's priority after)."""
+    return int(app.conf.task_default_priority)
+
+
+def handling_limits(app: Celery) -> dict[str, float | None]:
+    """The handling task's time limits, given on every publish for the same reason."""
+    return {"time_limit": app.conf.task_time_limit, "soft_time_limit": app.conf.task_soft_time_limit}
+
+
 def _database(kwargs: Mapping[str, Any]) -> tuple[object, object, object, int]:
     """Where a redis-py connection pool's connections go: host, port, socket path, database."""
     return kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), int(kwargs.get("db") or 0)
@@ -73,10 +84,11 @@ def handling_entry(app: Celery, event: Event, message_id: str,
             return None  # without the hook, basic_publish below would really publish
         headers, properties, body, _ = app.amqp.create_task_message(
             message_id, HANDLE_EVENT, (event.model_dump_json(),), {}, argsrepr=handling_repr(event),
-            kwargsrepr="{}", reply_to=app.thread_oid, ignore_result=None)
+            kwargsrepr="{}", reply_to=app.thread_oid, ignore_result=None, **handling_limits(app))
         content_type, encoding, data = dumps(body, serializer=app.conf.task_serializer)  # type: ignore[no-untyped-call]
         properties["delivery_mode"] = 2  # persistent, as send_task publishes to a durable queue
-        message = channel.prepare_message(data, 0, content_type, encoding, headers, properties)
+        message = channel.prepare_message(data, handling_priority(app), content_type, encoding,
+                                          headers, properties)
         collected = _Collected()
         channel.basic_publish(message, exchange="", routing_key=EVENT_QUEUE, _publish_batch=collected)
     if len(collected.commands) != 1:

@@ -40,8 +40,14 @@ def _queued(team: Team) -> list[tuple[str, dict[str, Any]]]:
     return [(key, json.loads(raw)) for key in keys for raw in client.lrange(key, 0, -1)]
 
 
-def test_the_entry_pushed_with_the_claim_is_the_message_celery_itself_would_queue(quiet_team: Team) -> None:
-    # Given the entry built for the claim's script, and the same event published by send_task
+@pytest.mark.parametrize("tasks_loaded", [False, True], ids=["fresh app", "tasks loaded"])
+def test_the_entry_pushed_with_the_claim_is_the_message_celery_itself_would_queue(
+        quiet_team: Team, tasks_loaded: bool) -> None:
+    # Given a web's Celery app as it starts, or once it has loaded its tasks (a desk action does:
+    # send_task then merges the task's options, its priority and time limits among them)
+    if tasks_loaded:
+        quiet_team.app.finalize()
+    # And the entry built for the claim's script, and the same event published by send_task
     entry = handling_entry(quiet_team.app, EVENT, "msg-1")
     publish_event(quiet_team.app, EVENT, message_id="msg-1")
     [(key, sent)] = _queued(quiet_team)
