@@ -44,17 +44,18 @@ def static_config() -> dict[str, Any]:
 
 def derived_config(settings: Settings, broker_url: str) -> dict[str, Any]:
     """Settings that follow from ours: URLs, time limits, and a visibility timeout above them."""
+    broker_url = transport.kombu_url(broker_url)
     # A visibility timeout shorter than a task makes a healthy worker run it again (measured);
     # at 3x the hard limit it is only the last resort behind the heartbeat leases.
     visibility = settings.hard_time_limit_s * 3
     # unacked_restore_throttle=1: a dead worker's messages return right after the visibility
     # timeout instead of waiting for the next ~100 s restore sweep.
-    transport = {"visibility_timeout": visibility, "queue_order_strategy": "priority",
-                 "priority_steps": PRIORITY_STEPS, "sep": SEP, "unacked_restore_throttle": 1}
+    options = {"visibility_timeout": visibility, "queue_order_strategy": "priority",
+               "priority_steps": PRIORITY_STEPS, "sep": SEP, "unacked_restore_throttle": 1}
     return {
         "broker_url": broker_url,
         "result_backend": backend_url(broker_url),
-        "broker_transport_options": transport,
+        "broker_transport_options": options,
         "result_backend_transport_options": {"visibility_timeout": visibility},
         "task_soft_time_limit": settings.soft_time_limit_s,
         "task_time_limit": settings.hard_time_limit_s,

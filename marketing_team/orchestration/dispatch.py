@@ -37,6 +37,7 @@ from marketing_team.orchestration.event_message import (
     handling_priority,
     handling_repr,
 )
+from marketing_team.orchestration.transport import kombu_url
 from marketing_team.store.internal_events import record_internal
 from marketing_team.store.outbox import Publication
 from marketing_team.triggers import event_bus
@@ -162,7 +163,7 @@ def queue_claimed_event(app: Celery, rt: Runtime, event: Event, claim_ttl_s: int
     """
     owner = str(uuid.uuid4())
     entry = None
-    if app.conf.broker_url == rt.connection.url:
+    if rt.connection.url is not None and app.conf.broker_url == kombu_url(rt.connection.url):
         try:
             entry = handling_entry(app, event, owner, same_as=rt.redis)
         except OperationalError as exc:  # kombu's: its connection could not be made

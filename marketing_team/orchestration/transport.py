@@ -46,6 +46,12 @@ class Transport(kombu_redis.Transport):  # type: ignore[misc]
     Channel = Channel
 
 
+def kombu_url(url: str) -> str:
+    """A Redis URL as kombu spells it: redis-py's `unix://` is kombu's `redis+socket://` (kombu
+    has no `unix` transport; REDIS_URL may be either)."""
+    return "redis+socket://" + url[len("unix://"):] if url.startswith("unix://") else url
+
+
 def install() -> None:
     """Make `redis://`, `rediss://` and `redis+socket://` use this transport in this process."""
     for name in ("redis", "rediss"):
