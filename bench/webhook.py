@@ -1,4 +1,5 @@
-"""Webhook: accepted events/s and p99 under gunicorn ÷ a bare WSGI hello app on the same gunicorn setup."""
+"""Webhook: accepted events/s and p99 under gunicorn ÷ a bare WSGI hello app on the same gunicorn setup,
+the median ratio of paired rounds (each side measured back to back, in alternating order)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from marketing_team.testing.processes import child_env, wait_for
 from marketing_team.testing.servers import free_port
 
 REQUESTS = 1500  # per app and round, after warm-up
-ROUNDS = 3
+ROUNDS = 5  # paired rounds (hello and ours back to back); the median ratio is the row
 WARMUP = 50
 CONCURRENCY = 4  # client threads; each request opens its own connection (gunicorn sync workers close)
 GUNICORN_WORKERS = 4
@@ -129,15 +130,22 @@ def run() -> Result:
     with server() as srv:
         env = {"REDIS_URL": srv.url, "WORKSPACE_DIR": str(tmp / "ws"), "MT_WEBHOOK_TOKEN": TOKEN,
                "MT_CATALOG_DIR": str(_no_cooldown_catalog(tmp))}
-        # Interleaved rounds, the best of each side: on a shared 2-core machine the rate drifts
-        # by a third between back-to-back runs, which one run of each would read as a ratio.
-        bases, ours = [], []
+        # Paired rounds, the median of their ratios: on a shared 2-core machine the rate drifts
+        # by a third within a minute. The best of each side picked the baseline's luckiest
+        # round (hello ranged 2000-4000 events/s in one run) against ours from another; a
+        # ratio within a round shares its moment, and the side that goes first alternates.
+        rounds = []
         for round_ in range(ROUNDS):
-            bases.append(_measure("bench.webhook:hello", {}, tmp, f"hello{round_}"))
-            ours.append(_measure("marketing_team.web.wsgi:app", env, tmp, f"webhook{round_}"))
-        base_rate, base_p99, _ = max(bases)
-        rate, p99, statuses = max(ours)
-    ratio = rate / base_rate
+            sides = [("hello", "bench.webhook:hello", {}),
+                     ("webhook", "marketing_team.web.wsgi:app", env)]
+            measured = {name: _measure(app, app_env, tmp, f"{name}{round_}")
+                        for name, app, app_env in (sides if round_ % 2 == 0 else sides[::-1])}
+            rounds.append((measured["webhook"][0] / measured["hello"][0], measured))
+    rounds.sort(key=lambda pair: pair[0])
+    ratio, middle = rounds[len(rounds) // 2]
+    rate, _, statuses = middle["webhook"]
+    base_rate, base_p99, _ = middle["hello"]
+    p99 = max(measured["webhook"][1] for _, measured in rounds)  # the worst round's, to be strict
     met = ratio >= TARGET_RATIO and p99 < TARGET_P99_MS
     # Every event is a traffic_drop over the threshold with its own id and no cooldown on its
     # mapping: each one is accepted to start a goal (the webhook's full path, not the cheap
@@ -145,7 +153,8 @@ def run() -> Result:
     return Result("webhook, goal-starting events", rate, "events/s", base_rate, ratio,
                   f">= {TARGET_RATIO} and p99 < {TARGET_P99_MS:.0f} ms", met,
                   f"(p99 {p99:.1f} ms vs hello {base_p99:.1f} ms; {CONCURRENCY} clients, "
-                  f"{GUNICORN_WORKERS} sync workers, best of {ROUNDS} interleaved rounds, statuses {statuses})")
+                  f"{GUNICORN_WORKERS} sync workers, median ratio of {ROUNDS} paired rounds, "
+                  f"statuses {statuses})")
 
 
 if __name__ == "__main__":
