@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -94,3 +95,40 @@ def test_fake_anthropic_keeps_a_connection_alive_between_requests_as_the_real_ap
     assert closing == [False, False]
     assert sockets[0] is not None and sockets[0] is sockets[1]
     assert len(fake.served) == 2
+
+
+def test_fake_anthropic_once_stopped_answers_nothing_even_on_a_connection_kept_alive() -> None:
+    # Given a client whose connection to the fake was kept alive by an earlier call
+    with FakeAnthropic(default=FakeReply.text("ok")) as fake:
+        llm = provider_for(fake)
+        llm.complete(SYSTEM, [Message("user", "hi")], MODEL, 100)
+
+    # When it calls again after the fake stopped, then it reaches nobody, as with a stopped API
+    # (a test stopping the fake to play an outage must not be answered by a leftover thread)
+    with pytest.raises(LLMTransientError):
+        llm.complete(SYSTEM, [Message("user", "again")], MODEL, 100)
+    assert len(fake.requests) == 1
+
+
+def test_fake_anthropic_stopping_hangs_up_on_a_call_waiting_for_a_late_reply() -> None:
+    # Given a call waiting for a reply the fake will send 2 s after it arrived
+    outcome: list[BaseException] = []
+    with FakeAnthropic(default=FakeReply.slow(2.0)) as fake:
+        llm = AnthropicProvider(load_settings(anthropic_api_key=API_KEY, anthropic_base_url=fake.url,
+                                              llm_max_retries=0, llm_timeout_s=10.0))
+
+        def call() -> None:
+            try:
+                llm.complete(SYSTEM, [Message("user", "hi")], MODEL, 100)
+            except LLMTransientError as exc:
+                outcome.append(exc)
+
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        time.sleep(0.3)
+    # When the fake stops (the with block's end), then the caller hears so at once, as when the
+    # server it called went away, instead of waiting out its own timeout for a reply never sent
+    stopped = time.monotonic()
+    caller.join(timeout=8)
+    assert not caller.is_alive() and len(outcome) == 1
+    assert time.monotonic() - stopped < 2.0
