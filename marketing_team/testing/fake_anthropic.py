@@ -146,6 +146,9 @@ class FakeAnthropic:
         self._ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Open client connections: kept alive, each outlives the listening socket unless stop()
+        # hangs it up (a stopped fake must not go on answering through them).
+        self._connections: set[socket.socket] = set()
 
     # --- scripting -------------------------------------------------------------------------
     def script(self, *replies: FakeReply) -> FakeAnthropic:
@@ -210,6 +213,11 @@ class FakeAnthropic:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:
+            live, self._connections = list(self._connections), set()
+        for conn in live:
+            with contextlib.suppress(OSError):  # already closed by its client
+                conn.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -264,6 +272,19 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests read `.requests`, not stderr."""
 
+        def setup(self) -> None:
+            super().setup()
+            with fake._lock:
+                fake._connections.add(self.connection)
+                if fake._stopping.is_set():  # accepted as stop() hung up the others
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+
+        def finish(self) -> None:
+            with fake._lock:
+                fake._connections.discard(self.connection)
+            super().finish()
+
         def do_POST(self) -> None:
             arrived = time.monotonic()  # a reply's delay counts from here (see `FakeReply.delay_s`)
             length = int(self.headers.get("content-length") or 0)
@@ -281,8 +302,12 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             data = json.dumps(fake._payload(reply, request)).encode()  # composed before the wait
             wait = reply.delay_s - (time.monotonic() - arrived)
             if reply.delay_s and fake._stopping.wait(max(0.0, wait)):
-                return  # the fake is stopping; nobody is waiting for this answer
+                # The fake is stopping: hang up, as a server going away does (kept alive, the
+                # caller would wait out its own timeout for an answer that never comes).
+                self.close_connection = True
+                return
             if reply.delay_s and self._client_gone():
+                self.close_connection = True
                 return  # the client timed out and hung up: nothing delivered, nothing billed
             if reply.status == 200:
                 # Recorded before the answer goes out: a client that reads it and asks what was
