@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kombu import Queue
 
 from marketing_team.domain.event import Event, EventType
+from marketing_team.domain.goal import Priority
 from marketing_team.llm.offline import OfflineProvider
 from marketing_team.orchestration.app import create_app
+from marketing_team.orchestration.canvas import NO_DECLARE
 from marketing_team.orchestration.dispatch import publish_event, queue_claimed_event
 from marketing_team.orchestration.event_message import handling_entry
 from marketing_team.testing.servers import RunningServer
@@ -88,3 +91,21 @@ def test_a_broker_other_than_the_teams_redis_is_claimed_then_published(quiet_tea
     [(_, message)] = _queued(quiet_team)
     claim = quiet_team.rt.redis.get(f"mt:events:seen:{EVENT.id}")
     assert claim is not None and message["headers"]["id"] == claim.decode()
+
+
+def test_an_event_queued_by_the_web_is_taken_before_skill_work_already_waiting(quiet_team: Team) -> None:
+    # Given a P1 goal's skill step waiting in the broker (a backlog of them, on a busy team)
+    quiet_team.app.send_task("skills.copywriting", args=("goal-x", "task-x", 0), queue="skills",
+                             priority=Priority.P1.broker_priority, **NO_DECLARE)
+    # When the web queues an event (a conversion drop may start a P0 goal)
+    assert queue_claimed_event(quiet_team.app, quiet_team.rt, EVENT, 60)
+
+    # Then a worker consuming both queues, as every documented worker does, takes the event
+    # first: kombu pops by priority across queues, so an event behind the P0-P1 backlog would
+    # wait for all of it to drain (as it did not before the explicit priority)
+    taken: list[str] = []
+    with quiet_team.app.connection_for_read() as conn, conn.Consumer(
+            [Queue("skills"), Queue("director")], accept=["json"],
+            callbacks=[lambda _body, message: taken.append(message.headers["task"])]):
+        conn.drain_events(timeout=5)
+    assert taken == ["triggers.handle_event"]
