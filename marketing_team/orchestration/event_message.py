@@ -42,10 +42,11 @@ def handling_repr(event: Event) -> str:
     return f"({event.type.value} event {event.id})"
 
 
-def handling_priority(app: Celery) -> int:
-    """The handling task's priority, given on every publish: Celery's own default for it changes
-    once the app has loaded its tasks (0 before, the task's priority after)."""
-    return int(app.conf.task_default_priority)
+# The handling task's priority, given on every publish: Celery's own default for it changes once
+# the app has loaded its tasks (0 before, the task default of 6 after). The top one: a worker pops
+# by priority across all the queues it consumes, so at 6 an event waited behind every queued P0-P1
+# skill step and director task, though handling it takes a moment and may start a P0 goal.
+HANDLING_PRIORITY = 0
 
 
 def handling_limits(app: Celery) -> dict[str, float | None]:
@@ -87,7 +88,7 @@ def handling_entry(app: Celery, event: Event, message_id: str,
             kwargsrepr="{}", reply_to=app.thread_oid, ignore_result=None, **handling_limits(app))
         content_type, encoding, data = dumps(body, serializer=app.conf.task_serializer)  # type: ignore[no-untyped-call]
         properties["delivery_mode"] = 2  # persistent, as send_task publishes to a durable queue
-        message = channel.prepare_message(data, handling_priority(app), content_type, encoding,
+        message = channel.prepare_message(data, HANDLING_PRIORITY, content_type, encoding,
                                           headers, properties)
         collected = _Collected()
         channel.basic_publish(message, exchange="", routing_key=EVENT_QUEUE, _publish_batch=collected)
