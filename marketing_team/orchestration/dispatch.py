@@ -33,8 +33,8 @@ from marketing_team.orchestration.event_message import (
     EVENT_QUEUE,
     HANDLE_EVENT,
     HANDLING_PRIORITY,
+    NO_LIMITS,
     handling_entry,
-    handling_limits,
     handling_repr,
 )
 from marketing_team.orchestration.transport import kombu_url
@@ -147,7 +147,7 @@ def publish_event(app: Celery, event: Event, message_id: str | None = None) -> N
         # Celery's own repr of it cost a tenth of a webhook request's CPU.
         app.send_task(HANDLE_EVENT, args=(event.model_dump_json(),), queue=EVENT_QUEUE,
                       task_id=message_id, argsrepr=handling_repr(event), kwargsrepr="{}",
-                      priority=HANDLING_PRIORITY, **handling_limits(app), **NO_DECLARE)
+                      priority=HANDLING_PRIORITY, **NO_LIMITS, **NO_DECLARE)
     except OperationalError as exc:  # kombu's, once its publish retries are spent: nothing queued
         raise BrokerUnavailableError(f"could not queue event {event.id} on "
                                      f"{mask_url(str(app.conf.broker_url))}: {exc}") from exc

@@ -49,9 +49,10 @@ def handling_repr(event: Event) -> str:
 HANDLING_PRIORITY = 0
 
 
-def handling_limits(app: Celery) -> dict[str, float | None]:
-    """The handling task's time limits, given on every publish for the same reason."""
-    return {"time_limit": app.conf.task_time_limit, "soft_time_limit": app.conf.task_soft_time_limit}
+# No time limits in the message, on every publish: the worker that runs the task applies its own
+# settings. (send_task stamps the publisher's once the app has loaded its tasks, and a web
+# configured apart from the workers would then bound their task; an explicit None clears them.)
+NO_LIMITS: dict[str, float | None] = {"time_limit": None, "soft_time_limit": None}
 
 
 def _database(kwargs: Mapping[str, Any]) -> tuple[object, object, object, int]:
@@ -85,7 +86,7 @@ def handling_entry(app: Celery, event: Event, message_id: str,
             return None  # without the hook, basic_publish below would really publish
         headers, properties, body, _ = app.amqp.create_task_message(
             message_id, HANDLE_EVENT, (event.model_dump_json(),), {}, argsrepr=handling_repr(event),
-            kwargsrepr="{}", reply_to=app.thread_oid, ignore_result=None, **handling_limits(app))
+            kwargsrepr="{}", reply_to=app.thread_oid, ignore_result=None, **NO_LIMITS)
         content_type, encoding, data = dumps(body, serializer=app.conf.task_serializer)  # type: ignore[no-untyped-call]
         properties["delivery_mode"] = 2  # persistent, as send_task publishes to a durable queue
         message = channel.prepare_message(data, HANDLING_PRIORITY, content_type, encoding,

@@ -109,3 +109,25 @@ def test_an_event_queued_by_the_web_is_taken_before_skill_work_already_waiting(q
             callbacks=[lambda _body, message: taken.append(message.headers["task"])]):
         conn.drain_events(timeout=5)
     assert taken == ["triggers.handle_event"]
+
+
+@pytest.mark.parametrize("tasks_loaded", [False, True], ids=["fresh app", "tasks loaded"])
+def test_an_events_message_leaves_its_time_limits_to_the_worker_that_runs_it(
+        quiet_team: Team, tasks_loaded: bool) -> None:
+    # Given a web process whose own time limits are not the workers' (a web configured apart)
+    web = quiet_team.settings.model_copy(update={"soft_time_limit_s": 100, "hard_time_limit_s": 200})
+    app = create_app(web, quiet_team.server.broker_url, quiet_team.rt)
+    with app.producer_or_acquire() as producer:  # connected, as after the process's first event
+        producer.connection.ensure_connection()
+    if tasks_loaded:
+        app.finalize()
+
+    # When it queues an event either way (one script, or claim then publish)
+    entry = handling_entry(app, EVENT, "msg-limits")
+    publish_event(app, EVENT, message_id="msg-limits")
+    [(_, sent)] = _queued(quiet_team)
+
+    # Then neither message carries the web's limits: the worker's own settings bound the task
+    assert entry is not None
+    assert json.loads(entry.entry)["headers"]["timelimit"] == [None, None]
+    assert sent["headers"]["timelimit"] == [None, None]
