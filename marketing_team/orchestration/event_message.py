@@ -57,7 +57,9 @@ NO_LIMITS: dict[str, float | None] = {"time_limit": None, "soft_time_limit": Non
 
 def _database(kwargs: Mapping[str, Any]) -> tuple[object, object, object, int]:
     """Where a redis-py connection pool's connections go: host, port, socket path, database."""
-    return kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), int(kwargs.get("db") or 0)
+    host = kwargs.get("host")
+    port = kwargs.get("port") or (6379 if host else None)  # kombu fills the default in, redis-py not
+    return host, int(port) if port else None, kwargs.get("path"), int(kwargs.get("db") or 0)
 
 
 def handling_entry(app: Celery, event: Event, message_id: str,
