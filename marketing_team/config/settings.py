@@ -7,7 +7,7 @@ import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -126,9 +126,15 @@ class Settings(BaseSettings):
     @classmethod
     def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            scheme = urlsplit(value.get_secret_value()).scheme
-            if scheme not in _REDIS_SCHEMES:
+            parts = urlsplit(value.get_secret_value())
+            if parts.scheme not in _REDIS_SCHEMES:
                 raise ValueError(f"URL scheme must be one of {', '.join(_REDIS_SCHEMES)}")
+            # On a socket, redis-py reads `?db=` and kombu (which carries the queues) ignores it:
+            # the queues would sit in database 0 apart from the state, out of the sweeper's sight.
+            databases = parse_qs(parts.query).get("db", ["0"])
+            if parts.scheme in ("unix", "redis+socket") and databases[-1].strip() not in ("", "0"):
+                raise ValueError("a unix-socket URL must use database 0 (?db= is read by redis-py "
+                                 "but not by Celery's broker); use database 0 or a redis:// URL")
         return value
 
     @field_validator("anthropic_base_url", "openai_base_url")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -20,6 +22,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def socket_server() -> Iterator[RunningServer]:
+    """A server of the test's own on a unix socket (under /tmp: a socket's path has a length limit)."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as short:
+        server = start_test_server(Path(short), unix_socket=Path(short) / "r.sock")
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture

@@ -30,6 +30,25 @@ def test_settings_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPat
     assert name in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("url", ["unix:///run/redis.sock?db=2", "redis+socket:///run/redis.sock?db=1"])
+def test_settings_a_socket_url_naming_a_database_other_than_0_is_refused(
+        monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    # kombu, which carries the queues, reads database 0 on a socket whatever the URL says: the
+    # queues and the state would part (a sweeper reading the state's database sees no message)
+    monkeypatch.setenv("REDIS_URL", url)
+    with pytest.raises(ConfigurationError, match="REDIS_URL.*database") as info:
+        load_settings(_env_file=None)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["unix:///run/redis.sock", "unix:///run/redis.sock?db=0",
+                                 "redis+socket:///run/redis.sock", "redis://cache:6379/2"])
+def test_settings_accept_a_socket_on_database_0_and_any_database_over_tcp(
+        monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("REDIS_URL", url)
+    assert load_settings(_env_file=None).broker_url == url
+
+
 def test_settings_hard_limit_must_exceed_soft_by_thirty_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MT_SOFT_TIME_LIMIT", "100")
     monkeypatch.setenv("MT_HARD_TIME_LIMIT", "120")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,18 +15,7 @@ from marketing_team.orchestration.app import build_app
 from marketing_team.orchestration.context import runtime_of
 from marketing_team.orchestration.inprocess_worker import InProcessWorker
 from marketing_team.testing.processes import wait_for
-from marketing_team.testing.servers import RunningServer, start_test_server
-
-
-@pytest.fixture
-def socket_server() -> Iterator[RunningServer]:
-    """A server on a unix socket (under a short path: a socket's path has a length limit)."""
-    with tempfile.TemporaryDirectory(dir="/tmp") as short:
-        server = start_test_server(Path(short), unix_socket=Path(short) / "r.sock")
-        try:
-            yield server
-        finally:
-            server.stop()
+from marketing_team.testing.servers import RunningServer
 
 
 @pytest.mark.parametrize("scheme", ["unix", "redis+socket"])
