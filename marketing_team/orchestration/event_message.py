@@ -55,7 +55,7 @@ HANDLING_PRIORITY = 0
 NO_LIMITS: dict[str, float | None] = {"time_limit": None, "soft_time_limit": None}
 
 
-def _database(kwargs: Mapping[str, Any]) -> tuple[object, object, object, int]:
+def connection_target(kwargs: Mapping[str, Any]) -> tuple[object, object, object, int]:
     """Where a redis-py connection pool's connections go: host, port, socket path, database."""
     host = kwargs.get("host")
     port = kwargs.get("port") or (6379 if host else None)  # kombu fills the default in, redis-py not
@@ -80,8 +80,8 @@ def handling_entry(app: Celery, event: Event, message_id: str,
             return None
         channel = producer.channel
         pool = getattr(channel, "pool", None)
-        if same_as is not None and (pool is None or _database(pool.connection_kwargs)
-                                    != _database(same_as.connection_pool.connection_kwargs)):
+        if same_as is not None and (pool is None or connection_target(pool.connection_kwargs)
+                                    != connection_target(same_as.connection_pool.connection_kwargs)):
             return None
         if getattr(channel, "create_publish_batch", None) is None or not getattr(
                 channel, "supports_batch_publish", True):

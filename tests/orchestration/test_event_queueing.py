@@ -16,7 +16,7 @@ from marketing_team.llm.offline import OfflineProvider
 from marketing_team.orchestration.app import create_app
 from marketing_team.orchestration.canvas import NO_DECLARE
 from marketing_team.orchestration.dispatch import publish_event, queue_claimed_event
-from marketing_team.orchestration.event_message import handling_entry
+from marketing_team.orchestration.event_message import connection_target, handling_entry
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
 
@@ -131,3 +131,10 @@ def test_an_events_message_leaves_its_time_limits_to_the_worker_that_runs_it(
     assert entry is not None
     assert json.loads(entry.entry)["headers"]["timelimit"] == [None, None]
     assert sent["headers"]["timelimit"] == [None, None]
+
+
+def test_a_url_without_a_port_reaches_the_same_place_as_one_naming_6379() -> None:
+    # kombu fills the default port into its pools' settings; redis-py leaves it out
+    assert connection_target({"host": "cache", "db": 0}) == connection_target({"host": "cache", "port": 6379})
+    assert connection_target({"host": "cache", "port": 6380}) != connection_target({"host": "cache"})
+    assert connection_target({"path": "/run/r.sock"}) != connection_target({"host": "cache"})
