@@ -15,6 +15,7 @@ from marketing_team.domain.errors import LLMTransientError
 from marketing_team.llm.anthropic_provider import AnthropicProvider
 from marketing_team.llm.protocol import Message, SystemBlock
 from marketing_team.testing.fake_anthropic import FakeAnthropic, FakeReply, RecordedRequest
+from marketing_team.testing.processes import wait_for
 
 SYSTEM = [SystemBlock("skill")]
 MODEL = "claude-haiku-4-5"
@@ -125,7 +126,7 @@ def test_fake_anthropic_stopping_hangs_up_on_a_call_waiting_for_a_late_reply() -
 
         caller = threading.Thread(target=call, daemon=True)
         caller.start()
-        time.sleep(0.3)
+        wait_for(lambda: len(fake.requests) == 1, 5, "the call to reach the fake")
     # When the fake stops (the with block's end), then the caller hears so at once, as when the
     # server it called went away, instead of waiting out its own timeout for a reply never sent
     stopped = time.monotonic()
