@@ -62,14 +62,15 @@ def _key(name: Any) -> bool:
 
 
 def _dump_flat(meta: Mapping[str, Any]) -> str | None:
-    """meta as YAML when every value is a scalar or a non-empty mapping of scalars, else None."""
+    """meta as YAML when every value is a scalar or a mapping of scalars, else None."""
     lines: list[str] = []
     for name, value in meta.items():
         if not _key(name):
             return None
         if isinstance(value, Mapping):
-            if not value:
-                return None
+            if not value:  # a review's scores, when no model scored it
+                lines.append(f"{name}: {{}}")
+                continue
             lines.append(f"{name}:")
             for inner, item in value.items():
                 shown = _scalar(item)
@@ -82,6 +83,56 @@ def _dump_flat(meta: Mapping[str, Any]) -> str | None:
             return None
         lines.append(f"{name}: {shown}")
     return "".join(line + "\n" for line in lines) if lines else None
+
+
+# What _dump_flat writes, read back without PyYAML (~50 us a header even with libyaml; a step
+# reads several). Each form reads as YAML 1.1 reads it; any other line goes to the YAML parser.
+_CONSTANTS: dict[str, Any] = {"null": None, "true": True, "false": False}
+_INT = re.compile(r"(?:0|-?[1-9][0-9]{0,99})\Z")  # no sign on 0, no leading 0 (octal in YAML 1.1)
+_QUOTED = re.compile(r"'((?:[ -&(-~]|'')*)'\Z")  # printable ASCII; a quote only doubled
+_MISSING = object()
+
+
+def _read_scalar(text: str) -> Any:
+    """The value a scalar _dump_flat wrote stands for, or _MISSING for any other text."""
+    if text in _CONSTANTS:
+        return _CONSTANTS[text]
+    if text == "{}":
+        return {}
+    if _INT.match(text):
+        return int(text)
+    if _FLOAT.match(text):
+        return float(text)
+    if _WORD.match(text) and text.lower() not in _KEYWORDS:
+        return text
+    quoted = _QUOTED.match(text)
+    return quoted.group(1).replace("''", "'") if quoted else _MISSING
+
+
+def _load_flat(header: str) -> dict[str, Any] | None:
+    """header as a mapping when it has only the lines _dump_flat writes, else None."""
+    if not header.endswith("\n"):
+        return None
+    meta: dict[str, Any] = {}
+    inner: dict[str, Any] | None = None  # the mapping indented lines belong to, while one is open
+    for line in header[:-1].split("\n"):
+        if line.startswith("  "):
+            if inner is None:
+                return None
+            target, (name, sep, shown) = inner, line[2:].partition(": ")
+        else:
+            if inner is not None and not inner:
+                return None  # `name:` with nothing under it reads as null: left to YAML
+            inner = None
+            if line.endswith(":") and _key(line[:-1]) and line[:-1] not in meta:
+                inner = meta[line[:-1]] = {}  # a mapping's first line
+                continue
+            target, (name, sep, shown) = meta, line.partition(": ")
+        value = _read_scalar(shown)
+        if not sep or not _key(name) or name in target or value is _MISSING:
+            return None
+        target[name] = value
+    return None if inner is not None and not inner else meta
 
 
 def dump(meta: Mapping[str, Any], body: str) -> str:
@@ -118,6 +169,10 @@ def parse(text: str, source: Path | str = "<text>",
             break
     else:
         raise CorruptFileError(f"{source}: front matter is not closed by a '---' line")
+    # The catalog's loader records where each key was: only the default one may be skipped.
+    flat = _load_flat(header) if loader is _Loader and header else None
+    if flat is not None:
+        return flat, body
     try:
         meta = yaml.load(header, Loader=loader) if header.strip() else {}  # noqa: S506 - safe loaders
     except yaml.YAMLError as exc:
