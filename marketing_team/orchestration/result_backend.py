@@ -1,4 +1,5 @@
-"""The result backend: Celery's Redis backend minus result subscriptions nobody waits on.
+"""The result backend: Celery's Redis backend minus result subscriptions nobody waits on, storing
+each result in one round trip.
 
 Nothing in the product blocks on a task result (chords are joined by the backend itself, and
 progress travels on our own channel). Stock Celery still subscribes to a result channel for every
@@ -9,10 +10,35 @@ a result outside a task (`.get()` under `allow_join_result`) still subscribes, a
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
+from celery import states
 from celery._state import task_join_will_block
 from celery.backends.redis import RedisBackend
+from celery.exceptions import BackendStoreError
+from redis.commands.core import Script
+
+# Celery's store reads the stored state first and keeps a success it finds (a lost copy of a task
+# must not overwrite it), then writes the new state and publishes it for waiters: two round
+# trips per task, ~0.6 ms of a step's CPU. This is the same check and write, in one script (and
+# atomic, where the two trips could interleave with another copy's write).
+_STORE = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, meta = pcall(cjson.decode, current)
+  if ok and type(meta) == 'table' and meta['status'] == ARGV[3] then
+    return 0
+  end
+end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SETEX', KEYS[1], ARGV[2], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('PUBLISH', KEYS[1], ARGV[1])
+return 1
+"""
 
 
 class QuietRedisBackend(RedisBackend):  # type: ignore[misc]
@@ -25,6 +51,26 @@ class QuietRedisBackend(RedisBackend):  # type: ignore[misc]
         if task_join_will_block():
             return  # inside a worker nothing may wait on a result
         super()._add_pending_result(task_id, result, weak=weak)
+
+    @cached_property
+    def _store_script(self) -> Script:
+        script: Script = self.client.register_script(_STORE)
+        return script
+
+    def _store_result(self, task_id: str, result: Any, state: str, traceback: Any = None,
+                      request: Any = None, **kwargs: Any) -> Any:
+        """Celery's store (a stored success is never overwritten), in one round trip."""
+        if self.serializer != "json":  # the script reads the stored state as JSON
+            return super()._store_result(task_id, result, state, traceback, request, **kwargs)
+        meta = self._get_result_meta(result=result, state=state, traceback=traceback, request=request)
+        meta["task_id"] = task_id.decode() if isinstance(task_id, bytes) else task_id
+        value = self.encode(meta)
+        if isinstance(value, str) and len(value) > self._MAX_STR_VALUE_SIZE:
+            raise BackendStoreError("value too large for Redis backend", state=state, task_id=task_id)
+        key = self.get_key_for_task(task_id)
+        expires = int(self.expires or 0)
+        self.ensure(self._store_script, ([key], [value, expires, states.SUCCESS]))
+        return result
 
 
 def backend_url(broker_url: str) -> str:

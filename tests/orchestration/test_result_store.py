@@ -1,0 +1,59 @@
+"""Task results: stored in one round trip, and a stored success is never overwritten."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import redis.connection
+from celery import Celery, states
+from celery.result import AsyncResult
+
+from marketing_team.config.settings import load_settings
+from marketing_team.orchestration.app import build_app
+from marketing_team.testing.servers import RunningServer
+
+
+def _app(server: RunningServer, tmp_path: Path) -> Celery:
+    settings = load_settings(_env_file=None, redis_url=server.url, workspace_dir=tmp_path)
+    return build_app(settings, broker_url=server.broker_url)
+
+
+def test_a_result_is_stored_with_its_expiry_and_reads_back(redis_server: RunningServer,
+                                                           redis_client: redis.Redis,
+                                                           tmp_path: Path) -> None:
+    app = _app(redis_server, tmp_path)
+    app.backend.store_result("t-1", {"task_id": "task-1", "status": "completed"}, states.SUCCESS)
+    stored = AsyncResult("t-1", app=app)
+    assert (stored.state, stored.result) == (states.SUCCESS, {"task_id": "task-1", "status": "completed"})
+    assert 0 < redis_client.ttl(app.backend.get_key_for_task("t-1")) <= app.conf.result_expires
+
+
+def test_a_stored_success_is_kept_when_a_late_copy_stores_another_state(
+        redis_server: RunningServer, tmp_path: Path) -> None:
+    app = _app(redis_server, tmp_path)
+    app.backend.store_result("t-2", None, states.STARTED)
+    app.backend.store_result("t-2", {"decision": "approve"}, states.SUCCESS)  # a start is overwritten
+    app.backend.store_result("t-2", RuntimeError("a lost copy"), states.FAILURE)
+    app.backend.store_result("t-2", None, states.RETRY)
+    stored = AsyncResult("t-2", app=app)
+    assert (stored.state, stored.result) == (states.SUCCESS, {"decision": "approve"})
+
+
+def test_storing_a_result_is_one_round_trip(redis_server: RunningServer, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _app(redis_server, tmp_path)
+    app.backend.store_result("t-3", 1, states.SUCCESS)  # connects, and loads the script once
+    sent: list[bytes] = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self: redis.connection.AbstractConnection, command: Any, check_health: bool = True) -> None:
+        sent.append(command)  # one call per round trip: a pipeline packs its commands together
+        send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    for n in range(5):
+        app.backend.store_result(f"t-4-{n}", n, states.SUCCESS)
+    assert len(sent) == 5
