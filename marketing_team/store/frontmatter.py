@@ -57,8 +57,13 @@ def _scalar(value: Any) -> str | None:
     return None
 
 
+# YAML refuses a plain (implicit) key longer than this; PyYAML writes a longer one as `? key`.
+_MAX_KEY = 1024
+
+
 def _key(name: Any) -> bool:
-    return type(name) is str and bool(_WORD.match(name)) and name.lower() not in _KEYWORDS
+    return (type(name) is str and len(name) <= _MAX_KEY and bool(_WORD.match(name))
+            and name.lower() not in _KEYWORDS)
 
 
 def _dump_flat(meta: Mapping[str, Any]) -> str | None:

@@ -70,3 +70,20 @@ def test_what_the_team_writes_reads_back_without_the_yaml_parser(meta: dict[str,
     header = text.split("---\n")[1]
     assert frontmatter._load_flat(header) == meta == yaml.load(header, Loader=yaml.CSafeLoader)
     assert frontmatter.parse(text) == (meta, "# Body\n")
+
+
+# YAML allows an implicit (plain) key at most 1024 characters long; a longer one is an error.
+_LONG = "k" * 1025
+
+
+@pytest.mark.parametrize("header", [f"{_LONG}: 1\n", f"{_LONG}:\n  x: 1\n", f"s:\n  {_LONG}: 1\n",
+                                    f"{'k' * 1024}: 1\n", f"s:\n  {'k' * 1024}: 1\n"])
+def test_a_key_longer_than_yaml_allows_reads_as_yaml_reads_it(header: str) -> None:
+    expected = _yaml(header)
+    assert _ours(header) == expected
+    assert (expected is CorruptFileError) is (_LONG in header)
+
+
+@pytest.mark.parametrize("meta", [{_LONG: 1}, {"s": {_LONG: "v"}}, {"a": 10**150, _LONG: 2}])
+def test_a_long_key_round_trips(meta: dict[str, Any]) -> None:
+    assert frontmatter.parse(frontmatter.dump(meta, "# Body\n")) == (meta, "# Body\n")
