@@ -22,12 +22,17 @@ from redis.commands.core import Script
 # Celery's store reads the stored state first and keeps a success it finds (a lost copy of a task
 # must not overwrite it), then writes the new state and publishes it for waiters: two round
 # trips per task, ~0.6 ms of a step's CPU. This is the same check and write, in one script (and
-# atomic, where the two trips could interleave with another copy's write).
+# atomic, where the two trips could interleave with another copy's write). A stored value cjson
+# cannot read as a meta (a lone surrogate Python's JSON accepts, a compressed payload) is left to
+# Celery's own store (-1): its reader decides, as before.
 _STORE = """
 local current = redis.call('GET', KEYS[1])
 if current then
   local ok, meta = pcall(cjson.decode, current)
-  if ok and type(meta) == 'table' and meta['status'] == ARGV[3] then
+  if not ok or type(meta) ~= 'table' or type(meta['status']) ~= 'string' then
+    return -1
+  end
+  if meta['status'] == ARGV[3] then
     return 0
   end
 end
@@ -60,7 +65,7 @@ class QuietRedisBackend(RedisBackend):  # type: ignore[misc]
     def _store_result(self, task_id: str, result: Any, state: str, traceback: Any = None,
                       request: Any = None, **kwargs: Any) -> Any:
         """Celery's store (a stored success is never overwritten), in one round trip."""
-        if self.serializer != "json":  # the script reads the stored state as JSON
+        if self.serializer != "json" or self.compression:  # the script reads the stored state as JSON
             return super()._store_result(task_id, result, state, traceback, request, **kwargs)
         meta = self._get_result_meta(result=result, state=state, traceback=traceback, request=request)
         meta["task_id"] = task_id.decode() if isinstance(task_id, bytes) else task_id
@@ -69,7 +74,8 @@ class QuietRedisBackend(RedisBackend):  # type: ignore[misc]
             raise BackendStoreError("value too large for Redis backend", state=state, task_id=task_id)
         key = self.get_key_for_task(task_id)
         expires = int(self.expires or 0)
-        self.ensure(self._store_script, ([key], [value, expires, states.SUCCESS]))
+        if self.ensure(self._store_script, ([key], [value, expires, states.SUCCESS])) == -1:
+            return super()._store_result(task_id, result, state, traceback, request, **kwargs)
         return result
 
 

@@ -57,3 +57,27 @@ def test_storing_a_result_is_one_round_trip(redis_server: RunningServer, tmp_pat
     for n in range(5):
         app.backend.store_result(f"t-4-{n}", n, states.SUCCESS)
     assert len(sent) == 5
+
+
+@pytest.mark.parametrize("result", [
+    {"draft": "a headline cut mid-emoji \ud83d"},  # a lone surrogate: Python's JSON reads it, cjson does not
+    "\udc80",
+])
+def test_a_success_the_script_cannot_decode_is_still_kept(redis_server: RunningServer, tmp_path: Path,
+                                                           result: Any) -> None:
+    app = _app(redis_server, tmp_path)
+    task_id = f"t-5-{tmp_path.name}"
+    app.backend.store_result(task_id, result, states.SUCCESS)
+    app.backend.store_result(task_id, RuntimeError("a lost copy"), states.FAILURE)
+    stored = AsyncResult(task_id, app=app)
+    assert (stored.state, stored.result) == (states.SUCCESS, result)
+
+
+def test_a_compressed_success_is_kept(redis_server: RunningServer, tmp_path: Path) -> None:
+    app = _app(redis_server, tmp_path)
+    app.conf.result_compression = "zlib"
+    app.backend.store_result("t-6", {"decision": "approve"}, states.SUCCESS)
+    app.backend.store_result("t-6", RuntimeError("a lost copy"), states.FAILURE)
+    stored = AsyncResult("t-6", app=app)
+    assert (stored.state, stored.result) == (states.SUCCESS, {"decision": "approve"})
+
