@@ -73,7 +73,8 @@ class QuietRedisBackend(RedisBackend):  # type: ignore[misc]
         if isinstance(value, str) and len(value) > self._MAX_STR_VALUE_SIZE:
             raise BackendStoreError("value too large for Redis backend", state=state, task_id=task_id)
         key = self.get_key_for_task(task_id)
-        expires = int(self.expires or 0)
+        # Celery's _set_with_state: a failure expires after result_failure_expires
+        expires = int((self.failure_expires if state == states.FAILURE else self.expires) or 0)
         if self.ensure(self._store_script, ([key], [value, expires, states.SUCCESS])) == -1:
             return super()._store_result(task_id, result, state, traceback, request, **kwargs)
         return result

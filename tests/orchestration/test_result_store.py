@@ -81,3 +81,13 @@ def test_a_compressed_success_is_kept(redis_server: RunningServer, tmp_path: Pat
     stored = AsyncResult("t-6", app=app)
     assert (stored.state, stored.result) == (states.SUCCESS, {"decision": "approve"})
 
+
+def test_a_failure_expires_after_result_failure_expires(redis_server: RunningServer,
+                                                        redis_client: redis.Redis,
+                                                        tmp_path: Path) -> None:
+    app = _app(redis_server, tmp_path)
+    app.conf.result_failure_expires = 60
+    app.backend.store_result("t-7", RuntimeError("boom"), states.FAILURE)
+    assert 0 < redis_client.ttl(app.backend.get_key_for_task("t-7")) <= 60
+    app.backend.store_result("t-8", 1, states.SUCCESS)
+    assert redis_client.ttl(app.backend.get_key_for_task("t-8")) > 60
