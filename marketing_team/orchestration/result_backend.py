@@ -79,6 +79,19 @@ class QuietRedisBackend(RedisBackend):  # type: ignore[misc]
             return super()._store_result(task_id, result, state, traceback, request, **kwargs)
         return result
 
+    def set_chord_size(self, group_id: str, chord_size: int) -> None:
+        """Celery's two round trips on a chord's publish (its counter cleared, since a frozen
+        chord applied again reuses its group id; its size set) in one transaction."""
+        counter, size = self.get_key_for_group(group_id, ".c"), self.get_key_for_group(group_id, ".s")
+
+        def both() -> None:
+            with self.client.pipeline() as pipe:
+                pipe.delete(counter)
+                pipe.set(size, chord_size, ex=self.chord_expires or None)
+                pipe.execute()
+
+        self.ensure(both, ())
+
 
 def backend_url(broker_url: str) -> str:
     """The result_backend setting that selects QuietRedisBackend on the broker's server."""

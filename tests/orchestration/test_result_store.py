@@ -91,3 +91,25 @@ def test_a_failure_expires_after_result_failure_expires(redis_server: RunningSer
     assert 0 < redis_client.ttl(app.backend.get_key_for_task("t-7")) <= 60
     app.backend.store_result("t-8", 1, states.SUCCESS)
     assert redis_client.ttl(app.backend.get_key_for_task("t-8")) > 60
+
+
+def test_a_chord_publish_clears_its_counter_and_sets_its_size_in_one_round_trip(
+        redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _app(redis_server, tmp_path)
+    backend = app.backend
+    counter, size = backend.get_key_for_group("g-1", ".c"), backend.get_key_for_group("g-1", ".s")
+    backend.set_chord_size("g-0", 2)  # connects
+    redis_client.set(counter, 3)  # the counter of an earlier application of the same chord
+    sent: list[bytes] = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self: redis.connection.AbstractConnection, command: Any, check_health: bool = True) -> None:
+        sent.append(command)
+        send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    backend.set_chord_size("g-1", 4)
+    assert len(sent) == 1
+    assert redis_client.get(counter) is None and redis_client.get(size) == b"4"
+    assert 0 < redis_client.ttl(size) <= backend.chord_expires  # as Celery sets it
