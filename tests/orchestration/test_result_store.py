@@ -21,6 +21,20 @@ def _app(server: RunningServer, tmp_path: Path) -> Celery:
     return build_app(settings, broker_url=server.broker_url)
 
 
+def _count_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """What this process sends from now on, one entry per round trip (a pipeline packs its
+    commands into one send); redis-py's own send, only watched."""
+    sent: list[bytes] = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self: redis.connection.AbstractConnection, command: Any, check_health: bool = True) -> None:
+        sent.append(command)
+        send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
 def test_a_result_is_stored_with_its_expiry_and_reads_back(redis_server: RunningServer,
                                                            redis_client: redis.Redis,
                                                            tmp_path: Path) -> None:
@@ -46,14 +60,7 @@ def test_storing_a_result_is_one_round_trip(redis_server: RunningServer, tmp_pat
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     app = _app(redis_server, tmp_path)
     app.backend.store_result("t-3", 1, states.SUCCESS)  # connects, and loads the script once
-    sent: list[bytes] = []
-    send = redis.connection.AbstractConnection.send_packed_command
-
-    def counted(self: redis.connection.AbstractConnection, command: Any, check_health: bool = True) -> None:
-        sent.append(command)  # one call per round trip: a pipeline packs its commands together
-        send(self, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    sent = _count_round_trips(monkeypatch)
     for n in range(5):
         app.backend.store_result(f"t-4-{n}", n, states.SUCCESS)
     assert len(sent) == 5
@@ -101,14 +108,7 @@ def test_a_chord_publish_clears_its_counter_and_sets_its_size_in_one_round_trip(
     counter, size = backend.get_key_for_group("g-1", ".c"), backend.get_key_for_group("g-1", ".s")
     backend.set_chord_size("g-0", 2)  # connects
     redis_client.set(counter, 3)  # the counter of an earlier application of the same chord
-    sent: list[bytes] = []
-    send = redis.connection.AbstractConnection.send_packed_command
-
-    def counted(self: redis.connection.AbstractConnection, command: Any, check_health: bool = True) -> None:
-        sent.append(command)
-        send(self, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    sent = _count_round_trips(monkeypatch)
     backend.set_chord_size("g-1", 4)
     assert len(sent) == 1
     assert redis_client.get(counter) is None and redis_client.get(size) == b"4"
