@@ -87,7 +87,10 @@ def test_ctrl_c_stops_in_one_line_records_the_call_in_flight_and_resume_finishes
         child.close(force=True)
 
     assert child.exitstatus == 130 or child.signalstatus is not None
-    assert "Traceback" not in after and "{" not in after and len(after) < 2000, after
+    assert "Traceback" not in after and "{" not in after, after
+    # What the interrupt printed (the terminal echoes ^C) is a few lines; what came before it
+    # grows with the planning spinner's frames, as long as a loaded machine takes to plan.
+    assert len(after.rsplit("^C", 1)[-1]) < 2000, after
 
     shown = _mtctl_json(slow_copy, tmp_path, "goals", "show", goal_id)
     assert shown["status"] == "interrupted"
