@@ -15,7 +15,7 @@ import redis
 
 from marketing_team.config.settings import Settings, mask_url
 from marketing_team.director.runtime import Runtime
-from marketing_team.domain.errors import MarketingTeamError
+from marketing_team.domain.errors import BrokerUnavailableError, MarketingTeamError
 from marketing_team.domain.goal import Priority
 from marketing_team.observability import refusal
 from marketing_team.ops.embedded import EmbeddedServer, ping
@@ -196,7 +196,7 @@ def _workers(app: CeleryApp | None, timeout_s: float, *, on_demand: bool = False
         return Component("workers", "unknown", False, "no Celery app to ask the workers with")
     try:
         names = ping_workers(app, timeout_s)
-    except (redis.RedisError, OSError) as exc:
+    except (redis.RedisError, OSError, BrokerUnavailableError) as exc:
         return Component("workers", "unknown", False, f"ping failed: {type(exc).__name__}")
     if not names:
         return Component("workers", "down", False, f"no worker answered ping within {timeout_s:g} s")
@@ -209,7 +209,7 @@ def _answering(app: CeleryApp | None, timeout_s: float) -> list[str]:
         return []
     try:
         return ping_workers(app, timeout_s)
-    except (redis.RedisError, OSError):
+    except (redis.RedisError, OSError, BrokerUnavailableError):
         return []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -12,9 +13,11 @@ from hypothesis import strategies as st
 
 from marketing_team.config.settings import load_settings
 from marketing_team.domain.errors import ConfigurationError
+from marketing_team.orchestration.app import build_app
 from marketing_team.orchestration.beat import write_heartbeat
 from marketing_team.orchestration.queues import queue_keys
 from marketing_team.testing.processes import wait_for
+from marketing_team.testing.servers import free_port
 from marketing_team.testing.team import Team
 from marketing_team.testing.web_client import TOKEN, call, post_event, web_app
 from marketing_team.web.webhook import MAX_BODY_BYTES, WebhookApp, create_webhook_app
@@ -275,3 +278,16 @@ def test_webhook_plans_nothing_itself_it_queues_the_event_for_a_worker(
     assert message["headers"]["task"] == "triggers.handle_event"
     assert quiet_team.rt.goals.ids() == []
     assert not quiet_team.settings.workspace.exists()  # the web keeps no disk
+
+
+def test_webhook_health_when_the_workers_ping_cannot_reach_the_broker_is_503(team: Team) -> None:
+    # Given Redis answers the health check's own ping, but the broker connection that asks the
+    # workers cannot be made (Redis went away between the two)
+    web = web_app(team)
+    unreachable = build_app(team.settings, broker_url=f"redis://127.0.0.1:{free_port()}/0")
+
+    reply = call(dataclasses.replace(web, celery=unreachable), "GET", "/health")
+
+    # Then the team reads as unavailable, as when Redis is down, never as an internal error
+    assert reply.status == 503, reply.body
+    assert "unavailable" in error_of(reply, 503, None)
