@@ -6,8 +6,7 @@ from celery import Celery
 from celery._state import get_current_task
 from kombu.exceptions import OperationalError
 
-from marketing_team.config.settings import mask_url
-from marketing_team.domain.errors import BrokerUnavailableError
+from marketing_team.orchestration.transport import broker_unavailable
 
 # The app type for layers above orchestration, which never import Celery themselves.
 CeleryApp = Celery
@@ -27,7 +26,7 @@ def ping_workers(app: Celery, timeout_s: float, first_only: bool = True) -> list
     try:
         replies = app.control.ping(timeout=timeout_s, limit=1 if first_only else None)
     except OperationalError as exc:  # kombu's, once its connection retries are spent
-        raise _unreachable(app, exc) from exc
+        raise broker_unavailable(str(app.conf.broker_url), "ask the workers", exc) from exc
     return sorted(name for reply in replies or [] for name in reply)
 
 
@@ -36,9 +35,5 @@ def node_answers(app: Celery, node: str, timeout_s: float) -> bool:
     try:
         replies = app.control.ping(destination=[node], timeout=timeout_s, limit=1)
     except OperationalError as exc:
-        raise _unreachable(app, exc) from exc
+        raise broker_unavailable(str(app.conf.broker_url), "ask the workers", exc) from exc
     return any(node in reply for reply in replies or [])
-
-
-def _unreachable(app: Celery, exc: OperationalError) -> BrokerUnavailableError:
-    return BrokerUnavailableError(f"could not ask the workers on {mask_url(str(app.conf.broker_url))}: {exc}")

@@ -10,15 +10,10 @@ from celery import Celery
 from celery.canvas import Signature
 from kombu.exceptions import OperationalError
 
-from marketing_team.config.settings import mask_url
 from marketing_team.director import flow, phases
 from marketing_team.director.phases import Move
 from marketing_team.director.runtime import Runtime
-from marketing_team.domain.errors import (
-    AlreadyExistsError,
-    BrokerUnavailableError,
-    MarketingTeamError,
-)
+from marketing_team.domain.errors import AlreadyExistsError, MarketingTeamError
 from marketing_team.domain.event import Event
 from marketing_team.domain.goal import Goal, GoalStatus, TaskRecord
 from marketing_team.observability import progress
@@ -37,7 +32,7 @@ from marketing_team.orchestration.event_message import (
     handling_entry,
     handling_repr,
 )
-from marketing_team.orchestration.transport import kombu_url
+from marketing_team.orchestration.transport import broker_unavailable, kombu_url
 from marketing_team.store.internal_events import record_internal
 from marketing_team.store.outbox import Publication
 from marketing_team.triggers import event_bus
@@ -149,8 +144,7 @@ def publish_event(app: Celery, event: Event, message_id: str | None = None) -> N
                       task_id=message_id, argsrepr=handling_repr(event), kwargsrepr="{}",
                       priority=HANDLING_PRIORITY, **NO_LIMITS, **NO_DECLARE)
     except OperationalError as exc:  # kombu's, once its publish retries are spent: nothing queued
-        raise BrokerUnavailableError(f"could not queue event {event.id} on "
-                                     f"{mask_url(str(app.conf.broker_url))}: {exc}") from exc
+        raise broker_unavailable(str(app.conf.broker_url), f"queue event {event.id}", exc) from exc
 
 
 def queue_claimed_event(app: Celery, rt: Runtime, event: Event, claim_ttl_s: int) -> bool:
@@ -167,8 +161,7 @@ def queue_claimed_event(app: Celery, rt: Runtime, event: Event, claim_ttl_s: int
         try:
             entry = handling_entry(app, event, owner, same_as=rt.redis)
         except OperationalError as exc:  # kombu's: its connection could not be made
-            raise BrokerUnavailableError(f"could not queue event {event.id} on "
-                                         f"{mask_url(str(app.conf.broker_url))}: {exc}") from exc
+            raise broker_unavailable(str(app.conf.broker_url), f"queue event {event.id}", exc) from exc
     if entry is not None:
         return event_bus.claim_event_and_push(rt.redis, event.id, owner, claim_ttl_s,
                                               entry.key, entry.entry)

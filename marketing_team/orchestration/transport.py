@@ -19,6 +19,9 @@ from typing import Any
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 
+from marketing_team.config.settings import mask_url
+from marketing_team.domain.errors import BrokerUnavailableError
+
 
 class Channel(kombu_redis.Channel):  # type: ignore[misc]
     """A channel that reuses its command client while its connection pool stays the same."""
@@ -50,6 +53,12 @@ def kombu_url(url: str) -> str:
     """A Redis URL as kombu spells it: redis-py's `unix://` is kombu's `redis+socket://` (kombu
     has no `unix` transport; REDIS_URL may be either)."""
     return "redis+socket://" + url[len("unix://"):] if url.startswith("unix://") else url
+
+
+def broker_unavailable(broker_url: str, doing: str, exc: Exception) -> BrokerUnavailableError:
+    """kombu's OperationalError (its connection retries spent) as our typed error: what could not
+    be done, on the broker named without its password."""
+    return BrokerUnavailableError(f"could not {doing} on {mask_url(broker_url)}: {exc}")
 
 
 def install() -> None:
