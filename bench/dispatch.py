@@ -25,6 +25,7 @@ from marketing_team.domain.values import new_id
 from marketing_team.orchestration.app import derived_config, static_config
 from marketing_team.orchestration.canvas import step_signature
 from marketing_team.orchestration.inprocess_worker import InProcessWorker
+from marketing_team.store.goals import status_key
 from marketing_team.testing.processes import wait_for
 from marketing_team.testing.servers import RunningServer
 from marketing_team.testing.team import Team
@@ -93,25 +94,36 @@ def skill_rate(srv: RunningServer, steps: int, warm: int = WARM) -> float:
 
 
 def _steps(team: Team, steps: int) -> float:
+    """Steps/s for `steps` one-step goals published at once, until every one has settled.
+
+    The end is watched as the bare pairs are, by polling a count every 5 ms (the status indexes'
+    sizes, one round trip): following every goal's progress channel instead cost this process
+    about 0.7 ms of CPU per step, on the GIL the worker it measures runs on.
+    """
     goals = [_goal("copy-editing") for _ in range(steps)]
     for goal in goals:
         team.rt.goals.create(goal)
-    sub = team.rt.redis.pubsub()  # type: ignore[no-untyped-call]
-    sub.psubscribe("mt:goal:*:progress")
-    finished = 0
+    # Completed first: a step that settles any other way is counted, so the run ends and says so.
+    settled = [GoalStatus.COMPLETED, *(s for s in GoalStatus if s.is_settled and s is not GoalStatus.COMPLETED)]
+    before = _counts(team, settled)
     started = time.perf_counter()
     for goal in goals:
         step_signature(team.app, goal.tasks[0], goal.run).apply_async()
-    deadline = time.monotonic() + 300
-    while finished < steps and time.monotonic() < deadline:
-        message = sub.get_message(timeout=1.0)
-        if message and message.get("type") == "pmessage" and b'"goal_finished"' in message["data"]:
-            finished += 1
+    wait_for(lambda: sum(_counts(team, settled)) - sum(before) >= steps, 300,
+             f"{steps} skill steps", every_s=0.005)
     wall = time.perf_counter() - started
-    sub.close()
-    if finished < steps:
-        raise RuntimeError(f"only {finished} of {steps} skill steps finished")
+    completed = _counts(team, settled)[0] - before[0]
+    if completed < steps:
+        raise RuntimeError(f"only {completed} of {steps} skill steps completed")
     return steps / wall
+
+
+def _counts(team: Team, statuses: list[GoalStatus]) -> list[int]:
+    """How many goals each status index holds, read in one round trip."""
+    pipe = team.rt.redis.pipeline(transaction=False)
+    for status in statuses:
+        pipe.zcard(status_key(status))
+    return [int(n) for n in pipe.execute()]
 
 
 def run() -> list[Result]:
