@@ -21,13 +21,20 @@ from marketing_team.domain.goal import Goal, TaskRecord, TaskStatus
 # nothing a publish uses, yet kombu copies and binds the queue entity on every publish to look its
 # declaration up in a cache (~0.05 ms of CPU each; a step publishes twice).
 NO_DECLARE: dict[str, list[object]] = {"declare": []}
+# A chained task's result is read by nobody: the chain carries what comes next in the message,
+# and the work itself is in our own store. Storing it cost a round trip and ~0.3 ms of CPU per
+# task. A chord's members and join keep theirs, which Celery's chord needs (see `phase_canvas`).
+UNSTORED: dict[str, bool] = {"ignore_result": True}
 
 
-def skill_signature(app: Celery, task: TaskRecord, run: int, reviews: bool = False) -> Signature:
-    """One draft of a skill; reviews: the draft's own task reviews it (else a review is chained)."""
+def skill_signature(app: Celery, task: TaskRecord, run: int, reviews: bool = False,
+                    stored: bool = False) -> Signature:
+    """One draft of a skill; reviews: the draft's own task reviews it (else a review is chained);
+    stored: its result is stored (a chord member's)."""
     return app.signature(f"skills.{task.skill}", args=(task.goal_id, task.id, run),
                          kwargs={"reviews": True} if reviews else {}, immutable=True,
-                         priority=task.priority.broker_priority, queue="skills", **NO_DECLARE)
+                         priority=task.priority.broker_priority, queue="skills",
+                         **_storing(stored), **NO_DECLARE)
 
 
 def director_signature(app: Celery, name: str, *args: Any, priority: int = 0,
@@ -37,23 +44,29 @@ def director_signature(app: Celery, name: str, *args: Any, priority: int = 0,
                          priority=priority, **{**NO_DECLARE, **options})
 
 
-def review_signature(app: Celery, task: TaskRecord, run: int) -> Signature:
+def review_signature(app: Celery, task: TaskRecord, run: int, stored: bool = False) -> Signature:
     """The Director's review of one task's current draft."""
     return director_signature(app, "review", task.goal_id, task.id, run,
-                              priority=task.priority.broker_priority)
+                              priority=task.priority.broker_priority, **_storing(stored))
 
 
-def step_signature(app: Celery, task: TaskRecord, run: int) -> Signature:
+def step_signature(app: Celery, task: TaskRecord, run: int, stored: bool = False) -> Signature:
     """What a task still needs: its draft then its review, or only the review of a draft it has.
 
     A draft whose review is structural only (no model reviews it) is reviewed in its own task: a
     review task of its own would add a queue hop, a gate and a claim for microseconds of checks.
+    stored: the step is a chord's member, whose tasks' results are stored.
     """
     if task.status is TaskStatus.COMPLETED:
-        return review_signature(app, task, run)
+        return review_signature(app, task, run, stored)
     if structural_only(task.priority):
-        return skill_signature(app, task, run, reviews=True)
-    return chain(skill_signature(app, task, run), review_signature(app, task, run))
+        return skill_signature(app, task, run, reviews=True, stored=stored)
+    return chain(skill_signature(app, task, run, stored=stored),
+                 review_signature(app, task, run, stored))
+
+
+def _storing(stored: bool) -> dict[str, bool]:
+    return {} if stored else UNSTORED
 
 
 def runnable(task: TaskRecord) -> bool:
@@ -61,22 +74,24 @@ def runnable(task: TaskRecord) -> bool:
     return not task.status.is_terminal and task.status is not TaskStatus.BLOCKED
 
 
-def join_signature(app: Celery, goal: Goal, index: int) -> Signature:
-    """The phase's join: advance_goal(results, goal, phase, run), an optimisation that repeats a check."""
+def join_signature(app: Celery, goal: Goal, index: int, stored: bool = False) -> Signature:
+    """The phase's join: advance_goal(results, goal, phase, run), an optimisation that repeats a
+    check; stored: it is a chord's body."""
     return director_signature(app, "advance_goal", goal.id, index, goal.run,
-                              priority=goal.priority.broker_priority, immutable=False)
+                              priority=goal.priority.broker_priority, immutable=False,
+                              **_storing(stored))
 
 
 def phase_canvas(app: Celery, goal: Goal, index: int, tasks: list[TaskRecord] | None = None) -> Signature:
     """One phase (its unfinished tasks, or the ones given), then advance_goal for this run."""
     phase = goal.plan.phases[index]
     chosen = tasks if tasks is not None else [t for t in goal.phase_tasks(index) if runnable(t)]
-    steps = [step_signature(app, t, goal.run) for t in chosen]
-    if not steps:
+    if not chosen:
         return _join_alone(app, goal, index)
-    if phase.parallel and len(steps) > 1:
-        return chord(group(steps), join_signature(app, goal, index))
-    return chain(*steps, join_signature(app, goal, index))
+    if phase.parallel and len(chosen) > 1:  # a chord: Celery's join needs its parts stored
+        members = [step_signature(app, t, goal.run, stored=True) for t in chosen]
+        return chord(group(members), join_signature(app, goal, index, stored=True))
+    return chain(*[step_signature(app, t, goal.run) for t in chosen], join_signature(app, goal, index))
 
 
 def still_owed(goal: Goal, task: TaskRecord) -> list[TaskRecord]:
@@ -102,4 +117,4 @@ def resume_canvas(app: Celery, goal: Goal, task: TaskRecord) -> Signature:
 def _join_alone(app: Celery, goal: Goal, index: int) -> Signature:
     """advance_goal with no step before it (nothing left to run in the phase)."""
     return director_signature(app, "advance_goal", None, goal.id, index, goal.run,
-                              priority=goal.priority.broker_priority)
+                              priority=goal.priority.broker_priority, **UNSTORED)

@@ -8,12 +8,16 @@ from typing import Any
 import pytest
 import redis
 import redis.connection
-from celery import Celery, states
+from celery import Celery, signals, states
 from celery.result import AsyncResult
 
 from marketing_team.config.settings import load_settings
+from marketing_team.director.launch import build_tasks
+from marketing_team.domain.goal import Category, Goal, GoalStatus, PhaseSpec, Plan, Priority
+from marketing_team.domain.values import new_id
 from marketing_team.orchestration.app import build_app
 from marketing_team.testing.servers import RunningServer
+from marketing_team.testing.team import Team
 
 
 def _app(server: RunningServer, tmp_path: Path) -> Celery:
@@ -113,3 +117,43 @@ def test_a_chord_publish_clears_its_counter_and_sets_its_size_in_one_round_trip(
     assert len(sent) == 1
     assert redis_client.get(counter) is None and redis_client.get(size) == b"4"
     assert 0 < redis_client.ttl(size) <= backend.chord_expires  # as Celery sets it
+
+
+def test_a_sequential_phase_stores_no_task_result_and_a_parallel_phase_stores_each_member(
+        team: Team, redis_client: redis.Redis) -> None:
+    """Nobody reads a chained task's result (the chain carries what comes next, our own store
+    holds the work), so storing it only cost a round trip per task; a chord's members and join
+    keep theirs, which Celery's chord needs."""
+    published: list[tuple[str, str, str]] = []  # (task name, message id, our task id)
+
+    def seen(sender: str | None = None, headers: dict[str, Any] | None = None,
+             body: Any = None, **_: object) -> None:
+        args = body[0] if body else ()
+        published.append((str(sender), str((headers or {}).get("id")), str(args[1]) if len(args) > 1 else ""))
+
+    plan = Plan(phases=(PhaseSpec(name="research", skills=("seo-audit", "content-strategy")),
+                        PhaseSpec(name="pages", skills=("page-cro", "form-cro"), parallel=True)),
+                source="routing")
+    goal_id = new_id("goal")
+    goal = Goal(id=goal_id, description="Increase signup conversion by 20%", category=Category.OPTIMIZATION,
+                priority=Priority.P1, plan=plan, tasks=build_tasks(goal_id, plan, Priority.P1, "test"))
+    signals.before_task_publish.connect(seen, weak=False)
+    try:
+        done = team.wait(team.launch(goal).id)
+    finally:
+        signals.before_task_publish.disconnect(seen)
+    assert done.status is GoalStatus.COMPLETED, done.status_reason
+
+    phase_of = {task.id: task.phase_index for task in done.tasks}
+    steps = [(name, message) for name, message, ours in published
+             if name.startswith("skills.") or name == "director.review"]
+    sequential = [m for name, m in steps if phase_of[_ours(published, m)] == 0]
+    parallel = [m for name, m in steps if phase_of[_ours(published, m)] == 1]
+    assert len(sequential) == 4 and len(parallel) == 4  # a draft and a review per skill
+    backend = team.app.backend
+    assert [m for m in sequential if redis_client.exists(backend.get_key_for_task(m))] == []
+    assert [m for m in parallel if not redis_client.exists(backend.get_key_for_task(m))] == []
+
+
+def _ours(published: list[tuple[str, str, str]], message_id: str) -> str:
+    return next(ours for _, m, ours in published if m == message_id)
