@@ -75,8 +75,18 @@ class CompareAndWrite:
     def __call__(self, key: str, expected: bytes | str | None,
                  recorder: redis.client.Pipeline) -> tuple[bool, bytes | None]:
         """Run recorder's commands if key still holds expected: (True, None), else (False, stored)."""
-        answer = cast("list[bytes | int]", self.script(keys=[key], args=[digest(expected), *flatten(recorder)]))
-        if answer[0] == 1:
+        return self.outcome(self.script(keys=[key], args=self.args(expected, recorder)))
+
+    @staticmethod
+    def args(expected: bytes | str | None, recorder: redis.client.Pipeline) -> list[EncodableT]:
+        """The script's arguments (for a caller sending it in a batch with other commands)."""
+        return [digest(expected), *flatten(recorder)]
+
+    @staticmethod
+    def outcome(answer: object) -> tuple[bool, bytes | None]:
+        """The script's answer as (written, the stored state when it was not)."""
+        reply = cast("list[bytes | int]", answer)
+        if reply[0] == 1:
             return True, None
-        stored = answer[1] if len(answer) > 1 else None
+        stored = reply[1] if len(reply) > 1 else None
         return False, stored if isinstance(stored, bytes) else None

@@ -29,6 +29,7 @@ from marketing_team.domain.errors import (
 )
 from marketing_team.domain.goal import Goal, GoalStatus
 from marketing_team.domain.values import check_id, is_id, utcnow
+from marketing_team.store.batch import Batch
 from marketing_team.store.compare_and_write import CompareAndWrite, back_off, encoded
 from marketing_team.store.connection import RedisConnection
 from marketing_team.store.goal_turns import GoalTurns
@@ -146,30 +147,34 @@ class GoalStore:
         return None if raw is None else _decode(goal_id, raw)
 
     def create(self, goal: Goal) -> None:
-        """Store a new goal and index it (AlreadyExistsError when the id is taken)."""
+        """Store a new goal and index it (AlreadyExistsError when the id is taken).
+
+        One script, so a crash never leaves a goal its indexes do not know (or the reverse): the
+        compare-and-set of a change, expecting no goal at all. The scan for expired goals rides
+        in the same round trip.
+        """
         goal.updated_at = utcnow()
         created = int(goal.created_at.timestamp() * 1000)
         key = state_key(goal.id)
-        taken = AlreadyExistsError(f"goal {goal.id} already exists")
-        # One transaction: a crash never leaves a goal its indexes do not know (or the reverse).
-        with self.client.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(key)  # type: ignore[no-untyped-call]
-                if pipe.exists(key):
-                    raise taken
-                pipe.multi()
-                pipe.set(key, goal.model_dump_json())
-                pipe.zadd(INDEX, {goal.id: created})
-                pipe.zadd(status_key(goal.status), {goal.id: created})
-                if goal.status is GoalStatus.RUNNING:
-                    pipe.zadd(TOUCHED, {goal.id: goal.updated_at.timestamp()})
-                if goal.status.expires:  # imported already finished (`mtctl migrate`)
-                    self._expire(pipe, goal.id)
-                _count_tasks(pipe, Counter(), _active_tasks(goal))
-                pipe.execute()
-            except redis.WatchError:
-                raise taken from None
-        self.drop_expired()
+        raw = goal.model_dump_json()
+        recorder = self.client.pipeline(transaction=False)  # records commands; never executed
+        recorder.set(key, raw)
+        recorder.zadd(INDEX, {goal.id: created})
+        recorder.zadd(status_key(goal.status), {goal.id: created})
+        if goal.status is GoalStatus.RUNNING:
+            recorder.zadd(TOUCHED, {goal.id: goal.updated_at.timestamp()})
+        if goal.status.expires:  # imported already finished (`mtctl migrate`)
+            self._expire(recorder, goal.id)
+        _count_tasks(recorder, Counter(), _active_tasks(goal))
+        batch = Batch(self.client)
+        index = batch.script(self._cas.script, [key], CompareAndWrite.args(None, recorder))
+        self._queue_due(batch.pipe)
+        answers = batch.execute()
+        written, _ = CompareAndWrite.outcome(answers[index])
+        if not written:
+            raise AlreadyExistsError(f"goal {goal.id} already exists")
+        self._turns.wrote(goal.id, raw, goal.updated_at)  # its start reads nothing back
+        self._drop(answers[index + 1])
 
     def update(self, goal_id: str, change: Callable[[Goal], R],
                effects: Callable[[Goal, R], Iterable[Staged]] | None = None,
@@ -297,7 +302,17 @@ class GoalStore:
 
     def drop_expired(self) -> None:
         """Drop expired goals from the indexes (a batch per new goal and per sweep: bounded)."""
-        due = self.client.zrangebyscore(EXPIRING, "-inf", int(time.time()), start=0, num=SWEEP_BATCH)
+        with self.client.pipeline(transaction=False) as pipe:
+            self._queue_due(pipe)
+            (due,) = pipe.execute()
+        self._drop(due)
+
+    @staticmethod
+    def _queue_due(pipe: redis.client.Pipeline) -> None:
+        """Queue the read of the next batch of goals whose retention ran out."""
+        pipe.zrangebyscore(EXPIRING, "-inf", int(time.time()), start=0, num=SWEEP_BATCH)
+
+    def _drop(self, due: list[bytes]) -> None:
         if not due:
             return
         with self.client.pipeline(transaction=False) as pipe:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+import redis.connection
 
 from marketing_team.testing.servers import RunningServer, start_test_server
 
@@ -49,7 +52,21 @@ def redis_client(redis_server: RunningServer) -> Iterator[redis.Redis]:
         client.close()
 
 
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """What the test's thread sends to any server from now on, one entry per round trip (a
+    pipeline packs its commands into one send); redis-py's own send, only watched."""
+    sent: list[bytes] = []
+    send = redis.connection.AbstractConnection.send_packed_command
+    mine = threading.get_ident()
 
+    def counted(self: redis.connection.AbstractConnection, command: Any, check_health: bool = True) -> None:
+        if threading.get_ident() == mine:
+            sent.append(command)
+        send(self, command, check_health)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    return sent
 
 
 @pytest.fixture(autouse=True)

@@ -238,7 +238,7 @@ def _handle(app: Celery, event: Event, message_id: str) -> None:
 
 @pytest.mark.parametrize("crash_after", [
     pytest.param(writes("mt:events:seen:", "SET", "EVAL", "EVALSHA"), id="the-event-claim"),
-    pytest.param(writes("mt:goal:", "SET"), id="the-goal-saved-not-published"),
+    pytest.param(writes("mt:goal:", "SET", "EVALSHA"), id="the-goal-saved-not-published"),
 ])
 def test_an_event_whose_handler_died_midway_starts_exactly_one_goal_on_redelivery(
         redis_server: RunningServer, proxy: FaultProxy, fake: FakeAnthropic, tmp_path: Path,

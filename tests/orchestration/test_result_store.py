@@ -25,20 +25,6 @@ def _app(server: RunningServer, tmp_path: Path) -> Celery:
     return build_app(settings, broker_url=server.broker_url)
 
 
-def _count_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """What this process sends from now on, one entry per round trip (a pipeline packs its
-    commands into one send); redis-py's own send, only watched."""
-    sent: list[bytes] = []
-    send = redis.connection.AbstractConnection.send_packed_command
-
-    def counted(self: redis.connection.AbstractConnection, command: Any, check_health: bool = True) -> None:
-        sent.append(command)
-        send(self, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
-    return sent
-
-
 def test_a_result_is_stored_with_its_expiry_and_reads_back(redis_server: RunningServer,
                                                            redis_client: redis.Redis,
                                                            tmp_path: Path) -> None:
@@ -61,13 +47,13 @@ def test_a_stored_success_is_kept_when_a_late_copy_stores_another_state(
 
 
 def test_storing_a_result_is_one_round_trip(redis_server: RunningServer, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+                                            round_trips: list[bytes]) -> None:
     app = _app(redis_server, tmp_path)
     app.backend.store_result("t-3", 1, states.SUCCESS)  # connects, and loads the script once
-    sent = _count_round_trips(monkeypatch)
+    round_trips.clear()
     for n in range(5):
         app.backend.store_result(f"t-4-{n}", n, states.SUCCESS)
-    assert len(sent) == 5
+    assert len(round_trips) == 5
 
 
 @pytest.mark.parametrize("result", [
@@ -106,15 +92,15 @@ def test_a_failure_expires_after_result_failure_expires(redis_server: RunningSer
 
 def test_a_chord_publish_clears_its_counter_and_sets_its_size_in_one_round_trip(
         redis_server: RunningServer, redis_client: redis.Redis, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        round_trips: list[bytes]) -> None:
     app = _app(redis_server, tmp_path)
     backend = app.backend
     counter, size = backend.get_key_for_group("g-1", ".c"), backend.get_key_for_group("g-1", ".s")
     backend.set_chord_size("g-0", 2)  # connects
     redis_client.set(counter, 3)  # the counter of an earlier application of the same chord
-    sent = _count_round_trips(monkeypatch)
+    round_trips.clear()
     backend.set_chord_size("g-1", 4)
-    assert len(sent) == 1
+    assert len(round_trips) == 1
     assert redis_client.get(counter) is None and redis_client.get(size) == b"4"
     assert 0 < redis_client.ttl(size) <= backend.chord_expires  # as Celery sets it
 

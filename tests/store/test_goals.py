@@ -338,3 +338,16 @@ def test_a_first_document_written_after_the_goal_settled_expires_with_it(
     # Then the document expires with the goal's state: nothing of it outlives the retention
     assert 0 < redis_client.ttl(docs_key(goal.id)) <= RETENTION_S
     assert 0 < redis_client.ttl(state_key(goal.id)) <= RETENTION_S
+
+
+def test_creating_a_goal_is_one_round_trip_with_its_indexes(store: GoalStore, redis_client: redis.Redis,
+                                                            round_trips: list[bytes]) -> None:
+    store.create(_goal("first"))  # loads the script on the server
+    goal = _goal()
+    round_trips.clear()
+
+    store.create(goal)
+
+    assert len(round_trips) == 1
+    assert store.load(goal.id).description == goal.description
+    assert goal.id in store.ids(limit=10) and goal.id in store.ids(limit=10, status=GoalStatus.PLANNED)
