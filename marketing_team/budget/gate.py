@@ -178,15 +178,15 @@ class BudgetGate:
 
         self.goals.update(goal_id, change)
 
-    def before_publish(self, goal: Goal) -> None:
-        """Refuse to publish a goal the budget does not allow (the goal stays resumable)."""
-        admission = self.admit(goal)
+    def before_publish(self, goal_id: str) -> Goal:
+        """The goal, read with what it may spend in one round trip; refuses to publish a goal the
+        budget does not allow (the goal stays resumable)."""
+        goal, admission = self.load_and_admit(goal_id)
         if admission.kind == "run":
-            return
+            return goal
         exhausted = admission.kind == "exhausted"
-        if self.goals.exists(goal.id):
-            status = GoalStatus.BUDGET_EXHAUSTED if exhausted else GoalStatus.PLANNED
-            self.set_status(goal.id, status, f"not started: {admission.reason}")
+        status = GoalStatus.BUDGET_EXHAUSTED if exhausted else GoalStatus.PLANNED
+        self.set_status(goal.id, status, f"not started: {admission.reason}")
         error = BudgetExhausted if exhausted else BudgetDeferred
         raise error(f"goal {goal.id} not started: {admission.reason}")
 

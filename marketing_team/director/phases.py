@@ -115,8 +115,10 @@ def advance(rt: Runtime, goal_id: str, phase_index: int, run: int) -> tuple[Goal
     return rt.goals.update(goal_id, change, lambda goal, move: move_effects(rt, goal, move))
 
 
-def claim_start(rt: Runtime, goal_id: str) -> tuple[Goal, Move]:
-    """Mark the goal running and claim its current phase for this run's publisher (once per run)."""
+def claim_start(rt: Runtime, goal_id: str, read: Goal | None = None) -> tuple[Goal, Move]:
+    """Mark the goal running and claim its current phase for this run's publisher (once per run).
+
+    read: the goal as the caller just read it (saves reading it again)."""
 
     def change(goal: Goal) -> Move:
         if goal.status.is_final:
@@ -132,7 +134,7 @@ def claim_start(rt: Runtime, goal_id: str) -> tuple[Goal, Move]:
         return Move.PUBLISH
 
     return rt.goals.update(goal_id, change,
-                           lambda goal, move: move_effects(rt, goal, move, started=True))
+                           lambda goal, move: move_effects(rt, goal, move, started=True), read=read)
 
 
 def reopen(rt: Runtime, goal_id: str) -> Goal:

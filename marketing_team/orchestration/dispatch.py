@@ -32,6 +32,7 @@ from marketing_team.orchestration.event_message import (
     handling_entry,
     handling_repr,
 )
+from marketing_team.orchestration.result_backend import unawaited
 from marketing_team.orchestration.transport import broker_unavailable, kombu_url
 from marketing_team.store.internal_events import record_internal
 from marketing_team.store.outbox import Publication
@@ -45,7 +46,8 @@ def _publish(app: Celery, goal: Goal, canvas: Signature, what: str, index: int) 
     # A crash (an unexpected exception) anywhere in the canvas fails the goal with its reason,
     # unless the run moved on meanwhile: the errback carries the run it belongs to.
     canvas.on_error(director_signature(app, "task_crashed", goal.id, goal.run, immutable=False))
-    canvas.apply_async()
+    with unawaited():
+        canvas.apply_async()
     log.info("phase published", extra={"event": what, "goal_id": goal.id, "phase": index + 1,
                                        "run": goal.run})
 
@@ -60,7 +62,8 @@ def publish_revision(app: Celery, task: TaskRecord, run: int) -> None:
     a bug in a revision fails its goal at once instead of leaving it to the watchdog."""
     revision = step_signature(app, task, run)
     revision.on_error(director_signature(app, "task_crashed", task.goal_id, run, immutable=False))
-    revision.apply_async()
+    with unawaited():
+        revision.apply_async()
 
 
 def republish_task(app: Celery, goal: Goal, task: TaskRecord) -> None:
@@ -68,22 +71,25 @@ def republish_task(app: Celery, goal: Goal, task: TaskRecord) -> None:
     _publish(app, goal, resume_canvas(app, goal, task), "task_republished", task.phase_index)
 
 
-def follow(app: Celery, rt: Runtime, goal: Goal, move: Move) -> None:
-    """Do what a phase move asks: publish the phase this caller claimed.
+def follow(app: Celery, rt: Runtime, goal: Goal, move: Move, *notices: progress.Notice) -> None:
+    """Do what a phase move asks: publish the phase this caller claimed; then send notices.
 
-    Followers heard of the move already: its notices went out with the transition.
+    Followers heard of the move already: its notices went out with the transition. The notices
+    given go out once the phase is, in the round trip that crosses it off the outbox.
     """
-    if move is Move.PUBLISH:
-        dispatch_phase(app, goal, goal.current_phase)
-        rt.outbox.done(Publication(goal.id, goal.run, goal.current_phase))  # owed no more
+    if move is not Move.PUBLISH:
+        for notice in notices:
+            progress.send(rt.redis, notice)
+        return
+    dispatch_phase(app, goal, goal.current_phase)
+    rt.outbox.done(Publication(goal.id, goal.run, goal.current_phase), notices)  # owed no more
 
 
 def start(app: Celery, rt: Runtime, goal_id: str) -> Goal:
     """Mark the goal running and publish its current phase for this run (once per run)."""
-    rt.budget.before_publish(rt.goals.load(goal_id))
-    goal, move = phases.claim_start(rt, goal_id)
-    follow(app, rt, goal, move)
-    progress.publish(rt.redis, goal_id, "goal_started", phases=len(goal.plan.phases), run=goal.run)
+    goal, move = phases.claim_start(rt, goal_id, read=rt.budget.before_publish(goal_id))
+    started = progress.Notice(goal_id, "goal_started", phases=len(goal.plan.phases), run=goal.run)
+    follow(app, rt, goal, move, started)
     return goal
 
 

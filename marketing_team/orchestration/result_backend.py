@@ -10,6 +10,9 @@ a result outside a task (`.get()` under `allow_join_result`) still subscribes, a
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
@@ -46,6 +49,25 @@ return 1
 """
 
 
+_unawaited = threading.local()
+
+
+@contextmanager
+def unawaited() -> Iterator[None]:
+    """Publish within it: nobody will wait on these tasks' results.
+
+    Celery subscribes to each chord member's result channel as the chord's result set is built
+    (a round trip each, outside a worker: `mtctl goal` on remote workers, the review desk), and
+    unsubscribes when that result set is collected; the product drops it at once.
+    """
+    before = getattr(_unawaited, "on", False)
+    _unawaited.on = True
+    try:
+        yield
+    finally:
+        _unawaited.on = before
+
+
 class QuietRedisBackend(RedisBackend):  # type: ignore[misc]
     """RedisBackend that subscribes to results only where a caller may wait on them."""
 
@@ -53,8 +75,8 @@ class QuietRedisBackend(RedisBackend):  # type: ignore[misc]
         """Publishing never needs a subscription here (see the module docstring)."""
 
     def _add_pending_result(self, task_id: str, result: Any, weak: bool = False) -> None:
-        if task_join_will_block():
-            return  # inside a worker nothing may wait on a result
+        if task_join_will_block() or getattr(_unawaited, "on", False):
+            return  # inside a worker nothing may wait on a result; nor on what we publish
         super()._add_pending_result(task_id, result, weak=weak)
 
     @cached_property

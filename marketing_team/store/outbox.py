@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis
 
 from marketing_team.domain.values import is_id
 from marketing_team.store.connection import RedisConnection
+from marketing_team.store.goals import Staged
 
 log = logging.getLogger(__name__)
 OUTBOX = "mt:outbox"  # "goal:run:phase" -> when it is overdue (epoch s)
@@ -67,9 +69,14 @@ class Outbox:
         """The entry a claim of phase commits (overdue after the grace period)."""
         return StagedPublication(Publication(goal_id, run, phase), time.time() + self.grace_s)
 
-    def done(self, publication: Publication) -> None:
-        """The phase is out: nothing owed any more."""
-        self.connection.client.zrem(OUTBOX, publication.member())
+    def done(self, publication: Publication, riders: Iterable[Staged] = ()) -> None:
+        """The phase is out: nothing owed any more. riders: writes sent in the same round trip,
+        after (the notices announcing what was published)."""
+        with self.connection.client.pipeline(transaction=False) as pipe:
+            pipe.zrem(OUTBOX, publication.member())
+            for rider in riders:
+                rider.stage(pipe)
+            pipe.execute()
 
     def overdue(self, limit: int) -> list[Publication]:
         """Publications still owed after their grace period, oldest first (bad entries dropped)."""
