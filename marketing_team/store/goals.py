@@ -169,11 +169,15 @@ class GoalStore:
         batch = Batch(self.client)
         index = batch.script(self._cas.script, [key], CompareAndWrite.args(None, recorder))
         self._queue_due(batch.pipe)
-        answers = batch.execute()
-        written, _ = CompareAndWrite.outcome(answers[index])
+        # In the goal's turn: a thread of this process that starts the goal the moment it exists
+        # (a second handler of the same event) must not have its newer state replaced by this one.
+        with self._turns.turn(goal.id):
+            answers = batch.execute()
+            written, _ = CompareAndWrite.outcome(answers[index])
+            if written:
+                self._turns.wrote(goal.id, raw, goal.updated_at)  # its start reads nothing back
         if not written:
             raise AlreadyExistsError(f"goal {goal.id} already exists")
-        self._turns.wrote(goal.id, raw, goal.updated_at)  # its start reads nothing back
         self._drop(answers[index + 1])
 
     def update(self, goal_id: str, change: Callable[[Goal], R],
