@@ -50,10 +50,10 @@ def plan_goal(rt: Runtime, text: str, priority: Priority, category: Category | N
     to its cost.
     """
     text = _checked_text(text)
+    goal_id = goal_id or rt.goals.fresh_id()
     if rt.offline:  # no model: the rule plan is the plan, and says so
         return rule_planned(rt, text, priority, category, bool(rt.context.get().strip()),
                             "rule plan: no model is connected", source, goal_id)
-    goal_id = goal_id or new_id("goal")
     # Planning is paid work of this priority: refused (before paying) when the level does not
     # allow the priority, and on the model the level allows (critical: haiku).
     allowed, level = rt.budget.allows(priority)
@@ -133,7 +133,7 @@ def plan_pipeline(rt: Runtime, name: str, priority: Priority | None = None,
     prio = priority or spec.priority
     on = f" on {about}" if about else ""
     text = description or f"Run the {spec.name} pipeline{on}: {spec.description}".strip()
-    goal_id = goal_id or new_id("goal")
+    goal_id = goal_id or rt.goals.fresh_id()
     return Goal(id=goal_id, description=text[:2000], category=spec.category, priority=prio,
                 plan=plan, pipeline=spec.name, source=source, provider=rt.provider_name, event=event,
                 catalog_fingerprint=rt.catalog.fingerprint,

@@ -16,7 +16,6 @@ from marketing_team.director.launch import plan_pipeline
 from marketing_team.director.runtime import Runtime
 from marketing_team.domain.event import INTERNAL_EVENTS, Event, EventType
 from marketing_team.domain.goal import GoalStatus
-from marketing_team.domain.values import new_id
 from marketing_team.triggers import cooldown
 from marketing_team.triggers.starting import GoalStarter
 
@@ -217,7 +216,7 @@ def _try_mapping(rt: Runtime, start: GoalStarter, mapping: EventMapping, event: 
                 rt.redis.delete(key)
                 claimed.remove(key)
             return EventReason(f"budget_{level}")
-        reserved = new_id("goal")
+        reserved = rt.goals.fresh_id()
         if not rt.redis.set(started_key, reserved, nx=True, ex=DEDUP_TTL_S):
             reserved = _text(rt.redis.get(started_key)) or reserved  # a concurrent copy won
     if rt.goals.exists(reserved):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from marketing_team.director.launch import plan_pipeline
@@ -51,3 +53,21 @@ def test_a_topic_is_one_line_whatever_whitespace_it_came_with(team: Team) -> Non
     goal = plan_pipeline(team.rt, "SEO Cycle", None, topic="  florists\n\tin   Berlin ")
 
     assert all("Topic: florists in Berlin\n" in task.requirements for task in goal.tasks)
+
+
+@pytest.mark.parametrize("plan", ["goal", "pipeline"])
+def test_a_new_goal_whose_drawn_id_is_taken_gets_another(idle: Team, monkeypatch: pytest.MonkeyPatch,
+                                                          plan: str) -> None:
+    # A goal id is 24 random bits a day (SPEC: `goal-YYYYMMDD-<6 hex>`): a busy day draws one
+    # that an earlier goal of the day has, and storing the new goal then failed.
+    earlier = idle.goal("Increase signup conversion by 20%")
+    draws = iter([earlier.id.rsplit("-", 1)[1]])
+    real = secrets.token_hex
+    monkeypatch.setattr(secrets, "token_hex", lambda n: (next(draws, None) if n == 3 else None) or real(n))
+
+    goal = (idle.goal("Write a launch email") if plan == "goal"
+            else idle.pipeline("Content Production", Priority.P1))
+
+    assert goal.id != earlier.id
+    assert idle.rt.goals.load(goal.id).description == goal.description
+    assert idle.rt.goals.load(earlier.id).description == earlier.description

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -180,3 +181,24 @@ def test_event_data_reaches_every_skill_prompt_only_as_quoted_data(
     drafts = [c.prompt for c in scripted.calls if c.schema is None]
     assert drafts and all("<event_data" in p and "https://x.test/post" in p for p in drafts)
     assert all(p.count("</event_data>") == 1 for p in drafts)
+
+
+def test_an_event_whose_drawn_goal_id_belongs_to_another_goal_starts_a_goal_of_its_own(
+        team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a goal of today (a goal id is 24 random bits a day: a busy day draws a taken one)
+    earlier = team.goal("Increase signup conversion by 20%")
+    done = team.wait(earlier.id)
+    # ... and a draw that comes out as its id first
+    taken = earlier.id.rsplit("-", 1)[1]
+    draws = iter([taken])
+    real = secrets.token_hex
+    monkeypatch.setattr(secrets, "token_hex", lambda n: (next(draws, None) if n == 3 else None) or real(n))
+
+    body = handled(team, post_event(web_app(team), {"id": "evt-drop-taken", "type": "traffic_drop",
+                                                    "data": {"percentageDrop": 30}}))
+
+    # Then the event started a goal of its own, and the earlier goal is as it was
+    [goal_id] = body["goals"]
+    assert goal_id != earlier.id
+    assert team.rt.goals.load(goal_id).pipeline == "SEO Cycle"
+    assert team.rt.goals.load(earlier.id).updated_at == done.updated_at
