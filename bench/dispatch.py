@@ -23,7 +23,6 @@ from bench.common import CannedLLM, Result, server
 from marketing_team.config.settings import load_settings
 from marketing_team.director.launch import build_tasks
 from marketing_team.domain.goal import Category, Goal, GoalStatus, PhaseSpec, Plan, Priority
-from marketing_team.domain.values import new_id
 from marketing_team.orchestration.app import derived_config, static_config
 from marketing_team.orchestration.canvas import step_signature
 from marketing_team.orchestration.inprocess_worker import InProcessWorker
@@ -40,9 +39,8 @@ RATE_TARGET = 100.0
 OWN_MS_TARGET = 12.0
 
 
-def _goal(skill: str) -> Goal:
+def _goal(skill: str, goal_id: str) -> Goal:
     plan = Plan(phases=(PhaseSpec(name="bench", skills=(skill,)),), source="routing")
-    goal_id = new_id("goal")
     return Goal(id=goal_id, description="Benchmark dispatch", category=Category.CONTENT,
                 priority=Priority.P1, plan=plan, status=GoalStatus.RUNNING,
                 tasks=build_tasks(goal_id, plan, Priority.P1, "bench"))
@@ -102,9 +100,10 @@ def _steps(team: Team, steps: int) -> float:
     sizes, one round trip): following every goal's progress channel instead cost this process
     about 0.7 ms of CPU per step, on the GIL the worker it measures runs on.
     """
-    goals = [_goal("copy-editing") for _ in range(steps)]
-    for goal in goals:
-        team.rt.goals.create(goal)
+    goals = []
+    for _ in range(steps):  # stored one by one: each new id is checked against those stored
+        goals.append(_goal("copy-editing", team.rt.goals.fresh_id()))
+        team.rt.goals.create(goals[-1])
     # Completed first: a step that settles any other way is counted, so the run ends and says so.
     settled = [GoalStatus.COMPLETED, *(s for s in GoalStatus if s.is_settled and s is not GoalStatus.COMPLETED)]
     before = _counts(team, settled)
