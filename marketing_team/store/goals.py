@@ -181,12 +181,8 @@ class GoalStore:
         self._drop(answers[index + 1])
 
     def fresh_id(self) -> str:
-        """A new goal id no stored goal has.
-
-        An id is 24 random bits a day (SPEC: `goal-YYYYMMDD-<6 hex>`), so a busy day draws one an
-        earlier goal of the day has (about once in 30 days of 1,000 goals each); storing the new
-        goal then failed, and an event whose reserved id was taken took that goal for its own.
-        """
+        """A new goal id no stored goal has: an id is 24 random bits a day (`goal-YYYYMMDD-<6 hex>`),
+        and a day of 1,000 goals draws a taken one about once a month."""
         while True:
             candidate = new_id("goal")
             if not self.client.exists(state_key(candidate)):
