@@ -126,6 +126,22 @@ def test_gate_refuses_to_publish_what_the_level_does_not_allow(
     assert fake.requests == []
 
 
+def test_a_goal_a_trigger_starts_in_a_spent_month_is_budget_exhausted_not_failed(
+        paid_team: Team, fake: FakeAnthropic) -> None:
+    # Given a month spent to its last cent, and a goal a schedule or an event starts (their path
+    # stores the goal, then publishes it)
+    paid_team.rt.budget.ledger.record(to_micros(Decimal("10")))
+    goal = planned_goal(paid_team, [["copywriting"]], Priority.P0)
+
+    with pytest.raises(BudgetExhausted):
+        dispatch.publish_goal(paid_team.app, paid_team.rt, goal)
+
+    # Then it is stopped as the SPEC says (budget_exhausted, resumable), not failed
+    stored = paid_team.rt.goals.load(goal.id)
+    assert stored.status is GoalStatus.BUDGET_EXHAUSTED, stored.status_reason
+    assert stored.status_reason.startswith("not started") and fake.requests == []
+
+
 def test_gate_goal_cap_stops_one_goal_while_others_run(paid_team: Team, fake: FakeAnthropic) -> None:
     # Given a goal that already spent its cap (10 % of $10)
     goal = planned_goal(paid_team, [["copywriting"]], Priority.P0)
