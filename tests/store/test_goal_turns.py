@@ -96,7 +96,7 @@ def test_a_write_by_another_process_is_caught_and_the_change_made_again_on_it(
 
 def test_turns_keep_a_bounded_number_of_states_and_no_turn_nobody_holds() -> None:
     turns = GoalTurns()
-    ids = [new_id("goal") for _ in range(KEPT + 10)]
+    ids = [f"goal-20261130-{n:06x}" for n in range(KEPT + 10)]  # distinct (random ones can repeat)
     for goal_id in ids:
         with turns.turn(goal_id):
             turns.wrote(goal_id, "{}", utcnow())
