@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+import redis
 from celery import Celery
 from celery._state import get_current_task
 from kombu.exceptions import OperationalError
@@ -10,6 +14,8 @@ from marketing_team.orchestration.transport import broker_unavailable
 
 # The app type for layers above orchestration, which never import Celery themselves.
 CeleryApp = Celery
+# What kombu's Redis transport lets through when a connection drops under a command.
+_DROPPED = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
 def inside_task() -> bool:
@@ -23,17 +29,32 @@ def ping_workers(app: Celery, timeout_s: float, first_only: bool = True) -> list
     first_only: return at the first pong (is anyone there?) instead of waiting out the timeout
     for every worker's answer.
     """
-    try:
-        replies = app.control.ping(timeout=timeout_s, limit=1 if first_only else None)
-    except OperationalError as exc:  # kombu's, once its connection retries are spent
-        raise broker_unavailable(str(app.conf.broker_url), "ask the workers", exc) from exc
-    return sorted(name for reply in replies or [] for name in reply)
+    replies = _ask(app, timeout_s, limit=1 if first_only else None)
+    return sorted(name for reply in replies for name in reply)
 
 
 def node_answers(app: Celery, node: str, timeout_s: float) -> bool:
     """True when a worker with exactly this node name answers a ping within timeout_s."""
+    return any(node in reply for reply in _ask(app, timeout_s, destination=[node], limit=1))
+
+
+def _ask(app: Celery, timeout_s: float, **options: Any) -> list[dict[str, Any]]:
+    """The workers' answers to one ping, asked again once if a connection drops under it.
+
+    kombu retries a connection it cannot make (OperationalError once spent), but a connection that
+    drops while the answers are read (a server restart, a network blip) surfaces as redis-py's
+    error: the ping is asked again on a new connection, with the time left (at least a quarter
+    of timeout_s, so a drop at the end is no verdict of "nobody there"). It broadcasts afresh:
+    answers to the first carry its ticket and are set aside. A broker that stays away is
+    BrokerUnavailableError naming it.
+    """
+    deadline = time.monotonic() + timeout_s
     try:
-        replies = app.control.ping(destination=[node], timeout=timeout_s, limit=1)
-    except OperationalError as exc:
+        try:
+            replies = app.control.ping(timeout=timeout_s, **options)
+        except _DROPPED:
+            left = max(deadline - time.monotonic(), timeout_s / 4)
+            replies = app.control.ping(timeout=left, **options)
+    except (OperationalError, *_DROPPED) as exc:
         raise broker_unavailable(str(app.conf.broker_url), "ask the workers", exc) from exc
-    return any(node in reply for reply in replies or [])
+    return list(replies or [])

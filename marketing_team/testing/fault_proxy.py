@@ -82,14 +82,20 @@ class FaultProxy:
             self._match = None
         self._open.set()
 
+    def drop(self) -> None:
+        """Cut every open connection, as a server restart or a network blip does; new connections
+        are still forwarded."""
+        with self._lock:
+            live, self._sockets = self._sockets, []
+        for sock in live:
+            _close(sock)
+
     def close(self) -> None:
         """Stop listening and cut every connection."""
         self._closed = True
         self._open.set()
         self._listener.close()
-        with self._lock:
-            for sock in self._sockets:
-                _close(sock)
+        self.drop()
 
     def __enter__(self) -> FaultProxy:
         return self
