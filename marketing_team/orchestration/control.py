@@ -16,6 +16,8 @@ from marketing_team.orchestration.transport import broker_unavailable
 CeleryApp = Celery
 # What kombu's Redis transport lets through when a connection drops under a command.
 _DROPPED = (redis.ConnectionError, redis.TimeoutError, OSError)
+# kombu's connection retry policy, as transport options: one attempt, no back-off.
+_ONE_TRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0}
 
 
 def inside_task() -> bool:
@@ -43,10 +45,11 @@ def _ask(app: Celery, timeout_s: float, **options: Any) -> list[dict[str, Any]]:
 
     kombu retries a connection it cannot make (OperationalError once spent), but a connection that
     drops while the answers are read (a server restart, a network blip) surfaces as redis-py's
-    error: the ping is asked again on a new connection, with the time left (at least a quarter
-    of timeout_s, so a drop at the end is no verdict of "nobody there"). It broadcasts afresh:
-    answers to the first carry its ticket and are set aside. A broker that stays away is
-    BrokerUnavailableError naming it.
+    error: the ping is asked again with the time left (at least a quarter of timeout_s, so a drop
+    at the end is no verdict of "nobody there"). It broadcasts afresh and reads the answers from
+    a reply queue of its own. Its connection gets one quick try: kombu's reconnect loop would
+    add seconds (its connect timeout and back-off) to a health check whose server just went away.
+    A broker that stays away is BrokerUnavailableError naming it.
     """
     deadline = time.monotonic() + timeout_s
     try:
@@ -54,7 +57,8 @@ def _ask(app: Celery, timeout_s: float, **options: Any) -> list[dict[str, Any]]:
             replies = app.control.ping(timeout=timeout_s, **options)
         except _DROPPED:
             left = max(deadline - time.monotonic(), timeout_s / 4)
-            replies = app.control.ping(timeout=left, **options)
+            with app.connection_for_write(connect_timeout=left, transport_options=_ONE_TRY) as conn:
+                replies = app.control.ping(timeout=left, connection=conn, **options)
     except (OperationalError, *_DROPPED) as exc:
         raise broker_unavailable(str(app.conf.broker_url), "ask the workers", exc) from exc
     return list(replies or [])

@@ -82,6 +82,19 @@ class FaultProxy:
             self._match = None
         self._open.set()
 
+    def upstream_addresses(self) -> set[str]:
+        """host:port of the proxy's open connections to the server, as its CLIENT LIST names them."""
+        with self._lock:
+            upstreams = self._sockets[1::2]  # appended in pairs: the client's, then the server's
+        found = set()
+        for sock in upstreams:
+            try:
+                host, port = sock.getsockname()[:2]
+            except (OSError, ValueError):
+                continue  # closed meanwhile, or a unix socket (no port)
+            found.add(f"{host}:{port}")
+        return found
+
     def drop(self) -> None:
         """Cut every open connection, as a server restart or a network blip does; new connections
         are still forwarded."""
