@@ -73,7 +73,7 @@ def test_a_ping_whose_broker_stays_away_is_broker_unavailable_naming_it(
         # Given an asker waiting for answers, through a proxy
         outcome: list[object] = []
         ended: list[float] = []
-        asking = _ask(_asker(proxy, tmp_path), 0.5, outcome, ended)
+        asking = _ask(_asker(proxy, tmp_path), 5.0, outcome, ended)
         wait_for(lambda: _waiting_for_answers(redis_client, proxy), 10, "the asker to wait for answers")
 
         # When the connection drops and nothing answers at that address any more
