@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import redis
 from celery import Celery
 from celery._state import get_current_task
-from kombu.connection import Connection
 from kombu.exceptions import OperationalError
 
 from marketing_team.orchestration.transport import broker_unavailable
@@ -20,9 +18,6 @@ CeleryApp = Celery
 _DROPPED = (redis.ConnectionError, redis.TimeoutError, OSError)
 # kombu's connection retry policy, as transport options: one attempt, no back-off.
 _ONE_TRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0}
-# How long a ping's connection waits on a server past the ping's own time: a live one answers a
-# command in milliseconds, and an append-only file's fsync can stall it for a second or so.
-STALL_S = 2.0
 
 
 def inside_task() -> bool:
@@ -54,31 +49,16 @@ def _ask(app: Celery, timeout_s: float, **options: Any) -> list[dict[str, Any]]:
     at the end is no verdict of "nobody there"). It broadcasts afresh and reads the answers from
     a reply queue of its own. Its connection gets one quick try: kombu's reconnect loop would
     add seconds (its connect timeout and back-off) to a health check whose server just went away.
-    A broker that stays away, or stops answering, is BrokerUnavailableError naming it.
+    A broker that stays away is BrokerUnavailableError naming it.
     """
     deadline = time.monotonic() + timeout_s
     try:
         try:
-            with _bounded(app, timeout_s) as conn:
-                replies = app.control.ping(timeout=timeout_s, connection=conn, **options)
+            replies = app.control.ping(timeout=timeout_s, **options)
         except _DROPPED:
             left = max(deadline - time.monotonic(), timeout_s / 4)
-            with _bounded(app, left, _ONE_TRY) as conn:
+            with app.connection_for_write(connect_timeout=left, transport_options=_ONE_TRY) as conn:
                 replies = app.control.ping(timeout=left, connection=conn, **options)
     except (OperationalError, *_DROPPED) as exc:
         raise broker_unavailable(str(app.conf.broker_url), "ask the workers", exc) from exc
     return list(replies or [])
-
-
-def _bounded(app: Celery, timeout_s: float, policy: Mapping[str, int] | None = None) -> Connection:
-    """A connection of the ping's own whose every connect and read gives up after a stall.
-
-    kombu's Redis channel sets no socket timeouts: a server that stops answering with its port
-    open (a paused container) held a ping, and the health check waiting on it, for as long as it
-    stayed paused. The answers themselves are awaited by polling, so this bounds only what a live
-    server answers in milliseconds.
-    """
-    limit = timeout_s + STALL_S
-    conn: Connection = app.connection_for_write(connect_timeout=limit, transport_options={
-        "socket_timeout": limit, "socket_connect_timeout": limit, **(policy or {})})
-    return conn
