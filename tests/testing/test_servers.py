@@ -33,6 +33,17 @@ def short_dir() -> Iterator[Path]:
     path.rmdir()
 
 
+def test_a_test_server_listens_outside_the_ports_clients_are_given(server: RunningServer) -> None:
+    # A client's own end of a connection gets a port from the kernel's ephemeral range: while a
+    # crash test's server is down, any connection on the machine could take its port, and the
+    # restart on that same port would then fail to bind.
+    low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert not low <= server.port <= high
+    server.kill()
+    server.start()  # same port, same data
+    assert ping(("127.0.0.1", server.port))
+
+
 def test_server_binary_is_redis_server_from_path_or_valkey() -> None:
     binary = server_binary()
     assert binary.name in ("redis-server", "valkey-server")
